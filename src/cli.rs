@@ -1,0 +1,259 @@
+//! Command-line interface: `render` (headless batch render); without a subcommand the app opens.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use neural_style_studio::imageio::save_png;
+use neural_style_studio::model::{default_device, device_name, Tap, WeightsSource};
+use neural_style_studio::transfer::{build_stepper, Init, Objective, OptimizerKind, RenderSpec, RunSettings, SourceImages, TargetCache};
+
+/// Neural style transfer: blend the content of one picture with the style of another.
+#[derive(Debug, Parser)]
+#[command(name = "neural-style-studio", version, about)]
+pub struct Cli {
+    /// What to do; without one the app would open (not yet available: see `render`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render a stylised image headlessly.
+    Render(RenderArgs),
+}
+
+/// Optimiser choice on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OptimizerArg {
+    /// L-BFGS, history 100, no line search.
+    Lbfgs,
+    /// Adam.
+    Adam,
+}
+
+/// Initial image choice on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InitArg {
+    /// Start from the content photo.
+    Content,
+    /// Start from seeded noise.
+    Noise,
+    /// Start from the first style image.
+    Style,
+}
+
+/// Settings shared by `render` and (later) the app's own command line.
+#[derive(Debug, Clone, Args)]
+pub struct SettingsArgs {
+    /// Content image (JPEG, PNG, WebP, GIF, BMP, TIFF).
+    #[arg(long)]
+    pub content: PathBuf,
+    /// Style image; repeat for several styles.
+    #[arg(long, required = true)]
+    pub style: Vec<PathBuf>,
+    /// Blend weights of the style images, comma-separated (default: equal).
+    #[arg(long, value_delimiter = ',')]
+    pub style_blend: Vec<f64>,
+    /// Long side of the output, in pixels.
+    #[arg(long, default_value_t = 512)]
+    pub size: u32,
+    /// Style images are resized to size x this on their long side.
+    #[arg(long, default_value_t = 1.0)]
+    pub style_scale: f64,
+    /// Weight of the content loss.
+    #[arg(long, default_value_t = 1.0)]
+    pub content_weight: f64,
+    /// Weight of the style loss.
+    #[arg(long, default_value_t = 100.0)]
+    pub style_weight: f64,
+    /// Weight of the total-variation loss.
+    #[arg(long, default_value_t = 0.0)]
+    pub tv_weight: f64,
+    /// Per-layer style weights for relu1_1,relu2_1,relu3_1,relu4_1,relu5_1.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub style_layer_weights: Vec<f64>,
+    /// Optimiser.
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Lbfgs)]
+    pub optimizer: OptimizerArg,
+    /// Learning rate (default: 1 for L-BFGS, 0.02 for Adam).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// L-BFGS history length.
+    #[arg(long, default_value_t = 100)]
+    pub history: usize,
+    /// Initial image.
+    #[arg(long, value_enum, default_value_t = InitArg::Content)]
+    pub init: InitArg,
+    /// Seed for noise initialisation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// VGG16/VGG19 weights as safetensors in torchvision layout (default: the embedded VGG16).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+}
+
+/// Arguments of `render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Number of iterations.
+    #[arg(long, default_value_t = 300)]
+    pub iters: usize,
+    /// Output PNG.
+    #[arg(long, default_value = "out.png")]
+    pub out: PathBuf,
+    /// Also write the image every N iterations (out_0100.png ...).
+    #[arg(long)]
+    pub save_every: Option<usize>,
+    /// Write the loss of every iteration as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl SettingsArgs {
+    /// The engine's render description.
+    pub fn to_spec(&self) -> Result<RenderSpec> {
+        let mut objective = Objective {
+            content_weight: self.content_weight,
+            style_weight: self.style_weight,
+            tv_weight: self.tv_weight,
+            style_blend: if self.style_blend.is_empty() { vec![1.0; self.style.len()] } else { self.style_blend.clone() },
+            ..Objective::default()
+        };
+        if !self.style_layer_weights.is_empty() {
+            if self.style_layer_weights.len() != objective.style_layers.len() {
+                bail!("--style-layer-weights needs {} values (relu1_1 .. relu5_1)", objective.style_layers.len());
+            }
+            for (layer, &w) in objective.style_layers.iter_mut().zip(&self.style_layer_weights) {
+                layer.1 = w;
+            }
+        }
+        let optimizer = match self.optimizer {
+            OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
+            OptimizerArg::Adam => OptimizerKind::Adam,
+        };
+        let init = match self.init {
+            InitArg::Content => Init::Content,
+            InitArg::Noise => Init::Noise,
+            InitArg::Style => Init::Style,
+        };
+        let spec = RenderSpec {
+            content: self.content.clone(),
+            styles: self.style.clone(),
+            size: self.size,
+            style_scale: self.style_scale,
+            objective,
+            run: RunSettings { optimizer, lr: self.lr.unwrap_or(optimizer.default_lr()), history: self.history, init, seed: self.seed },
+            weights: self.weights.clone().map_or(WeightsSource::Embedded, WeightsSource::File),
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
+#[derive(serde::Serialize)]
+struct IterationLog {
+    iter: usize,
+    total: f64,
+    content: f64,
+    style: f64,
+    tv: f64,
+    seconds: f64,
+}
+
+#[derive(serde::Serialize)]
+struct RunLog<'a> {
+    size: [u32; 2],
+    device: &'a str,
+    iterations: &'a [IterationLog],
+}
+
+/// Runs `render`: optimise, show progress, write the PNG (and JSON log).
+pub fn render(args: &RenderArgs) -> Result<()> {
+    let spec = args.settings.to_spec()?;
+    let device = default_device();
+    let sources = SourceImages::load(&spec)?;
+    let net = Arc::new(spec.weights.load(deepest_tap(&spec.objective), &device)?);
+    let mut cache = TargetCache::new();
+    let setup = Instant::now();
+    let mut stepper = build_stepper(&spec, &sources, net, &mut cache)?;
+    let (w, h) = stepper.size();
+    eprintln!(
+        "{w}x{h} on {}, {} {} iterations (targets ready in {:.2}s)",
+        device_name(&device),
+        spec.run.optimizer.name(),
+        args.iters,
+        setup.elapsed().as_secs_f64()
+    );
+    let bar = ProgressBar::new(args.iters as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]")
+            .context("progress bar template")?,
+    );
+    let mut log = Vec::with_capacity(args.iters + 1);
+    for _ in 0..args.iters {
+        let r = stepper.step().with_context(|| format!("iteration {}", stepper.iteration()))?;
+        let l = &r.losses;
+        bar.set_message(format!("loss {:.4e} (content {:.3e} style {:.3e}) {:.2} it/s", l.total, l.content, l.style, 1.0 / r.seconds));
+        bar.inc(1);
+        log.push(IterationLog { iter: r.iteration, total: l.total, content: l.content, style: l.style, tv: l.tv, seconds: r.seconds });
+        let done = stepper.iteration();
+        if let Some(n) = args.save_every.filter(|&n| n > 0 && done % n == 0 && done < args.iters) {
+            let _ = n;
+            let path = numbered(&args.out, done);
+            save_png(&stepper.image()?, &path, &spec.png_text(done))?;
+        }
+    }
+    bar.finish();
+    let final_losses = stepper.losses()?;
+    log.push(IterationLog {
+        iter: stepper.iteration(),
+        total: final_losses.total,
+        content: final_losses.content,
+        style: final_losses.style,
+        tv: final_losses.tv,
+        seconds: 0.0,
+    });
+    save_png(&stepper.image()?, &args.out, &spec.png_text(stepper.iteration()))?;
+    if let Some(json) = &args.json {
+        let run = RunLog { size: [w, h], device: device_name(&device), iterations: &log };
+        let text = serde_json::to_string_pretty(&run)?;
+        std::fs::write(json, text).with_context(|| format!("cannot write {}", json.display()))?;
+    }
+    let times: Vec<f64> = log.iter().take(args.iters).skip(1).map(|l| l.seconds).collect();
+    eprintln!(
+        "wrote {}: loss {:.4} (content {:.4}, style {:.5}) after {} iterations, median {:.3} s/iter",
+        args.out.display(),
+        final_losses.total,
+        final_losses.content,
+        final_losses.style,
+        stepper.iteration(),
+        median(&times)
+    );
+    Ok(())
+}
+
+/// The deepest layer the objective can ever read (the app may raise weights later).
+pub fn deepest_tap(objective: &Objective) -> Tap {
+    objective.taps().into_iter().max().unwrap_or(Tap::new(5, 1))
+}
+
+fn numbered(out: &Path, iteration: usize) -> PathBuf {
+    let stem = out.file_stem().map_or_else(|| "out".into(), |s| s.to_string_lossy().into_owned());
+    out.with_file_name(format!("{stem}_{iteration:04}.png"))
+}
+
+fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}

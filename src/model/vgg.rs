@@ -1,0 +1,355 @@
+//! VGG feature extractor (torchvision layout) with an explicit input-gradient backward pass.
+//!
+//! The trunk is a sequence of 3x3/stride-1/pad-1 convolutions each followed by ReLU, with 2x2
+//! max-pooling between blocks. Style transfer only needs the gradient of the loss with respect to
+//! the *image*, so instead of candle's generic autograd (which also computes every kernel gradient
+//! and, on the CPU, uses a slow transposed convolution) we keep the forward activations and
+//! propagate the input gradient by hand: ReLU is a mask, max-pooling routes to the argmax, and a
+//! convolution's input gradient is a convolution with the flipped, transposed kernel.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::error::{Error, Result};
+
+/// The two supported VGG depths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Arch {
+    /// 13 convolutions: blocks of 2, 2, 3, 3, 3.
+    Vgg16,
+    /// 16 convolutions: blocks of 2, 2, 4, 4, 4.
+    Vgg19,
+}
+
+impl Arch {
+    /// Number of convolutions in each of the five blocks.
+    pub fn convs_per_block(self) -> [usize; 5] {
+        match self {
+            Arch::Vgg16 => [2, 2, 3, 3, 3],
+            Arch::Vgg19 => [2, 2, 4, 4, 4],
+        }
+    }
+
+    /// Lower-case name, as used on the command line and in exported metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Vgg16 => "vgg16",
+            Arch::Vgg19 => "vgg19",
+        }
+    }
+}
+
+/// Output channels of each block, identical for VGG16 and VGG19.
+const BLOCK_CHANNELS: [usize; 5] = [64, 128, 256, 512, 512];
+
+/// A feature tap: the ReLU after convolution `conv` of block `block` (both 1-based), e.g. relu4_2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Tap {
+    /// Block number, 1..=5.
+    pub block: u8,
+    /// Convolution number within the block, 1-based.
+    pub conv: u8,
+}
+
+impl Tap {
+    /// The tap `relu{block}_{conv}`.
+    pub const fn new(block: u8, conv: u8) -> Self {
+        Tap { block, conv }
+    }
+
+    /// Parses names such as `relu4_2`.
+    pub fn parse(name: &str) -> Result<Self> {
+        let bad = || Error::setting(format!("unknown layer '{name}' (expected e.g. relu4_2)"));
+        let rest = name.strip_prefix("relu").ok_or_else(bad)?;
+        let (b, c) = rest.split_once('_').ok_or_else(bad)?;
+        let tap = Tap::new(b.parse().map_err(|_| bad())?, c.parse().map_err(|_| bad())?);
+        if !(1..=5).contains(&tap.block) || tap.conv == 0 {
+            return Err(bad());
+        }
+        Ok(tap)
+    }
+}
+
+impl fmt::Display for Tap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "relu{}_{}", self.block, self.conv)
+    }
+}
+
+/// Network description: which VGG and how deep to run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// VGG16 or VGG19.
+    pub arch: Arch,
+    /// The deepest tap any loss needs; layers after it are never loaded or run.
+    pub deepest: Tap,
+}
+
+/// One convolution of the trunk, in torchvision naming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvSpec {
+    /// Index `N` in `features.N.weight`.
+    pub index: usize,
+    /// The ReLU that follows it.
+    pub tap: Tap,
+    /// Input channels.
+    pub in_channels: usize,
+    /// Output channels.
+    pub out_channels: usize,
+}
+
+/// A layer of the truncated trunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerSpec {
+    /// 3x3 convolution + ReLU.
+    Conv(ConvSpec),
+    /// 2x2/stride-2 max-pooling (floor mode, like torchvision).
+    Pool,
+}
+
+impl Config {
+    /// Layers from the input up to and including `deepest`, with torchvision indices.
+    pub fn layers(&self) -> Result<Vec<LayerSpec>> {
+        let counts = self.arch.convs_per_block();
+        let too_deep = || {
+            Error::setting(format!("{} has no layer {}", self.arch.name(), self.deepest))
+        };
+        if usize::from(self.deepest.conv) > *counts.get(usize::from(self.deepest.block).wrapping_sub(1)).ok_or_else(too_deep)? {
+            return Err(too_deep());
+        }
+        let (mut layers, mut index, mut in_channels) = (Vec::new(), 0, 3);
+        for (b, (&n, &out_channels)) in counts.iter().zip(&BLOCK_CHANNELS).enumerate() {
+            if b > 0 {
+                layers.push(LayerSpec::Pool);
+                index += 1;
+            }
+            for c in 0..n {
+                let tap = Tap::new(b as u8 + 1, c as u8 + 1);
+                layers.push(LayerSpec::Conv(ConvSpec { index, tap, in_channels, out_channels }));
+                index += 2; // conv, relu
+                in_channels = out_channels;
+                if tap == self.deepest {
+                    return Ok(layers);
+                }
+            }
+        }
+        Err(too_deep())
+    }
+}
+
+/// A loaded convolution: forward kernel and the kernel of its input-gradient convolution.
+#[derive(Debug, Clone)]
+struct Conv {
+    spec: ConvSpec,
+    /// (out, in, 3, 3)
+    weight: Tensor,
+    /// (1, out, 1, 1)
+    bias: Tensor,
+    /// (in, out, 3, 3): `weight` with in/out swapped and flipped spatially, computed once.
+    weight_backward: Tensor,
+}
+
+#[derive(Debug, Clone)]
+enum Layer {
+    Conv(Conv),
+    Pool,
+}
+
+/// Activations of one forward pass, kept for the backward pass.
+#[derive(Debug)]
+pub struct Activations {
+    /// Output of every layer (after ReLU for convolutions), in order; index with [`Vgg::tap_index`].
+    pub outputs: Vec<Tensor>,
+}
+
+/// A VGG trunk ready to run on one device.
+#[derive(Debug)]
+pub struct Vgg {
+    config: Config,
+    layers: Vec<Layer>,
+    device: Device,
+}
+
+impl Vgg {
+    /// Builds the trunk from torchvision-named f32 tensors (see [`super::weights`] for validation).
+    pub fn load(config: Config, tensors: &HashMap<String, Tensor>, device: &Device) -> Result<Self> {
+        let mut layers = Vec::new();
+        for spec in config.layers()? {
+            layers.push(match spec {
+                LayerSpec::Pool => Layer::Pool,
+                LayerSpec::Conv(spec) => {
+                    let get = |suffix: &str| {
+                        let name = format!("features.{}.{suffix}", spec.index);
+                        tensors.get(&name).ok_or_else(|| Error::Weights {
+                            source_name: "tensors".into(),
+                            reason: format!("missing {name}"),
+                        })
+                    };
+                    let weight = get("weight")?.to_dtype(DType::F32)?.to_device(device)?;
+                    let bias = get("bias")?.to_dtype(DType::F32)?.to_device(device)?;
+                    let bias = bias.reshape((1, spec.out_channels, 1, 1))?;
+                    let weight_backward = weight.transpose(0, 1)?.contiguous()?.flip(&[2, 3])?.contiguous()?;
+                    Layer::Conv(Conv { spec, weight, bias, weight_backward })
+                }
+            });
+        }
+        Ok(Vgg { config, layers, device: device.clone() })
+    }
+
+    /// The network description.
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Index into [`Activations::outputs`] of a tap, if the trunk reaches it.
+    pub fn tap_index(&self, tap: Tap) -> Option<usize> {
+        self.layers.iter().position(|l| matches!(l, Layer::Conv(c) if c.spec.tap == tap))
+    }
+
+    /// Channels of a tap's activations.
+    pub fn tap_channels(&self, tap: Tap) -> Option<usize> {
+        self.layers.iter().find_map(|l| match l {
+            Layer::Conv(c) if c.spec.tap == tap => Some(c.spec.out_channels),
+            _ => None,
+        })
+    }
+
+    /// Runs the trunk on `x` (1, 3, H, W), a normalised RGB image; stops after `until` layers.
+    pub fn forward(&self, x: &Tensor) -> Result<Activations> {
+        self.forward_until(x, self.layers.len())
+    }
+
+    /// Like [`Vgg::forward`] but only through the first `until` layers.
+    pub fn forward_until(&self, x: &Tensor, until: usize) -> Result<Activations> {
+        let mut outputs = Vec::with_capacity(until);
+        let mut h = x.clone();
+        for layer in self.layers.iter().take(until) {
+            h = match layer {
+                Layer::Conv(c) => h.conv2d(&c.weight, 1, 1, 1, 1)?.broadcast_add(&c.bias)?.relu()?,
+                Layer::Pool => h.max_pool2d(2)?,
+            };
+            outputs.push(h.clone());
+        }
+        Ok(Activations { outputs })
+    }
+
+    /// Gradient of the loss w.r.t. the input image, given the gradients of the loss w.r.t. some
+    /// layer outputs (`tap_grads[i]` is added at `acts.outputs[i]`; `None` where no loss taps).
+    pub fn backward(&self, acts: &Activations, tap_grads: &mut [Option<Tensor>]) -> Result<Tensor> {
+        let deepest = tap_grads.iter().rposition(Option::is_some).ok_or_else(|| {
+            Error::setting("no loss uses any layer: every weight is zero")
+        })?;
+        let mut g: Option<Tensor> = None;
+        for i in (0..=deepest).rev() {
+            let incoming = match (g.take(), tap_grads[i].take()) {
+                (Some(a), Some(b)) => a.add(&b)?,
+                (Some(a), None) | (None, Some(a)) => a,
+                (None, None) => continue,
+            };
+            let y = &acts.outputs[i];
+            g = Some(match &self.layers[i] {
+                Layer::Conv(c) => {
+                    // ReLU: gradient flows where the output is positive (zero at 0, like torch).
+                    let masked = incoming.mul(&y.gt(0f32)?.to_dtype(DType::F32)?)?;
+                    masked.conv2d(&c.weight_backward, 1, 1, 1, 1)?
+                }
+                Layer::Pool => {
+                    let input = if i == 0 { None } else { Some(&acts.outputs[i - 1]) };
+                    let input = input.ok_or_else(|| Error::setting("pooling cannot be the first layer"))?;
+                    max_pool_backward(input, y, &incoming)?
+                }
+            });
+        }
+        g.ok_or_else(|| Error::setting("empty network"))
+    }
+}
+
+/// Routes the gradient of a 2x2/stride-2 max-pool to the position of each window's maximum.
+///
+/// `input` (1, C, H, W), `output` and `grad` (1, C, H/2, W/2). A row or column dropped by floor
+/// mode gets zero. Ties among positive values (measure zero for real images) would each receive
+/// the gradient; ties at zero are harmless because the preceding ReLU masks them.
+fn max_pool_backward(input: &Tensor, output: &Tensor, grad: &Tensor) -> Result<Tensor> {
+    let (n, c, h, w) = input.dims4()?;
+    let (h2, w2) = (output.dim(2)?, output.dim(3)?);
+    let windows = input
+        .narrow(2, 0, 2 * h2)?
+        .narrow(3, 0, 2 * w2)?
+        .contiguous()?
+        .reshape((n, c, h2, 2, w2, 2))?;
+    let is_max = windows.broadcast_eq(&output.reshape((n, c, h2, 1, w2, 1))?)?;
+    let routed = is_max
+        .to_dtype(DType::F32)?
+        .broadcast_mul(&grad.reshape((n, c, h2, 1, w2, 1))?)?
+        .reshape((n, c, 2 * h2, 2 * w2))?;
+    Ok(routed.pad_with_zeros(2, 0, h - 2 * h2)?.pad_with_zeros(3, 0, w - 2 * w2)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vgg16_taps_have_torchvision_indices() {
+        let cfg = Config { arch: Arch::Vgg16, deepest: Tap::new(5, 1) };
+        let convs: Vec<_> = cfg
+            .layers()
+            .unwrap()
+            .into_iter()
+            .filter_map(|l| match l {
+                LayerSpec::Conv(c) => Some((c.tap.to_string(), c.index)),
+                LayerSpec::Pool => None,
+            })
+            .collect();
+        assert_eq!(convs.len(), 11);
+        assert_eq!(convs[0], ("relu1_1".into(), 0));
+        assert_eq!(convs[7], ("relu4_1".into(), 17));
+        assert_eq!(convs[8], ("relu4_2".into(), 19));
+        assert_eq!(convs[10], ("relu5_1".into(), 24));
+    }
+
+    #[test]
+    fn vgg19_taps_have_torchvision_indices() {
+        let cfg = Config { arch: Arch::Vgg19, deepest: Tap::new(5, 1) };
+        let layers = cfg.layers().unwrap();
+        let find = |t: Tap| {
+            layers.iter().find_map(|l| match l {
+                LayerSpec::Conv(c) if c.tap == t => Some(c.index),
+                _ => None,
+            })
+        };
+        assert_eq!(find(Tap::new(3, 4)), Some(16));
+        assert_eq!(find(Tap::new(4, 1)), Some(19));
+        assert_eq!(find(Tap::new(4, 2)), Some(21));
+        assert_eq!(find(Tap::new(5, 1)), Some(28));
+    }
+
+    #[test]
+    fn tap_names_round_trip_and_reject_nonsense() {
+        assert_eq!(Tap::parse("relu4_2").unwrap(), Tap::new(4, 2));
+        assert_eq!(Tap::new(3, 1).to_string(), "relu3_1");
+        assert!(Tap::parse("conv4_2").is_err());
+        assert!(Tap::parse("relu9_1").is_err());
+        let too_deep = Config { arch: Arch::Vgg16, deepest: Tap::new(5, 4) };
+        assert!(too_deep.layers().is_err());
+    }
+
+    #[test]
+    fn max_pool_backward_routes_to_the_maximum_and_zeroes_dropped_rows() {
+        let dev = Device::Cpu;
+        let x = Tensor::new(&[[1f32, 2., 9.], [3., 4., 9.], [9., 9., 9.]], &dev).unwrap();
+        let x = x.reshape((1, 1, 3, 3)).unwrap();
+        let y = x.max_pool2d(2).unwrap();
+        let g = Tensor::new(&[[1f32]], &dev).unwrap().reshape((1, 1, 1, 1)).unwrap();
+        let gx = max_pool_backward(&x, &y, &g).unwrap();
+        let v: Vec<f32> = gx.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(v, vec![0., 0., 0., 0., 1., 0., 0., 0., 0.]);
+    }
+}

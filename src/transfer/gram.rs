@@ -1,0 +1,115 @@
+//! Gram matrices and the closed-form gradients of the three loss terms.
+//!
+//! Definitions (shared with the PyTorch reference in benches/torch_reference.py):
+//! F = activations reshaped C x HW, G = F F^T / (C H W);
+//! style = mean((G - A)^2), content = mean((F - P)^2), tv = mean(dx^2) + mean(dy^2).
+
+use candle_core::Tensor;
+
+use crate::error::Result;
+
+/// Gram matrix (C, C) of features (1, C, H, W), normalised by C*H*W.
+pub fn gram(features: &Tensor) -> Result<Tensor> {
+    let (_, c, h, w) = features.dims4()?;
+    let f = features.reshape((c, h * w))?;
+    Ok((f.matmul(&f.t()?)? / (c * h * w) as f64)?)
+}
+
+/// `mean((G(F) - target)^2)` as a scalar tensor and its gradient w.r.t. `features`, scaled by `weight`.
+///
+/// d/dG = 2 (G - A) / C^2 and, G being symmetric, d/dF = 2 (d/dG) F / (C H W).
+pub fn style_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
+    let (_, c, h, w) = features.dims4()?;
+    let f = features.reshape((c, h * w))?;
+    let diff = (f.matmul(&f.t()?)? / (c * h * w) as f64)?.sub(target)?;
+    let loss = diff.sqr()?.mean_all()?;
+    let scale = weight * 4.0 / ((c * c) as f64 * (c * h * w) as f64);
+    let grad = (diff.matmul(&f)? * scale)?.reshape((1, c, h, w))?;
+    Ok((loss, grad))
+}
+
+/// `mean((F - target)^2)` and its gradient w.r.t. `features`, scaled by `weight`.
+pub fn content_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
+    let diff = features.sub(target)?;
+    let loss = diff.sqr()?.mean_all()?;
+    let grad = (diff * (2.0 * weight / features.elem_count() as f64))?;
+    Ok((loss, grad))
+}
+
+/// Total variation `mean(dx^2) + mean(dy^2)` of an image (1, C, H, W) and its gradient scaled by `weight`.
+pub fn tv_loss_and_grad(x: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
+    let mut loss = x.zeros_like()?.sum_all()?;
+    let mut grad = x.zeros_like()?;
+    for dim in [3, 2] {
+        let len = x.dim(dim)?;
+        if len < 2 {
+            continue;
+        }
+        let d = x.narrow(dim, 1, len - 1)?.sub(&x.narrow(dim, 0, len - 1)?)?;
+        loss = loss.add(&d.sqr()?.mean_all()?)?;
+        // x[j] enters d[j-1] with + and d[j] with -.
+        let g = d.pad_with_zeros(dim, 1, 0)?.sub(&d.pad_with_zeros(dim, 0, 1)?)?;
+        grad = grad.add(&(g * (2.0 * weight / d.elem_count() as f64))?)?;
+    }
+    Ok((loss, grad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn rand(shape: (usize, usize, usize, usize), seed: u64) -> Tensor {
+        // Deterministic pseudo-random values without touching candle's global RNG.
+        let n = shape.0 * shape.1 * shape.2 * shape.3;
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let v: Vec<f32> = (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn max_rel_err(a: &Tensor, b: &Tensor) -> f32 {
+        let num = a.sub(b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let den = b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        num / den
+    }
+
+    #[test]
+    fn gram_of_known_features_is_normalised_outer_product() {
+        let f = Tensor::new(&[1f32, 2., 3., 4.], &Device::Cpu).unwrap().reshape((1, 2, 1, 2)).unwrap();
+        let g: Vec<Vec<f32>> = gram(&f).unwrap().to_vec2().unwrap();
+        // rows (1,2) and (3,4); C*H*W = 4
+        assert_eq!(g, vec![vec![5. / 4., 11. / 4.], vec![11. / 4., 25. / 4.]]);
+    }
+
+    #[test]
+    fn closed_form_gradients_match_autograd() {
+        let f = rand((1, 4, 3, 5), 1);
+        let target_f = rand((1, 4, 3, 5), 2);
+        let a = gram(&rand((1, 4, 3, 5), 3)).unwrap();
+        let var = Var::from_tensor(&f).unwrap();
+
+        let (l, g) = style_loss_and_grad(&f, &a, 3.0).unwrap();
+        let auto = (gram(var.as_tensor()).unwrap().sub(&a).unwrap().sqr().unwrap().mean_all().unwrap() * 3.0).unwrap();
+        assert!((auto.to_scalar::<f32>().unwrap() - 3.0 * l.to_scalar::<f32>().unwrap()).abs() < 1e-6);
+        let ag = auto.backward().unwrap().get(var.as_tensor()).unwrap().clone();
+        assert!(max_rel_err(&g, &ag) < 1e-5, "style gradient");
+
+        let (_, g) = content_loss_and_grad(&f, &target_f, 2.0).unwrap();
+        let auto = (var.as_tensor().sub(&target_f).unwrap().sqr().unwrap().mean_all().unwrap() * 2.0).unwrap();
+        let ag = auto.backward().unwrap().get(var.as_tensor()).unwrap().clone();
+        assert!(max_rel_err(&g, &ag) < 1e-5, "content gradient");
+
+        let (_, g) = tv_loss_and_grad(&f, 0.5).unwrap();
+        let x = var.as_tensor();
+        let dx = x.narrow(3, 1, 4).unwrap().sub(&x.narrow(3, 0, 4).unwrap()).unwrap();
+        let dy = x.narrow(2, 1, 2).unwrap().sub(&x.narrow(2, 0, 2).unwrap()).unwrap();
+        let auto = ((dx.sqr().unwrap().mean_all().unwrap() + dy.sqr().unwrap().mean_all().unwrap()).unwrap() * 0.5).unwrap();
+        let ag = auto.backward().unwrap().get(x).unwrap().clone();
+        assert!(max_rel_err(&g, &ag) < 1e-5, "tv gradient");
+    }
+}

@@ -1,0 +1,16 @@
+//! Losses, targets, optimisers and the resumable iteration loop (no threads, no UI).
+
+pub mod adam;
+pub mod gram;
+pub mod lbfgs;
+pub mod objective;
+pub mod optimizer;
+pub mod spec;
+pub mod stepper;
+pub mod targets;
+
+pub use objective::{evaluate, Losses, Objective, CONTENT_TAP, STYLE_TAPS};
+pub use optimizer::{Optimizer, OptimizerKind};
+pub use spec::{build_stepper, RenderSpec, SourceImages};
+pub use stepper::{Init, RunSettings, StepReport, Stepper};
+pub use targets::{PreparedImage, TargetCache, Targets};

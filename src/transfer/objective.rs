@@ -1,0 +1,173 @@
+//! The objective: loss weights (a plain value the worker may swap between iterations) and the
+//! evaluation of the loss and its gradient w.r.t. the image.
+
+use candle_core::Tensor;
+
+use super::gram::{content_loss_and_grad, style_loss_and_grad, tv_loss_and_grad};
+use super::targets::Targets;
+use crate::error::{Error, Result};
+use crate::model::{Tap, Vgg};
+
+/// The default style taps, as in Gatys et al.
+pub const STYLE_TAPS: [Tap; 5] = [Tap::new(1, 1), Tap::new(2, 1), Tap::new(3, 1), Tap::new(4, 1), Tap::new(5, 1)];
+/// The default content tap.
+pub const CONTENT_TAP: Tap = Tap::new(4, 2);
+
+/// Weights of the loss terms. Changing any of them changes the function being minimised, so an
+/// optimiser's history must be reset, but the image and the cached targets stay valid.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Objective {
+    /// Weight of the content term.
+    pub content_weight: f64,
+    /// Weight of the (summed, per-layer-weighted) style term.
+    pub style_weight: f64,
+    /// Weight of the total-variation term.
+    pub tv_weight: f64,
+    /// Layer whose activations the content term matches.
+    pub content_tap: Tap,
+    /// Style layers and their weights `w_l`.
+    pub style_layers: Vec<(Tap, f64)>,
+    /// Blend weights of the style images (normalised to sum 1 when targets are blended).
+    pub style_blend: Vec<f64>,
+}
+
+impl Default for Objective {
+    fn default() -> Self {
+        Objective {
+            content_weight: 1.0,
+            style_weight: 100.0,
+            tv_weight: 0.0,
+            content_tap: CONTENT_TAP,
+            style_layers: STYLE_TAPS.iter().map(|&t| (t, 1.0)).collect(),
+            style_blend: vec![1.0],
+        }
+    }
+}
+
+impl Objective {
+    /// Rejects negative or non-finite weights and an empty blend.
+    pub fn validate(&self, n_styles: usize) -> Result<()> {
+        let all = [self.content_weight, self.style_weight, self.tv_weight]
+            .into_iter()
+            .chain(self.style_layers.iter().map(|l| l.1))
+            .chain(self.style_blend.iter().copied());
+        for w in all {
+            if !w.is_finite() || w < 0.0 {
+                return Err(Error::setting(format!("weights must be finite and >= 0, got {w}")));
+            }
+        }
+        if self.style_blend.len() != n_styles {
+            return Err(Error::setting(format!(
+                "{} style blend weights for {n_styles} style images",
+                self.style_blend.len()
+            )));
+        }
+        if n_styles > 0 && self.style_blend.iter().sum::<f64>() <= 0.0 {
+            return Err(Error::setting("style blend weights sum to zero"));
+        }
+        Ok(())
+    }
+
+    /// Every tap the objective reads, deepest last.
+    pub fn taps(&self) -> Vec<Tap> {
+        let mut taps: Vec<Tap> = self.style_layers.iter().map(|l| l.0).collect();
+        taps.push(self.content_tap);
+        taps.sort();
+        taps.dedup();
+        taps
+    }
+}
+
+/// Loss values at one image. Components are unweighted; `total` is the weighted sum.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Losses {
+    /// content_weight*content + style_weight*style + tv_weight*tv.
+    pub total: f64,
+    /// mean squared feature difference at the content tap.
+    pub content: f64,
+    /// sum over style layers of w_l * Gram MSE.
+    pub style: f64,
+    /// total variation of the normalised image.
+    pub tv: f64,
+    /// unweighted Gram MSE per style layer, in `Objective::style_layers` order.
+    pub style_layers: Vec<f64>,
+}
+
+/// Evaluates the objective at `x` (normalised image, (1, 3, H, W)); with `want_grad` also returns
+/// d total / d x through the explicit backward pass.
+pub fn evaluate(
+    net: &Vgg,
+    x: &Tensor,
+    objective: &Objective,
+    targets: &Targets,
+    want_grad: bool,
+) -> Result<(Losses, Option<Tensor>)> {
+    let active_style = |w: f64| objective.style_weight * w != 0.0;
+    let index = |tap: Tap| net.tap_index(tap).ok_or_else(|| Error::setting(format!("the network does not reach {tap}")));
+    // Run only as deep as a term with non-zero weight needs.
+    let mut depth = 0;
+    if objective.content_weight != 0.0 {
+        depth = index(objective.content_tap)? + 1;
+    }
+    for &(tap, w) in &objective.style_layers {
+        if active_style(w) {
+            depth = depth.max(index(tap)? + 1);
+        }
+    }
+    let acts = net.forward_until(x, depth)?;
+    let mut tap_grads: Vec<Option<Tensor>> = vec![None; depth];
+    let mut add_grad = |i: usize, g: Tensor| -> Result<()> {
+        tap_grads[i] = Some(match tap_grads[i].take() {
+            Some(prev) => prev.add(&g)?,
+            None => g,
+        });
+        Ok(())
+    };
+    // Scalars are gathered as tensors and read back once, so a GPU is synchronised only once.
+    let mut scalars: Vec<Tensor> = Vec::new();
+    let content_slot = if objective.content_weight != 0.0 {
+        let i = index(objective.content_tap)?;
+        let (l, g) = content_loss_and_grad(&acts.outputs[i], &targets.content, objective.content_weight)?;
+        add_grad(i, g)?;
+        scalars.push(l);
+        Some(scalars.len() - 1)
+    } else {
+        None
+    };
+    let mut style_slots = Vec::new();
+    for (k, &(tap, w)) in objective.style_layers.iter().enumerate() {
+        if !active_style(w) {
+            style_slots.push(None);
+            continue;
+        }
+        let i = index(tap)?;
+        let target = targets.style_gram(k)?;
+        let (l, g) = style_loss_and_grad(&acts.outputs[i], target, objective.style_weight * w)?;
+        add_grad(i, g)?;
+        scalars.push(l);
+        style_slots.push(Some(scalars.len() - 1));
+    }
+    let (tv_loss, tv_grad) = tv_loss_and_grad(x, objective.tv_weight)?;
+    scalars.push(tv_loss);
+
+    let values: Vec<f32> = Tensor::stack(&scalars, 0)?.to_vec1()?;
+    let value = |slot: Option<usize>| slot.map_or(0.0, |s| f64::from(values[s]));
+    let mut losses = Losses {
+        content: value(content_slot),
+        tv: f64::from(values[values.len() - 1]),
+        style_layers: style_slots.iter().map(|&s| value(s)).collect(),
+        ..Losses::default()
+    };
+    losses.style = objective.style_layers.iter().zip(&losses.style_layers).map(|(l, v)| l.1 * v).sum();
+    losses.total = objective.content_weight * losses.content
+        + objective.style_weight * losses.style
+        + objective.tv_weight * losses.tv;
+    if !losses.total.is_finite() {
+        return Err(Error::NonFinite(losses.total));
+    }
+    if !want_grad {
+        return Ok((losses, None));
+    }
+    let grad = if depth == 0 { tv_grad } else { net.backward(&acts, &mut tap_grads)?.add(&tv_grad)? };
+    Ok((losses, Some(grad)))
+}

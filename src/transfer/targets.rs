@@ -1,0 +1,151 @@
+//! Content features and style Gram targets, computed once per (image, size, layer) and cached.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use candle_core::Tensor;
+use image::RgbImage;
+
+use super::gram::gram;
+use super::objective::Objective;
+use crate::error::{Error, Result};
+use crate::imageio::to_tensor;
+use crate::model::{Tap, Vgg};
+
+/// Identity of an image's pixels at a given size (a hash of its dimensions and bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ImageKey(u64);
+
+/// An image resized for a run and normalised onto the network's device.
+#[derive(Debug, Clone)]
+pub struct PreparedImage {
+    /// Cache identity.
+    pub key: ImageKey,
+    /// Normalised RGB, (1, 3, H, W).
+    pub tensor: Tensor,
+    /// The resized pixels.
+    pub rgb: RgbImage,
+}
+
+impl PreparedImage {
+    /// Normalises `rgb` onto the network's device.
+    pub fn new(rgb: RgbImage, net: &Vgg) -> Result<Self> {
+        let mut h = DefaultHasher::new();
+        rgb.dimensions().hash(&mut h);
+        rgb.as_raw().hash(&mut h);
+        let tensor = to_tensor(&rgb, net.device())?;
+        Ok(PreparedImage { key: ImageKey(h.finish()), tensor, rgb })
+    }
+
+    /// (width, height).
+    pub fn size(&self) -> (u32, u32) {
+        self.rgb.dimensions()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Features,
+    Gram,
+}
+
+/// Cache of targets by (image, layer, kind). The image key already covers the size. It lives as
+/// long as the network it was filled with (a different model needs a new cache).
+#[derive(Debug, Default)]
+pub struct TargetCache {
+    entries: HashMap<(ImageKey, Tap, Kind), Tensor>,
+}
+
+impl TargetCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of cached tensors.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn get(&mut self, net: &Vgg, image: &PreparedImage, taps: &[Tap], kind: Kind) -> Result<Vec<Tensor>> {
+        let missing: Vec<Tap> = taps.iter().copied().filter(|&t| !self.entries.contains_key(&(image.key, t, kind))).collect();
+        if !missing.is_empty() {
+            let index = |t: Tap| net.tap_index(t).ok_or_else(|| Error::setting(format!("the network does not reach {t}")));
+            let depth = missing.iter().map(|&t| index(t)).collect::<Result<Vec<_>>>()?.into_iter().max().unwrap_or(0) + 1;
+            let acts = net.forward_until(&image.tensor, depth)?;
+            for t in missing {
+                let f = &acts.outputs[index(t)?];
+                let value = match kind {
+                    Kind::Features => f.clone(),
+                    Kind::Gram => gram(f)?,
+                };
+                self.entries.insert((image.key, t, kind), value);
+            }
+        }
+        Ok(taps.iter().map(|&t| self.entries[&(image.key, t, kind)].clone()).collect())
+    }
+}
+
+/// The targets of one run: content features and each style image's Gram per style layer, plus
+/// the Grams blended by the objective's blend weights.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    /// Content activations at the content tap.
+    pub content: Tensor,
+    /// `styles[s][k]`: Gram of style image `s` at `Objective::style_layers[k]`.
+    styles: Vec<Vec<Tensor>>,
+    /// `blended[k]`: blend of `styles[..][k]`.
+    blended: Vec<Tensor>,
+}
+
+impl Targets {
+    /// Computes (or fetches from `cache`) every target `objective` needs.
+    pub fn new(
+        net: &Vgg,
+        content: &PreparedImage,
+        styles: &[PreparedImage],
+        objective: &Objective,
+        cache: &mut TargetCache,
+    ) -> Result<Self> {
+        if styles.is_empty() {
+            return Err(Error::setting("at least one style image is needed"));
+        }
+        objective.validate(styles.len())?;
+        let content_t = cache.get(net, content, &[objective.content_tap], Kind::Features)?.remove(0);
+        let taps: Vec<Tap> = objective.style_layers.iter().map(|l| l.0).collect();
+        let styles = styles.iter().map(|s| cache.get(net, s, &taps, Kind::Gram)).collect::<Result<Vec<_>>>()?;
+        let mut targets = Targets { content: content_t, styles, blended: Vec::new() };
+        targets.reblend(&objective.style_blend)?;
+        Ok(targets)
+    }
+
+    /// Recomputes the blended Grams for new blend weights (cheap: a weighted sum of C x C matrices).
+    pub fn reblend(&mut self, blend: &[f64]) -> Result<()> {
+        if blend.len() != self.styles.len() {
+            return Err(Error::setting("one blend weight per style image is needed"));
+        }
+        let sum: f64 = blend.iter().sum();
+        let layers = self.styles[0].len();
+        self.blended = (0..layers)
+            .map(|k| {
+                let mut acc = (&self.styles[0][k] * (blend[0] / sum))?;
+                for (s, &b) in self.styles.iter().zip(blend).skip(1) {
+                    acc = acc.add(&(&s[k] * (b / sum))?)?;
+                }
+                Ok(acc)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(())
+    }
+
+    /// The blended Gram target of style layer `k`.
+    pub fn style_gram(&self, k: usize) -> Result<&Tensor> {
+        self.blended.get(k).ok_or_else(|| Error::setting("style layer has no target"))
+    }
+}

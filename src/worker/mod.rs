@@ -1,0 +1,185 @@
+//! The background optimisation thread: owns the device, the model and the stepper; takes
+//! commands over a channel and publishes the newest frame into a shared slot (newest frame wins,
+//! so a slow UI never queues frames and a slow iteration never blocks the UI).
+
+mod run;
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use image::RgbaImage;
+
+use crate::transfer::{Losses, Objective, RenderSpec};
+
+/// What the UI asks of the worker.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Start a run with these settings, stopping by itself after `iterations` updates (restarts
+    /// if one is running; the model, decoded images and cached targets are reused).
+    Start {
+        /// What to render.
+        spec: RenderSpec,
+        /// Updates after which the run stops.
+        iterations: usize,
+    },
+    /// Change the loss weights of the running optimisation in place (keeps the image).
+    SetObjective(Objective),
+    /// Stop iterating but keep the state.
+    Pause,
+    /// Continue a paused run.
+    Resume,
+    /// End the run (the last frame stays visible).
+    Stop,
+    /// End the thread.
+    Shutdown,
+}
+
+/// Where the worker is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// No run.
+    Idle,
+    /// Loading images/model and computing targets.
+    Preparing,
+    /// Iterating.
+    Running,
+    /// A run exists but is not iterating.
+    Paused,
+    /// The run ended (Stop or finished).
+    Stopped,
+    /// The last command failed; the message says why. A new Start is accepted.
+    Failed(String),
+}
+
+/// One published image with its numbers.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Identifies the run the frame belongs to (increases with every Start).
+    pub run: u64,
+    /// The image after `iteration` updates.
+    pub image: Arc<RgbaImage>,
+    /// Content image at the same size (for the before/after split).
+    pub content: Arc<RgbaImage>,
+    /// Updates applied.
+    pub iteration: usize,
+    /// Losses at the previous image (the one the last step evaluated), if any step ran.
+    pub losses: Option<Losses>,
+    /// Seconds of the last iteration.
+    pub seconds: f64,
+    /// The objective in force when the frame was made.
+    pub objective: Objective,
+    /// The settings of the run.
+    pub spec: Arc<RenderSpec>,
+}
+
+/// A point of the loss curve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LossPoint {
+    /// Run it belongs to.
+    pub run: u64,
+    /// Iteration the losses were evaluated at.
+    pub iteration: usize,
+    /// The losses.
+    pub losses: Losses,
+}
+
+/// State shared between the worker and its owner; every lock is held only for a swap or push.
+#[derive(Debug)]
+pub struct Shared {
+    /// The newest frame not yet taken.
+    pub frame: Option<Frame>,
+    /// Loss points not yet taken.
+    pub history: Vec<LossPoint>,
+    /// Current status.
+    pub status: Status,
+    /// Commands applied so far (lets tests and the UI see that a command took effect).
+    pub objective_updates: u64,
+}
+
+/// Owner's handle: send commands, take frames. Dropping it shuts the thread down.
+pub struct Worker {
+    tx: Sender<Command>,
+    shared: Arc<Mutex<Shared>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    // A panic while holding the lock cannot leave `Shared` inconsistent (plain swaps), so a
+    // poisoned lock is still usable.
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Worker {
+    /// Spawns the worker; `notify` is called whenever a frame or status is published (the app
+    /// passes `ctx.request_repaint`).
+    pub fn spawn(notify: impl Fn() + Send + 'static) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(Mutex::new(Shared {
+            frame: None,
+            history: Vec::new(),
+            status: Status::Idle,
+            objective_updates: 0,
+        }));
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("nss-worker".into())
+            .spawn(move || run::main_loop(rx, thread_shared, Box::new(notify)))?;
+        Ok(Worker { tx, shared, thread: Some(thread) })
+    }
+
+    /// Sends a command; never blocks. Returns false if the worker has died.
+    pub fn send(&self, cmd: Command) -> bool {
+        self.tx.send(cmd).is_ok()
+    }
+
+    /// Takes the newest frame, if a new one arrived.
+    pub fn take_frame(&self) -> Option<Frame> {
+        lock(&self.shared).frame.take()
+    }
+
+    /// Takes the loss points published since the last call.
+    pub fn take_history(&self) -> Vec<LossPoint> {
+        std::mem::take(&mut lock(&self.shared).history)
+    }
+
+    /// The current status.
+    pub fn status(&self) -> Status {
+        lock(&self.shared).status.clone()
+    }
+
+    /// How many objective updates the running stepper has applied.
+    pub fn objective_updates(&self) -> u64 {
+        lock(&self.shared).objective_updates
+    }
+
+    /// Whether the thread is still alive.
+    pub fn is_alive(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Asks the thread to end and waits at most `timeout` for it (it finishes its current
+    /// iteration first).
+    pub fn shutdown(&mut self, timeout: Duration) {
+        let _ = self.tx.send(Command::Shutdown);
+        let deadline = std::time::Instant::now() + timeout;
+        while self.is_alive() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Some(t) = self.thread.take() {
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.shutdown(Duration::from_secs(2));
+    }
+}
+
+pub(crate) type Notify = Box<dyn Fn() + Send>;
+pub(crate) type Inbox = Receiver<Command>;

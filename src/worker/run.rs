@@ -1,0 +1,226 @@
+//! The worker thread's loop.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::mpsc::TryRecvError;
+use std::sync::{Arc, Mutex};
+
+use image::{RgbImage, RgbaImage};
+
+use super::{lock, Command, Frame, Inbox, LossPoint, Notify, Shared, Status};
+use crate::error::{Error, Result};
+use crate::model::{default_device, Tap, Vgg, WeightsSource};
+use crate::transfer::{build_stepper, Optimizer, RenderSpec, SourceImages, StepReport, Stepper, TargetCache};
+
+/// A run in progress.
+struct Run {
+    id: u64,
+    stepper: Stepper,
+    spec: Arc<RenderSpec>,
+    content: Arc<RgbaImage>,
+    iterations: usize,
+    running: bool,
+    last: Option<StepReport>,
+    failures: u32,
+}
+
+/// Everything the worker keeps between runs so that a restart is cheap.
+struct State {
+    shared: Arc<Mutex<Shared>>,
+    notify: Notify,
+    model: Option<(WeightsSource, Arc<Vgg>, TargetCache)>,
+    sources: Option<(PathBuf, Vec<PathBuf>, SourceImages)>,
+    run: Option<Run>,
+    next_id: u64,
+}
+
+/// After this many consecutive non-finite steps the run is given up.
+const MAX_FAILURES: u32 = 3;
+
+pub(crate) fn main_loop(rx: Inbox, shared: Arc<Mutex<Shared>>, notify: Notify) {
+    let mut state = State { shared, notify, model: None, sources: None, run: None, next_id: 1 };
+    loop {
+        let busy = state.run.as_ref().is_some_and(|r| r.running);
+        let cmd = if busy {
+            match rx.try_recv() {
+                Ok(c) => Some(c),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match rx.recv() {
+                Ok(c) => Some(c),
+                Err(_) => return,
+            }
+        };
+        // Apply every pending command before the next (long) iteration.
+        let outcome = catch_unwind(AssertUnwindSafe(|| match cmd {
+            Some(Command::Shutdown) => Ok(false),
+            Some(cmd) => state.handle(cmd).map(|()| true),
+            None => state.step().map(|()| true),
+        }));
+        match outcome {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => return,
+            Ok(Err(e)) => state.fail(e.to_string()),
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                state.fail(format!("internal error: {msg}"));
+            }
+        }
+    }
+}
+
+impl State {
+    fn set_status(&self, status: Status) {
+        lock(&self.shared).status = status;
+        (self.notify)();
+    }
+
+    fn fail(&mut self, msg: String) {
+        if let Some(run) = &mut self.run {
+            run.running = false;
+        }
+        self.set_status(Status::Failed(msg));
+    }
+
+    fn handle(&mut self, cmd: Command) -> Result<()> {
+        match cmd {
+            Command::Start { spec, iterations } => self.start(spec, iterations),
+            Command::SetObjective(objective) => {
+                if let (Some(run), Some((_, _, cache))) = (&mut self.run, &mut self.model) {
+                    run.stepper.set_objective(objective, cache)?;
+                    lock(&self.shared).objective_updates += 1;
+                }
+                Ok(())
+            }
+            Command::Pause => self.set_running(false, Status::Paused),
+            Command::Resume => {
+                let more = self.run.as_ref().is_some_and(|r| r.stepper.iteration() < r.iterations);
+                if more {
+                    self.set_running(true, Status::Running)
+                } else {
+                    Ok(())
+                }
+            }
+            Command::Stop => self.set_running(false, Status::Stopped),
+            Command::Shutdown => Ok(()),
+        }
+    }
+
+    fn set_running(&mut self, running: bool, status: Status) -> Result<()> {
+        if let Some(run) = &mut self.run {
+            run.running = running;
+            self.set_status(status);
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, spec: RenderSpec, iterations: usize) -> Result<()> {
+        self.run = None;
+        self.set_status(Status::Preparing);
+        spec.validate()?;
+        let sources = self.sources_for(&spec)?;
+        let (net, cache) = self.model_for(&spec.weights)?;
+        let stepper = build_stepper(&spec, &sources, net, cache)?;
+        let content = Arc::new(to_rgba(&stepper.content().rgb));
+        let id = self.next_id;
+        self.next_id += 1;
+        self.run = Some(Run {
+            id,
+            stepper,
+            spec: Arc::new(spec),
+            content,
+            iterations,
+            running: iterations > 0,
+            last: None,
+            failures: 0,
+        });
+        // Show the initial image at once, before the first (slow) iteration.
+        self.publish()?;
+        self.set_status(if iterations > 0 { Status::Running } else { Status::Stopped });
+        Ok(())
+    }
+
+    fn model_for(&mut self, source: &WeightsSource) -> Result<(Arc<Vgg>, &mut TargetCache)> {
+        if self.model.as_ref().is_none_or(|(s, _, _)| s != source) {
+            let net = Arc::new(source.load(Tap::new(5, 1), &default_device())?);
+            self.model = Some((source.clone(), net, TargetCache::new()));
+        }
+        let (_, net, cache) = self.model.as_mut().ok_or_else(|| Error::setting("no model"))?;
+        Ok((net.clone(), cache))
+    }
+
+    fn sources_for(&mut self, spec: &RenderSpec) -> Result<SourceImages> {
+        let fresh = self.sources.as_ref().is_none_or(|(c, s, _)| *c != spec.content || *s != spec.styles);
+        if fresh {
+            let images = SourceImages::load(spec)?;
+            self.sources = Some((spec.content.clone(), spec.styles.clone(), images));
+        }
+        let (_, _, images) = self.sources.as_ref().ok_or_else(|| Error::setting("no images"))?;
+        Ok(images.clone())
+    }
+
+    fn step(&mut self) -> Result<()> {
+        let Some(run) = &mut self.run else { return Ok(()) };
+        match run.stepper.step() {
+            Ok(report) => {
+                run.failures = 0;
+                lock(&self.shared).history.push(LossPoint {
+                    run: run.id,
+                    iteration: report.iteration,
+                    losses: report.losses.clone(),
+                });
+                run.last = Some(report);
+            }
+            Err(Error::NonFinite(v)) => {
+                // The image is left at its last finite value; restart the optimiser more gently.
+                run.failures += 1;
+                if run.failures >= MAX_FAILURES {
+                    return Err(Error::NonFinite(v));
+                }
+                if let Optimizer::Adam(adam) = run.stepper.optimizer_mut() {
+                    let lr = adam.lr() * 0.5;
+                    adam.set_lr(lr);
+                }
+                run.stepper.optimizer_mut().reset();
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        let finished = run.stepper.iteration() >= run.iterations;
+        if finished {
+            run.running = false;
+        }
+        self.publish()?;
+        if finished {
+            self.set_status(Status::Stopped);
+        }
+        Ok(())
+    }
+
+    fn publish(&mut self) -> Result<()> {
+        let Some(run) = &self.run else { return Ok(()) };
+        let frame = Frame {
+            run: run.id,
+            image: Arc::new(to_rgba(&run.stepper.image()?)),
+            content: run.content.clone(),
+            iteration: run.stepper.iteration(),
+            losses: run.last.as_ref().map(|r| r.losses.clone()),
+            seconds: run.last.as_ref().map_or(0.0, |r| r.seconds),
+            objective: run.stepper.objective().clone(),
+            spec: run.spec.clone(),
+        };
+        lock(&self.shared).frame = Some(frame);
+        (self.notify)();
+        Ok(())
+    }
+}
+
+fn to_rgba(img: &RgbImage) -> RgbaImage {
+    image::DynamicImage::ImageRgb8(img.clone()).into_rgba8()
+}

@@ -1,0 +1,46 @@
+//! Helpers shared by the integration tests: small generated images, so tests need no fixtures.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use image::{Rgb, RgbImage};
+
+/// A "photo": smooth gradient sky, a dark disc and a horizon.
+pub fn content_image(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+        // Some fine texture, as real photos have, so no region is perfectly flat.
+        let grain = (((x * 7 + y * 13) % 17) as f32 - 8.0) * 2.0;
+        let px = |r: f32, g: f32, b: f32| Rgb([(r + grain).clamp(0.0, 255.0) as u8, (g + grain) as u8, (b - grain) as u8]);
+        let d = ((fx - 0.6).powi(2) + (fy - 0.4).powi(2)).sqrt();
+        if d < 0.2 {
+            px(40.0, 60.0, 30.0)
+        } else if fy > 0.7 {
+            px(90.0, 120.0 + 60.0 * fx, 60.0)
+        } else {
+            px(120.0 + 100.0 * fy, 160.0 + 60.0 * fy, 230.0)
+        }
+    })
+}
+
+/// A "painting": diagonal coloured strokes.
+pub fn style_image(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        let t = ((x + 2 * y) / 5) % 3;
+        let wave = (((x as f32) * 0.7).sin() * 40.0) as i32;
+        match t {
+            0 => Rgb([(30 + wave.max(0)) as u8, 50, 160]),
+            1 => Rgb([230, (200 + wave.min(0)) as u8, 40]),
+            _ => Rgb([20, 20, (60 - wave.min(0)) as u8]),
+        }
+    })
+}
+
+/// Writes both test images into `dir` and returns their paths.
+pub fn write_pair(dir: &Path, w: u32, h: u32) -> (PathBuf, PathBuf) {
+    let c = dir.join("content.png");
+    let s = dir.join("style.png");
+    content_image(w, h).save(&c).unwrap();
+    style_image(w, h).save(&s).unwrap();
+    (c, s)
+}

@@ -1,0 +1,203 @@
+//! Engine integration tests: embedded model, explicit gradient against autograd, optimisation.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Tensor, Var};
+use neural_style_studio::model::{weights::EMBEDDED_VGG16_SHA256, Arch, Tap, Vgg, WeightsSource, EMBEDDED_VGG16};
+use neural_style_studio::transfer::gram::gram;
+use neural_style_studio::transfer::{evaluate, Init, Objective, OptimizerKind, PreparedImage, RunSettings, Stepper, TargetCache, Targets};
+use sha2::{Digest, Sha256};
+
+fn embedded() -> Arc<Vgg> {
+    Arc::new(WeightsSource::Embedded.load(Tap::new(5, 1), &Device::Cpu).unwrap())
+}
+
+#[test]
+fn embedded_model_matches_committed_sha256_and_loads_as_vgg16() {
+    let digest = format!("{:x}", Sha256::digest(EMBEDDED_VGG16));
+    assert_eq!(digest, EMBEDDED_VGG16_SHA256);
+    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/vgg16.safetensors.sha256")).unwrap();
+    assert!(file.starts_with(&digest), "assets/vgg16.safetensors.sha256 is stale");
+    let net = embedded();
+    assert_eq!(net.config().arch, Arch::Vgg16);
+    assert_eq!(net.tap_channels(Tap::new(4, 2)), Some(512));
+    assert!(net.tap_index(Tap::new(5, 2)).is_none(), "runs no deeper than relu5_1");
+}
+
+#[test]
+fn embedded_model_gives_imagenet_like_activations() {
+    // A sanity check that the conversion kept the weights meaningful: VGG activations of a
+    // natural-ish image are sparse after ReLU and grow in magnitude with depth.
+    let net = embedded();
+    let img = PreparedImage::new(common::content_image(64, 48), &net).unwrap();
+    let acts = net.forward(&img.tensor).unwrap();
+    let mean_sq = |t: Tap| {
+        let f = &acts.outputs[net.tap_index(t).unwrap()];
+        f.sqr().unwrap().mean_all().unwrap().to_scalar::<f32>().unwrap()
+    };
+    let zero_frac = {
+        let f = &acts.outputs[net.tap_index(Tap::new(3, 1)).unwrap()];
+        f.eq(0f32).unwrap().to_dtype(DType::F32).unwrap().mean_all().unwrap().to_scalar::<f32>().unwrap()
+    };
+    assert!(zero_frac > 0.3 && zero_frac < 0.99, "relu3_1 zero fraction {zero_frac}");
+    assert!(mean_sq(Tap::new(4, 2)) > mean_sq(Tap::new(1, 1)) * 0.01);
+    assert!(mean_sq(Tap::new(1, 1)).is_finite());
+}
+
+/// A reference forward pass written with plain candle ops so that candle's autograd gives a
+/// correct gradient. Max-pooling is a reshape + max (candle 0.11's max_pool2d backward is wrong).
+fn reference_loss(x: &Tensor, weights: &HashMap<String, Tensor>, objective: &Objective, content_t: &Tensor, style_t: &[Tensor]) -> Tensor {
+    let plan: &[i32] = &[0, 2, -1, 5, 7, -1, 10, 12, 14, -1, 17, 19, 21, -1, 24];
+    let taps = ["relu1_1", "relu1_2", "", "relu2_1", "relu2_2", "", "relu3_1", "relu3_2", "relu3_3", "", "relu4_1", "relu4_2", "relu4_3", "", "relu5_1"];
+    let mut h = x.clone();
+    let mut feats = HashMap::new();
+    for (step, &idx) in plan.iter().enumerate() {
+        if idx < 0 {
+            let (n, c, hh, ww) = h.dims4().unwrap();
+            let (h2, w2) = (hh / 2, ww / 2);
+            h = h.narrow(2, 0, 2 * h2).unwrap().narrow(3, 0, 2 * w2).unwrap().contiguous().unwrap();
+            h = h.reshape((n, c, h2, 2, w2, 2)).unwrap().max(5).unwrap().max(3).unwrap();
+            continue;
+        }
+        let w = &weights[&format!("features.{idx}.weight")];
+        let b = weights[&format!("features.{idx}.bias")].reshape((1, (), 1, 1)).unwrap();
+        h = h.conv2d(w, 1, 1, 1, 1).unwrap().broadcast_add(&b).unwrap().relu().unwrap();
+        feats.insert(taps[step].to_string(), h.clone());
+    }
+    let content = feats[&objective.content_tap.to_string()].sub(content_t).unwrap().sqr().unwrap().mean_all().unwrap();
+    let mut total = (content * objective.content_weight).unwrap();
+    for ((tap, w), target) in objective.style_layers.iter().zip(style_t) {
+        let g = gram(&feats[&tap.to_string()]).unwrap();
+        let l = g.sub(target).unwrap().sqr().unwrap().mean_all().unwrap();
+        total = total.add(&(l * (objective.style_weight * w)).unwrap()).unwrap();
+    }
+    let (_, _, hh, ww) = x.dims4().unwrap();
+    let dx = x.narrow(3, 1, ww - 1).unwrap().sub(&x.narrow(3, 0, ww - 1).unwrap()).unwrap();
+    let dy = x.narrow(2, 1, hh - 1).unwrap().sub(&x.narrow(2, 0, hh - 1).unwrap()).unwrap();
+    let tv = (dx.sqr().unwrap().mean_all().unwrap() + dy.sqr().unwrap().mean_all().unwrap()).unwrap();
+    total.add(&(tv * objective.tv_weight).unwrap()).unwrap()
+}
+
+#[test]
+fn explicit_backward_matches_candle_autograd_on_a_small_image() {
+    let dev = Device::Cpu;
+    let net = embedded();
+    let weights: HashMap<String, Tensor> = candle_core::safetensors::load_buffer(EMBEDDED_VGG16, &dev)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, v.to_dtype(DType::F32).unwrap()))
+        .collect();
+    // Odd sizes exercise floor-mode pooling; non-default weights exercise every term.
+    let content = PreparedImage::new(common::content_image(50, 37), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(45, 45), &net).unwrap();
+    let mut objective = Objective { tv_weight: 3.0, style_weight: 50.0, ..Objective::default() };
+    objective.style_layers[1].1 = 2.0;
+    let targets = Targets::new(&net, &content, std::slice::from_ref(&style), &objective, &mut TargetCache::new()).unwrap();
+    // Evaluate away from the content image so the content term has a gradient too.
+    let noise = Tensor::randn(0f32, 0.3, (1, 3, 37, 50), &dev).unwrap();
+    let x = content.tensor.add(&noise).unwrap();
+
+    let (losses, grad) = evaluate(&net, &x, &objective, &targets, true).unwrap();
+    let grad = grad.unwrap();
+
+    let content_t = net.forward(&content.tensor).unwrap().outputs[net.tap_index(Tap::new(4, 2)).unwrap()].clone();
+    let style_acts = net.forward(&style.tensor).unwrap();
+    let style_t: Vec<Tensor> =
+        objective.style_layers.iter().map(|(t, _)| gram(&style_acts.outputs[net.tap_index(*t).unwrap()]).unwrap()).collect();
+    let var = Var::from_tensor(&x).unwrap();
+    let loss = reference_loss(var.as_tensor(), &weights, &objective, &content_t, &style_t);
+    let reference_total = f64::from(loss.to_scalar::<f32>().unwrap());
+    let auto = loss.backward().unwrap().get(var.as_tensor()).unwrap().clone();
+
+    assert!((losses.total - reference_total).abs() <= 1e-4 * reference_total.abs(), "{} vs {reference_total}", losses.total);
+    let err = grad.sub(&auto).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    let scale = auto.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    let norm_err = grad.sub(&auto).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt()
+        / auto.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt();
+    assert!(scale > 0.0);
+    assert!(err / scale <= 1e-3, "max relative error {}", err / scale);
+    assert!(norm_err <= 1e-3, "relative L2 error {norm_err}");
+}
+
+fn small_run(kind: OptimizerKind, iters: usize) -> Vec<f64> {
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(64, 48), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(64, 64), &net).unwrap();
+    let settings = RunSettings { optimizer: kind, lr: kind.default_lr(), ..RunSettings::default() };
+    let mut stepper = Stepper::new(net, content, vec![style], Objective::default(), &settings, &mut TargetCache::new()).unwrap();
+    (0..iters).map(|_| stepper.step().unwrap().losses.total).collect()
+}
+
+#[test]
+fn lbfgs_run_reduces_the_loss_by_orders_of_magnitude() {
+    let losses = small_run(OptimizerKind::Lbfgs, 40);
+    assert!(losses[39] < losses[0] / 20.0, "{} -> {}", losses[0], losses[39]);
+}
+
+#[test]
+fn adam_run_reduces_the_loss() {
+    let losses = small_run(OptimizerKind::Adam, 30);
+    assert!(losses[29] < losses[0] / 2.0, "{} -> {}", losses[0], losses[29]);
+}
+
+#[test]
+fn runs_are_deterministic() {
+    assert_eq!(small_run(OptimizerKind::Lbfgs, 5), small_run(OptimizerKind::Lbfgs, 5));
+}
+
+#[test]
+fn changing_weights_keeps_the_image_and_reuses_cached_targets() {
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
+    let mut cache = TargetCache::new();
+    let mut stepper =
+        Stepper::new(net.clone(), content.clone(), vec![style.clone()], Objective::default(), &RunSettings::default(), &mut cache).unwrap();
+    let cached = cache.len();
+    assert_eq!(cached, 6, "one content feature map and five style Grams");
+    for _ in 0..3 {
+        stepper.step().unwrap();
+    }
+    let before = stepper.image().unwrap();
+    let heavier = Objective { style_weight: 1000.0, ..Objective::default() };
+    stepper.set_objective(heavier.clone(), &mut cache).unwrap();
+    assert_eq!(stepper.image().unwrap(), before, "the image survives a weight change");
+    assert_eq!(stepper.iteration(), 3);
+    assert_eq!(cache.len(), cached, "no new targets for a weight change");
+    let r = stepper.step().unwrap();
+    assert_eq!(r.iteration, 3);
+    // A second run on the same images reuses every target.
+    Stepper::new(net, content, vec![style], heavier, &RunSettings::default(), &mut cache).unwrap();
+    assert_eq!(cache.len(), cached);
+}
+
+#[test]
+fn style_blend_interpolates_gram_targets() {
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
+    let a = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
+    let b = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
+    let objective = Objective { style_blend: vec![0.75, 0.25], ..Objective::default() };
+    let t = Targets::new(&net, &content, &[a.clone(), b.clone()], &objective, &mut TargetCache::new()).unwrap();
+    let ga = gram(&net.forward(&a.tensor).unwrap().outputs[0]).unwrap();
+    let gb = gram(&net.forward(&b.tensor).unwrap().outputs[0]).unwrap();
+    let expect = ((ga * 0.75).unwrap() + (gb * 0.25).unwrap()).unwrap();
+    let diff = t.style_gram(0).unwrap().sub(&expect).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert!(diff < 1e-4, "{diff}");
+}
+
+#[test]
+fn noise_init_is_seeded() {
+    let net = embedded();
+    let make = |seed| {
+        let content = PreparedImage::new(common::content_image(40, 40), &net).unwrap();
+        let style = PreparedImage::new(common::style_image(40, 40), &net).unwrap();
+        let s = RunSettings { init: Init::Noise, seed, ..RunSettings::default() };
+        Stepper::new(net.clone(), content, vec![style], Objective::default(), &s, &mut TargetCache::new()).unwrap().image().unwrap()
+    };
+    assert_eq!(make(7), make(7));
+    assert_ne!(make(7), make(8));
+}
