@@ -1,4 +1,5 @@
-//! Command-line interface: `render` (headless batch render); without a subcommand the app opens.
+//! Command-line interface: `render` (headless batch render); without a subcommand the app opens
+//! with any settings given on the command line.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,17 +8,135 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use neural_style_studio::app::{Settings, StyleEntry};
 use neural_style_studio::imageio::save_png;
 use neural_style_studio::model::{default_device, device_name, Tap, WeightsSource};
-use neural_style_studio::transfer::{build_stepper, Init, Objective, OptimizerKind, RenderSpec, RunSettings, SourceImages, TargetCache};
+use neural_style_studio::transfer::{
+    build_stepper, Init, Objective, OptimizerKind, RenderSpec, RunSettings, SourceImages, TargetCache,
+};
 
 /// Neural style transfer: blend the content of one picture with the style of another.
 #[derive(Debug, Parser)]
-#[command(name = "neural-style-studio", version, about)]
+#[command(name = "neural-style-studio", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// What to do; without one the app would open (not yet available: see `render`).
+    /// What to do; without one the app opens.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Settings to open the app with.
+    #[command(flatten)]
+    pub app: AppArgs,
+}
+
+/// Options of the app's own command line: anything given replaces the remembered setting.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AppArgs {
+    /// Content image to load.
+    #[arg(long)]
+    pub content: Option<PathBuf>,
+    /// Style image(s) to load.
+    #[arg(long)]
+    pub style: Vec<PathBuf>,
+    /// Blend weights of the style images.
+    #[arg(long, value_delimiter = ',')]
+    pub style_blend: Vec<f64>,
+    /// Long side of the output, in pixels.
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// Iterations per run.
+    #[arg(long)]
+    pub iters: Option<usize>,
+    /// Weight of the content loss.
+    #[arg(long)]
+    pub content_weight: Option<f64>,
+    /// Weight of the style loss.
+    #[arg(long)]
+    pub style_weight: Option<f64>,
+    /// Weight of the total-variation loss.
+    #[arg(long)]
+    pub tv_weight: Option<f64>,
+    /// Optimiser.
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerArg>,
+    /// Initial image.
+    #[arg(long, value_enum)]
+    pub init: Option<InitArg>,
+    /// Seed for noise initialisation.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// VGG weights (safetensors).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Start rendering as soon as the window opens.
+    #[arg(long)]
+    pub start: bool,
+}
+
+impl AppArgs {
+    /// Applies the given options over `base` (the remembered settings); None if nothing given.
+    pub fn apply(&self, base: Option<Settings>) -> Option<Settings> {
+        let given = self.content.is_some()
+            || !self.style.is_empty()
+            || self.size.is_some()
+            || self.iters.is_some()
+            || self.content_weight.is_some()
+            || self.style_weight.is_some()
+            || self.tv_weight.is_some()
+            || self.optimizer.is_some()
+            || self.init.is_some()
+            || self.seed.is_some()
+            || self.weights.is_some();
+        if !given {
+            return None;
+        }
+        let mut s = base.unwrap_or_default();
+        if let Some(c) = &self.content {
+            s.content = Some(c.clone());
+        }
+        if !self.style.is_empty() {
+            s.styles = self
+                .style
+                .iter()
+                .enumerate()
+                .map(|(i, p)| StyleEntry { path: p.clone(), blend: self.style_blend.get(i).copied().unwrap_or(1.0) })
+                .collect();
+        }
+        s.size = self.size.unwrap_or(s.size);
+        s.iterations = self.iters.unwrap_or(s.iterations);
+        s.content_weight = self.content_weight.unwrap_or(s.content_weight);
+        s.style_weight = self.style_weight.unwrap_or(s.style_weight);
+        s.tv_weight = self.tv_weight.unwrap_or(s.tv_weight);
+        if let Some(o) = self.optimizer {
+            s.optimizer = o.into();
+            s.lr = s.optimizer.default_lr();
+        }
+        if let Some(i) = self.init {
+            s.init = i.into();
+        }
+        s.seed = self.seed.unwrap_or(s.seed);
+        if self.weights.is_some() {
+            s.weights = self.weights.clone();
+        }
+        Some(s)
+    }
+}
+
+impl From<OptimizerArg> for OptimizerKind {
+    fn from(o: OptimizerArg) -> Self {
+        match o {
+            OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
+            OptimizerArg::Adam => OptimizerKind::Adam,
+        }
+    }
+}
+
+impl From<InitArg> for Init {
+    fn from(i: InitArg) -> Self {
+        match i {
+            InitArg::Content => Init::Content,
+            InitArg::Noise => Init::Noise,
+            InitArg::Style => Init::Style,
+        }
+    }
 }
 
 /// Subcommands.
@@ -123,7 +242,11 @@ impl SettingsArgs {
             content_weight: self.content_weight,
             style_weight: self.style_weight,
             tv_weight: self.tv_weight,
-            style_blend: if self.style_blend.is_empty() { vec![1.0; self.style.len()] } else { self.style_blend.clone() },
+            style_blend: if self.style_blend.is_empty() {
+                vec![1.0; self.style.len()]
+            } else {
+                self.style_blend.clone()
+            },
             ..Objective::default()
         };
         if !self.style_layer_weights.is_empty() {
@@ -134,22 +257,21 @@ impl SettingsArgs {
                 layer.1 = w;
             }
         }
-        let optimizer = match self.optimizer {
-            OptimizerArg::Lbfgs => OptimizerKind::Lbfgs,
-            OptimizerArg::Adam => OptimizerKind::Adam,
-        };
-        let init = match self.init {
-            InitArg::Content => Init::Content,
-            InitArg::Noise => Init::Noise,
-            InitArg::Style => Init::Style,
-        };
+        let optimizer = OptimizerKind::from(self.optimizer);
+        let init = Init::from(self.init);
         let spec = RenderSpec {
             content: self.content.clone(),
             styles: self.style.clone(),
             size: self.size,
             style_scale: self.style_scale,
             objective,
-            run: RunSettings { optimizer, lr: self.lr.unwrap_or(optimizer.default_lr()), history: self.history, init, seed: self.seed },
+            run: RunSettings {
+                optimizer,
+                lr: self.lr.unwrap_or(optimizer.default_lr()),
+                history: self.history,
+                init,
+                seed: self.seed,
+            },
             weights: self.weights.clone().map_or(WeightsSource::Embedded, WeightsSource::File),
         };
         spec.validate()?;
@@ -200,9 +322,22 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     for _ in 0..args.iters {
         let r = stepper.step().with_context(|| format!("iteration {}", stepper.iteration()))?;
         let l = &r.losses;
-        bar.set_message(format!("loss {:.4e} (content {:.3e} style {:.3e}) {:.2} it/s", l.total, l.content, l.style, 1.0 / r.seconds));
+        bar.set_message(format!(
+            "loss {:.4e} (content {:.3e} style {:.3e}) {:.2} it/s",
+            l.total,
+            l.content,
+            l.style,
+            1.0 / r.seconds
+        ));
         bar.inc(1);
-        log.push(IterationLog { iter: r.iteration, total: l.total, content: l.content, style: l.style, tv: l.tv, seconds: r.seconds });
+        log.push(IterationLog {
+            iter: r.iteration,
+            total: l.total,
+            content: l.content,
+            style: l.style,
+            tv: l.tv,
+            seconds: r.seconds,
+        });
         let done = stepper.iteration();
         if let Some(n) = args.save_every.filter(|&n| n > 0 && done % n == 0 && done < args.iters) {
             let _ = n;

@@ -9,4 +9,5 @@ pub mod model;
 pub mod transfer;
 
 pub use error::{Error, Result};
+pub mod app;
 pub mod worker;

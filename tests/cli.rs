@@ -20,8 +20,21 @@ fn render_writes_png_with_settings_and_json_log() {
     let out = dir.path().join("out.png");
     let json = dir.path().join("log.json");
     let o = run(&[
-        "render", "--content", s(&content), "--style", s(&style), "--size", "64", "--iters", "6",
-        "--out", s(&out), "--json", s(&json), "--save-every", "3",
+        "render",
+        "--content",
+        s(&content),
+        "--style",
+        s(&style),
+        "--size",
+        "64",
+        "--iters",
+        "6",
+        "--out",
+        s(&out),
+        "--json",
+        s(&json),
+        "--save-every",
+        "3",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Tensor, Var};
 use neural_style_studio::model::{weights::EMBEDDED_VGG16_SHA256, Arch, Tap, Vgg, WeightsSource, EMBEDDED_VGG16};
 use neural_style_studio::transfer::gram::gram;
-use neural_style_studio::transfer::{evaluate, Init, Objective, OptimizerKind, PreparedImage, RunSettings, Stepper, TargetCache, Targets};
+use neural_style_studio::transfer::{
+    evaluate, Init, Objective, OptimizerKind, PreparedImage, RunSettings, Stepper, TargetCache, Targets,
+};
 use sha2::{Digest, Sha256};
 
 fn embedded() -> Arc<Vgg> {
@@ -19,7 +21,8 @@ fn embedded() -> Arc<Vgg> {
 fn embedded_model_matches_committed_sha256_and_loads_as_vgg16() {
     let digest = format!("{:x}", Sha256::digest(EMBEDDED_VGG16));
     assert_eq!(digest, EMBEDDED_VGG16_SHA256);
-    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/vgg16.safetensors.sha256")).unwrap();
+    let file =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/vgg16.safetensors.sha256")).unwrap();
     assert!(file.starts_with(&digest), "assets/vgg16.safetensors.sha256 is stale");
     let net = embedded();
     assert_eq!(net.config().arch, Arch::Vgg16);
@@ -49,9 +52,18 @@ fn embedded_model_gives_imagenet_like_activations() {
 
 /// A reference forward pass written with plain candle ops so that candle's autograd gives a
 /// correct gradient. Max-pooling is a reshape + max (candle 0.11's max_pool2d backward is wrong).
-fn reference_loss(x: &Tensor, weights: &HashMap<String, Tensor>, objective: &Objective, content_t: &Tensor, style_t: &[Tensor]) -> Tensor {
+fn reference_loss(
+    x: &Tensor,
+    weights: &HashMap<String, Tensor>,
+    objective: &Objective,
+    content_t: &Tensor,
+    style_t: &[Tensor],
+) -> Tensor {
     let plan: &[i32] = &[0, 2, -1, 5, 7, -1, 10, 12, 14, -1, 17, 19, 21, -1, 24];
-    let taps = ["relu1_1", "relu1_2", "", "relu2_1", "relu2_2", "", "relu3_1", "relu3_2", "relu3_3", "", "relu4_1", "relu4_2", "relu4_3", "", "relu5_1"];
+    let taps = [
+        "relu1_1", "relu1_2", "", "relu2_1", "relu2_2", "", "relu3_1", "relu3_2", "relu3_3", "", "relu4_1", "relu4_2",
+        "relu4_3", "", "relu5_1",
+    ];
     let mut h = x.clone();
     let mut feats = HashMap::new();
     for (step, &idx) in plan.iter().enumerate() {
@@ -95,7 +107,8 @@ fn explicit_backward_matches_candle_autograd_on_a_small_image() {
     let style = PreparedImage::new(common::style_image(45, 45), &net).unwrap();
     let mut objective = Objective { tv_weight: 3.0, style_weight: 50.0, ..Objective::default() };
     objective.style_layers[1].1 = 2.0;
-    let targets = Targets::new(&net, &content, std::slice::from_ref(&style), &objective, &mut TargetCache::new()).unwrap();
+    let targets =
+        Targets::new(&net, &content, std::slice::from_ref(&style), &objective, &mut TargetCache::new()).unwrap();
     // Evaluate away from the content image so the content term has a gradient too.
     let noise = Tensor::randn(0f32, 0.3, (1, 3, 37, 50), &dev).unwrap();
     let x = content.tensor.add(&noise).unwrap();
@@ -105,14 +118,21 @@ fn explicit_backward_matches_candle_autograd_on_a_small_image() {
 
     let content_t = net.forward(&content.tensor).unwrap().outputs[net.tap_index(Tap::new(4, 2)).unwrap()].clone();
     let style_acts = net.forward(&style.tensor).unwrap();
-    let style_t: Vec<Tensor> =
-        objective.style_layers.iter().map(|(t, _)| gram(&style_acts.outputs[net.tap_index(*t).unwrap()]).unwrap()).collect();
+    let style_t: Vec<Tensor> = objective
+        .style_layers
+        .iter()
+        .map(|(t, _)| gram(&style_acts.outputs[net.tap_index(*t).unwrap()]).unwrap())
+        .collect();
     let var = Var::from_tensor(&x).unwrap();
     let loss = reference_loss(var.as_tensor(), &weights, &objective, &content_t, &style_t);
     let reference_total = f64::from(loss.to_scalar::<f32>().unwrap());
     let auto = loss.backward().unwrap().get(var.as_tensor()).unwrap().clone();
 
-    assert!((losses.total - reference_total).abs() <= 1e-4 * reference_total.abs(), "{} vs {reference_total}", losses.total);
+    assert!(
+        (losses.total - reference_total).abs() <= 1e-4 * reference_total.abs(),
+        "{} vs {reference_total}",
+        losses.total
+    );
     let err = grad.sub(&auto).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
     let scale = auto.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
     let norm_err = grad.sub(&auto).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt()
@@ -127,7 +147,8 @@ fn small_run(kind: OptimizerKind, iters: usize) -> Vec<f64> {
     let content = PreparedImage::new(common::content_image(64, 48), &net).unwrap();
     let style = PreparedImage::new(common::style_image(64, 64), &net).unwrap();
     let settings = RunSettings { optimizer: kind, lr: kind.default_lr(), ..RunSettings::default() };
-    let mut stepper = Stepper::new(net, content, vec![style], Objective::default(), &settings, &mut TargetCache::new()).unwrap();
+    let mut stepper =
+        Stepper::new(net, content, vec![style], Objective::default(), &settings, &mut TargetCache::new()).unwrap();
     (0..iters).map(|_| stepper.step().unwrap().losses.total).collect()
 }
 
@@ -154,8 +175,15 @@ fn changing_weights_keeps_the_image_and_reuses_cached_targets() {
     let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
     let style = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
     let mut cache = TargetCache::new();
-    let mut stepper =
-        Stepper::new(net.clone(), content.clone(), vec![style.clone()], Objective::default(), &RunSettings::default(), &mut cache).unwrap();
+    let mut stepper = Stepper::new(
+        net.clone(),
+        content.clone(),
+        vec![style.clone()],
+        Objective::default(),
+        &RunSettings::default(),
+        &mut cache,
+    )
+    .unwrap();
     let cached = cache.len();
     assert_eq!(cached, 6, "one content feature map and five style Grams");
     for _ in 0..3 {
@@ -185,7 +213,8 @@ fn style_blend_interpolates_gram_targets() {
     let ga = gram(&net.forward(&a.tensor).unwrap().outputs[0]).unwrap();
     let gb = gram(&net.forward(&b.tensor).unwrap().outputs[0]).unwrap();
     let expect = ((ga * 0.75).unwrap() + (gb * 0.25).unwrap()).unwrap();
-    let diff = t.style_gram(0).unwrap().sub(&expect).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    let diff =
+        t.style_gram(0).unwrap().sub(&expect).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
     assert!(diff < 1e-4, "{diff}");
 }
 
@@ -196,7 +225,10 @@ fn noise_init_is_seeded() {
         let content = PreparedImage::new(common::content_image(40, 40), &net).unwrap();
         let style = PreparedImage::new(common::style_image(40, 40), &net).unwrap();
         let s = RunSettings { init: Init::Noise, seed, ..RunSettings::default() };
-        Stepper::new(net.clone(), content, vec![style], Objective::default(), &s, &mut TargetCache::new()).unwrap().image().unwrap()
+        Stepper::new(net.clone(), content, vec![style], Objective::default(), &s, &mut TargetCache::new())
+            .unwrap()
+            .image()
+            .unwrap()
     };
     assert_eq!(make(7), make(7));
     assert_ne!(make(7), make(8));

@@ -38,7 +38,8 @@ fn garbage_and_truncated_files_are_refused() {
 
 #[test]
 fn a_header_claiming_huge_tensors_is_refused_without_allocating() {
-    let header = br#"{"features.0.weight":{"dtype":"F32","shape":[100000,100000,3,3],"data_offsets":[0,360000000000]}}"#;
+    let header =
+        br#"{"features.0.weight":{"dtype":"F32","shape":[100000,100000,3,3],"data_offsets":[0,360000000000]}}"#;
     let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
     bytes.extend_from_slice(header);
     assert!(load_err(&bytes).contains("not a safetensors file"));
@@ -97,7 +98,8 @@ fn vgg19_in_bf16_is_detected_and_loaded() {
         }
         for _ in 0..n {
             let count = cout * cin * 9;
-            let bytes: Vec<u8> = (0..count).flat_map(|i| half::bf16::from_f32(((i % 7) as f32 - 3.0) * 1e-3).to_le_bytes()).collect();
+            let bytes: Vec<u8> =
+                (0..count).flat_map(|i| half::bf16::from_f32(((i % 7) as f32 - 3.0) * 1e-3).to_le_bytes()).collect();
             t.insert(format!("features.{index}.weight"), (Dtype::BF16, vec![cout, cin, 3, 3], bytes));
             t.insert(format!("features.{index}.bias"), (Dtype::BF16, vec![cout], vec![0; cout * 2]));
             index += 2;

@@ -113,10 +113,10 @@ impl Config {
     /// Layers from the input up to and including `deepest`, with torchvision indices.
     pub fn layers(&self) -> Result<Vec<LayerSpec>> {
         let counts = self.arch.convs_per_block();
-        let too_deep = || {
-            Error::setting(format!("{} has no layer {}", self.arch.name(), self.deepest))
-        };
-        if usize::from(self.deepest.conv) > *counts.get(usize::from(self.deepest.block).wrapping_sub(1)).ok_or_else(too_deep)? {
+        let too_deep = || Error::setting(format!("{} has no layer {}", self.arch.name(), self.deepest));
+        if usize::from(self.deepest.conv)
+            > *counts.get(usize::from(self.deepest.block).wrapping_sub(1)).ok_or_else(too_deep)?
+        {
             return Err(too_deep());
         }
         let (mut layers, mut index, mut in_channels) = (Vec::new(), 0, 3);
@@ -243,9 +243,10 @@ impl Vgg {
     /// Gradient of the loss w.r.t. the input image, given the gradients of the loss w.r.t. some
     /// layer outputs (`tap_grads[i]` is added at `acts.outputs[i]`; `None` where no loss taps).
     pub fn backward(&self, acts: &Activations, tap_grads: &mut [Option<Tensor>]) -> Result<Tensor> {
-        let deepest = tap_grads.iter().rposition(Option::is_some).ok_or_else(|| {
-            Error::setting("no loss uses any layer: every weight is zero")
-        })?;
+        let deepest = tap_grads
+            .iter()
+            .rposition(Option::is_some)
+            .ok_or_else(|| Error::setting("no loss uses any layer: every weight is zero"))?;
         let mut g: Option<Tensor> = None;
         for i in (0..=deepest).rev() {
             let incoming = match (g.take(), tap_grads[i].take()) {
@@ -279,16 +280,14 @@ impl Vgg {
 fn max_pool_backward(input: &Tensor, output: &Tensor, grad: &Tensor) -> Result<Tensor> {
     let (n, c, h, w) = input.dims4()?;
     let (h2, w2) = (output.dim(2)?, output.dim(3)?);
-    let windows = input
-        .narrow(2, 0, 2 * h2)?
-        .narrow(3, 0, 2 * w2)?
-        .contiguous()?
-        .reshape((n, c, h2, 2, w2, 2))?;
+    let windows = input.narrow(2, 0, 2 * h2)?.narrow(3, 0, 2 * w2)?.contiguous()?.reshape((n, c, h2, 2, w2, 2))?;
     let is_max = windows.broadcast_eq(&output.reshape((n, c, h2, 1, w2, 1))?)?;
-    let routed = is_max
-        .to_dtype(DType::F32)?
-        .broadcast_mul(&grad.reshape((n, c, h2, 1, w2, 1))?)?
-        .reshape((n, c, 2 * h2, 2 * w2))?;
+    let routed = is_max.to_dtype(DType::F32)?.broadcast_mul(&grad.reshape((n, c, h2, 1, w2, 1))?)?.reshape((
+        n,
+        c,
+        2 * h2,
+        2 * w2,
+    ))?;
     Ok(routed.pad_with_zeros(2, 0, h - 2 * h2)?.pad_with_zeros(3, 0, w - 2 * w2)?)
 }
 

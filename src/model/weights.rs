@@ -13,8 +13,7 @@ use crate::error::{Error, Result};
 pub static EMBEDDED_VGG16: &[u8] = include_bytes!("../../assets/vgg16.safetensors");
 
 /// SHA-256 of [`EMBEDDED_VGG16`], as committed in assets/vgg16.safetensors.sha256.
-pub const EMBEDDED_VGG16_SHA256: &str =
-    "debf1c75f4e585756261aedac546a1878aca7d16bd444394fdb543f34d5b8f7b";
+pub const EMBEDDED_VGG16_SHA256: &str = "debf1c75f4e585756261aedac546a1878aca7d16bd444394fdb543f34d5b8f7b";
 
 /// Where a model's weights come from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -62,10 +61,7 @@ pub fn load_safetensors(bytes: &[u8], source_name: &str, deepest: Tap, device: &
     let mut tensors = HashMap::new();
     for spec in config.layers()? {
         let LayerSpec::Conv(c) = spec else { continue };
-        let expected = [
-            ("weight", vec![c.out_channels, c.in_channels, 3, 3]),
-            ("bias", vec![c.out_channels]),
-        ];
+        let expected = [("weight", vec![c.out_channels, c.in_channels, 3, 3]), ("bias", vec![c.out_channels])];
         for (suffix, shape) in expected {
             let name = format!("features.{}.{suffix}", c.index);
             let view = st.tensor(&name).map_err(|_| {

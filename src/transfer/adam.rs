@@ -71,7 +71,8 @@ mod tests {
         for _ in 0..10000 {
             let v: Vec<f32> = x.to_vec1().unwrap();
             let (a, b) = (v[0], v[1]);
-            let g = Tensor::new(&[-2.0 * (1.0 - a) - 400.0 * a * (b - a * a), 200.0 * (b - a * a)], &Device::Cpu).unwrap();
+            let g =
+                Tensor::new(&[-2.0 * (1.0 - a) - 400.0 * a * (b - a * a), 200.0 * (b - a * a)], &Device::Cpu).unwrap();
             x = opt.step(&x, &g).unwrap();
         }
         let v: Vec<f32> = x.to_vec1().unwrap();

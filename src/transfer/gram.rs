@@ -108,7 +108,8 @@ mod tests {
         let x = var.as_tensor();
         let dx = x.narrow(3, 1, 4).unwrap().sub(&x.narrow(3, 0, 4).unwrap()).unwrap();
         let dy = x.narrow(2, 1, 2).unwrap().sub(&x.narrow(2, 0, 2).unwrap()).unwrap();
-        let auto = ((dx.sqr().unwrap().mean_all().unwrap() + dy.sqr().unwrap().mean_all().unwrap()).unwrap() * 0.5).unwrap();
+        let auto =
+            ((dx.sqr().unwrap().mean_all().unwrap() + dy.sqr().unwrap().mean_all().unwrap()).unwrap() * 0.5).unwrap();
         let ag = auto.backward().unwrap().get(x).unwrap().clone();
         assert!(max_rel_err(&g, &ag) < 1e-5, "tv gradient");
     }

@@ -103,7 +103,8 @@ pub fn evaluate(
     want_grad: bool,
 ) -> Result<(Losses, Option<Tensor>)> {
     let active_style = |w: f64| objective.style_weight * w != 0.0;
-    let index = |tap: Tap| net.tap_index(tap).ok_or_else(|| Error::setting(format!("the network does not reach {tap}")));
+    let index =
+        |tap: Tap| net.tap_index(tap).ok_or_else(|| Error::setting(format!("the network does not reach {tap}")));
     // Run only as deep as a term with non-zero weight needs.
     let mut depth = 0;
     if objective.content_weight != 0.0 {

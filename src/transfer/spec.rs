@@ -41,7 +41,10 @@ impl RenderSpec {
     /// Checks sizes and scales before any work is done.
     pub fn validate(&self) -> Result<()> {
         if !(MIN_SIZE..=MAX_SIZE).contains(&self.size) {
-            return Err(Error::setting(format!("size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {}", self.size)));
+            return Err(Error::setting(format!(
+                "size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {}",
+                self.size
+            )));
         }
         if !(self.style_scale.is_finite() && (0.1..=4.0).contains(&self.style_scale)) {
             return Err(Error::setting(format!("style scale must be between 0.1 and 4, got {}", self.style_scale)));
@@ -85,7 +88,12 @@ impl SourceImages {
 }
 
 /// Resizes the sources for `spec` and builds a stepper, reusing targets from `cache`.
-pub fn build_stepper(spec: &RenderSpec, sources: &SourceImages, net: Arc<Vgg>, cache: &mut TargetCache) -> Result<Stepper> {
+pub fn build_stepper(
+    spec: &RenderSpec,
+    sources: &SourceImages,
+    net: Arc<Vgg>,
+    cache: &mut TargetCache,
+) -> Result<Stepper> {
     spec.validate()?;
     let size = fit_long_side(sources.content.dimensions(), spec.size);
     let content = PreparedImage::new(resize(&sources.content, size), &net)?;

@@ -185,7 +185,12 @@ impl Iterator for Stepper {
     }
 }
 
-fn initial_image(net: &Vgg, content: &PreparedImage, styles: &[PreparedImage], settings: &RunSettings) -> Result<Tensor> {
+fn initial_image(
+    net: &Vgg,
+    content: &PreparedImage,
+    styles: &[PreparedImage],
+    settings: &RunSettings,
+) -> Result<Tensor> {
     let (w, h) = content.size();
     match settings.init {
         Init::Content => Ok(content.tensor.clone()),

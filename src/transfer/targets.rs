@@ -74,10 +74,13 @@ impl TargetCache {
     }
 
     fn get(&mut self, net: &Vgg, image: &PreparedImage, taps: &[Tap], kind: Kind) -> Result<Vec<Tensor>> {
-        let missing: Vec<Tap> = taps.iter().copied().filter(|&t| !self.entries.contains_key(&(image.key, t, kind))).collect();
+        let missing: Vec<Tap> =
+            taps.iter().copied().filter(|&t| !self.entries.contains_key(&(image.key, t, kind))).collect();
         if !missing.is_empty() {
-            let index = |t: Tap| net.tap_index(t).ok_or_else(|| Error::setting(format!("the network does not reach {t}")));
-            let depth = missing.iter().map(|&t| index(t)).collect::<Result<Vec<_>>>()?.into_iter().max().unwrap_or(0) + 1;
+            let index =
+                |t: Tap| net.tap_index(t).ok_or_else(|| Error::setting(format!("the network does not reach {t}")));
+            let depth =
+                missing.iter().map(|&t| index(t)).collect::<Result<Vec<_>>>()?.into_iter().max().unwrap_or(0) + 1;
             let acts = net.forward_until(&image.tensor, depth)?;
             for t in missing {
                 let f = &acts.outputs[index(t)?];

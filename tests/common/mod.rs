@@ -11,7 +11,8 @@ pub fn content_image(w: u32, h: u32) -> RgbImage {
         let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
         // Some fine texture, as real photos have, so no region is perfectly flat.
         let grain = (((x * 7 + y * 13) % 17) as f32 - 8.0) * 2.0;
-        let px = |r: f32, g: f32, b: f32| Rgb([(r + grain).clamp(0.0, 255.0) as u8, (g + grain) as u8, (b - grain) as u8]);
+        let px =
+            |r: f32, g: f32, b: f32| Rgb([(r + grain).clamp(0.0, 255.0) as u8, (g + grain) as u8, (b - grain) as u8]);
         let d = ((fx - 0.6).powi(2) + (fy - 0.4).powi(2)).sqrt();
         if d < 0.2 {
             px(40.0, 60.0, 30.0)

@@ -1,0 +1,233 @@
+//! The side panel (images, weights, optimiser, run controls), status bar and loss plot.
+
+use std::path::PathBuf;
+
+use egui::{Slider, Ui};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use super::{Action, App};
+use crate::model::device_name;
+use crate::transfer::{Init, OptimizerKind, STYLE_TAPS};
+use crate::worker::Status;
+
+/// Image file extensions offered by the open dialogs.
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
+
+/// Left panel: everything the artist sets.
+pub fn side_panel(app: &mut App, ui: &mut Ui) {
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        ui.heading("Content");
+        let r = image_slot(app, ui, app.settings.content.clone(), "Choose content…", "content");
+        app.content_rect = Some(r.rect);
+        ui.separator();
+        ui.heading("Style");
+        styles_section(app, ui);
+        ui.separator();
+        weights_section(app, ui);
+        ui.separator();
+        optimiser_section(app, ui);
+        ui.separator();
+        run_controls(app, ui);
+    });
+}
+
+fn image_slot(app: &mut App, ui: &mut Ui, path: Option<PathBuf>, pick_label: &str, kind: &str) -> egui::Response {
+    ui.vertical(|ui| {
+        if let Some(p) = &path {
+            if let Some(tex) = app.thumbnail(ui.ctx(), p) {
+                let size = tex.size_vec2();
+                let scale = (200.0 / size.x).min(120.0 / size.y).min(1.0);
+                ui.image((tex.id(), size * scale));
+            }
+            ui.label(egui::RichText::new(file_name(p)).small());
+        } else {
+            ui.label(egui::RichText::new("Drop an image here").weak());
+        }
+        if ui.button(pick_label).clicked() {
+            app.actions.push(Action::Pick(kind.to_string()));
+        }
+    })
+    .response
+}
+
+fn styles_section(app: &mut App, ui: &mut Ui) {
+    let mut remove = None;
+    let n = app.settings.styles.len();
+    let top = ui.cursor().min;
+    for i in 0..n {
+        let path = app.settings.styles[i].path.clone();
+        ui.horizontal(|ui| {
+            if let Some(tex) = app.thumbnail(ui.ctx(), &path) {
+                let size = tex.size_vec2();
+                let scale = (64.0 / size.x).min(64.0 / size.y).min(1.0);
+                ui.image((tex.id(), size * scale));
+            }
+            ui.vertical(|ui| {
+                ui.label(egui::RichText::new(file_name(&path)).small());
+                if n > 1 {
+                    ui.add(Slider::new(&mut app.settings.styles[i].blend, 0.0..=1.0).text(format!("Blend {}", i + 1)));
+                }
+                ui.horizontal(|ui| {
+                    if ui.small_button("Replace…").clicked() {
+                        app.actions.push(Action::Pick(format!("style:{i}")));
+                    }
+                    if ui.small_button("Remove").clicked() {
+                        remove = Some(i);
+                    }
+                });
+            });
+        });
+    }
+    if let Some(i) = remove {
+        app.settings.styles.remove(i);
+    }
+    if n == 0 {
+        ui.label(egui::RichText::new("Drop a painting here").weak());
+    }
+    if ui.button("Add style…").clicked() {
+        app.actions.push(Action::Pick("style".into()));
+    }
+    app.style_rect = Some(egui::Rect::from_min_max(top, ui.cursor().min + egui::vec2(ui.available_width(), 0.0)));
+}
+
+fn weights_section(app: &mut App, ui: &mut Ui) {
+    let s = &mut app.settings;
+    ui.heading("Weights");
+    ui.add(Slider::new(&mut s.content_weight, 1e-3..=1e3).logarithmic(true).text("Content weight"));
+    ui.add(Slider::new(&mut s.style_weight, 1e-2..=1e5).logarithmic(true).text("Style weight"));
+    ui.add(Slider::new(&mut s.tv_weight, 0.0..=1e3).logarithmic(true).smallest_positive(1e-3).text("TV weight"));
+    ui.add(Slider::new(&mut s.style_scale, 0.25..=2.0).text("Style scale"));
+    ui.add(Slider::new(&mut s.size, 64..=1024).step_by(32.0).text("Size (px)"));
+    ui.add(Slider::new(&mut s.iterations, 10..=2000).logarithmic(true).text("Iterations"));
+    egui::CollapsingHeader::new("Advanced").show(ui, |ui| {
+        for (w, tap) in s.layer_weights.iter_mut().zip(STYLE_TAPS) {
+            ui.add(Slider::new(w, 0.0..=10.0).text(tap.to_string()));
+        }
+    });
+}
+
+fn optimiser_section(app: &mut App, ui: &mut Ui) {
+    let s = &mut app.settings;
+    ui.heading("Optimiser");
+    ui.horizontal(|ui| {
+        let before = s.optimizer;
+        ui.selectable_value(&mut s.optimizer, OptimizerKind::Lbfgs, "L-BFGS");
+        ui.selectable_value(&mut s.optimizer, OptimizerKind::Adam, "Adam");
+        if s.optimizer != before {
+            s.lr = s.optimizer.default_lr();
+        }
+    });
+    ui.add(Slider::new(&mut s.lr, 1e-3..=2.0).logarithmic(true).text("Learning rate"));
+    ui.horizontal(|ui| {
+        ui.label("Init");
+        ui.selectable_value(&mut s.init, Init::Content, "Content");
+        ui.selectable_value(&mut s.init, Init::Noise, "Noise");
+        ui.selectable_value(&mut s.init, Init::Style, "Style");
+    });
+    ui.horizontal(|ui| {
+        let label = ui.label("Seed");
+        ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(label.id);
+    });
+}
+
+fn run_controls(app: &mut App, ui: &mut Ui) {
+    let status = app.status.clone();
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("Start").clicked() {
+            app.actions.push(Action::Start);
+        }
+        match status {
+            Status::Running | Status::Preparing => {
+                if ui.button("Pause").clicked() {
+                    app.actions.push(Action::Pause);
+                }
+            }
+            Status::Paused => {
+                if ui.button("Resume").clicked() {
+                    app.actions.push(Action::Resume);
+                }
+            }
+            _ => {}
+        }
+        if ui.add_enabled(matches!(status, Status::Running | Status::Paused), egui::Button::new("Stop")).clicked() {
+            app.actions.push(Action::Stop);
+        }
+        if ui.button("Reset").on_hover_text("Restore default weights and settings (keeps the images)").clicked() {
+            app.actions.push(Action::Reset);
+        }
+    });
+    if ui.add_enabled(app.frame.is_some(), egui::Button::new("Export PNG…")).on_hover_text("Ctrl+S").clicked() {
+        app.actions.push(Action::ExportDialog);
+    }
+    if let Some((msg, is_error)) = &app.message {
+        let color = if *is_error { ui.visuals().error_fg_color } else { ui.visuals().weak_text_color() };
+        ui.label(egui::RichText::new(msg).color(color));
+    }
+}
+
+/// Bottom status bar.
+pub fn status_bar(app: &App, ui: &mut Ui) {
+    ui.horizontal(|ui| {
+        ui.label(format!("Device: {}", device_name(&app.device)));
+        ui.separator();
+        let state = match &app.status {
+            Status::Idle => "Idle".to_string(),
+            Status::Preparing => "Preparing…".to_string(),
+            Status::Running => "Running".to_string(),
+            Status::Paused => "Paused".to_string(),
+            Status::Stopped => "Stopped".to_string(),
+            Status::Failed(_) => "Error".to_string(),
+        };
+        ui.label(state);
+        if let Some(f) = &app.frame {
+            ui.separator();
+            ui.label(format!("Iteration {}", f.iteration));
+            if f.seconds > 0.0 {
+                ui.separator();
+                ui.label(format!("{:.2} it/s", 1.0 / f.seconds));
+            }
+            ui.separator();
+            let t = app.elapsed().as_secs();
+            ui.label(format!("{:02}:{:02}", t / 60, t % 60));
+            if let Some(l) = &f.losses {
+                ui.separator();
+                ui.label(format!("loss {:.3e}  content {:.3e}  style {:.3e}", l.total, l.content, l.style));
+            }
+        }
+    });
+}
+
+/// Loss curves against iteration, log scale.
+pub fn loss_plot(app: &App, ui: &mut Ui) {
+    let series = |f: &dyn Fn(&crate::transfer::Losses) -> f64| -> PlotPoints {
+        app.history
+            .iter()
+            .filter_map(|p| {
+                let v = f(&p.losses);
+                (v > 0.0).then(|| [p.iteration as f64, v.log10()])
+            })
+            .collect()
+    };
+    if app.history.is_empty() {
+        ui.add_sized(
+            [ui.available_width(), 140.0],
+            egui::Label::new(egui::RichText::new("Loss curves appear once a run iterates.").weak()),
+        );
+        return;
+    }
+    let cw = app.settings.content_weight;
+    let sw = app.settings.style_weight;
+    Plot::new("losses")
+        .height(140.0)
+        .legend(Legend::default())
+        .y_axis_formatter(|mark, _| format!("1e{:.0}", mark.value))
+        .show(ui, |plot| {
+            plot.line(Line::new("total", series(&|l| l.total)));
+            plot.line(Line::new("content", series(&|l| l.content * cw)));
+            plot.line(Line::new("style", series(&|l| l.style * sw)));
+        });
+}
+
+fn file_name(p: &std::path::Path) -> String {
+    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
