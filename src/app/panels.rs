@@ -136,18 +136,15 @@ fn run_controls(app: &mut App, ui: &mut Ui) {
         if ui.button("Start").clicked() {
             app.actions.push(Action::Start);
         }
-        match status {
-            Status::Running | Status::Preparing => {
-                if ui.button("Pause").clicked() {
-                    app.actions.push(Action::Pause);
-                }
+        let toggle = match status {
+            Status::Running | Status::Preparing => Some(("Pause", Action::Pause)),
+            Status::Paused => Some(("Resume", Action::Resume)),
+            _ => None,
+        };
+        if let Some((label, action)) = toggle {
+            if ui.button(label).clicked() {
+                app.actions.push(action);
             }
-            Status::Paused => {
-                if ui.button("Resume").clicked() {
-                    app.actions.push(Action::Resume);
-                }
-            }
-            _ => {}
         }
         if ui.add_enabled(matches!(status, Status::Running | Status::Paused), egui::Button::new("Stop")).clicked() {
             app.actions.push(Action::Stop);

@@ -111,9 +111,9 @@ impl Lbfgs {
             q = q.sub(&(&self.y[i] * alpha[i])?)?;
         }
         let mut r = (q * self.h_diag)?;
-        for i in 0..self.s.len() {
-            let beta = dot(&self.y[i], &r)? * self.rho[i];
-            r = r.add(&(&self.s[i] * (alpha[i] - beta))?)?;
+        for (((s, y), rho), a) in self.s.iter().zip(&self.y).zip(&self.rho).zip(&alpha) {
+            let beta = dot(y, &r)? * rho;
+            r = r.add(&(s * (a - beta))?)?;
         }
         Ok(r)
     }
