@@ -217,11 +217,21 @@ pub fn loss_plot(app: &App, ui: &mut Ui) {
     Plot::new("losses")
         .height(140.0)
         .legend(Legend::default())
-        .y_axis_formatter(|mark, _| format!("1e{:.0}", mark.value))
+        // The plot shows log10 of each (weighted) loss; label only whole decades.
+        .y_axis_formatter(|mark, _| {
+            let v = mark.value;
+            if (v - v.round()).abs() < 1e-6 {
+                format!("1e{v:.0}")
+            } else {
+                String::new()
+            }
+        })
         .show(ui, |plot| {
-            plot.line(Line::new("total", series(&|l| l.total)));
-            plot.line(Line::new("content", series(&|l| l.content * cw)));
-            plot.line(Line::new("style", series(&|l| l.style * sw)));
+            plot.line(
+                Line::new("content × w", series(&|l| l.content * cw)).color(egui::Color32::from_rgb(90, 160, 255)),
+            );
+            plot.line(Line::new("style × w", series(&|l| l.style * sw)).color(egui::Color32::from_rgb(240, 190, 60)));
+            plot.line(Line::new("total", series(&|l| l.total)).color(egui::Color32::from_rgb(240, 80, 80)).width(2.0));
         });
 }
 
