@@ -38,11 +38,11 @@ fn embedded_model_gives_imagenet_like_activations() {
     let img = PreparedImage::new(common::content_image(64, 48), &net).unwrap();
     let acts = net.forward(&img.tensor).unwrap();
     let mean_sq = |t: Tap| {
-        let f = &acts.outputs[net.tap_index(t).unwrap()];
+        let f = acts.output(net.tap_index(t).unwrap()).unwrap();
         f.sqr().unwrap().mean_all().unwrap().to_scalar::<f32>().unwrap()
     };
     let zero_frac = {
-        let f = &acts.outputs[net.tap_index(Tap::new(3, 1)).unwrap()];
+        let f = acts.output(net.tap_index(Tap::new(3, 1)).unwrap()).unwrap();
         f.eq(0f32).unwrap().to_dtype(DType::F32).unwrap().mean_all().unwrap().to_scalar::<f32>().unwrap()
     };
     assert!(zero_frac > 0.3 && zero_frac < 0.99, "relu3_1 zero fraction {zero_frac}");
@@ -116,12 +116,13 @@ fn explicit_backward_matches_candle_autograd_on_a_small_image() {
     let (losses, grad) = evaluate(&net, &x, &objective, &targets, true).unwrap();
     let grad = grad.unwrap();
 
-    let content_t = net.forward(&content.tensor).unwrap().outputs[net.tap_index(Tap::new(4, 2)).unwrap()].clone();
+    let content_t =
+        net.forward(&content.tensor).unwrap().output(net.tap_index(Tap::new(4, 2)).unwrap()).unwrap().clone();
     let style_acts = net.forward(&style.tensor).unwrap();
     let style_t: Vec<Tensor> = objective
         .style_layers
         .iter()
-        .map(|(t, _)| gram(&style_acts.outputs[net.tap_index(*t).unwrap()]).unwrap())
+        .map(|(t, _)| gram(style_acts.output(net.tap_index(*t).unwrap()).unwrap()).unwrap())
         .collect();
     let var = Var::from_tensor(&x).unwrap();
     let loss = reference_loss(var.as_tensor(), &weights, &objective, &content_t, &style_t);
@@ -210,8 +211,8 @@ fn style_blend_interpolates_gram_targets() {
     let b = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
     let objective = Objective { style_blend: vec![0.75, 0.25], ..Objective::default() };
     let t = Targets::new(&net, &content, &[a.clone(), b.clone()], &objective, &mut TargetCache::new()).unwrap();
-    let ga = gram(&net.forward(&a.tensor).unwrap().outputs[0]).unwrap();
-    let gb = gram(&net.forward(&b.tensor).unwrap().outputs[0]).unwrap();
+    let ga = gram(net.forward(&a.tensor).unwrap().output(0).unwrap()).unwrap();
+    let gb = gram(net.forward(&b.tensor).unwrap().output(0).unwrap()).unwrap();
     let expect = ((ga * 0.75).unwrap() + (gb * 0.25).unwrap()).unwrap();
     let diff =
         t.style_gram(0).unwrap().sub(&expect).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
@@ -232,4 +233,39 @@ fn noise_init_is_seeded() {
     };
     assert_eq!(make(7), make(7));
     assert_ne!(make(7), make(8));
+}
+
+#[test]
+fn cpu_fast_path_agrees_with_the_generic_candle_path() {
+    let fast = embedded();
+    let mut generic = WeightsSource::Embedded.load(Tap::new(5, 1), &Device::Cpu).unwrap();
+    generic.set_fast_path(false);
+    let generic = Arc::new(generic);
+    // Odd sizes: floor-mode pooling at every level.
+    let make = |net: &Arc<Vgg>| {
+        let content = PreparedImage::new(common::content_image(75, 53), net).unwrap();
+        let style = PreparedImage::new(common::style_image(61, 61), net).unwrap();
+        let objective = Objective { tv_weight: 1.0, ..Objective::default() };
+        Stepper::new(net.clone(), content, vec![style], objective, &RunSettings::default(), &mut TargetCache::new())
+            .unwrap()
+    };
+    let (mut a, mut b) = (make(&fast), make(&generic));
+    let x = a.x().add(&Tensor::randn(0f32, 0.2, a.x().dims(), &Device::Cpu).unwrap()).unwrap();
+    a.set_x(x.clone()).unwrap();
+    b.set_x(x).unwrap();
+    let targets_a = a.x().clone();
+    let (la, ga) = evaluate(&fast, &targets_a, a.objective(), a.targets(), true).unwrap();
+    let (lb, gb) = evaluate(&generic, &targets_a, b.objective(), b.targets(), true).unwrap();
+    assert!((la.total - lb.total).abs() <= 1e-4 * lb.total, "{} vs {}", la.total, lb.total);
+    let (ga, gb) = (ga.unwrap(), gb.unwrap());
+    let err = ga.sub(&gb).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt()
+        / gb.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt();
+    assert!(err < 1e-4, "gradient relative L2 error {err}");
+    // The same 20 iterations end within 1% of each other.
+    let (mut ta, mut tb) = (0.0, 0.0);
+    for _ in 0..20 {
+        ta = a.step().unwrap().losses.total;
+        tb = b.step().unwrap().losses.total;
+    }
+    assert!((ta - tb).abs() <= 0.01 * tb, "{ta} vs {tb}");
 }

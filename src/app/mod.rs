@@ -72,7 +72,9 @@ pub struct App {
     started: Option<Instant>,
     finished: Option<Duration>,
     view: preview::View,
-    thumbs: HashMap<PathBuf, egui::TextureHandle>,
+    /// Panel thumbnails; None for a remembered file that can no longer be read.
+    thumbs: HashMap<PathBuf, Option<egui::TextureHandle>>,
+    pending_thumbs: Vec<(PathBuf, RgbaImage)>,
     fallback_texture: Option<egui::TextureHandle>,
     /// Last message for the user, and whether it is an error.
     pub message: Option<(String, bool)>,
@@ -110,6 +112,7 @@ impl App {
             finished: None,
             view: preview::View::default(),
             thumbs: HashMap::new(),
+            pending_thumbs: Vec::new(),
             fallback_texture: None,
             message,
             exports: Vec::new(),
@@ -185,10 +188,14 @@ impl App {
         self.finished.or_else(|| self.started.map(|s| s.elapsed())).unwrap_or_default()
     }
 
+    /// Decodes `path` once: on success remembers its folder and keeps a thumbnail for the panel.
     fn check_image(&mut self, path: &Path) -> bool {
         match load_rgb(path) {
-            Ok(_) => {
+            Ok(img) => {
                 self.settings.open_dir = path.parent().map(Path::to_path_buf);
+                let (w, h) = crate::imageio::fit_long_side(img.dimensions(), 256.min(img.width().max(img.height())));
+                let thumb = image::DynamicImage::ImageRgb8(image::imageops::thumbnail(&img, w, h)).into_rgba8();
+                self.pending_thumbs.push((path.to_path_buf(), thumb));
                 true
             }
             Err(e) => {
@@ -198,19 +205,22 @@ impl App {
         }
     }
 
+    /// The panel thumbnail of an image picked this session, or of a remembered one (decoded on
+    /// first display; an unreadable remembered file simply shows no thumbnail).
     fn thumbnail(&mut self, ctx: &egui::Context, path: &Path) -> Option<egui::TextureHandle> {
-        if let Some(t) = self.thumbs.get(path) {
-            return Some(t.clone());
+        if !self.thumbs.contains_key(path) && !self.pending_thumbs.iter().any(|(p, _)| p == path) {
+            let readable = self.check_image(path);
+            if !readable {
+                self.message = None;
+                self.thumbs.insert(path.to_path_buf(), None);
+            }
         }
-        let img = load_rgb(path).ok()?;
-        let thumb = image::imageops::thumbnail(&img, 256.min(img.width()), 256.min(img.height()));
-        let (w, h) = crate::imageio::fit_long_side(img.dimensions(), 256.min(img.width().max(img.height())));
-        let thumb = if thumb.dimensions() == (w, h) { thumb } else { image::imageops::thumbnail(&img, w, h) };
-        let rgba = image::DynamicImage::ImageRgb8(thumb).into_rgba8();
-        let tex =
-            ctx.load_texture(path.display().to_string(), preview::to_color_image(&rgba), egui::TextureOptions::LINEAR);
-        self.thumbs.insert(path.to_path_buf(), tex.clone());
-        Some(tex)
+        for (p, img) in self.pending_thumbs.drain(..) {
+            let tex =
+                ctx.load_texture(p.display().to_string(), preview::to_color_image(&img), egui::TextureOptions::LINEAR);
+            self.thumbs.insert(p, Some(tex));
+        }
+        self.thumbs.get(path).cloned().flatten()
     }
 
     /// Pulls the worker's newest frame, history and status (never blocks on compute).

@@ -12,6 +12,7 @@ use std::fmt;
 
 use candle_core::{DType, Device, Tensor};
 
+use super::cpu::{self, PackedConv};
 use crate::error::{Error, Result};
 
 /// The two supported VGG depths.
@@ -149,6 +150,8 @@ struct Conv {
     bias: Tensor,
     /// (in, out, 3, 3): `weight` with in/out swapped and flipped spatially, computed once.
     weight_backward: Tensor,
+    /// The same two kernels packed for the CPU fast path (forward with bias, backward without).
+    packed: (PackedConv, PackedConv),
 }
 
 #[derive(Debug, Clone)]
@@ -160,8 +163,19 @@ enum Layer {
 /// Activations of one forward pass, kept for the backward pass.
 #[derive(Debug)]
 pub struct Activations {
-    /// Output of every layer (after ReLU for convolutions), in order; index with [`Vgg::tap_index`].
-    pub outputs: Vec<Tensor>,
+    /// Layer outputs (after ReLU for convolutions) as (1, C, H, W) tensors: every layer on the
+    /// generic path, the requested taps on the CPU fast path.
+    outputs: Vec<Option<Tensor>>,
+    /// CPU fast path: every layer's output in HWC layout, and its (h, w, c).
+    hwc: Vec<Vec<f32>>,
+    dims: Vec<(usize, usize, usize)>,
+}
+
+impl Activations {
+    /// Output of layer `i` (index from [`Vgg::tap_index`]), (1, C, H, W).
+    pub fn output(&self, i: usize) -> Result<&Tensor> {
+        self.outputs.get(i).and_then(Option::as_ref).ok_or_else(|| Error::setting(format!("layer {i} was not kept")))
+    }
 }
 
 /// A VGG trunk ready to run on one device.
@@ -170,6 +184,7 @@ pub struct Vgg {
     config: Config,
     layers: Vec<Layer>,
     device: Device,
+    fast: bool,
 }
 
 impl Vgg {
@@ -191,11 +206,23 @@ impl Vgg {
                     let bias = get("bias")?.to_dtype(DType::F32)?.to_device(device)?;
                     let bias = bias.reshape((1, spec.out_channels, 1, 1))?;
                     let weight_backward = weight.transpose(0, 1)?.contiguous()?.flip(&[2, 3])?.contiguous()?;
-                    Layer::Conv(Conv { spec, weight, bias, weight_backward })
+                    let flat = |t: &Tensor| t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>();
+                    let (cin, cout) = (spec.in_channels, spec.out_channels);
+                    let packed = (
+                        PackedConv::new(&flat(&weight)?, cout, cin, flat(&bias)?),
+                        PackedConv::new(&flat(&weight_backward)?, cin, cout, Vec::new()),
+                    );
+                    Layer::Conv(Conv { spec, weight, bias, weight_backward, packed })
                 }
             });
         }
-        Ok(Vgg { config, layers, device: device.clone() })
+        Ok(Vgg { config, layers, device: device.clone(), fast: device.is_cpu() })
+    }
+
+    /// Chooses between the CPU fast path (the default on the CPU) and the generic candle path
+    /// (used on GPUs, and in tests as the reference).
+    pub fn set_fast_path(&mut self, fast: bool) {
+        self.fast = fast && self.device.is_cpu();
     }
 
     /// The network description.
@@ -221,23 +248,58 @@ impl Vgg {
         })
     }
 
-    /// Runs the trunk on `x` (1, 3, H, W), a normalised RGB image; stops after `until` layers.
+    /// Runs the whole trunk on `x` (1, 3, H, W), a normalised RGB image, keeping every output.
     pub fn forward(&self, x: &Tensor) -> Result<Activations> {
-        self.forward_until(x, self.layers.len())
+        let all: Vec<usize> = (0..self.layers.len()).collect();
+        self.forward_taps(x, &all)
     }
 
-    /// Like [`Vgg::forward`] but only through the first `until` layers.
-    pub fn forward_until(&self, x: &Tensor, until: usize) -> Result<Activations> {
-        let mut outputs = Vec::with_capacity(until);
+    /// Runs the trunk only as deep as the deepest of `keep` (layer indices), keeping their outputs.
+    pub fn forward_taps(&self, x: &Tensor, keep: &[usize]) -> Result<Activations> {
+        let depth = keep.iter().max().map_or(0, |&d| d + 1).min(self.layers.len());
+        if self.fast {
+            return self.forward_cpu(x, depth, keep);
+        }
+        let mut outputs = Vec::with_capacity(depth);
         let mut h = x.clone();
-        for layer in self.layers.iter().take(until) {
+        for layer in self.layers.iter().take(depth) {
             h = match layer {
                 Layer::Conv(c) => h.conv2d(&c.weight, 1, 1, 1, 1)?.broadcast_add(&c.bias)?.relu()?,
                 Layer::Pool => h.max_pool2d(2)?,
             };
-            outputs.push(h.clone());
+            outputs.push(Some(h.clone()));
         }
-        Ok(Activations { outputs })
+        Ok(Activations { outputs, hwc: Vec::new(), dims: Vec::new() })
+    }
+
+    fn forward_cpu(&self, x: &Tensor, depth: usize, keep: &[usize]) -> Result<Activations> {
+        let (_, mut c, mut h, mut w) = x.dims4()?;
+        let mut acts = Activations { outputs: vec![None; depth], hwc: Vec::with_capacity(depth), dims: Vec::new() };
+        let input = x.permute((0, 2, 3, 1))?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        for (i, layer) in self.layers.iter().take(depth).enumerate() {
+            let prev = if i == 0 { &input } else { &acts.hwc[i - 1] };
+            let out = match layer {
+                Layer::Conv(conv) => {
+                    let mut out = vec![0f32; h * w * conv.spec.out_channels];
+                    cpu::conv3x3(&conv.packed.0, prev, h, w, true, &mut out);
+                    c = conv.spec.out_channels;
+                    out
+                }
+                Layer::Pool => {
+                    let out = cpu::max_pool(prev, h, w, c);
+                    (h, w) = (h / 2, w / 2);
+                    out
+                }
+            };
+            if keep.contains(&i) {
+                let t = Tensor::from_slice(&out, (1, h, w, c), &self.device)?.permute((0, 3, 1, 2))?.contiguous()?;
+                acts.outputs[i] = Some(t);
+            }
+            acts.hwc.push(out);
+            acts.dims.push((h, w, c));
+        }
+        acts.dims.insert(0, (x.dim(2)?, x.dim(3)?, x.dim(1)?));
+        Ok(acts)
     }
 
     /// Gradient of the loss w.r.t. the input image, given the gradients of the loss w.r.t. some
@@ -247,6 +309,9 @@ impl Vgg {
             .iter()
             .rposition(Option::is_some)
             .ok_or_else(|| Error::setting("no loss uses any layer: every weight is zero"))?;
+        if !acts.hwc.is_empty() {
+            return self.backward_cpu(acts, tap_grads, deepest);
+        }
         let mut g: Option<Tensor> = None;
         for i in (0..=deepest).rev() {
             let incoming = match (g.take(), tap_grads[i].take()) {
@@ -254,7 +319,7 @@ impl Vgg {
                 (Some(a), None) | (None, Some(a)) => a,
                 (None, None) => continue,
             };
-            let y = &acts.outputs[i];
+            let y = acts.output(i)?;
             g = Some(match &self.layers[i] {
                 Layer::Conv(c) => {
                     // ReLU: gradient flows where the output is positive (zero at 0, like torch).
@@ -262,13 +327,54 @@ impl Vgg {
                     masked.conv2d(&c.weight_backward, 1, 1, 1, 1)?
                 }
                 Layer::Pool => {
-                    let input = if i == 0 { None } else { Some(&acts.outputs[i - 1]) };
-                    let input = input.ok_or_else(|| Error::setting("pooling cannot be the first layer"))?;
-                    max_pool_backward(input, y, &incoming)?
+                    let input = if i == 0 {
+                        Err(Error::setting("pooling cannot be the first layer"))
+                    } else {
+                        acts.output(i - 1)
+                    };
+                    max_pool_backward(input?, y, &incoming)?
                 }
             });
         }
         g.ok_or_else(|| Error::setting("empty network"))
+    }
+
+    /// The fast path's backward: the same maths on HWC buffers. `acts.dims[i + 1]` is the shape of
+    /// layer i's output, `acts.dims[0]` the input's.
+    fn backward_cpu(&self, acts: &Activations, tap_grads: &mut [Option<Tensor>], deepest: usize) -> Result<Tensor> {
+        let mut g: Option<Vec<f32>> = None;
+        for i in (0..=deepest).rev() {
+            if let Some(t) = tap_grads[i].take() {
+                let v = t.permute((0, 2, 3, 1))?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+                g = Some(match g {
+                    Some(mut a) => {
+                        a.iter_mut().zip(&v).for_each(|(a, b)| *a += b);
+                        a
+                    }
+                    None => v,
+                });
+            }
+            let Some(mut cur) = g.take() else { continue };
+            let (hi, wi, ci) = acts.dims[i];
+            g = Some(match &self.layers[i] {
+                Layer::Conv(conv) => {
+                    cpu::relu_backward(&acts.hwc[i], &mut cur);
+                    let mut out = vec![0f32; hi * wi * ci];
+                    cpu::conv3x3(&conv.packed.1, &cur, hi, wi, false, &mut out);
+                    out
+                }
+                Layer::Pool => {
+                    let input = acts
+                        .hwc
+                        .get(i.wrapping_sub(1))
+                        .ok_or_else(|| Error::setting("pooling cannot be the first layer"))?;
+                    cpu::max_pool_backward(input, hi, wi, ci, &cur)
+                }
+            });
+        }
+        let g = g.ok_or_else(|| Error::setting("empty network"))?;
+        let (h, w, c) = acts.dims[0];
+        Ok(Tensor::from_vec(g, (1, h, w, c), &self.device)?.permute((0, 3, 1, 2))?.contiguous()?)
     }
 }
 

@@ -106,16 +106,17 @@ pub fn evaluate(
     let index =
         |tap: Tap| net.tap_index(tap).ok_or_else(|| Error::setting(format!("the network does not reach {tap}")));
     // Run only as deep as a term with non-zero weight needs.
-    let mut depth = 0;
+    let mut keep = Vec::new();
     if objective.content_weight != 0.0 {
-        depth = index(objective.content_tap)? + 1;
+        keep.push(index(objective.content_tap)?);
     }
     for &(tap, w) in &objective.style_layers {
         if active_style(w) {
-            depth = depth.max(index(tap)? + 1);
+            keep.push(index(tap)?);
         }
     }
-    let acts = net.forward_until(x, depth)?;
+    let depth = keep.iter().max().map_or(0, |&d| d + 1);
+    let acts = net.forward_taps(x, &keep)?;
     let mut tap_grads: Vec<Option<Tensor>> = vec![None; depth];
     let mut add_grad = |i: usize, g: Tensor| -> Result<()> {
         tap_grads[i] = Some(match tap_grads[i].take() {
@@ -128,7 +129,7 @@ pub fn evaluate(
     let mut scalars: Vec<Tensor> = Vec::new();
     let content_slot = if objective.content_weight != 0.0 {
         let i = index(objective.content_tap)?;
-        let (l, g) = content_loss_and_grad(&acts.outputs[i], &targets.content, objective.content_weight)?;
+        let (l, g) = content_loss_and_grad(acts.output(i)?, &targets.content, objective.content_weight)?;
         add_grad(i, g)?;
         scalars.push(l);
         Some(scalars.len() - 1)
@@ -143,7 +144,7 @@ pub fn evaluate(
         }
         let i = index(tap)?;
         let target = targets.style_gram(k)?;
-        let (l, g) = style_loss_and_grad(&acts.outputs[i], target, objective.style_weight * w)?;
+        let (l, g) = style_loss_and_grad(acts.output(i)?, target, objective.style_weight * w)?;
         add_grad(i, g)?;
         scalars.push(l);
         style_slots.push(Some(scalars.len() - 1));

@@ -130,6 +130,11 @@ impl Stepper {
         Ok(())
     }
 
+    /// The run's targets.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
     /// The current objective.
     pub fn objective(&self) -> &Objective {
         &self.objective

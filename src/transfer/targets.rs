@@ -79,11 +79,10 @@ impl TargetCache {
         if !missing.is_empty() {
             let index =
                 |t: Tap| net.tap_index(t).ok_or_else(|| Error::setting(format!("the network does not reach {t}")));
-            let depth =
-                missing.iter().map(|&t| index(t)).collect::<Result<Vec<_>>>()?.into_iter().max().unwrap_or(0) + 1;
-            let acts = net.forward_until(&image.tensor, depth)?;
+            let keep = missing.iter().map(|&t| index(t)).collect::<Result<Vec<_>>>()?;
+            let acts = net.forward_taps(&image.tensor, &keep)?;
             for t in missing {
-                let f = &acts.outputs[index(t)?];
+                let f = acts.output(index(t)?)?;
                 let value = match kind {
                     Kind::Features => f.clone(),
                     Kind::Gram => gram(f)?,

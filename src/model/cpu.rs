@@ -1,0 +1,218 @@
+//! CPU fast path for the VGG trunk: activations in HWC layout (channels last, batch 1) and 3x3
+//! convolutions as im2col over blocks of rows plus one `gemm` call per block, with bias and ReLU
+//! fused. candle's CPU conv2d spends most of its time in a scattered im2col; here each block's
+//! im2col copies contiguous channel runs and stays cache-sized, and the two cores work on
+//! different blocks.
+
+use rayon::prelude::*;
+
+/// Convolution weights packed as a (9*cin, cout) row-major matrix, row index (ky*3+kx)*cin + ci.
+#[derive(Debug, Clone)]
+pub struct PackedConv {
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// (9*cin, cout) weights.
+    weights: Vec<f32>,
+    /// (cout) bias, or empty for none.
+    bias: Vec<f32>,
+}
+
+impl PackedConv {
+    /// Packs an OIHW (cout, cin, 3, 3) kernel given as a flat slice.
+    pub fn new(oihw: &[f32], cout: usize, cin: usize, bias: Vec<f32>) -> Self {
+        let mut weights = vec![0f32; 9 * cin * cout];
+        for o in 0..cout {
+            for i in 0..cin {
+                for k in 0..9 {
+                    weights[(k * cin + i) * cout + o] = oihw[(o * cin + i) * 9 + k];
+                }
+            }
+        }
+        PackedConv { cin, cout, weights, bias }
+    }
+}
+
+/// Bytes of im2col scratch per block: small enough to stay in cache alongside the weights.
+const BLOCK_BYTES: usize = 1 << 20;
+
+/// `out = relu?(conv3x3(input) + bias)`, stride 1, zero padding 1. `input` is (h, w, cin),
+/// `out` (h, w, cout).
+pub fn conv3x3(conv: &PackedConv, input: &[f32], h: usize, w: usize, relu: bool, out: &mut [f32]) {
+    let (cin, cout) = (conv.cin, conv.cout);
+    debug_assert_eq!(input.len(), h * w * cin);
+    debug_assert_eq!(out.len(), h * w * cout);
+    let k = 9 * cin;
+    let rows = (BLOCK_BYTES / (4 * w * k)).clamp(1, h);
+    out.par_chunks_mut(rows * w * cout).enumerate().for_each_init(Vec::new, |col, (b, out_block)| {
+        let r0 = b * rows;
+        let nrows = out_block.len() / (w * cout);
+        im2col(input, h, w, cin, r0, nrows, col);
+        let m = nrows * w;
+        // SAFETY: `col` holds m x k values, `conv.weights` k x cout, `out_block` m x cout, all
+        // row-major with the strides given; the three buffers do not overlap.
+        unsafe {
+            gemm::gemm(
+                m,
+                cout,
+                k,
+                out_block.as_mut_ptr(),
+                1,
+                cout as isize,
+                false,
+                col.as_ptr(),
+                1,
+                k as isize,
+                conv.weights.as_ptr(),
+                1,
+                cout as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+        if !conv.bias.is_empty() || relu {
+            for px in out_block.chunks_exact_mut(cout) {
+                if !conv.bias.is_empty() {
+                    px.iter_mut().zip(&conv.bias).for_each(|(v, b)| *v += b);
+                }
+                if relu {
+                    px.iter_mut().for_each(|v| *v = v.max(0.0));
+                }
+            }
+        }
+    });
+}
+
+/// Fills `col` with the (nrows*w, 9*cin) patches of rows r0..r0+nrows (zero outside the image).
+fn im2col(input: &[f32], h: usize, w: usize, cin: usize, r0: usize, nrows: usize, col: &mut Vec<f32>) {
+    let k = 9 * cin;
+    col.clear();
+    col.resize(nrows * w * k, 0.0);
+    for r in 0..nrows {
+        let y = r0 + r;
+        for x in 0..w {
+            let dst = &mut col[(r * w + x) * k..(r * w + x + 1) * k];
+            for ky in 0..3 {
+                let sy = y + ky;
+                if sy == 0 || sy > h {
+                    continue; // padding row: stays zero
+                }
+                let sy = sy - 1;
+                for kx in 0..3 {
+                    let sx = x + kx;
+                    if sx == 0 || sx > w {
+                        continue;
+                    }
+                    let src = (sy * w + sx - 1) * cin;
+                    let d = (ky * 3 + kx) * cin;
+                    dst[d..d + cin].copy_from_slice(&input[src..src + cin]);
+                }
+            }
+        }
+    }
+}
+
+/// 2x2/stride-2 max-pool (floor mode) of (h, w, c) into (h/2, w/2, c).
+pub fn max_pool(input: &[f32], h: usize, w: usize, c: usize) -> Vec<f32> {
+    let (h2, w2) = (h / 2, w / 2);
+    let mut out = vec![0f32; h2 * w2 * c];
+    out.par_chunks_mut(w2 * c).enumerate().for_each(|(y, row)| {
+        for x in 0..w2 {
+            let at = |dy: usize, dx: usize| ((2 * y + dy) * w + 2 * x + dx) * c;
+            let (a, b, d, e) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+            for ch in 0..c {
+                row[x * c + ch] = input[a + ch].max(input[b + ch]).max(input[d + ch]).max(input[e + ch]);
+            }
+        }
+    });
+    out
+}
+
+/// Gradient of [`max_pool`]: each output gradient goes to the first maximum of its window
+/// (torch's rule); rows/columns dropped by floor mode get zero.
+pub fn max_pool_backward(input: &[f32], h: usize, w: usize, c: usize, grad: &[f32]) -> Vec<f32> {
+    let (h2, w2) = (h / 2, w / 2);
+    let mut out = vec![0f32; h * w * c];
+    // Each output row pair 2y, 2y+1 is written by exactly one pooled row.
+    out.par_chunks_mut(2 * w * c).take(h2).enumerate().for_each(|(y, rows)| {
+        for x in 0..w2 {
+            for ch in 0..c {
+                let g = grad[(y * w2 + x) * c + ch];
+                let mut best = (0, 0);
+                let mut max = f32::NEG_INFINITY;
+                for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                    let v = input[((2 * y + dy) * w + 2 * x + dx) * c + ch];
+                    if v > max {
+                        max = v;
+                        best = (dy, dx);
+                    }
+                }
+                rows[(best.0 * w + 2 * x + best.1) * c + ch] = g;
+            }
+        }
+    });
+    out
+}
+
+/// `grad *= (output > 0)`: the backward of ReLU given the layer's (post-ReLU) output.
+pub fn relu_backward(output: &[f32], grad: &mut [f32]) {
+    grad.par_chunks_mut(1 << 14).zip(output.par_chunks(1 << 14)).for_each(|(g, y)| {
+        g.iter_mut().zip(y).for_each(|(g, &y)| {
+            if y <= 0.0 {
+                *g = 0.0;
+            }
+        })
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Tensor};
+
+    fn lcg(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect()
+    }
+
+    fn hwc_to_nchw(v: &[f32], h: usize, w: usize, c: usize) -> Tensor {
+        Tensor::from_slice(v, (1, h, w, c), &Device::Cpu).unwrap().permute((0, 3, 1, 2)).unwrap().contiguous().unwrap()
+    }
+
+    #[test]
+    fn conv3x3_matches_candle_conv2d_including_borders() {
+        let (h, w, cin, cout) = (7, 9, 5, 6);
+        let x = lcg(h * w * cin, 1);
+        let k = lcg(cout * cin * 9, 2);
+        let b = lcg(cout, 3);
+        let conv = PackedConv::new(&k, cout, cin, b.clone());
+        let mut out = vec![0f32; h * w * cout];
+        conv3x3(&conv, &x, h, w, true, &mut out);
+        let kt = Tensor::from_slice(&k, (cout, cin, 3, 3), &Device::Cpu).unwrap();
+        let bt = Tensor::from_slice(&b, (1, cout, 1, 1), &Device::Cpu).unwrap();
+        let reference =
+            hwc_to_nchw(&x, h, w, cin).conv2d(&kt, 1, 1, 1, 1).unwrap().broadcast_add(&bt).unwrap().relu().unwrap();
+        let ours = hwc_to_nchw(&out, h, w, cout);
+        let err = ours.sub(&reference).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(err < 1e-5, "{err}");
+    }
+
+    #[test]
+    fn max_pool_backward_routes_to_the_first_maximum() {
+        // (h, w, c) = (3, 3, 1); floor mode drops the last row and column.
+        let x = [1f32, 5., 9., 5., 2., 9., 9., 9., 9.];
+        assert_eq!(max_pool(&x, 3, 3, 1), vec![5.]);
+        let g = max_pool_backward(&x, 3, 3, 1, &[2.]);
+        assert_eq!(g, vec![0., 2., 0., 0., 0., 0., 0., 0., 0.]);
+    }
+}
