@@ -14,6 +14,7 @@ final losses within a tolerance, not bit for bit.
 """
 import argparse
 import json
+import resource
 import time
 
 import numpy as np
@@ -120,12 +121,14 @@ def main():
     with torch.no_grad():
         total, c, s, tv = losses()
     log.append(dict(iter=a.iters, seconds=0.0, total=total.item(), content=c.item(), style=s.item(), tv=tv.item()))
-    times = sorted(e["seconds"] for e in log[1:-1])
+    times = sorted(e["seconds"] for e in log[min(2, a.iters - 1):-1])  # skip warm-up
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"final it {a.iters}: total {total.item():.4f} content {c.item():.4f} style {s.item():.5f}; "
-          f"median {times[len(times) // 2]:.3f} s/iter, min {times[0]:.3f}")
+          f"median {times[len(times) // 2]:.3f} s/iter, min {times[0]:.3f}; peak RSS {peak_mib:.0f} MiB")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"size": [content.shape[3], content.shape[2]], "device": "torch-cpu", "iterations": log}, f)
+            json.dump({"size": [content.shape[3], content.shape[2]], "device": "torch-cpu", "iterations": log,
+                       "median_s": times[len(times) // 2], "min_s": times[0], "peak_rss_mib": peak_mib}, f)
     if a.out:
         img = (x.detach() * STD + MEAN).clamp(0, 1)[0].permute(1, 2, 0).numpy()
         Image.fromarray((img * 255).round().astype(np.uint8)).save(a.out)

@@ -144,6 +144,8 @@ impl From<InitArg> for Init {
 pub enum Command {
     /// Render a stylised image headlessly.
     Render(RenderArgs),
+    /// Measure seconds per iteration, GFLOP/s and memory of the engine.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Optimiser choice on the command line.

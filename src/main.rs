@@ -1,5 +1,6 @@
 //! `neural-style-studio`: the desktop app, or a headless subcommand.
 
+mod bench;
 mod cli;
 
 use anyhow::Context;
@@ -10,6 +11,7 @@ fn main() {
     let cli = cli::Cli::parse();
     let result = match &cli.command {
         Some(cli::Command::Render(args)) => cli::render(args),
+        Some(cli::Command::Bench(args)) => bench::bench(args),
         None => run_app(&cli.app),
     };
     if let Err(e) = result {

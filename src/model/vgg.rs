@@ -230,6 +230,23 @@ impl Vgg {
         self.config
     }
 
+    /// Multiply-adds x 2 of one forward pass over an image of `width` x `height` (all layers).
+    pub fn forward_flops(&self, width: usize, height: usize) -> f64 {
+        let (mut h, mut w, mut flops) = (height, width, 0.0);
+        for layer in &self.layers {
+            match layer {
+                Layer::Conv(c) => flops += 2.0 * 9.0 * (h * w * c.spec.in_channels * c.spec.out_channels) as f64,
+                Layer::Pool => (h, w) = (h / 2, w / 2),
+            }
+        }
+        flops
+    }
+
+    /// Whether the CPU fast path is in use.
+    pub fn uses_fast_path(&self) -> bool {
+        self.fast
+    }
+
     /// The device the weights live on.
     pub fn device(&self) -> &Device {
         &self.device

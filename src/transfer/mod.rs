@@ -9,7 +9,7 @@ pub mod spec;
 pub mod stepper;
 pub mod targets;
 
-pub use objective::{evaluate, Losses, Objective, CONTENT_TAP, STYLE_TAPS};
+pub use objective::{evaluate, evaluate_timed, Losses, Objective, PhaseTimes, CONTENT_TAP, STYLE_TAPS};
 pub use optimizer::{Optimizer, OptimizerKind};
 pub use spec::{build_stepper, RenderSpec, SourceImages};
 pub use stepper::{Init, RunSettings, StepReport, Stepper};

@@ -93,6 +93,17 @@ pub struct Losses {
     pub style_layers: Vec<f64>,
 }
 
+/// Wall time of the phases of one evaluation, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct PhaseTimes {
+    /// VGG forward pass.
+    pub forward: f64,
+    /// Loss terms, Gram matrices and their closed-form gradients.
+    pub losses: f64,
+    /// Backward pass through VGG.
+    pub backward: f64,
+}
+
 /// Evaluates the objective at `x` (normalised image, (1, 3, H, W)); with `want_grad` also returns
 /// d total / d x through the explicit backward pass.
 pub fn evaluate(
@@ -102,6 +113,19 @@ pub fn evaluate(
     targets: &Targets,
     want_grad: bool,
 ) -> Result<(Losses, Option<Tensor>)> {
+    evaluate_timed(net, x, objective, targets, want_grad).map(|(l, g, _)| (l, g))
+}
+
+/// [`evaluate`], also reporting where the time went.
+pub fn evaluate_timed(
+    net: &Vgg,
+    x: &Tensor,
+    objective: &Objective,
+    targets: &Targets,
+    want_grad: bool,
+) -> Result<(Losses, Option<Tensor>, PhaseTimes)> {
+    let mut times = PhaseTimes::default();
+    let clock = std::time::Instant::now();
     let active_style = |w: f64| objective.style_weight * w != 0.0;
     let index =
         |tap: Tap| net.tap_index(tap).ok_or_else(|| Error::setting(format!("the network does not reach {tap}")));
@@ -117,6 +141,7 @@ pub fn evaluate(
     }
     let depth = keep.iter().max().map_or(0, |&d| d + 1);
     let acts = net.forward_taps(x, &keep)?;
+    times.forward = clock.elapsed().as_secs_f64();
     let mut tap_grads: Vec<Option<Tensor>> = vec![None; depth];
     let mut add_grad = |i: usize, g: Tensor| -> Result<()> {
         tap_grads[i] = Some(match tap_grads[i].take() {
@@ -167,9 +192,11 @@ pub fn evaluate(
     if !losses.total.is_finite() {
         return Err(Error::NonFinite(losses.total));
     }
+    times.losses = clock.elapsed().as_secs_f64() - times.forward;
     if !want_grad {
-        return Ok((losses, None));
+        return Ok((losses, None, times));
     }
     let grad = if depth == 0 { tv_grad } else { net.backward(&acts, &mut tap_grads)?.add(&tv_grad)? };
-    Ok((losses, Some(grad)))
+    times.backward = clock.elapsed().as_secs_f64() - times.forward - times.losses;
+    Ok((losses, Some(grad), times))
 }

@@ -10,7 +10,7 @@ use image::RgbImage;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::objective::{evaluate, Losses, Objective};
+use super::objective::{evaluate, evaluate_timed, Losses, Objective, PhaseTimes};
 use super::optimizer::{Optimizer, OptimizerKind};
 use super::targets::{PreparedImage, TargetCache, Targets};
 use crate::error::{Error, Result};
@@ -58,6 +58,8 @@ pub struct StepReport {
     pub losses: Losses,
     /// Wall time of the step (evaluation, gradient and update).
     pub seconds: f64,
+    /// Where the evaluation's time went (the optimiser update is the rest of `seconds`).
+    pub phases: PhaseTimes,
 }
 
 /// The optimisation state of one run.
@@ -95,10 +97,10 @@ impl Stepper {
     /// image is left unchanged and the error returned.
     pub fn step(&mut self) -> Result<StepReport> {
         let start = Instant::now();
-        let (losses, grad) = evaluate(&self.net, &self.x, &self.objective, &self.targets, true)?;
+        let (losses, grad, phases) = evaluate_timed(&self.net, &self.x, &self.objective, &self.targets, true)?;
         let grad = grad.ok_or_else(|| Error::setting("no gradient"))?;
         let next = self.optimizer.step(&self.x, &grad)?;
-        let report = StepReport { iteration: self.iteration, losses, seconds: 0.0 };
+        let report = StepReport { iteration: self.iteration, losses, seconds: 0.0, phases };
         self.x = next;
         self.iteration += 1;
         Ok(StepReport { seconds: start.elapsed().as_secs_f64(), ..report })
