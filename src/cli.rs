@@ -1,19 +1,13 @@
 //! Command-line interface: `render` (headless batch render); without a subcommand the app opens
 //! with any settings given on the command line.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::app::{Settings, StyleEntry};
-use neural_style_studio::imageio::save_png;
-use neural_style_studio::model::{default_device, device_name, Tap, WeightsSource};
-use neural_style_studio::transfer::{
-    build_stepper, Init, Objective, OptimizerKind, RenderSpec, RunSettings, SourceImages, TargetCache,
-};
+use neural_style_studio::model::{Tap, WeightsSource};
+use neural_style_studio::transfer::{Init, Objective, OptimizerKind, RenderSpec, RunSettings};
 
 /// Neural style transfer: blend the content of one picture with the style of another.
 #[derive(Debug, Parser)]
@@ -235,6 +229,10 @@ pub struct RenderArgs {
     /// Write the loss of every iteration as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Coarse-to-fine stages (1 = single scale): each stage doubles the size up to --size,
+    /// warm-started from the previous one. Default: 1 up to 384 px, 2 up to 768, else 3.
+    #[arg(long)]
+    pub scales: Option<usize>,
 }
 
 impl SettingsArgs {
@@ -281,116 +279,7 @@ impl SettingsArgs {
     }
 }
 
-#[derive(serde::Serialize)]
-struct IterationLog {
-    iter: usize,
-    total: f64,
-    content: f64,
-    style: f64,
-    tv: f64,
-    seconds: f64,
-}
-
-#[derive(serde::Serialize)]
-struct RunLog<'a> {
-    size: [u32; 2],
-    device: &'a str,
-    iterations: &'a [IterationLog],
-}
-
-/// Runs `render`: optimise, show progress, write the PNG (and JSON log).
-pub fn render(args: &RenderArgs) -> Result<()> {
-    let spec = args.settings.to_spec()?;
-    let device = default_device();
-    let sources = SourceImages::load(&spec)?;
-    let net = Arc::new(spec.weights.load(deepest_tap(&spec.objective), &device)?);
-    let mut cache = TargetCache::new();
-    let setup = Instant::now();
-    let mut stepper = build_stepper(&spec, &sources, net, &mut cache)?;
-    let (w, h) = stepper.size();
-    eprintln!(
-        "{w}x{h} on {}, {} {} iterations (targets ready in {:.2}s)",
-        device_name(&device),
-        spec.run.optimizer.name(),
-        args.iters,
-        setup.elapsed().as_secs_f64()
-    );
-    let bar = ProgressBar::new(args.iters as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]")
-            .context("progress bar template")?,
-    );
-    let mut log = Vec::with_capacity(args.iters + 1);
-    for _ in 0..args.iters {
-        let r = stepper.step().with_context(|| format!("iteration {}", stepper.iteration()))?;
-        let l = &r.losses;
-        bar.set_message(format!(
-            "loss {:.4e} (content {:.3e} style {:.3e}) {:.2} it/s",
-            l.total,
-            l.content,
-            l.style,
-            1.0 / r.seconds
-        ));
-        bar.inc(1);
-        log.push(IterationLog {
-            iter: r.iteration,
-            total: l.total,
-            content: l.content,
-            style: l.style,
-            tv: l.tv,
-            seconds: r.seconds,
-        });
-        let done = stepper.iteration();
-        if let Some(n) = args.save_every.filter(|&n| n > 0 && done % n == 0 && done < args.iters) {
-            let _ = n;
-            let path = numbered(&args.out, done);
-            save_png(&stepper.image()?, &path, &spec.png_text(done))?;
-        }
-    }
-    bar.finish();
-    let final_losses = stepper.losses()?;
-    log.push(IterationLog {
-        iter: stepper.iteration(),
-        total: final_losses.total,
-        content: final_losses.content,
-        style: final_losses.style,
-        tv: final_losses.tv,
-        seconds: 0.0,
-    });
-    save_png(&stepper.image()?, &args.out, &spec.png_text(stepper.iteration()))?;
-    if let Some(json) = &args.json {
-        let run = RunLog { size: [w, h], device: device_name(&device), iterations: &log };
-        let text = serde_json::to_string_pretty(&run)?;
-        std::fs::write(json, text).with_context(|| format!("cannot write {}", json.display()))?;
-    }
-    let times: Vec<f64> = log.iter().take(args.iters).skip(1).map(|l| l.seconds).collect();
-    eprintln!(
-        "wrote {}: loss {:.4} (content {:.4}, style {:.5}) after {} iterations, median {:.3} s/iter",
-        args.out.display(),
-        final_losses.total,
-        final_losses.content,
-        final_losses.style,
-        stepper.iteration(),
-        median(&times)
-    );
-    Ok(())
-}
-
 /// The deepest layer the objective can ever read (the app may raise weights later).
 pub fn deepest_tap(objective: &Objective) -> Tap {
     objective.taps().into_iter().max().unwrap_or(Tap::new(5, 1))
-}
-
-fn numbered(out: &Path, iteration: usize) -> PathBuf {
-    let stem = out.file_stem().map_or_else(|| "out".into(), |s| s.to_string_lossy().into_owned());
-    out.with_file_name(format!("{stem}_{iteration:04}.png"))
-}
-
-fn median(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod cli;
+mod render;
 
 use anyhow::Context;
 use clap::Parser;
@@ -10,7 +11,7 @@ use neural_style_studio::app::{App, Launch, Settings};
 fn main() {
     let cli = cli::Cli::parse();
     let result = match &cli.command {
-        Some(cli::Command::Render(args)) => cli::render(args),
+        Some(cli::Command::Render(args)) => render::render(args),
         Some(cli::Command::Bench(args)) => bench::bench(args),
         None => run_app(&cli.app),
     };

@@ -229,9 +229,12 @@ impl App {
             let new_run = self.frame.as_ref().is_none_or(|f| f.run != frame.run);
             self.versions += 1;
             self.result = Some(Versioned { image: frame.image.clone(), version: self.versions });
-            if new_run || self.content_img.is_none() {
+            let resized = self.content_img.as_ref().is_some_and(|c| c.image.dimensions() != frame.content.dimensions());
+            if new_run || resized || self.content_img.is_none() {
                 self.content_img = Some(Versioned { image: frame.content.clone(), version: self.versions });
-                self.history.retain(|p| p.run == frame.run);
+                if new_run {
+                    self.history.retain(|p| p.run == frame.run);
+                }
             }
             if new_run {
                 // Optimisation time counts from the first image, not from loading and targets.

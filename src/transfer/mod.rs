@@ -5,12 +5,14 @@ pub mod gram;
 pub mod lbfgs;
 pub mod objective;
 pub mod optimizer;
+pub mod schedule;
 pub mod spec;
 pub mod stepper;
 pub mod targets;
 
 pub use objective::{evaluate, evaluate_timed, Losses, Objective, PhaseTimes, CONTENT_TAP, STYLE_TAPS};
 pub use optimizer::{Optimizer, OptimizerKind};
+pub use schedule::{coarse_to_fine, default_scales, upscale, Stage};
 pub use spec::{build_stepper, RenderSpec, SourceImages};
 pub use stepper::{Init, RunSettings, StepReport, Stepper};
 pub use targets::{PreparedImage, TargetCache, Targets};

@@ -10,7 +10,10 @@ use image::{RgbImage, RgbaImage};
 use super::{lock, Command, Frame, Inbox, LossPoint, Notify, Shared, Status};
 use crate::error::{Error, Result};
 use crate::model::{default_device, Tap, Vgg, WeightsSource};
-use crate::transfer::{build_stepper, Optimizer, RenderSpec, SourceImages, StepReport, Stepper, TargetCache};
+use crate::transfer::{
+    build_stepper, coarse_to_fine, default_scales, upscale, Optimizer, RenderSpec, SourceImages, Stage, StepReport,
+    Stepper, TargetCache,
+};
 
 /// A run in progress.
 struct Run {
@@ -18,7 +21,14 @@ struct Run {
     stepper: Stepper,
     spec: Arc<RenderSpec>,
     content: Arc<RgbaImage>,
+    /// Coarse-to-fine stages; `stage` is the current one, begun at update `stage_start`.
+    stages: Vec<Stage>,
+    stage: usize,
+    stage_start: usize,
+    /// Updates applied over all stages.
+    done: usize,
     iterations: usize,
+    sources: SourceImages,
     running: bool,
     last: Option<StepReport>,
     failures: u32,
@@ -100,7 +110,7 @@ impl State {
             }
             Command::Pause => self.set_running(false, Status::Paused),
             Command::Resume => {
-                let more = self.run.as_ref().is_some_and(|r| r.stepper.iteration() < r.iterations);
+                let more = self.run.as_ref().is_some_and(|r| r.done < r.iterations);
                 if more {
                     self.set_running(true, Status::Running)
                 } else {
@@ -125,8 +135,12 @@ impl State {
         self.set_status(Status::Preparing);
         spec.validate()?;
         let sources = self.sources_for(&spec)?;
+        // Large images start coarse: a few cheap small-scale stages, then the full size.
+        let stages = coarse_to_fine(spec.size, default_scales(spec.size), iterations);
+        let iterations = stages.iter().map(|s| s.iterations).sum();
+        let first = RenderSpec { size: stages[0].size, ..spec.clone() };
         let (net, cache) = self.model_for(&spec.weights)?;
-        let stepper = build_stepper(&spec, &sources, net, cache)?;
+        let stepper = build_stepper(&first, &sources, net, cache)?;
         let content = Arc::new(to_rgba(&stepper.content().rgb));
         let id = self.next_id;
         self.next_id += 1;
@@ -135,7 +149,12 @@ impl State {
             stepper,
             spec: Arc::new(spec),
             content,
+            stages,
+            stage: 0,
+            stage_start: 0,
+            done: 0,
             iterations,
+            sources,
             running: iterations > 0,
             last: None,
             failures: 0,
@@ -172,10 +191,11 @@ impl State {
                 run.failures = 0;
                 lock(&self.shared).history.push(LossPoint {
                     run: run.id,
-                    iteration: report.iteration,
+                    iteration: run.done,
                     losses: report.losses.clone(),
                 });
                 run.last = Some(report);
+                run.done += 1;
             }
             Err(Error::NonFinite(v)) => {
                 // The image is left at its last finite value; restart the optimiser more gently.
@@ -192,14 +212,33 @@ impl State {
             }
             Err(e) => return Err(e),
         }
-        let finished = run.stepper.iteration() >= run.iterations;
+        let finished = run.done >= run.iterations;
         if finished {
             run.running = false;
+        } else if run.done - run.stage_start >= run.stages[run.stage].iterations {
+            self.next_stage()?;
         }
         self.publish()?;
         if finished {
             self.set_status(Status::Stopped);
         }
+        Ok(())
+    }
+
+    /// Moves to the next (larger) stage, warm-started from the upscaled current image and
+    /// keeping the objective in force.
+    fn next_stage(&mut self) -> Result<()> {
+        let Some(mut run) = self.run.take() else { return Ok(()) };
+        let stage = run.stages[run.stage + 1];
+        let spec = RenderSpec { size: stage.size, objective: run.stepper.objective().clone(), ..(*run.spec).clone() };
+        let (net, cache) = self.model_for(&spec.weights)?;
+        let mut stepper = build_stepper(&spec, &run.sources, net.clone(), cache)?;
+        stepper.set_x(upscale(run.stepper.x(), run.sources.content.dimensions(), stage.size, net.device())?)?;
+        run.content = Arc::new(to_rgba(&stepper.content().rgb));
+        run.stepper = stepper;
+        run.stage += 1;
+        run.stage_start = run.done;
+        self.run = Some(run);
         Ok(())
     }
 
@@ -209,7 +248,7 @@ impl State {
             run: run.id,
             image: Arc::new(to_rgba(&run.stepper.image()?)),
             content: run.content.clone(),
-            iteration: run.stepper.iteration(),
+            iteration: run.done,
             losses: run.last.as_ref().map(|r| r.losses.clone()),
             seconds: run.last.as_ref().map_or(0.0, |r| r.seconds),
             objective: run.stepper.objective().clone(),

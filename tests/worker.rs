@@ -1,0 +1,81 @@
+//! The worker thread without a UI: coarse-to-fine stages, failures, and recovery.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use neural_style_studio::model::WeightsSource;
+use neural_style_studio::transfer::{Objective, RenderSpec, RunSettings};
+use neural_style_studio::worker::{Command, Frame, Status, Worker};
+
+fn spec(dir: &std::path::Path, size: u32) -> RenderSpec {
+    let (content, style) = common::write_pair(dir, 160, 120);
+    RenderSpec {
+        content,
+        styles: vec![style],
+        size,
+        style_scale: 1.0,
+        objective: Objective::default(),
+        run: RunSettings::default(),
+        weights: WeightsSource::Embedded,
+    }
+}
+
+/// Collects frames until `done` says stop, failing after `secs`.
+fn frames_until(w: &Worker, secs: u64, done: impl Fn(&[Frame], &Status) -> bool) -> Vec<Frame> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut frames = Vec::new();
+    loop {
+        frames.extend(w.take_frame());
+        let status = w.status();
+        if done(&frames, &status) {
+            return frames;
+        }
+        assert!(Instant::now() < deadline, "timed out; status {status:?}, {} frames", frames.len());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn large_sizes_run_coarse_to_fine_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Worker::spawn(|| {}).unwrap();
+    // 400 px: two stages, 200 px then 400 px, 2 iterations each.
+    w.send(Command::Start { spec: spec(dir.path(), 400), iterations: 4 });
+    let frames = frames_until(&w, 120, |_, s| *s == Status::Stopped);
+    let last = w.take_frame().or_else(|| frames.last().cloned()).unwrap();
+    assert_eq!(last.iteration, 4);
+    assert_eq!(last.image.dimensions(), (400, 300));
+    assert_eq!(last.content.dimensions(), (400, 300), "split view content follows the stage");
+    let first = &frames[0];
+    assert_eq!(first.iteration, 0);
+    assert_eq!(first.image.dimensions(), (200, 150), "starts at the coarse stage");
+    assert!(frames.iter().all(|f| f.run == first.run));
+    let history = w.take_history();
+    assert_eq!(history.iter().map(|p| p.iteration).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn a_failed_start_is_reported_and_the_worker_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Worker::spawn(|| {}).unwrap();
+    let mut bad = spec(dir.path(), 64);
+    bad.content = dir.path().join("missing.jpg");
+    w.send(Command::Start { spec: bad, iterations: 3 });
+    frames_until(&w, 30, |_, s| matches!(s, Status::Failed(m) if m.contains("missing.jpg")));
+    w.send(Command::Start { spec: spec(dir.path(), 64), iterations: 2 });
+    let frames = frames_until(&w, 60, |_, s| *s == Status::Stopped);
+    assert!(frames.iter().any(|f| f.iteration == 2));
+}
+
+#[test]
+fn dropping_the_worker_mid_run_ends_its_thread_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = Worker::spawn(|| {}).unwrap();
+    w.send(Command::Start { spec: spec(dir.path(), 64), iterations: 100_000 });
+    frames_until(&w, 60, |f, _| f.iter().any(|f| f.iteration >= 1));
+    let t = Instant::now();
+    w.shutdown(Duration::from_secs(5));
+    assert!(!w.is_alive());
+    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+}
