@@ -229,10 +229,11 @@ pub struct RenderArgs {
     /// Write the loss of every iteration as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Coarse-to-fine stages (1 = single scale): each stage doubles the size up to --size,
-    /// warm-started from the previous one. Default: 1 up to 384 px, 2 up to 768, else 3.
-    #[arg(long)]
-    pub scales: Option<usize>,
+    /// Coarse-to-fine stages: each stage doubles the size up to --size, warm-started from the
+    /// previous one; the full-size stage runs half of --iters, each smaller one as many.
+    /// 1 = single scale, exactly --iters at full size (the classic behaviour).
+    #[arg(long, default_value_t = 1)]
+    pub scales: usize,
 }
 
 impl SettingsArgs {

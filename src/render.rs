@@ -42,7 +42,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     let sources = SourceImages::load(&spec)?;
     let net = Arc::new(spec.weights.load(deepest_tap(&spec.objective), &device)?);
     let mut cache = TargetCache::new();
-    let stages = coarse_to_fine(spec.size, args.scales.unwrap_or(default_scales(spec.size)), args.iters);
+    let stages = coarse_to_fine(spec.size, args.scales, args.iters);
     let total: usize = stages.iter().map(|s| s.iterations).sum();
     let plan: Vec<String> = stages.iter().map(|s| format!("{}px x{}", s.size, s.iterations)).collect();
     eprintln!(
