@@ -8,9 +8,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::imageio::save_png;
 use neural_style_studio::model::{default_device, device_name};
-use neural_style_studio::transfer::{
-    build_stepper, coarse_to_fine, default_scales, upscale, SourceImages, TargetCache,
-};
+use neural_style_studio::transfer::{build_stepper, coarse_to_fine, upscale, SourceImages, TargetCache};
 
 use crate::cli::{deepest_tap, RenderArgs};
 
