@@ -38,7 +38,7 @@ fn run_app(args: &cli::AppArgs) -> anyhow::Result<()> {
         Box::new(move |cc| {
             let remembered: Option<Settings> = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY));
             let launch = Launch { settings: args.apply(remembered), start: args.start };
-            Ok(Box::new(App::new(cc, launch)))
+            Ok(Box::new(App::new(cc, launch)?))
         }),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))

@@ -12,7 +12,7 @@ use neural_style_studio::app::{App, Launch, Settings};
 use neural_style_studio::worker::Status;
 
 fn harness(launch: Launch) -> Harness<'static, App> {
-    Harness::builder().with_size(egui::vec2(1100.0, 720.0)).wgpu().build_eframe(move |cc| App::new(cc, launch))
+    Harness::builder().with_size(egui::vec2(1100.0, 720.0)).wgpu().build_eframe(move |cc| App::new(cc, launch).unwrap())
 }
 
 /// Steps the UI (as the event loop would) until `done` holds, failing after `secs`.
@@ -120,6 +120,14 @@ fn size_change_restarts_and_bad_images_are_reported() {
     let (msg, is_error) = h.state().message.clone().unwrap();
     assert!(is_error && msg.contains("broken.jpg"), "{msg}");
     assert_eq!(h.state().settings.styles.len(), 1, "the broken file was not added");
+
+    // A failed export says why and leaves nothing behind; the image stays in the app.
+    let target = dir.path().join("no-such-folder").join("out.png");
+    h.state_mut().export_to(target.clone());
+    step_until(&mut h, 30, "export failure", |a| a.message.as_ref().is_some_and(|m| m.0.starts_with("Export failed")));
+    assert!(h.state().message.as_ref().unwrap().0.contains("out.png"));
+    assert!(!target.exists() && !dir.path().join("no-such-folder").exists());
+    assert!(h.state().frame.is_some());
 }
 
 #[test]

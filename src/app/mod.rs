@@ -8,7 +8,6 @@ pub mod settings;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use candle_core::Device;
@@ -86,16 +85,14 @@ pub struct App {
 }
 
 impl App {
-    /// Creates the app: restores settings, sets up the GPU preview and spawns the worker.
-    pub fn new(cc: &eframe::CreationContext<'_>, launch: Launch) -> Self {
+    /// Creates the app: restores settings, sets up the GPU preview and spawns the worker (the only
+    /// failure: the OS refusing a thread).
+    pub fn new(cc: &eframe::CreationContext<'_>, launch: Launch) -> std::io::Result<Self> {
         preview::init(cc);
         let remembered: Option<Settings> = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY));
         let settings = launch.settings.or(remembered).unwrap_or_default();
         let ctx = cc.egui_ctx.clone();
-        let (worker, message) = match Worker::spawn(move || ctx.request_repaint()) {
-            Ok(w) => (w, None),
-            Err(e) => panic!("cannot start the worker thread: {e}"),
-        };
+        let worker = Worker::spawn(move || ctx.request_repaint())?;
         let mut app = App {
             settings,
             worker,
@@ -114,7 +111,7 @@ impl App {
             thumbs: HashMap::new(),
             pending_thumbs: Vec::new(),
             fallback_texture: None,
-            message,
+            message: None,
             exports: Vec::new(),
             actions: Vec::new(),
             content_rect: None,
@@ -124,7 +121,7 @@ impl App {
         if launch.start {
             app.start();
         }
-        app
+        Ok(app)
     }
 
     /// Sets the content image (as a pick or a drop would).
@@ -255,15 +252,21 @@ impl App {
             }
             self.status = status;
         }
-        for rx in &self.exports {
-            if let Ok(r) = rx.try_recv() {
-                self.message = Some(match r {
-                    Ok(p) => (format!("Exported {}", p.display()), false),
-                    Err(e) => (e, true),
-                });
+        let mut finished = Vec::new();
+        self.exports.retain(|rx| match rx.try_recv() {
+            Ok(r) => {
+                finished.push(r);
+                false
             }
+            Err(mpsc::TryRecvError::Empty) => true,
+            Err(mpsc::TryRecvError::Disconnected) => false,
+        });
+        for r in finished {
+            self.message = Some(match r {
+                Ok(p) => (format!("Exported {}", p.display()), false),
+                Err(e) => (format!("Export failed: {e}"), true),
+            });
         }
-        self.exports.retain(|_| true);
     }
 
     /// Sends weight changes in place, or restarts when images/size/model/init changed.
@@ -417,9 +420,4 @@ impl eframe::App for App {
     fn on_exit(&mut self) {
         self.worker.shutdown(Duration::from_secs(1));
     }
-}
-
-/// The frame image as it is now (for tests and export).
-pub fn frame_image(frame: &Frame) -> Arc<RgbaImage> {
-    frame.image.clone()
 }
