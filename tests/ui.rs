@@ -140,3 +140,34 @@ fn window_renders_with_wgpu_like_the_snapshot() {
     h.run_steps(3);
     h.snapshot("window_initial_frame");
 }
+
+/// A file handed to the app as winit would on a drop.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn dropped_files_become_content_then_style() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 80, 60);
+    let mut h = harness(Launch { settings: Some(Settings::default()), start: false });
+    h.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(content.clone())));
+    h.run_steps(2);
+    assert_eq!(h.state().settings.content.as_deref(), Some(content.as_path()));
+    // Dropped on the style area: a style, not a new content image.
+    let target = h.get_by_label("Add style…").rect().center();
+    h.hover_at(target);
+    h.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(style.clone())));
+    h.run_steps(2);
+    assert_eq!(h.state().settings.content.as_deref(), Some(content.as_path()));
+    assert_eq!(h.state().settings.styles.len(), 1);
+    assert_eq!(h.state().settings.styles[0].path, style);
+}
