@@ -37,11 +37,11 @@ fn frames_until(w: &Worker, secs: u64, done: impl Fn(&[Frame], &Status) -> bool)
 }
 
 #[test]
-fn large_sizes_run_coarse_to_fine_in_one_run() {
+fn coarse_to_fine_stages_run_in_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let w = Worker::spawn(|| {}).unwrap();
     // 400 px: two stages, 200 px then 400 px, 2 iterations each.
-    w.send(Command::Start { spec: spec(dir.path(), 400), iterations: 4 });
+    w.send(Command::Start { spec: spec(dir.path(), 400), iterations: 4, scales: 2 });
     let frames = frames_until(&w, 120, |_, s| *s == Status::Stopped);
     let last = w.take_frame().or_else(|| frames.last().cloned()).unwrap();
     assert_eq!(last.iteration, 4);
@@ -61,9 +61,9 @@ fn a_failed_start_is_reported_and_the_worker_stays_usable() {
     let w = Worker::spawn(|| {}).unwrap();
     let mut bad = spec(dir.path(), 64);
     bad.content = dir.path().join("missing.jpg");
-    w.send(Command::Start { spec: bad, iterations: 3 });
+    w.send(Command::Start { spec: bad, iterations: 3, scales: 1 });
     frames_until(&w, 30, |_, s| matches!(s, Status::Failed(m) if m.contains("missing.jpg")));
-    w.send(Command::Start { spec: spec(dir.path(), 64), iterations: 2 });
+    w.send(Command::Start { spec: spec(dir.path(), 64), iterations: 2, scales: 1 });
     let frames = frames_until(&w, 60, |_, s| *s == Status::Stopped);
     assert!(frames.iter().any(|f| f.iteration == 2));
 }
@@ -72,7 +72,7 @@ fn a_failed_start_is_reported_and_the_worker_stays_usable() {
 fn dropping_the_worker_mid_run_ends_its_thread_promptly() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = Worker::spawn(|| {}).unwrap();
-    w.send(Command::Start { spec: spec(dir.path(), 64), iterations: 100_000 });
+    w.send(Command::Start { spec: spec(dir.path(), 64), iterations: 100_000, scales: 1 });
     frames_until(&w, 60, |f, _| f.iter().any(|f| f.iteration >= 1));
     let t = Instant::now();
     w.shutdown(Duration::from_secs(5));

@@ -142,7 +142,11 @@ impl App {
     pub fn start(&mut self) {
         match self.settings.spec() {
             Ok(spec) => {
-                self.worker.send(Command::Start { spec, iterations: self.settings.iterations });
+                self.worker.send(Command::Start {
+                    spec,
+                    iterations: self.settings.iterations,
+                    scales: self.settings.scales,
+                });
                 self.run_settings = Some(self.settings.clone());
                 self.sent_objective = Some(self.settings.objective());
                 self.history.clear();

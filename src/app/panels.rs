@@ -100,6 +100,8 @@ fn weights_section(app: &mut App, ui: &mut Ui) {
     ui.add(Slider::new(&mut s.size, 64..=1024).step_by(32.0).text("Size (px)"));
     ui.add(Slider::new(&mut s.iterations, 10..=2000).logarithmic(true).text("Iterations"));
     egui::CollapsingHeader::new("Advanced").show(ui, |ui| {
+        ui.add(Slider::new(&mut s.scales, 1..=3).text("Coarse-to-fine stages"))
+            .on_hover_text("Start at 1/2 or 1/4 of the size and upscale: faster layout, bigger strokes");
         for (w, tap) in s.layer_weights.iter_mut().zip(STYLE_TAPS) {
             ui.add(Slider::new(w, 0.0..=10.0).text(tap.to_string()));
         }

@@ -45,6 +45,8 @@ pub struct Settings {
     pub seed: u64,
     /// Iterations per run.
     pub iterations: usize,
+    /// Coarse-to-fine stages (1 = single scale).
+    pub scales: usize,
     /// Optional weights file (None = embedded VGG16).
     pub weights: Option<PathBuf>,
     /// Folder of the last opened image.
@@ -69,6 +71,7 @@ impl Default for Settings {
             init: Init::Content,
             seed: 0,
             iterations: 300,
+            scales: 1,
             weights: None,
             open_dir: None,
             export_dir: None,
@@ -119,6 +122,7 @@ impl Settings {
             || self.lr != other.lr
             || self.init != other.init
             || self.seed != other.seed
+            || self.scales != other.scales
             || self.weights != other.weights
     }
 }

@@ -41,15 +41,6 @@ pub fn coarse_to_fine(size: u32, scales: usize, iterations: usize) -> Vec<Stage>
     sizes.into_iter().map(|size| Stage { size, iterations: per_stage }).collect()
 }
 
-/// The default number of stages for an output size: one up to 384 px, then one more per doubling.
-pub fn default_scales(size: u32) -> usize {
-    match size {
-        0..=384 => 1,
-        385..=768 => 2,
-        _ => 3,
-    }
-}
-
 /// Resizes a normalised image (1, 3, H, W) to the size a stage of long side `size` gives an
 /// image of `content_dims` (bicubic, in float: no 8-bit rounding between stages).
 pub fn upscale(x: &Tensor, content_dims: (u32, u32), size: u32, device: &Device) -> Result<Tensor> {

@@ -21,8 +21,10 @@ pub enum Command {
     Start {
         /// What to render.
         spec: RenderSpec,
-        /// Updates after which the run stops.
+        /// Updates after which the run stops (the full-size budget when `scales` > 1).
         iterations: usize,
+        /// Coarse-to-fine stages (1 = single scale), see [`crate::transfer::coarse_to_fine`].
+        scales: usize,
     },
     /// Change the loss weights of the running optimisation in place (keeps the image).
     SetObjective(Objective),

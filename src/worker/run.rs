@@ -11,8 +11,8 @@ use super::{lock, Command, Frame, Inbox, LossPoint, Notify, Shared, Status};
 use crate::error::{Error, Result};
 use crate::model::{default_device, Tap, Vgg, WeightsSource};
 use crate::transfer::{
-    build_stepper, coarse_to_fine, default_scales, upscale, Optimizer, RenderSpec, SourceImages, Stage, StepReport,
-    Stepper, TargetCache,
+    build_stepper, coarse_to_fine, upscale, Optimizer, RenderSpec, SourceImages, Stage, StepReport, Stepper,
+    TargetCache,
 };
 
 /// A run in progress.
@@ -100,7 +100,7 @@ impl State {
 
     fn handle(&mut self, cmd: Command) -> Result<()> {
         match cmd {
-            Command::Start { spec, iterations } => self.start(spec, iterations),
+            Command::Start { spec, iterations, scales } => self.start(spec, iterations, scales),
             Command::SetObjective(objective) => {
                 if let (Some(run), Some((_, _, cache))) = (&mut self.run, &mut self.model) {
                     run.stepper.set_objective(objective, cache)?;
@@ -130,13 +130,12 @@ impl State {
         Ok(())
     }
 
-    fn start(&mut self, spec: RenderSpec, iterations: usize) -> Result<()> {
+    fn start(&mut self, spec: RenderSpec, iterations: usize, scales: usize) -> Result<()> {
         self.run = None;
         self.set_status(Status::Preparing);
         spec.validate()?;
         let sources = self.sources_for(&spec)?;
-        // Large images start coarse: a few cheap small-scale stages, then the full size.
-        let stages = coarse_to_fine(spec.size, default_scales(spec.size), iterations);
+        let stages = coarse_to_fine(spec.size, scales, iterations);
         let iterations = stages.iter().map(|s| s.iterations).sum();
         let first = RenderSpec { size: stages[0].size, ..spec.clone() };
         let (net, cache) = self.model_for(&spec.weights)?;
