@@ -144,7 +144,8 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn median(v: &[f64]) -> f64 {
+/// Median of `v` (the upper one for even lengths); 0 when empty.
+pub(crate) fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     s.get(s.len() / 2).copied().unwrap_or(0.0)

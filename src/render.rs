@@ -10,6 +10,7 @@ use neural_style_studio::imageio::save_png;
 use neural_style_studio::model::{default_device, device_name};
 use neural_style_studio::transfer::{build_stepper, coarse_to_fine, upscale, SourceImages, TargetCache};
 
+use crate::bench::median;
 use crate::cli::{deepest_tap, RenderArgs};
 
 #[derive(serde::Serialize)]
@@ -126,10 +127,4 @@ pub fn render(args: &RenderArgs) -> Result<()> {
 fn numbered(out: &Path, iteration: usize) -> PathBuf {
     let stem = out.file_stem().map_or_else(|| "out".into(), |s| s.to_string_lossy().into_owned());
     out.with_file_name(format!("{stem}_{iteration:04}.png"))
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s.get(s.len() / 2).copied().unwrap_or(0.0)
 }
