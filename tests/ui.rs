@@ -171,3 +171,17 @@ fn dropped_files_become_content_then_style() {
     assert_eq!(h.state().settings.styles.len(), 1);
     assert_eq!(h.state().settings.styles[0].path, style);
 }
+
+#[test]
+fn without_wgpu_the_preview_falls_back_to_an_egui_texture() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = small_settings(dir.path());
+    settings.iterations = 2;
+    let launch = Launch { settings: Some(settings), start: true };
+    let mut h =
+        Harness::builder().with_size(egui::vec2(900.0, 600.0)).build_eframe(move |cc| App::new(cc, launch).unwrap());
+    step_until(&mut h, 60, "run to finish", |a| iteration(a) == 2 && a.status == Status::Stopped);
+    h.run_steps(2);
+    assert_eq!(h.state().frame.as_ref().unwrap().image.dimensions(), (64, 48));
+    h.get_by_label("Export PNG…"); // the window, preview included, keeps drawing
+}

@@ -74,7 +74,7 @@ pub struct App {
     /// Panel thumbnails; None for a remembered file that can no longer be read.
     thumbs: HashMap<PathBuf, Option<egui::TextureHandle>>,
     pending_thumbs: Vec<(PathBuf, RgbaImage)>,
-    fallback_texture: Option<egui::TextureHandle>,
+    fallback_texture: Option<(egui::TextureHandle, u64)>,
     /// Last message for the user, and whether it is an error.
     pub message: Option<(String, bool)>,
     exports: Vec<Receiver<Result<PathBuf, String>>>,

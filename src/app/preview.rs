@@ -91,7 +91,7 @@ pub fn show(
     view: &mut View,
     result: &Versioned,
     content: &Versioned,
-    fallback: &mut Option<egui::TextureHandle>,
+    fallback: &mut Option<(egui::TextureHandle, u64)>,
 ) {
     let rect = ui.available_rect_before_wrap();
     let response =
@@ -111,10 +111,15 @@ pub fn show(
             PreviewCallback { result: result.clone(), content: content.clone(), uniforms: [place, split].concat() };
         ui.painter().with_clip_rect(rect).add(egui_wgpu::Callback::new_paint_callback(rect, cb));
     } else {
-        let tex = fallback.get_or_insert_with(|| {
-            ui.ctx().load_texture("preview", to_color_image(&result.image), egui::TextureOptions::LINEAR)
+        // Upload only when the frame changed, like the wgpu path.
+        let (tex, version) = fallback.get_or_insert_with(|| {
+            let tex = ui.ctx().load_texture("preview", to_color_image(&result.image), egui::TextureOptions::LINEAR);
+            (tex, result.version)
         });
-        tex.set(to_color_image(&result.image), egui::TextureOptions::LINEAR);
+        if *version != result.version {
+            tex.set(to_color_image(&result.image), egui::TextureOptions::LINEAR);
+            *version = result.version;
+        }
         let uv = Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
         ui.painter().with_clip_rect(rect).image(tex.id(), img, uv, egui::Color32::WHITE);
     }
