@@ -9,6 +9,7 @@ use image::{RgbImage, RgbaImage};
 
 use super::{lock, Command, Frame, Inbox, LossPoint, Notify, Shared, Status};
 use crate::error::{Error, Result};
+use crate::imageio::{fit_long_side, resize};
 use crate::model::{default_device, Tap, Vgg, WeightsSource};
 use crate::transfer::{
     build_stepper, coarse_to_fine, upscale, Optimizer, RenderSpec, SourceImages, Stage, StepReport, Stepper,
@@ -138,11 +139,24 @@ impl State {
         let stages = coarse_to_fine(spec.size, scales, iterations);
         let iterations = stages.iter().map(|s| s.iterations).sum();
         let first = RenderSpec { size: stages[0].size, ..spec.clone() };
+        let id = self.next_id;
+        self.next_id += 1;
+        // Show the photo at once: the model and targets take seconds at large sizes.
+        let photo =
+            Arc::new(to_rgba(&resize(&sources.content, fit_long_side(sources.content.dimensions(), first.size))));
+        self.publish_frame(Frame {
+            run: id,
+            image: photo.clone(),
+            content: photo,
+            iteration: 0,
+            losses: None,
+            seconds: 0.0,
+            objective: spec.objective.clone(),
+            spec: Arc::new(spec.clone()),
+        });
         let (net, cache) = self.model_for(&spec.weights)?;
         let stepper = build_stepper(&first, &sources, net, cache)?;
         let content = Arc::new(to_rgba(&stepper.content().rgb));
-        let id = self.next_id;
-        self.next_id += 1;
         self.run = Some(Run {
             id,
             stepper,
@@ -253,9 +267,13 @@ impl State {
             objective: run.stepper.objective().clone(),
             spec: run.spec.clone(),
         };
+        self.publish_frame(frame);
+        Ok(())
+    }
+
+    fn publish_frame(&self, frame: Frame) {
         lock(&self.shared).frame = Some(frame);
         (self.notify)();
-        Ok(())
     }
 }
 
