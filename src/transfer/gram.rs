@@ -36,10 +36,11 @@ pub fn content_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) ->
     Ok((loss, grad))
 }
 
-/// Total variation `mean(dx^2) + mean(dy^2)` of an image (1, C, H, W) and its gradient scaled by `weight`.
-pub fn tv_loss_and_grad(x: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
-    let mut loss = x.zeros_like()?.sum_all()?;
-    let mut grad = x.zeros_like()?;
+/// Total variation `mean(dx^2) + mean(dy^2)` of an image (1, C, H, W) and its gradient scaled by
+/// `weight` (None when the weight is zero: the loss is still reported, the gradient is not needed).
+pub fn tv_loss_and_grad(x: &Tensor, weight: f64) -> Result<(Tensor, Option<Tensor>)> {
+    let mut loss = Tensor::zeros((), x.dtype(), x.device())?;
+    let mut grad = if weight != 0.0 { Some(x.zeros_like()?) } else { None };
     for dim in [3, 2] {
         let len = x.dim(dim)?;
         if len < 2 {
@@ -47,9 +48,11 @@ pub fn tv_loss_and_grad(x: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
         }
         let d = x.narrow(dim, 1, len - 1)?.sub(&x.narrow(dim, 0, len - 1)?)?;
         loss = loss.add(&d.sqr()?.mean_all()?)?;
-        // x[j] enters d[j-1] with + and d[j] with -.
-        let g = d.pad_with_zeros(dim, 1, 0)?.sub(&d.pad_with_zeros(dim, 0, 1)?)?;
-        grad = grad.add(&(g * (2.0 * weight / d.elem_count() as f64))?)?;
+        if let Some(acc) = &mut grad {
+            // x[j] enters d[j-1] with + and d[j] with -.
+            let g = d.pad_with_zeros(dim, 1, 0)?.sub(&d.pad_with_zeros(dim, 0, 1)?)?;
+            *acc = acc.add(&(g * (2.0 * weight / d.elem_count() as f64))?)?;
+        }
     }
     Ok((loss, grad))
 }
@@ -105,6 +108,7 @@ mod tests {
         assert!(max_rel_err(&g, &ag) < 1e-5, "content gradient");
 
         let (_, g) = tv_loss_and_grad(&f, 0.5).unwrap();
+        let g = g.unwrap();
         let x = var.as_tensor();
         let dx = x.narrow(3, 1, 4).unwrap().sub(&x.narrow(3, 0, 4).unwrap()).unwrap();
         let dy = x.narrow(2, 1, 2).unwrap().sub(&x.narrow(2, 0, 2).unwrap()).unwrap();

@@ -196,7 +196,12 @@ pub fn evaluate_timed(
     if !want_grad {
         return Ok((losses, None, times));
     }
-    let grad = if depth == 0 { tv_grad } else { net.backward(&acts, &mut tap_grads)?.add(&tv_grad)? };
+    let grad = match (depth, tv_grad) {
+        (0, Some(tv)) => tv,
+        (0, None) => x.zeros_like()?,
+        (_, None) => net.backward(&acts, &mut tap_grads)?,
+        (_, Some(tv)) => net.backward(&acts, &mut tap_grads)?.add(&tv)?,
+    };
     times.backward = clock.elapsed().as_secs_f64() - times.forward - times.losses;
     Ok((losses, Some(grad), times))
 }

@@ -143,7 +143,7 @@ impl State {
         self.next_id += 1;
         // Show the photo at once: the model and targets take seconds at large sizes.
         let photo =
-            Arc::new(to_rgba(&resize(&sources.content, fit_long_side(sources.content.dimensions(), first.size))));
+            Arc::new(to_rgba(resize(&sources.content, fit_long_side(sources.content.dimensions(), first.size))));
         self.publish_frame(Frame {
             run: id,
             image: photo.clone(),
@@ -156,7 +156,7 @@ impl State {
         });
         let (net, cache) = self.model_for(&spec.weights)?;
         let stepper = build_stepper(&first, &sources, net, cache)?;
-        let content = Arc::new(to_rgba(&stepper.content().rgb));
+        let content = Arc::new(to_rgba(stepper.content().rgb.clone()));
         self.run = Some(Run {
             id,
             stepper,
@@ -247,7 +247,7 @@ impl State {
         let (net, cache) = self.model_for(&spec.weights)?;
         let mut stepper = build_stepper(&spec, &run.sources, net.clone(), cache)?;
         stepper.set_x(upscale(run.stepper.x(), run.sources.content.dimensions(), stage.size, net.device())?)?;
-        run.content = Arc::new(to_rgba(&stepper.content().rgb));
+        run.content = Arc::new(to_rgba(stepper.content().rgb.clone()));
         run.stepper = stepper;
         run.stage += 1;
         run.stage_start = run.done;
@@ -259,7 +259,7 @@ impl State {
         let Some(run) = &self.run else { return Ok(()) };
         let frame = Frame {
             run: run.id,
-            image: Arc::new(to_rgba(&run.stepper.image()?)),
+            image: Arc::new(to_rgba(run.stepper.image()?)),
             content: run.content.clone(),
             iteration: run.done,
             losses: run.last.as_ref().map(|r| r.losses.clone()),
@@ -277,6 +277,6 @@ impl State {
     }
 }
 
-fn to_rgba(img: &RgbImage) -> RgbaImage {
-    image::DynamicImage::ImageRgb8(img.clone()).into_rgba8()
+fn to_rgba(img: RgbImage) -> RgbaImage {
+    image::DynamicImage::ImageRgb8(img).into_rgba8()
 }
