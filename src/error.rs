@@ -25,9 +25,9 @@ pub enum Error {
     #[error("invalid setting: {0}")]
     Setting(String),
 
-    /// The optimisation produced a non-finite loss or gradient.
-    #[error("the loss became {0} (weights or learning rate too large?)")]
-    NonFinite(f64),
+    /// The optimisation produced a non-finite loss or update; `.0` names which.
+    #[error("the {0} became infinite or NaN (weights or learning rate too large?)")]
+    NonFinite(&'static str),
 }
 
 /// Result alias for the engine.

@@ -1,11 +1,12 @@
 //! Reading, resizing, normalising and writing images.
 
-use std::io::{BufWriter, Write};
+use std::borrow::Cow;
+use std::io::{BufWriter, Cursor, Write};
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage, RgbaImage};
 
 use crate::error::{Error, Result};
 
@@ -15,32 +16,96 @@ pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// Largest accepted input side; larger files are refused before their pixels are allocated.
 pub const MAX_INPUT_SIDE: u32 = 16_384;
+/// Largest accepted image file.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
-/// Decodes any supported format (JPEG, PNG, WebP, GIF, BMP, TIFF), applies the EXIF orientation
-/// and converts grey, alpha and 16-bit images to 8-bit RGB.
-pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+/// A decoded picture: its colour, and its alpha when the file has a channel that is not opaque
+/// everywhere (the optimisation runs on colour; the alpha is re-attached to the output).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picture {
+    /// 8-bit RGB colour.
+    pub rgb: RgbImage,
+    /// 8-bit alpha, at the same size as `rgb`; `None` for opaque images.
+    pub alpha: Option<GrayImage>,
+}
+
+/// Decodes any supported format (JPEG, PNG, WebP, GIF, BMP, TIFF; the first frame of an
+/// animation), applies the EXIF orientation and converts grey, CMYK and 16-bit images to 8-bit
+/// RGB, keeping any alpha. Files claiming sides over [`MAX_INPUT_SIDE`] are refused before their
+/// pixels are allocated.
+pub fn load_picture(path: &Path) -> Result<Picture> {
     let fail = |reason: String| Error::Image { path: path.to_path_buf(), reason };
     if path.is_dir() {
         return Err(fail("it is a folder, not an image file".into()));
     }
-    let reader = ImageReader::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut reader = reader.with_guessed_format().map_err(|e| fail(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(fail("not a recognised image format".into()));
+    let len = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(fail(format!("the file is {} MiB; the limit is {} MiB", len >> 20, MAX_FILE_BYTES >> 20)));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    decode_picture(&bytes).map_err(fail)
+}
+
+/// [`load_picture`] for bytes already in memory; the error is the reason alone.
+pub fn decode_picture(bytes: &[u8]) -> std::result::Result<Picture, String> {
+    if bytes.is_empty() {
+        return Err("the file is empty".into());
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
+    let Some(format) = reader.format() else {
+        return Err("not a recognised image format".into());
+    };
+    // The JPEG decoder fills missing data with grey instead of failing; a cut-off download
+    // would silently become half a photo.
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err("the JPEG data is truncated (no end-of-image marker)".into());
     }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_INPUT_SIDE);
     limits.max_image_height = Some(MAX_INPUT_SIDE);
     limits.max_alloc = Some(2 << 30);
     reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|e| fail(e.to_string()))?;
-    let orientation = decoder.orientation().map_err(|e| fail(e.to_string()))?;
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| fail(e.to_string()))?;
+    let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    let orientation = decoder.orientation().map_err(|e| e.to_string())?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
     img.apply_orientation(orientation);
     if img.width() == 0 || img.height() == 0 {
-        return Err(fail("the image is empty".into()));
+        return Err("the image has no pixels".into());
     }
-    Ok(img.to_rgb8())
+    let alpha = img.color().has_alpha().then(|| alpha_of(&img)).flatten();
+    Ok(Picture { rgb: img.to_rgb8(), alpha })
+}
+
+/// Decodes only the colour of an image, see [`load_picture`].
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    Ok(load_picture(path)?.rgb)
+}
+
+/// Whether an end-of-image marker follows the first scan. Entropy-coded data cannot contain
+/// `FF D9` (a data `FF` is stuffed as `FF 00`), so a file cut inside its scan has none.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let Some(sos) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else { return false };
+    bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+/// The alpha channel at 8 bits, or `None` when every pixel is opaque.
+fn alpha_of(img: &DynamicImage) -> Option<GrayImage> {
+    let rgba = img.to_rgba8();
+    let alpha = GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| image::Luma([rgba.get_pixel(x, y)[3]]));
+    alpha.pixels().any(|p| p[0] != 255).then_some(alpha)
+}
+
+/// `rgb` with `alpha` (resized to fit, bicubic) as its fourth channel.
+pub fn attach_alpha(rgb: &RgbImage, alpha: &GrayImage) -> RgbaImage {
+    let alpha = if alpha.dimensions() == rgb.dimensions() {
+        alpha.clone()
+    } else {
+        image::imageops::resize(alpha, rgb.width(), rgb.height(), FilterType::CatmullRom)
+    };
+    RgbaImage::from_fn(rgb.width(), rgb.height(), |x, y| {
+        let [r, g, b] = rgb.get_pixel(x, y).0;
+        image::Rgba([r, g, b, alpha.get_pixel(x, y)[0]])
+    })
 }
 
 /// Output size with the long side equal to `long_side`, keeping the aspect ratio (each side >= 1).
@@ -88,10 +153,11 @@ pub fn from_tensor(x: &Tensor) -> Result<RgbImage> {
     Ok(img)
 }
 
-/// Writes an RGB PNG with `text` as tEXt/iTXt chunks, atomically: the data goes to a temporary
-/// file in the same folder, is flushed to disk, then renamed over `path`. On failure no partial
-/// file is left behind.
-pub fn save_png(img: &RgbImage, path: &Path, text: &[(String, String)]) -> Result<()> {
+/// Writes a PNG with `text` as iTXt chunks, atomically: the data goes to a temporary file in the
+/// same folder, is flushed to disk, then renamed over `path`. On failure no partial file is left
+/// behind and an existing file at `path` is untouched. RGBA images that are opaque everywhere are
+/// written as RGB; other pixel types as RGBA.
+pub fn save_png(img: &DynamicImage, path: &Path, text: &[(String, String)]) -> Result<()> {
     let fail = |reason: String| Error::Save { path: path.to_path_buf(), reason };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -107,17 +173,24 @@ pub fn save_png(img: &RgbImage, path: &Path, text: &[(String, String)]) -> Resul
     Ok(())
 }
 
-fn write_png(img: &RgbImage, path: &Path, text: &[(String, String)]) -> std::io::Result<()> {
+fn write_png(img: &DynamicImage, path: &Path, text: &[(String, String)]) -> std::io::Result<()> {
+    let opaque = |rgba: &RgbaImage| rgba.pixels().all(|p| p[3] == 255);
+    let (color, data): (_, Cow<[u8]>) = match img {
+        DynamicImage::ImageRgb8(rgb) => (png::ColorType::Rgb, Cow::Borrowed(rgb.as_raw())),
+        DynamicImage::ImageRgba8(rgba) if opaque(rgba) => (png::ColorType::Rgb, img.to_rgb8().into_raw().into()),
+        DynamicImage::ImageRgba8(rgba) => (png::ColorType::Rgba, Cow::Borrowed(rgba.as_raw())),
+        other => (png::ColorType::Rgba, other.to_rgba8().into_raw().into()),
+    };
     let file = std::fs::File::create(path)?;
     let mut out = BufWriter::new(&file);
     let mut enc = png::Encoder::new(&mut out, img.width(), img.height());
-    enc.set_color(png::ColorType::Rgb);
+    enc.set_color(color);
     enc.set_depth(png::BitDepth::Eight);
     for (k, v) in text {
         enc.add_itxt_chunk(k.clone(), v.clone()).map_err(std::io::Error::other)?;
     }
     let mut writer = enc.write_header().map_err(std::io::Error::other)?;
-    writer.write_image_data(img.as_raw()).map_err(std::io::Error::other)?;
+    writer.write_image_data(&data).map_err(std::io::Error::other)?;
     writer.finish().map_err(std::io::Error::other)?;
     out.flush()?;
     drop(out);
@@ -134,6 +207,33 @@ mod tests {
         let t = to_tensor(&img, &Device::Cpu).unwrap();
         assert_eq!(t.dims(), &[1, 3, 5, 7]);
         assert_eq!(from_tensor(&t).unwrap(), img);
+    }
+
+    #[test]
+    fn alpha_survives_decode_and_is_reattached_after_resize() {
+        let rgba = RgbaImage::from_fn(8, 6, |x, _| image::Rgba([10, 20, 30, (x * 30) as u8]));
+        let mut png = Vec::new();
+        DynamicImage::ImageRgba8(rgba.clone()).write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        let pic = decode_picture(&png).unwrap();
+        let alpha = pic.alpha.expect("alpha kept");
+        assert_eq!(alpha.get_pixel(3, 2)[0], 90);
+        let out = attach_alpha(&resize(&pic.rgb, (16, 12)), &alpha);
+        assert_eq!(out.dimensions(), (16, 12));
+        assert!(out.get_pixel(0, 0)[3] < 20 && out.get_pixel(15, 11)[3] > 190);
+    }
+
+    #[test]
+    fn opaque_alpha_is_dropped() {
+        let rgba = RgbaImage::from_pixel(4, 4, image::Rgba([1, 2, 3, 255]));
+        let mut png = Vec::new();
+        DynamicImage::ImageRgba8(rgba).write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        assert_eq!(decode_picture(&png).unwrap().alpha, None);
+    }
+
+    #[test]
+    fn empty_bytes_are_named_as_empty() {
+        assert_eq!(decode_picture(&[]).unwrap_err(), "the file is empty");
+        assert_eq!(decode_picture(b"hello, world").unwrap_err(), "not a recognised image format");
     }
 
     #[test]

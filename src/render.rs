@@ -84,7 +84,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
             });
             done += 1;
             if args.save_every.is_some_and(|n| n > 0 && done % n == 0 && done < total) {
-                save_png(&s.image()?, &numbered(&args.out, done), &stage_spec.png_text(done))?;
+                save_png(&sources.output(s.image()?), &numbered(&args.out, done), &stage_spec.png_text(done))?;
             }
         }
         previous = Some(s.x().clone());
@@ -104,7 +104,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
         stage: spec.size,
         elapsed: start.elapsed().as_secs_f64(),
     });
-    save_png(&stepper.image()?, &args.out, &spec.png_text(done))?;
+    save_png(&sources.output(stepper.image()?), &args.out, &spec.png_text(done))?;
     if let Some(json) = &args.json {
         let run = RunLog { size: [w, h], device: device_name(&device), iterations: &log };
         std::fs::write(json, serde_json::to_string_pretty(&run)?)

@@ -166,14 +166,14 @@ impl App {
             self.message = Some(("Nothing to export yet.".into(), true));
             return;
         };
-        let rgb = image::DynamicImage::ImageRgba8((*frame.image).clone()).into_rgb8();
+        let image = image::DynamicImage::ImageRgba8((*frame.image).clone());
         let mut spec = (*frame.spec).clone();
         spec.objective = frame.objective.clone();
         let text = spec.png_text(frame.iteration);
         let (tx, rx) = mpsc::channel();
         self.exports.push(rx);
         std::thread::spawn(move || {
-            let r = save_png(&rgb, &path, &text).map(|()| path).map_err(|e| e.to_string());
+            let r = save_png(&image, &path, &text).map(|()| path).map_err(|e| e.to_string());
             let _ = tx.send(r);
         });
         self.message = Some(("Exporting…".into(), false));
@@ -246,6 +246,9 @@ impl App {
         }
         let run = self.frame.as_ref().map(|f| f.run);
         self.history.extend(self.worker.take_history().into_iter().filter(|p| Some(p.run) == run || run.is_none()));
+        if let Some(notice) = self.worker.take_notice() {
+            self.message = Some((notice, true));
+        }
         let status = self.worker.status();
         if status != self.status {
             if matches!(status, Status::Stopped | Status::Failed(_)) && self.finished.is_none() {

@@ -190,7 +190,7 @@ pub fn evaluate_timed(
         + objective.style_weight * losses.style
         + objective.tv_weight * losses.tv;
     if !losses.total.is_finite() {
-        return Err(Error::NonFinite(losses.total));
+        return Err(Error::NonFinite("loss"));
     }
     times.losses = clock.elapsed().as_secs_f64() - times.forward;
     if !want_grad {

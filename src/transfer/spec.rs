@@ -4,17 +4,19 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use image::RgbImage;
+use image::{DynamicImage, GrayImage, RgbImage};
 
 use super::objective::Objective;
 use super::stepper::{RunSettings, Stepper};
 use super::targets::{PreparedImage, TargetCache};
 use crate::error::{Error, Result};
-use crate::imageio::{fit_long_side, load_rgb, resize};
+use crate::imageio::{attach_alpha, fit_long_side, load_picture, resize};
 use crate::model::{Vgg, WeightsSource};
 
 /// Smallest output long side that still leaves relu5_1 a few pixels (16x downsampling).
 pub const MIN_SIZE: u32 = 32;
+/// Smallest short side the network accepts: four 2x2 poolings leave relu5_1 one pixel.
+pub const MIN_SHORT_SIDE: u32 = 16;
 /// Largest output long side accepted in one piece.
 pub const MAX_SIZE: u32 = 4096;
 
@@ -73,6 +75,8 @@ impl RenderSpec {
 pub struct SourceImages {
     /// The content photo.
     pub content: RgbImage,
+    /// The content photo's alpha, re-attached to the output (`None` when opaque).
+    pub content_alpha: Option<GrayImage>,
     /// The style paintings.
     pub styles: Vec<RgbImage>,
 }
@@ -80,10 +84,20 @@ pub struct SourceImages {
 impl SourceImages {
     /// Reads every image of `spec`.
     pub fn load(spec: &RenderSpec) -> Result<Self> {
+        let content = load_picture(&spec.content)?;
         Ok(SourceImages {
-            content: load_rgb(&spec.content)?,
-            styles: spec.styles.iter().map(|p| load_rgb(p)).collect::<Result<_>>()?,
+            content: content.rgb,
+            content_alpha: content.alpha,
+            styles: spec.styles.iter().map(|p| Ok(load_picture(p)?.rgb)).collect::<Result<_>>()?,
         })
+    }
+
+    /// The output as it is saved: `rgb` with the content's alpha when it has one.
+    pub fn output(&self, rgb: RgbImage) -> DynamicImage {
+        match &self.content_alpha {
+            Some(alpha) => DynamicImage::ImageRgba8(attach_alpha(&rgb, alpha)),
+            None => DynamicImage::ImageRgb8(rgb),
+        }
     }
 }
 
@@ -95,13 +109,33 @@ pub fn build_stepper(
     cache: &mut TargetCache,
 ) -> Result<Stepper> {
     spec.validate()?;
-    let size = fit_long_side(sources.content.dimensions(), spec.size);
+    let size = workable_size("content image", sources.content.dimensions(), spec.size)?;
     let content = PreparedImage::new(resize(&sources.content, size), &net)?;
     let style_side = ((f64::from(spec.size) * spec.style_scale).round() as u32).max(MIN_SIZE);
     let styles = sources
         .styles
         .iter()
-        .map(|s| PreparedImage::new(resize(s, fit_long_side(s.dimensions(), style_side)), &net))
+        .enumerate()
+        .map(|(i, s)| {
+            let size = workable_size(&format!("style image {}", i + 1), s.dimensions(), style_side)?;
+            PreparedImage::new(resize(s, size), &net)
+        })
         .collect::<Result<Vec<_>>>()?;
     Stepper::new(net, content, styles, spec.objective.clone(), &spec.run, cache)
+}
+
+/// Size of an image fitted to `long_side`; refused when its short side would be too thin for the
+/// network's 16x downsampling (small images are simply upscaled).
+fn workable_size(what: &str, dims: (u32, u32), long_side: u32) -> Result<(u32, u32)> {
+    let fitted = fit_long_side(dims, long_side);
+    if fitted.0.min(fitted.1) < MIN_SHORT_SIDE {
+        return Err(Error::setting(format!(
+            "the {what} is {}x{} pixels: at {long_side} px its short side would be {} px, and the network \
+             needs at least {MIN_SHORT_SIDE}; crop it to a less elongated shape or use a larger size",
+            dims.0,
+            dims.1,
+            fitted.0.min(fitted.1)
+        )));
+    }
+    Ok(fitted)
 }

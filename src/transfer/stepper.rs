@@ -93,13 +93,19 @@ impl Stepper {
         Ok(Stepper { net, content, styles, objective, targets, optimizer, x, iteration: 0 })
     }
 
-    /// One iteration: evaluate at the current image, then update it. On a non-finite loss the
-    /// image is left unchanged and the error returned.
+    /// One iteration: evaluate at the current image, then update it. On a non-finite loss or
+    /// update the image is left at its last finite value and [`Error::NonFinite`] returned; the
+    /// optimiser should then be reset.
     pub fn step(&mut self) -> Result<StepReport> {
         let start = Instant::now();
         let (losses, grad, phases) = evaluate_timed(&self.net, &self.x, &self.objective, &self.targets, true)?;
         let grad = grad.ok_or_else(|| Error::setting("no gradient"))?;
         let next = self.optimizer.step(&self.x, &grad)?;
+        // One reduction over the image: negligible next to the network, and it guarantees the
+        // stepper never holds an image it cannot show or resume from.
+        if !next.abs()?.sum_all()?.to_scalar::<f32>()?.is_finite() {
+            return Err(Error::NonFinite("update"));
+        }
         let report = StepReport { iteration: self.iteration, losses, seconds: 0.0, phases };
         self.x = next;
         self.iteration += 1;

@@ -98,6 +98,9 @@ pub struct Shared {
     pub status: Status,
     /// Commands applied so far (lets tests and the UI see that a command took effect).
     pub objective_updates: u64,
+    /// Something the user should know that did not stop the run (e.g. a numerical fault that was
+    /// rolled back), not yet taken.
+    pub notice: Option<String>,
 }
 
 /// Owner's handle: send commands, take frames. Dropping it shuts the thread down.
@@ -123,6 +126,7 @@ impl Worker {
             history: Vec::new(),
             status: Status::Idle,
             objective_updates: 0,
+            notice: None,
         }));
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -144,6 +148,11 @@ impl Worker {
     /// Takes the loss points published since the last call.
     pub fn take_history(&self) -> Vec<LossPoint> {
         std::mem::take(&mut lock(&self.shared).history)
+    }
+
+    /// Takes the newest notice, if one arrived.
+    pub fn take_notice(&self) -> Option<String> {
+        lock(&self.shared).notice.take()
     }
 
     /// The current status.

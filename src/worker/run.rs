@@ -45,7 +45,7 @@ struct State {
     next_id: u64,
 }
 
-/// After this many consecutive non-finite steps the run is given up.
+/// After this many consecutive non-finite steps the run pauses for the user to fix the weights.
 const MAX_FAILURES: u32 = 3;
 
 pub(crate) fn main_loop(rx: Inbox, shared: Arc<Mutex<Shared>>, notify: Notify) {
@@ -112,6 +112,9 @@ impl State {
             Command::Pause => self.set_running(false, Status::Paused),
             Command::Resume => {
                 let more = self.run.as_ref().is_some_and(|r| r.done < r.iterations);
+                if let Some(run) = &mut self.run {
+                    run.failures = 0;
+                }
                 if more {
                     self.set_running(true, Status::Running)
                 } else {
@@ -210,17 +213,33 @@ impl State {
                 run.last = Some(report);
                 run.done += 1;
             }
-            Err(Error::NonFinite(v)) => {
-                // The image is left at its last finite value; restart the optimiser more gently.
+            Err(Error::NonFinite(what)) => {
+                // The stepper kept its last finite image: restart the optimiser more gently.
                 run.failures += 1;
-                if run.failures >= MAX_FAILURES {
-                    return Err(Error::NonFinite(v));
-                }
+                run.stepper.optimizer_mut().reset();
+                let mut remedy = "restarted the optimiser".to_string();
                 if let Optimizer::Adam(adam) = run.stepper.optimizer_mut() {
                     let lr = adam.lr() * 0.5;
                     adam.set_lr(lr);
+                    remedy = format!("restarted the optimiser with learning rate {lr:.3}");
                 }
-                run.stepper.optimizer_mut().reset();
+                let what = format!("Iteration {}: the {what} became infinite or NaN", run.done + 1);
+                let notice = if run.failures >= MAX_FAILURES {
+                    run.running = false;
+                    format!(
+                        "{what} {} times in a row. Paused on the last good image: lower the weights, then Resume.",
+                        run.failures
+                    )
+                } else {
+                    format!("{what}; kept the last good image and {remedy}.")
+                };
+                let paused = !run.running;
+                lock(&self.shared).notice = Some(notice);
+                if paused {
+                    self.set_status(Status::Paused);
+                } else {
+                    (self.notify)();
+                }
                 return Ok(());
             }
             Err(e) => return Err(e),
@@ -259,7 +278,7 @@ impl State {
         let Some(run) = &self.run else { return Ok(()) };
         let frame = Frame {
             run: run.id,
-            image: Arc::new(to_rgba(run.stepper.image()?)),
+            image: Arc::new(run.sources.output(run.stepper.image()?).into_rgba8()),
             content: run.content.clone(),
             iteration: run.done,
             losses: run.last.as_ref().map(|r| r.losses.clone()),
