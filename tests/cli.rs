@@ -95,3 +95,32 @@ fn bad_inputs_give_one_line_errors_and_nonzero_exit() {
         assert!(!out.exists());
     }
 }
+
+/// A full disk, simulated with a file-size limit (works as root too, unlike a read-only folder):
+/// the write fails, the error says why, the previous file is untouched and no temp file is left.
+#[cfg(unix)]
+#[test]
+fn a_failed_write_keeps_the_previous_file_and_leaves_no_partial_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 128, 96);
+    let out = dir.path().join("out.png");
+    std::fs::write(&out, b"the artist's previous render").unwrap();
+    let o = Command::new("sh")
+        .arg("-c")
+        // 8 blocks (4-8 KiB); SIGXFSZ ignored so the write fails with EFBIG instead of killing.
+        .arg(r#"ulimit -f 8 && trap '' XFSZ && exec "$@""#)
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_neural-style-studio"))
+        .args(["render", "--size", "128", "--iters", "2", "--content", s(&content), "--style", s(&style), "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: cannot write image") && last.contains("out.png"), "{err}");
+    assert!(last.contains("too large"), "names the reason: {err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"the artist's previous render");
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(names.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")), "{names:?}");
+}

@@ -9,7 +9,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use neural_style_studio::model::{weights::EMBEDDED_VGG16_SHA256, Arch, Tap, Vgg, WeightsSource, EMBEDDED_VGG16};
 use neural_style_studio::transfer::gram::gram;
 use neural_style_studio::transfer::{
-    evaluate, Init, Objective, OptimizerKind, PreparedImage, RunSettings, Stepper, TargetCache, Targets,
+    evaluate, Init, Objective, Optimizer, OptimizerKind, PreparedImage, RunSettings, Stepper, TargetCache, Targets,
 };
 use sha2::{Digest, Sha256};
 
@@ -168,6 +168,46 @@ fn adam_run_reduces_the_loss() {
 #[test]
 fn runs_are_deterministic() {
     assert_eq!(small_run(OptimizerKind::Lbfgs, 5), small_run(OptimizerKind::Lbfgs, 5));
+}
+
+#[test]
+fn a_non_finite_loss_rolls_back_to_the_last_finite_image() {
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
+    // Adam with an absurd learning rate: the first update is finite (pixels around 1e30) but
+    // the network overflows on it.
+    let settings = RunSettings { optimizer: OptimizerKind::Adam, lr: 1e30, ..RunSettings::default() };
+    let mut stepper =
+        Stepper::new(net, content, vec![style], Objective::default(), &settings, &mut TargetCache::new()).unwrap();
+    let start = stepper.x().clone();
+    stepper.step().unwrap();
+    let err = stepper.step().unwrap_err();
+    assert!(matches!(err, neural_style_studio::Error::NonFinite("loss")), "{err}");
+    let diff = (stepper.x() - &start).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert_eq!(diff, 0.0, "back at the last image with a finite loss");
+    if let Optimizer::Adam(adam) = stepper.optimizer_mut() {
+        adam.set_lr(0.05);
+    }
+    stepper.optimizer_mut().reset();
+    let losses: Vec<f64> = (0..3).map(|_| stepper.step().unwrap().losses.total).collect();
+    assert!(losses.iter().all(|l| l.is_finite()) && losses[2] < losses[0], "{losses:?}");
+}
+
+#[test]
+fn a_non_finite_update_leaves_the_image_unchanged() {
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
+    // A weight that is finite in f64 but infinite once the gradient is formed in f32.
+    let absurd = Objective { style_weight: 1e300, ..Objective::default() };
+    let mut stepper =
+        Stepper::new(net, content, vec![style], absurd, &RunSettings::default(), &mut TargetCache::new()).unwrap();
+    let start = stepper.image().unwrap();
+    let err = stepper.step().unwrap_err();
+    assert!(matches!(err, neural_style_studio::Error::NonFinite(_)), "{err}");
+    assert_eq!(stepper.image().unwrap(), start);
+    assert_eq!(stepper.iteration(), 0);
 }
 
 #[test]

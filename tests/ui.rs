@@ -128,6 +128,23 @@ fn size_change_restarts_and_bad_images_are_reported() {
     assert!(h.state().message.as_ref().unwrap().0.contains("out.png"));
     assert!(!target.exists() && !dir.path().join("no-such-folder").exists());
     assert!(h.state().frame.is_some());
+    // ... so the user can export elsewhere.
+    let elsewhere = dir.path().join("out.png");
+    h.state_mut().export_to(elsewhere.clone());
+    step_until(&mut h, 30, "second export", |a| a.message.as_ref().is_some_and(|m| m.0.starts_with("Exported")));
+    assert_eq!(image::open(&elsewhere).unwrap().width(), 96);
+}
+
+#[test]
+fn closing_the_window_mid_run_stops_the_worker_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Launch { settings: Some(small_settings(dir.path())), start: true });
+    step_until(&mut h, 60, "a few iterations", |a| iteration(a) >= 2);
+    let per_iteration = Duration::from_secs_f64(h.state().frame.as_ref().unwrap().seconds);
+    let t = Instant::now();
+    eframe::App::on_exit(h.state_mut());
+    assert!(!h.state().worker_alive());
+    assert!(t.elapsed() < per_iteration * 2 + Duration::from_secs(1), "{:?} ({per_iteration:?}/it)", t.elapsed());
 }
 
 #[test]

@@ -184,6 +184,11 @@ impl App {
         self.worker.objective_updates()
     }
 
+    /// Whether the worker thread is still running (false once the window has closed).
+    pub fn worker_alive(&self) -> bool {
+        self.worker.is_alive()
+    }
+
     /// Time since the run started (frozen when it stopped).
     pub fn elapsed(&self) -> Duration {
         self.finished.or_else(|| self.started.map(|s| s.elapsed())).unwrap_or_default()

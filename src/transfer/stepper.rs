@@ -71,6 +71,8 @@ pub struct Stepper {
     targets: Targets,
     optimizer: Optimizer,
     x: Tensor,
+    /// The image before the last update: its loss was finite, so a fault rolls back to it.
+    previous: Option<Tensor>,
     iteration: usize,
 }
 
@@ -90,15 +92,19 @@ impl Stepper {
         let targets = Targets::new(&net, &content, &styles, &objective, cache)?;
         let x = initial_image(&net, &content, &styles, settings)?;
         let optimizer = Optimizer::new(settings.optimizer, settings.lr, settings.history);
-        Ok(Stepper { net, content, styles, objective, targets, optimizer, x, iteration: 0 })
+        Ok(Stepper { net, content, styles, objective, targets, optimizer, x, previous: None, iteration: 0 })
     }
 
-    /// One iteration: evaluate at the current image, then update it. On a non-finite loss or
-    /// update the image is left at its last finite value and [`Error::NonFinite`] returned; the
-    /// optimiser should then be reset.
+    /// One iteration: evaluate at the current image, then update it. On a non-finite loss the
+    /// image rolls back to the last one whose loss was finite; on a non-finite update it stays.
+    /// Either way [`Error::NonFinite`] is returned and the optimiser should be reset.
     pub fn step(&mut self) -> Result<StepReport> {
         let start = Instant::now();
-        let (losses, grad, phases) = evaluate_timed(&self.net, &self.x, &self.objective, &self.targets, true)?;
+        let evaluated = evaluate_timed(&self.net, &self.x, &self.objective, &self.targets, true);
+        if let (Err(Error::NonFinite(_)), Some(previous)) = (&evaluated, self.previous.take()) {
+            self.x = previous;
+        }
+        let (losses, grad, phases) = evaluated?;
         let grad = grad.ok_or_else(|| Error::setting("no gradient"))?;
         let next = self.optimizer.step(&self.x, &grad)?;
         // One reduction over the image: negligible next to the network, and it guarantees the
@@ -107,7 +113,7 @@ impl Stepper {
             return Err(Error::NonFinite("update"));
         }
         let report = StepReport { iteration: self.iteration, losses, seconds: 0.0, phases };
-        self.x = next;
+        self.previous = Some(std::mem::replace(&mut self.x, next));
         self.iteration += 1;
         Ok(StepReport { seconds: start.elapsed().as_secs_f64(), ..report })
     }
@@ -169,6 +175,7 @@ impl Stepper {
             return Err(Error::setting(format!("image of shape {:?}, expected {:?}", x.dims(), self.x.dims())));
         }
         self.x = x;
+        self.previous = None;
         self.optimizer.reset();
         Ok(())
     }

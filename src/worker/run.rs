@@ -235,10 +235,9 @@ impl State {
                 };
                 let paused = !run.running;
                 lock(&self.shared).notice = Some(notice);
+                self.publish()?;
                 if paused {
                     self.set_status(Status::Paused);
-                } else {
-                    (self.notify)();
                 }
                 return Ok(());
             }
