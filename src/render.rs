@@ -8,7 +8,9 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::imageio::save_png;
 use neural_style_studio::model::{default_device, device_name};
-use neural_style_studio::transfer::{build_stepper, coarse_to_fine, upscale, SourceImages, TargetCache};
+use neural_style_studio::transfer::{
+    available_memory, build_stepper, coarse_to_fine, fit_in_memory, upscale, SourceImages, TargetCache,
+};
 
 use crate::bench::median;
 use crate::cli::{deepest_tap, RenderArgs};
@@ -40,6 +42,11 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     let device = default_device();
     let sources = SourceImages::load(&spec)?;
     let net = Arc::new(spec.weights.load(deepest_tap(&spec.objective), &device)?);
+    let mut spec = spec;
+    let plan = fit_in_memory(&mut spec, sources.content.dimensions(), &net.config(), available_memory())?;
+    if let Some(note) = &plan.note {
+        eprintln!("note: {note}");
+    }
     let mut cache = TargetCache::new();
     let stages = coarse_to_fine(spec.size, args.scales, args.iters);
     let total: usize = stages.iter().map(|s| s.iterations).sum();

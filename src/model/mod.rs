@@ -4,7 +4,7 @@ pub mod cpu;
 pub mod vgg;
 pub mod weights;
 
-pub use vgg::{Activations, Arch, Config, Tap, Vgg};
+pub use vgg::{Activations, Arch, Config, LayerSpec, Tap, Vgg};
 pub use weights::{load_file, load_safetensors, WeightsSource, EMBEDDED_VGG16};
 
 use candle_core::Device;

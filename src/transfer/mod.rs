@@ -3,6 +3,7 @@
 pub mod adam;
 pub mod gram;
 pub mod lbfgs;
+pub mod memory;
 pub mod objective;
 pub mod optimizer;
 pub mod schedule;
@@ -10,6 +11,7 @@ pub mod spec;
 pub mod stepper;
 pub mod targets;
 
+pub use memory::{available_memory, estimate, fit_in_memory, MemoryEstimate, MemoryPlan};
 pub use objective::{evaluate, evaluate_timed, Losses, Objective, PhaseTimes, CONTENT_TAP, STYLE_TAPS};
 pub use optimizer::{Optimizer, OptimizerKind};
 pub use schedule::{coarse_to_fine, upscale, Stage};

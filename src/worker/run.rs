@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 use crate::imageio::{fit_long_side, resize};
 use crate::model::{default_device, Tap, Vgg, WeightsSource};
 use crate::transfer::{
-    build_stepper, coarse_to_fine, upscale, Optimizer, RenderSpec, SourceImages, Stage, StepReport, Stepper,
-    TargetCache,
+    available_memory, build_stepper, coarse_to_fine, fit_in_memory, upscale, Optimizer, RenderSpec, SourceImages,
+    Stage, StepReport, Stepper, TargetCache,
 };
 
 /// A run in progress.
@@ -157,6 +157,13 @@ impl State {
             objective: spec.objective.clone(),
             spec: Arc::new(spec.clone()),
         });
+        let mut spec = spec;
+        let config = self.model_for(&spec.weights)?.0.config();
+        let plan = fit_in_memory(&mut spec, sources.content.dimensions(), &config, available_memory())?;
+        if let Some(note) = plan.note {
+            lock(&self.shared).notice = Some(format!("{note}."));
+        }
+        let first = RenderSpec { run: spec.run.clone(), ..first };
         let (net, cache) = self.model_for(&spec.weights)?;
         let stepper = build_stepper(&first, &sources, net, cache)?;
         let content = Arc::new(to_rgba(stepper.content().rgb.clone()));

@@ -1,0 +1,223 @@
+//! What a render needs in memory, checked against what the machine has before any work starts,
+//! so that a too-large render is refused with a size that fits (or made to fit by a shorter
+//! L-BFGS history) instead of swapping the desktop to death or being killed mid-run.
+
+use super::optimizer::OptimizerKind;
+use super::spec::RenderSpec;
+use crate::error::{Error, Result};
+use crate::imageio::fit_long_side;
+use crate::model::{Config, LayerSpec};
+
+const F32: u64 = 4;
+/// The program, the model weights and the allocator's slack, measured (see docs/reliability.md).
+const BASE_BYTES: u64 = 224 << 20;
+/// Shortest L-BFGS history worth running; below it, Adam-like progress at L-BFGS cost.
+const MIN_HISTORY: usize = 5;
+/// Share of the available memory a render may plan to use (the rest for the OS and the UI).
+const USABLE: f64 = 0.85;
+
+/// Bytes a render needs, by part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemoryEstimate {
+    /// Kept activations of one forward pass, their copies for the losses, and gradient buffers.
+    pub network: u64,
+    /// Content features and style Gram matrices.
+    pub targets: u64,
+    /// Optimiser state: L-BFGS keeps 2 x history image-sized vectors, Adam 2.
+    pub optimizer: u64,
+    /// Program, weights and slack.
+    pub base: u64,
+}
+
+impl MemoryEstimate {
+    /// Everything together.
+    pub fn total(&self) -> u64 {
+        self.network + self.targets + self.optimizer + self.base
+    }
+}
+
+/// Estimates the peak memory of optimising a `width` x `height` image with this network.
+pub fn estimate(
+    config: &Config,
+    (width, height): (u32, u32),
+    n_styles: usize,
+    kind: OptimizerKind,
+    history: usize,
+) -> Result<MemoryEstimate> {
+    let (mut h, mut w, mut c) = (u64::from(height), u64::from(width), 3u64);
+    let pixels = h * w;
+    let (mut kept, mut largest, mut grams) = (h * w * c, h * w * c, 0u64);
+    for layer in config.layers()? {
+        match layer {
+            LayerSpec::Conv(conv) => {
+                c = conv.out_channels as u64;
+                grams += c * c;
+            }
+            LayerSpec::Pool => (h, w) = (h / 2, w / 2),
+        }
+        kept += h * w * c;
+        largest = largest.max(h * w * c);
+    }
+    // Activations, the same again for the taps' copies and the style image's forward pass at
+    // target time (upper bounds), and three gradient-sized buffers in the backward pass.
+    let network = (2 * kept + 3 * largest) * F32;
+    let targets = (n_styles as u64 * grams + kept / 8) * F32;
+    let image = 3 * pixels * F32;
+    let optimizer = match kind {
+        OptimizerKind::Lbfgs => (2 * history as u64 + 4) * image,
+        OptimizerKind::Adam => 4 * image,
+    };
+    Ok(MemoryEstimate { network, targets, optimizer, base: BASE_BYTES })
+}
+
+/// The outcome of fitting a render into memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryPlan {
+    /// What the render (as adjusted) needs.
+    pub estimate: MemoryEstimate,
+    /// What was changed to make it fit, for the user.
+    pub note: Option<String>,
+}
+
+/// Checks `spec` against `available` bytes (`None`: unknown, no check). When it does not fit,
+/// shortens the L-BFGS history (down to 5) and says so, or refuses, naming a size that fits.
+pub fn fit_in_memory(
+    spec: &mut RenderSpec,
+    content: (u32, u32),
+    config: &Config,
+    available: Option<u64>,
+) -> Result<MemoryPlan> {
+    let n = spec.styles.len();
+    let kind = spec.run.optimizer;
+    let needs = |size: u32, history: usize| estimate(config, fit_long_side(content, size), n, kind, history);
+    let wanted = needs(spec.size, spec.run.history)?;
+    let Some(available) = available else { return Ok(MemoryPlan { estimate: wanted, note: None }) };
+    let budget = (available as f64 * USABLE) as u64;
+    if wanted.total() <= budget {
+        return Ok(MemoryPlan { estimate: wanted, note: None });
+    }
+    if kind == OptimizerKind::Lbfgs {
+        let mut history = spec.run.history;
+        while history > MIN_HISTORY {
+            history = (history * 3 / 4).max(MIN_HISTORY);
+            let e = needs(spec.size, history)?;
+            if e.total() <= budget {
+                let note = format!(
+                    "L-BFGS history shortened from {} to {history} so that a {} px render fits in the {} free",
+                    spec.run.history,
+                    spec.size,
+                    gib(available)
+                );
+                spec.run.history = history;
+                return Ok(MemoryPlan { estimate: e, note: Some(note) });
+            }
+        }
+    }
+    let history = if kind == OptimizerKind::Lbfgs { MIN_HISTORY } else { 0 };
+    let fits =
+        (1..spec.size / 32).rev().map(|k| k * 32).find(|&size| needs(size, history).is_ok_and(|e| e.total() <= budget));
+    let advice = match fits {
+        Some(size) => format!("{size} px fits"),
+        None => "close other programs and try again".into(),
+    };
+    Err(Error::setting(format!(
+        "a {} px render needs about {} of memory but only {} is free; {advice}",
+        spec.size,
+        gib(wanted.total()),
+        gib(available)
+    )))
+}
+
+/// Memory the system can give this process now (RAM; GPUs' memory is not visible to candle).
+pub fn available_memory() -> Option<u64> {
+    let mut sys = sysinfo::System::new().ok()?;
+    sys.refresh_memory();
+    let mut free = sys.available_memory();
+    if let Some(limits) = sys.cgroup_limits() {
+        free = free.min(limits.free_memory);
+    }
+    (free > 0).then_some(free)
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Arch, Tap, WeightsSource};
+    use crate::transfer::{Objective, RunSettings};
+
+    fn vgg16() -> Config {
+        Config { arch: Arch::Vgg16, deepest: Tap::new(5, 1) }
+    }
+
+    fn spec(size: u32) -> RenderSpec {
+        RenderSpec {
+            content: "c.png".into(),
+            styles: vec!["s.png".into()],
+            size,
+            style_scale: 1.0,
+            objective: Objective::default(),
+            run: RunSettings::default(),
+            weights: WeightsSource::Embedded,
+        }
+    }
+
+    #[test]
+    fn lbfgs_history_costs_two_image_vectors_per_entry() {
+        let a = estimate(&vgg16(), (512, 384), 1, OptimizerKind::Lbfgs, 10).unwrap();
+        let b = estimate(&vgg16(), (512, 384), 1, OptimizerKind::Lbfgs, 11).unwrap();
+        assert_eq!(b.total() - a.total(), 2 * 3 * 512 * 384 * 4);
+        assert_eq!(a.network, b.network);
+    }
+
+    #[test]
+    fn estimate_bounds_the_measured_peak_without_wild_overshoot() {
+        // Measured peak RSS of `bench` (forward, backward, a few L-BFGS steps) on this engine:
+        // 239 MiB at 128x96, 341 at 256x192, 769 at 512x384 (docs/reliability.md).
+        for ((w, h), measured_mib) in [((128, 96), 239.0), ((256, 192), 341.0), ((512, 384), 769.0)] {
+            let e = estimate(&vgg16(), (w, h), 1, OptimizerKind::Lbfgs, 3).unwrap();
+            let mib = e.total() as f64 / f64::from(1 << 20);
+            assert!(mib >= measured_mib && mib <= measured_mib * 1.3, "{w}x{h}: {mib:.0} MiB vs {measured_mib}");
+        }
+    }
+
+    #[test]
+    fn a_render_that_fits_is_left_alone() {
+        let mut s = spec(512);
+        let plan = fit_in_memory(&mut s, (1024, 768), &vgg16(), Some(64 << 30)).unwrap();
+        assert_eq!(plan.note, None);
+        assert_eq!(s.run.history, 100);
+        assert_eq!(fit_in_memory(&mut s, (1024, 768), &vgg16(), None).unwrap().note, None);
+    }
+
+    #[test]
+    fn tight_memory_shortens_the_lbfgs_history_and_says_so() {
+        let mut s = spec(2048);
+        let full = estimate(&vgg16(), (2048, 1536), 1, OptimizerKind::Lbfgs, 100).unwrap().total();
+        let available = (full as f64 * 0.85) as u64;
+        let plan = fit_in_memory(&mut s, (1024, 768), &vgg16(), Some(available)).unwrap();
+        assert!(s.run.history < 100 && s.run.history >= MIN_HISTORY, "{}", s.run.history);
+        assert!(plan.estimate.total() as f64 <= available as f64 * USABLE);
+        let note = plan.note.unwrap();
+        assert!(note.contains(&format!("from 100 to {}", s.run.history)), "{note}");
+    }
+
+    #[test]
+    fn too_little_memory_is_refused_with_a_size_that_fits() {
+        let mut s = spec(4096);
+        let available = 2u64 << 30;
+        let msg = fit_in_memory(&mut s, (4000, 3000), &vgg16(), Some(available)).unwrap_err().to_string();
+        assert!(msg.contains("a 4096 px render needs about") && msg.contains("2.0 GiB is free"), "{msg}");
+        let fits: u32 = msg.rsplit("; ").next().unwrap().trim_end_matches(" px fits").parse().unwrap();
+        assert!((512..4096).contains(&fits), "{msg}");
+        let e = estimate(&vgg16(), fit_long_side((4000, 3000), fits), 1, OptimizerKind::Lbfgs, MIN_HISTORY).unwrap();
+        assert!(e.total() as f64 <= available as f64 * USABLE);
+        let bigger = fit_long_side((4000, 3000), fits + 32);
+        let e = estimate(&vgg16(), bigger, 1, OptimizerKind::Lbfgs, MIN_HISTORY).unwrap();
+        assert!(e.total() as f64 > available as f64 * USABLE, "the largest size that fits is named");
+        assert!(available_memory().is_some_and(|m| m > 1 << 20));
+    }
+}
