@@ -244,6 +244,30 @@ fn changing_weights_keeps_the_image_and_reuses_cached_targets() {
 }
 
 #[test]
+fn the_target_cache_stays_within_its_budget_by_evicting_old_sizes() {
+    let net = embedded();
+    let settings = RunSettings::default();
+    let mut sizes = Vec::new();
+    let mut cache = TargetCache::with_budget(0);
+    for side in [40, 48, 56] {
+        let content = PreparedImage::new(common::content_image(side, side), &net).unwrap();
+        let style = PreparedImage::new(common::style_image(side, side), &net).unwrap();
+        Stepper::new(net.clone(), content, vec![style], Objective::default(), &settings, &mut cache).unwrap();
+        sizes.push(cache.len());
+    }
+    // Only the newest lookup's entries survive a zero budget; the run itself is unaffected.
+    assert!(sizes.iter().all(|&n| n <= 5), "{sizes:?}");
+    let mut roomy = TargetCache::new();
+    for side in [40, 48, 56] {
+        let content = PreparedImage::new(common::content_image(side, side), &net).unwrap();
+        let style = PreparedImage::new(common::style_image(side, side), &net).unwrap();
+        Stepper::new(net.clone(), content, vec![style], Objective::default(), &settings, &mut roomy).unwrap();
+    }
+    assert_eq!(roomy.len(), 18, "a roomy cache keeps every size");
+    assert!(roomy.bytes() > 0 && roomy.bytes() < TargetCache::DEFAULT_BUDGET);
+}
+
+#[test]
 fn style_blend_interpolates_gram_targets() {
     let net = embedded();
     let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();

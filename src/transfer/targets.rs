@@ -51,16 +51,36 @@ enum Kind {
 }
 
 /// Cache of targets by (image, layer, kind). The image key already covers the size. It lives as
-/// long as the network it was filled with (a different model needs a new cache).
-#[derive(Debug, Default)]
+/// long as the network it was filled with (a different model needs a new cache). It holds at
+/// most [`TargetCache::DEFAULT_BUDGET`] bytes: dragging the size slider through many sizes evicts
+/// the least recently used targets, never those of the run being prepared.
+#[derive(Debug)]
 pub struct TargetCache {
-    entries: HashMap<(ImageKey, Tap, Kind), Tensor>,
+    entries: HashMap<(ImageKey, Tap, Kind), (Tensor, u64)>,
+    /// Incremented per lookup; an entry's second field is the clock of its last use.
+    clock: u64,
+    bytes: usize,
+    budget: usize,
+}
+
+impl Default for TargetCache {
+    fn default() -> Self {
+        Self::with_budget(Self::DEFAULT_BUDGET)
+    }
 }
 
 impl TargetCache {
+    /// Bytes kept by default: content features of a 4096 px render, or a long session of sizes.
+    pub const DEFAULT_BUDGET: usize = 768 << 20;
+
     /// An empty cache.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty cache that keeps at most `budget` bytes of targets not in use.
+    pub fn with_budget(budget: usize) -> Self {
+        TargetCache { entries: HashMap::new(), clock: 0, bytes: 0, budget }
     }
 
     /// Number of cached tensors.
@@ -73,7 +93,13 @@ impl TargetCache {
         self.entries.is_empty()
     }
 
+    /// Bytes of the cached tensors.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     fn get(&mut self, net: &Vgg, image: &PreparedImage, taps: &[Tap], kind: Kind) -> Result<Vec<Tensor>> {
+        self.clock += 1;
         let missing: Vec<Tap> =
             taps.iter().copied().filter(|&t| !self.entries.contains_key(&(image.key, t, kind))).collect();
         if !missing.is_empty() {
@@ -87,10 +113,29 @@ impl TargetCache {
                     Kind::Features => f.clone(),
                     Kind::Gram => gram(f)?,
                 };
-                self.entries.insert((image.key, t, kind), value);
+                self.bytes += value.elem_count() * value.dtype().size_in_bytes();
+                self.entries.insert((image.key, t, kind), (value, self.clock));
             }
         }
-        Ok(taps.iter().map(|&t| self.entries[&(image.key, t, kind)].clone()).collect())
+        let mut found = Vec::with_capacity(taps.len());
+        for &t in taps {
+            let entry = self.entries.get_mut(&(image.key, t, kind)).ok_or_else(|| Error::setting("target evicted"))?;
+            entry.1 = self.clock;
+            found.push(entry.0.clone());
+        }
+        self.evict();
+        Ok(found)
+    }
+
+    /// Drops least recently used entries until within budget, sparing those of this lookup.
+    fn evict(&mut self) {
+        while self.bytes > self.budget {
+            let oldest = self.entries.iter().filter(|(_, v)| v.1 < self.clock).min_by_key(|(_, v)| v.1);
+            let Some((&key, _)) = oldest else { return };
+            if let Some((t, _)) = self.entries.remove(&key) {
+                self.bytes -= t.elem_count() * t.dtype().size_in_bytes();
+            }
+        }
     }
 }
 
