@@ -325,11 +325,21 @@ fn cpu_fast_path_agrees_with_the_generic_candle_path() {
     let err = ga.sub(&gb).unwrap().sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt()
         / gb.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt();
     assert!(err < 1e-4, "gradient relative L2 error {err}");
-    // The same 20 iterations end within 1% of each other.
-    let (mut ta, mut tb) = (0.0, 0.0);
-    for _ in 0..20 {
-        ta = a.step().unwrap().losses.total;
-        tb = b.step().unwrap().losses.total;
+    // Standard runs (content init, default weights) give the same losses at every iteration:
+    // 50 of Adam within 1%. L-BFGS without a line search amplifies differences of 1e-7 into
+    // different overshoots after about 10 steps on these synthetic images, so its first 10
+    // are compared, more tightly.
+    let standard = |net: &Arc<Vgg>, optimizer: OptimizerKind| {
+        let content = PreparedImage::new(common::content_image(128, 96), net).unwrap();
+        let style = PreparedImage::new(common::style_image(128, 128), net).unwrap();
+        let run = RunSettings { optimizer, lr: optimizer.default_lr(), ..RunSettings::default() };
+        Stepper::new(net.clone(), content, vec![style], Objective::default(), &run, &mut TargetCache::new()).unwrap()
+    };
+    for (optimizer, iterations, tolerance) in [(OptimizerKind::Adam, 50, 0.01), (OptimizerKind::Lbfgs, 10, 1e-3)] {
+        let (mut a, mut b) = (standard(&fast, optimizer), standard(&generic, optimizer));
+        for i in 0..iterations {
+            let (ta, tb) = (a.step().unwrap().losses.total, b.step().unwrap().losses.total);
+            assert!((ta - tb).abs() <= tolerance * tb, "{optimizer:?} iteration {i}: {ta} vs {tb}");
+        }
     }
-    assert!((ta - tb).abs() <= 0.01 * tb, "{ta} vs {tb}");
 }

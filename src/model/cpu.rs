@@ -6,6 +6,8 @@
 
 use rayon::prelude::*;
 
+use super::winograd::{self, WinogradKernel};
+
 /// Convolution weights packed as a (9*cin, cout) row-major matrix, row index (ky*3+kx)*cin + ci.
 #[derive(Debug, Clone)]
 pub struct PackedConv {
@@ -13,15 +15,32 @@ pub struct PackedConv {
     pub cin: usize,
     /// Output channels.
     pub cout: usize,
-    /// (9*cin, cout) weights.
+    /// (9*cin, cout) weights for im2col, or empty when `winograd` is used.
     weights: Vec<f32>,
+    /// The kernel in the Winograd domain, for layers with enough input channels.
+    winograd: Option<WinogradKernel>,
     /// (cout) bias, or empty for none.
     bias: Vec<f32>,
 }
 
+/// Fewest input channels for which Winograd beats im2col (conv1_1, with 3, does not gain: its
+/// products are too thin for the transforms to pay off).
+const MIN_WINOGRAD_CIN: usize = 16;
+
 impl PackedConv {
-    /// Packs an OIHW (cout, cin, 3, 3) kernel given as a flat slice.
+    /// Packs an OIHW (cout, cin, 3, 3) kernel given as a flat slice, for Winograd F(2x2, 3x3)
+    /// when it has at least 16 input channels and for im2col otherwise.
     pub fn new(oihw: &[f32], cout: usize, cin: usize, bias: Vec<f32>) -> Self {
+        if cin >= MIN_WINOGRAD_CIN {
+            let winograd = Some(WinogradKernel::new(oihw, cout, cin));
+            return PackedConv { cin, cout, weights: Vec::new(), winograd, bias };
+        }
+        Self::im2col(oihw, cout, cin, bias)
+    }
+
+    /// Packs for im2col + gemm whatever the channel count (the reference the Winograd path is
+    /// tested against).
+    pub fn im2col(oihw: &[f32], cout: usize, cin: usize, bias: Vec<f32>) -> Self {
         let mut weights = vec![0f32; 9 * cin * cout];
         for o in 0..cout {
             for i in 0..cin {
@@ -30,7 +49,7 @@ impl PackedConv {
                 }
             }
         }
-        PackedConv { cin, cout, weights, bias }
+        PackedConv { cin, cout, weights, winograd: None, bias }
     }
 }
 
@@ -43,6 +62,9 @@ pub fn conv3x3(conv: &PackedConv, input: &[f32], h: usize, w: usize, relu: bool,
     let (cin, cout) = (conv.cin, conv.cout);
     debug_assert_eq!(input.len(), h * w * cin);
     debug_assert_eq!(out.len(), h * w * cout);
+    if let Some(kernel) = &conv.winograd {
+        return winograd::conv3x3(kernel, &conv.bias, input, h, w, relu, out);
+    }
     let k = 9 * cin;
     let rows = (BLOCK_BYTES / (4 * w * k)).clamp(1, h);
     out.par_chunks_mut(rows * w * cout).enumerate().for_each_init(Vec::new, |col, (b, out_block)| {
@@ -189,22 +211,44 @@ mod tests {
         Tensor::from_slice(v, (1, h, w, c), &Device::Cpu).unwrap().permute((0, 3, 1, 2)).unwrap().contiguous().unwrap()
     }
 
-    #[test]
-    fn conv3x3_matches_candle_conv2d_including_borders() {
-        let (h, w, cin, cout) = (7, 9, 5, 6);
+    /// Max abs difference between our conv (bias, ReLU as asked) and candle's conv2d.
+    fn conv_error(pack: fn(&[f32], usize, usize, Vec<f32>) -> PackedConv, shape: [usize; 4], relu: bool) -> f32 {
+        let [h, w, cin, cout] = shape;
         let x = lcg(h * w * cin, 1);
         let k = lcg(cout * cin * 9, 2);
         let b = lcg(cout, 3);
-        let conv = PackedConv::new(&k, cout, cin, b.clone());
+        let conv = pack(&k, cout, cin, b.clone());
         let mut out = vec![0f32; h * w * cout];
-        conv3x3(&conv, &x, h, w, true, &mut out);
+        conv3x3(&conv, &x, h, w, relu, &mut out);
         let kt = Tensor::from_slice(&k, (cout, cin, 3, 3), &Device::Cpu).unwrap();
         let bt = Tensor::from_slice(&b, (1, cout, 1, 1), &Device::Cpu).unwrap();
-        let reference =
-            hwc_to_nchw(&x, h, w, cin).conv2d(&kt, 1, 1, 1, 1).unwrap().broadcast_add(&bt).unwrap().relu().unwrap();
+        let mut reference = hwc_to_nchw(&x, h, w, cin).conv2d(&kt, 1, 1, 1, 1).unwrap().broadcast_add(&bt).unwrap();
+        if relu {
+            reference = reference.relu().unwrap();
+        }
         let ours = hwc_to_nchw(&out, h, w, cout);
-        let err = ours.sub(&reference).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        ours.sub(&reference).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap()
+    }
+
+    #[test]
+    fn conv3x3_matches_candle_conv2d_including_borders() {
+        let err = conv_error(PackedConv::new, [7, 9, 5, 6], true);
         assert!(err < 1e-5, "{err}");
+    }
+
+    #[test]
+    fn winograd_matches_candle_conv2d_on_odd_and_even_sizes() {
+        // Odd sides leave half-empty edge tiles; several blocks of tile rows; with and without
+        // ReLU (the backward pass uses none).
+        for (shape, relu) in [([7, 9, 16, 24], true), ([10, 6, 32, 16], false), ([33, 17, 64, 8], true)] {
+            let conv = PackedConv::new(&lcg(shape[3] * shape[2] * 9, 2), shape[3], shape[2], Vec::new());
+            assert!(conv.winograd.is_some(), "{shape:?} takes the Winograd path");
+            let err = conv_error(PackedConv::new, shape, relu);
+            // Values are O(1) sums of cin*9 products of O(0.25): a few ulps of those.
+            assert!(err < 2e-5 * shape[2] as f32, "{shape:?}: {err}");
+            let im2col = conv_error(PackedConv::im2col, shape, relu);
+            assert!(im2col < 2e-5 * shape[2] as f32, "{shape:?}: im2col {im2col}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod cpu;
 pub mod vgg;
 pub mod weights;
+pub mod winograd;
 
 pub use vgg::{Activations, Arch, Config, LayerSpec, Tap, Vgg};
 pub use weights::{load_file, load_safetensors, WeightsSource, EMBEDDED_VGG16};
