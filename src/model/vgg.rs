@@ -156,7 +156,7 @@ struct Conv {
 
 #[derive(Debug, Clone)]
 enum Layer {
-    Conv(Conv),
+    Conv(Box<Conv>),
     Pool,
 }
 
@@ -212,7 +212,7 @@ impl Vgg {
                         PackedConv::new(&flat(&weight)?, cout, cin, flat(&bias)?),
                         PackedConv::new(&flat(&weight_backward)?, cin, cout, Vec::new()),
                     );
-                    Layer::Conv(Conv { spec, weight, bias, weight_backward, packed })
+                    Layer::Conv(Box::new(Conv { spec, weight, bias, weight_backward, packed }))
                 }
             });
         }
