@@ -172,7 +172,8 @@ pub struct Activations {
 }
 
 impl Activations {
-    /// Output of layer `i` (index from [`Vgg::tap_index`]), (1, C, H, W).
+    /// Output of layer `i` (index from [`Vgg::tap_index`]), (1, C, H, W); on the CPU fast path
+    /// a view of channels-last data (not contiguous).
     pub fn output(&self, i: usize) -> Result<&Tensor> {
         self.outputs.get(i).and_then(Option::as_ref).ok_or_else(|| Error::setting(format!("layer {i} was not kept")))
     }
@@ -309,7 +310,8 @@ impl Vgg {
                 }
             };
             if keep.contains(&i) {
-                let t = Tensor::from_slice(&out, (1, h, w, c), &self.device)?.permute((0, 3, 1, 2))?.contiguous()?;
+                // A (1, C, H, W) view of channels-last data: the losses read it without a copy.
+                let t = Tensor::from_slice(&out, (1, h, w, c), &self.device)?.permute((0, 3, 1, 2))?;
                 acts.outputs[i] = Some(t);
             }
             acts.hwc.push(out);

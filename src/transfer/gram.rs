@@ -8,32 +8,61 @@ use candle_core::Tensor;
 
 use crate::error::Result;
 
+/// Features (1, C, H, W) as a matrix: (HW, C) when they are a channels-last view (the CPU fast
+/// path's layout, read without copying), otherwise (C, HW).
+fn matrix(features: &Tensor) -> Result<(Tensor, bool)> {
+    let (_, c, h, w) = features.dims4()?;
+    let nhwc = features.permute((0, 2, 3, 1))?;
+    if !features.is_contiguous() && nhwc.is_contiguous() {
+        Ok((nhwc.reshape((h * w, c))?, true))
+    } else {
+        Ok((features.reshape((c, h * w))?, false))
+    }
+}
+
+/// `m` (HW, C) or (C, HW) back to (1, C, H, W) in the same layout as the features it came from.
+fn unmatrix(m: &Tensor, channels_last: bool, (c, h, w): (usize, usize, usize)) -> Result<Tensor> {
+    Ok(if channels_last { m.reshape((1, h, w, c))?.permute((0, 3, 1, 2))? } else { m.reshape((1, c, h, w))? })
+}
+
 /// Gram matrix (C, C) of features (1, C, H, W), normalised by C*H*W.
 pub fn gram(features: &Tensor) -> Result<Tensor> {
     let (_, c, h, w) = features.dims4()?;
-    let f = features.reshape((c, h * w))?;
-    Ok((f.matmul(&f.t()?)? / (c * h * w) as f64)?)
+    let (f, channels_last) = matrix(features)?;
+    let g = if channels_last { f.t()?.matmul(&f)? } else { f.matmul(&f.t()?)? };
+    Ok((g / (c * h * w) as f64)?)
 }
 
-/// `mean((G(F) - target)^2)` as a scalar tensor and its gradient w.r.t. `features`, scaled by `weight`.
+/// `mean((G(F) - target)^2)` as a scalar tensor and its gradient w.r.t. `features` (in their
+/// layout), scaled by `weight`.
 ///
 /// d/dG = 2 (G - A) / C^2 and, G being symmetric, d/dF = 2 (d/dG) F / (C H W).
 pub fn style_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
     let (_, c, h, w) = features.dims4()?;
-    let f = features.reshape((c, h * w))?;
-    let diff = (f.matmul(&f.t()?)? / (c * h * w) as f64)?.sub(target)?;
+    let (f, channels_last) = matrix(features)?;
+    let g = if channels_last { f.t()?.matmul(&f)? } else { f.matmul(&f.t()?)? };
+    let diff = (g / (c * h * w) as f64)?.sub(target)?;
     let loss = diff.sqr()?.mean_all()?;
     let scale = weight * 4.0 / ((c * c) as f64 * (c * h * w) as f64);
-    let grad = (diff.matmul(&f)? * scale)?.reshape((1, c, h, w))?;
-    Ok((loss, grad))
+    // (HW, C) x (C, C) in channels-last, (C, C) x (C, HW) otherwise; diff is symmetric.
+    let grad = if channels_last { f.matmul(&diff)? } else { diff.matmul(&f)? };
+    Ok((loss, unmatrix(&(grad * scale)?, channels_last, (c, h, w))?))
 }
 
 /// `mean((F - target)^2)` and its gradient w.r.t. `features`, scaled by `weight`.
 pub fn content_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
-    let diff = features.sub(target)?;
+    let (_, c, h, w) = features.dims4()?;
+    let (f, channels_last) = matrix(features)?;
+    // The target in the features' layout (a no-op when both come from the same network).
+    let t = if channels_last {
+        target.permute((0, 2, 3, 1))?.contiguous()?.reshape((h * w, c))?
+    } else {
+        target.contiguous()?.reshape((c, h * w))?
+    };
+    let diff = f.sub(&t)?;
     let loss = diff.sqr()?.mean_all()?;
     let grad = (diff * (2.0 * weight / features.elem_count() as f64))?;
-    Ok((loss, grad))
+    Ok((loss, unmatrix(&grad, channels_last, (c, h, w))?))
 }
 
 /// Total variation `mean(dx^2) + mean(dy^2)` of an image (1, C, H, W) and its gradient scaled by
@@ -87,6 +116,23 @@ mod tests {
         let g: Vec<Vec<f32>> = gram(&f).unwrap().to_vec2().unwrap();
         // rows (1,2) and (3,4); C*H*W = 4
         assert_eq!(g, vec![vec![5. / 4., 11. / 4.], vec![11. / 4., 25. / 4.]]);
+    }
+
+    #[test]
+    fn channels_last_views_give_the_same_losses_and_gradients() {
+        let f = rand((1, 6, 5, 4), 1);
+        let view = f.permute((0, 2, 3, 1)).unwrap().contiguous().unwrap().permute((0, 3, 1, 2)).unwrap();
+        assert!(!view.is_contiguous());
+        let target_f = rand((1, 6, 5, 4), 2);
+        let target_g = gram(&rand((1, 6, 5, 4), 3)).unwrap();
+        assert!(max_rel_err(&gram(&view).unwrap(), &gram(&f).unwrap()) < 1e-6);
+        let (ls, gs) = style_loss_and_grad(&f, &target_g, 3.0).unwrap();
+        let (lv, gv) = style_loss_and_grad(&view, &target_g, 3.0).unwrap();
+        assert!(max_rel_err(&ls, &lv) < 1e-6 && max_rel_err(&gs, &gv) < 1e-6);
+        assert!(gv.permute((0, 2, 3, 1)).unwrap().is_contiguous(), "gradient stays channels-last");
+        let (lc, gc) = content_loss_and_grad(&f, &target_f, 2.0).unwrap();
+        let (lcv, gcv) = content_loss_and_grad(&view, &target_f, 2.0).unwrap();
+        assert!(max_rel_err(&lc, &lcv) < 1e-6 && max_rel_err(&gc, &gcv) < 1e-6);
     }
 
     #[test]
