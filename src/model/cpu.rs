@@ -26,16 +26,23 @@ pub struct PackedConv {
 /// Fewest input channels for which Winograd beats im2col (conv1_1, with 3, does not gain: its
 /// products are too thin for the transforms to pay off).
 const MIN_WINOGRAD_CIN: usize = 16;
+/// Output tile of the Winograd variant used (see `winograd.rs`).
+const WINOGRAD_TILE: usize = 4;
 
 impl PackedConv {
-    /// Packs an OIHW (cout, cin, 3, 3) kernel given as a flat slice, for Winograd F(2x2, 3x3)
+    /// Packs an OIHW (cout, cin, 3, 3) kernel given as a flat slice, for Winograd F(4x4, 3x3)
     /// when it has at least 16 input channels and for im2col otherwise.
     pub fn new(oihw: &[f32], cout: usize, cin: usize, bias: Vec<f32>) -> Self {
         if cin >= MIN_WINOGRAD_CIN {
-            let winograd = Some(WinogradKernel::new(oihw, cout, cin));
-            return PackedConv { cin, cout, weights: Vec::new(), winograd, bias };
+            return Self::winograd(oihw, cout, cin, bias, WINOGRAD_TILE);
         }
         Self::im2col(oihw, cout, cin, bias)
+    }
+
+    /// Packs for Winograd F(m x m, 3x3), m = 2 or 4.
+    pub fn winograd(oihw: &[f32], cout: usize, cin: usize, bias: Vec<f32>, m: usize) -> Self {
+        let winograd = Some(WinogradKernel::new(oihw, cout, cin, m));
+        PackedConv { cin, cout, weights: Vec::new(), winograd, bias }
     }
 
     /// Packs for im2col + gemm whatever the channel count (the reference the Winograd path is
@@ -240,12 +247,16 @@ mod tests {
     fn winograd_matches_candle_conv2d_on_odd_and_even_sizes() {
         // Odd sides leave half-empty edge tiles; several blocks of tile rows; with and without
         // ReLU (the backward pass uses none).
+        let f2 = |k: &[f32], cout, cin, b| PackedConv::winograd(k, cout, cin, b, 2);
+        let f4 = |k: &[f32], cout, cin, b| PackedConv::winograd(k, cout, cin, b, 4);
         for (shape, relu) in [([7, 9, 16, 24], true), ([10, 6, 32, 16], false), ([33, 17, 64, 8], true)] {
             let conv = PackedConv::new(&lcg(shape[3] * shape[2] * 9, 2), shape[3], shape[2], Vec::new());
             assert!(conv.winograd.is_some(), "{shape:?} takes the Winograd path");
-            let err = conv_error(PackedConv::new, shape, relu);
             // Values are O(1) sums of cin*9 products of O(0.25): a few ulps of those.
-            assert!(err < 2e-5 * shape[2] as f32, "{shape:?}: {err}");
+            for (name, pack) in [("F2", f2 as fn(&[f32], usize, usize, Vec<f32>) -> PackedConv), ("F4", f4)] {
+                let err = conv_error(pack, shape, relu);
+                assert!(err < 2e-5 * shape[2] as f32, "{name} {shape:?}: {err}");
+            }
             let im2col = conv_error(PackedConv::im2col, shape, relu);
             assert!(im2col < 2e-5 * shape[2] as f32, "{shape:?}: im2col {im2col}");
         }

@@ -1,23 +1,79 @@
-//! Winograd F(2x2, 3x3) convolution on HWC activations (Lavin & Gray, 2015).
+//! Winograd F(m x m, 3 x 3) convolution on HWC activations (Lavin & Gray, 2015), m = 2 or 4.
 //!
-//! Each 2x2 block of outputs comes from a 4x4 input tile. In the transformed domain the 3x3
-//! convolution becomes 16 independent matrix products, (tiles x cin) by (cin x cout), so one
-//! output pixel costs 16/4 = 4 multiply-adds per (cin, cout) pair instead of 9 (2.25x fewer).
-//! The transforms themselves are additions only (coefficients 0, +-1, +-1/2), which keeps f32
-//! results within a few ulps of the direct convolution.
+//! Each m x m block of outputs comes from an a x a input tile (a = m + 2). In the transformed
+//! domain the 3x3 convolution becomes a^2 independent matrix products, (tiles x cin) by
+//! (cin x cout), so an output pixel costs a^2 / m^2 multiply-adds per (cin, cout) pair instead of
+//! 9: 4 for F(2x2) (2.25x fewer), 2.25 for F(4x4) (4x fewer). The transforms are a few additions
+//! per value with small coefficients (+-1, +-1/2 for F(2x2); up to 8 and 1/24 for F(4x4), whose
+//! f32 error is still ~1e-6 relative on VGG's activations).
 //!
-//! Work is split over blocks of tile rows: each block transforms its input tiles into 16
-//! matrices, runs 16 `gemm` calls and transforms the products back into its output rows, all in
+//! Work is split over blocks of tile rows: each block transforms its input tiles into a^2
+//! matrices, runs a^2 `gemm` calls and transforms the products back into its output rows, all in
 //! per-thread scratch sized to stay in cache.
 
 use rayon::prelude::*;
 
-/// Kernels transformed to the Winograd domain: 16 matrices of (cin, cout), row-major, index
-/// `(xi * cin + ci) * cout + co` for transformed position xi = 4 * row + column.
+/// Output tile size and transform matrices of one Winograd variant (row-major).
+#[derive(Debug)]
+struct Variant {
+    m: usize,
+    /// B^T, a x a.
+    bt: &'static [f32],
+    /// G, a x 3.
+    g: &'static [f32],
+    /// A^T, m x a.
+    at: &'static [f32],
+}
+
+const F2: Variant = Variant {
+    m: 2,
+    bt: &[1., 0., -1., 0., 0., 1., 1., 0., 0., -1., 1., 0., 0., 1., 0., -1.],
+    g: &[1., 0., 0., 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0., 0., 1.],
+    at: &[1., 1., 1., 0., 0., 1., -1., -1.],
+};
+
+const F4: Variant = Variant {
+    m: 4,
+    #[rustfmt::skip]
+    bt: &[
+        4., 0., -5., 0., 1., 0.,
+        0., -4., -4., 1., 1., 0.,
+        0., 4., -4., -1., 1., 0.,
+        0., -2., -1., 2., 1., 0.,
+        0., 2., -1., -2., 1., 0.,
+        0., 4., 0., -5., 0., 1.,
+    ],
+    #[rustfmt::skip]
+    g: &[
+        1. / 4., 0., 0.,
+        -1. / 6., -1. / 6., -1. / 6.,
+        -1. / 6., 1. / 6., -1. / 6.,
+        1. / 24., 1. / 12., 1. / 6.,
+        1. / 24., -1. / 12., 1. / 6.,
+        0., 0., 1.,
+    ],
+    #[rustfmt::skip]
+    at: &[
+        1., 1., 1., 1., 1., 0.,
+        0., 1., -1., 2., -2., 0.,
+        0., 1., 1., 4., 4., 0.,
+        0., 1., -1., 8., -8., 1.,
+    ],
+};
+
+impl Variant {
+    fn a(&self) -> usize {
+        self.m + 2
+    }
+}
+
+/// Kernels transformed to the Winograd domain: a^2 matrices of (cin, cout), row-major, index
+/// `(xi * cin + ci) * cout + co` for transformed position xi = a * row + column.
 #[derive(Debug, Clone)]
 pub struct WinogradKernel {
     cin: usize,
     cout: usize,
+    m: usize,
     u: Vec<f32>,
 }
 
@@ -25,192 +81,195 @@ pub struct WinogradKernel {
 const BLOCK_BYTES: usize = 2 << 20;
 
 impl WinogradKernel {
-    /// Transforms an OIHW (cout, cin, 3, 3) kernel: `U = G g G^T` per (cout, cin) pair.
-    pub fn new(oihw: &[f32], cout: usize, cin: usize) -> Self {
-        const G: [[f32; 3]; 4] = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]];
-        let mut u = vec![0f32; 16 * cin * cout];
+    /// Transforms an OIHW (cout, cin, 3, 3) kernel, `U = G g G^T` per (cout, cin) pair, for
+    /// output tiles of `m` x `m` (2 or 4; anything else means 4).
+    pub fn new(oihw: &[f32], cout: usize, cin: usize, m: usize) -> Self {
+        let v = if m == 2 { &F2 } else { &F4 };
+        let a = v.a();
+        let mut u = vec![0f32; a * a * cin * cout];
         for co in 0..cout {
             for ci in 0..cin {
                 let g = &oihw[(co * cin + ci) * 9..(co * cin + ci + 1) * 9];
-                // t = G g (4x3), then U = t G^T (4x4).
-                let mut t = [[0f32; 3]; 4];
-                for (r, row) in t.iter_mut().enumerate() {
-                    for (c, v) in row.iter_mut().enumerate() {
-                        *v = (0..3).map(|k| G[r][k] * g[k * 3 + c]).sum();
-                    }
-                }
-                for r in 0..4 {
-                    for c in 0..4 {
-                        let v: f32 = (0..3).map(|k| t[r][k] * G[c][k]).sum();
-                        u[((r * 4 + c) * cin + ci) * cout + co] = v;
+                // t = G g (a x 3), then U = t G^T (a x a), accumulated in f64.
+                let t: Vec<f64> = (0..a * 3)
+                    .map(|i| (0..3).map(|k| f64::from(v.g[(i / 3) * 3 + k]) * f64::from(g[k * 3 + i % 3])).sum())
+                    .collect();
+                for r in 0..a {
+                    for c in 0..a {
+                        let value: f64 = (0..3).map(|k| t[r * 3 + k] * f64::from(v.g[c * 3 + k])).sum();
+                        u[((r * a + c) * cin + ci) * cout + co] = value as f32;
                     }
                 }
             }
         }
-        WinogradKernel { cin, cout, u }
-    }
-
-    /// Input channels.
-    pub fn cin(&self) -> usize {
-        self.cin
+        WinogradKernel { cin, cout, m: v.m, u }
     }
 }
 
 /// `out = relu?(conv3x3(input) + bias)`, stride 1, zero padding 1; `input` (h, w, cin), `out`
 /// (h, w, cout), `bias` empty or (cout).
 pub fn conv3x3(k: &WinogradKernel, bias: &[f32], input: &[f32], h: usize, w: usize, relu: bool, out: &mut [f32]) {
-    let (cin, cout) = (k.cin, k.cout);
+    let v = if k.m == 2 { &F2 } else { &F4 };
+    let (cin, cout, m, a) = (k.cin, k.cout, v.m, v.a());
     debug_assert_eq!(input.len(), h * w * cin);
     debug_assert_eq!(out.len(), h * w * cout);
-    let tiles_w = w.div_ceil(2);
-    let tiles_h = h.div_ceil(2);
-    let per_tile_row = 16 * tiles_w * (cin + cout) * 4;
+    let tiles_w = w.div_ceil(m);
+    let tiles_h = h.div_ceil(m);
+    let per_tile_row = a * a * tiles_w * (cin + cout) * 4;
     // At least two blocks so that both cores work, otherwise as many tile rows as fit.
     let trows = (BLOCK_BYTES / per_tile_row).clamp(1, tiles_h.div_ceil(2).max(1));
-    out.par_chunks_mut(2 * trows * w * cout).enumerate().for_each_init(
+    out.par_chunks_mut(m * trows * w * cout).enumerate().for_each_init(
         || (Vec::new(), Vec::new()),
-        |(v, m), (b, out_block)| {
-            let ty0 = b * trows;
+        |(tv, tm), (b, out_block)| {
             let rows = out_block.len() / (w * cout); // output rows in this block
-            let nt = rows.div_ceil(2) * tiles_w;
-            v.clear();
-            v.resize(16 * nt * cin, 0.0);
-            m.clear();
-            m.resize(16 * nt * cout, 0.0);
-            input_transform(input, h, w, cin, ty0, rows.div_ceil(2), v);
-            for xi in 0..16 {
-                let lhs = &v[xi * nt * cin..(xi + 1) * nt * cin];
+            let nt = rows.div_ceil(m) * tiles_w;
+            tv.clear();
+            tv.resize(a * a * nt * cin, 0.0);
+            tm.clear();
+            tm.resize(a * a * nt * cout, 0.0);
+            input_transform(v, input, (h, w, cin), b * trows, nt, tv);
+            for xi in 0..a * a {
+                let lhs = &tv[xi * nt * cin..(xi + 1) * nt * cin];
                 let rhs = &k.u[xi * cin * cout..(xi + 1) * cin * cout];
-                let dst = &mut m[xi * nt * cout..(xi + 1) * nt * cout];
-                // SAFETY: lhs is nt x cin, rhs cin x cout, dst nt x cout, row-major with the
-                // strides given, and dst does not overlap the inputs.
-                unsafe {
-                    gemm::gemm(
-                        nt,
-                        cout,
-                        cin,
-                        dst.as_mut_ptr(),
-                        1,
-                        cout as isize,
-                        false,
-                        lhs.as_ptr(),
-                        1,
-                        cin as isize,
-                        rhs.as_ptr(),
-                        1,
-                        cout as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
+                let dst = &mut tm[xi * nt * cout..(xi + 1) * nt * cout];
+                gemm_into(dst, lhs, rhs, nt, cin, cout);
             }
-            output_transform(m, nt, w, cout, rows, bias, relu, out_block);
+            output_transform(v, tm, nt, (rows, w, cout), bias, relu, out_block);
         },
     );
 }
 
-/// `V = B^T d B` for every 4x4 tile of tile rows `ty0..ty0+nty`, into `v` laid out as 16
+/// `dst (n x cout) = lhs (n x k) * rhs (k x cout)`, all row-major.
+fn gemm_into(dst: &mut [f32], lhs: &[f32], rhs: &[f32], n: usize, k: usize, cout: usize) {
+    assert!(dst.len() == n * cout && lhs.len() == n * k && rhs.len() == k * cout);
+    // SAFETY: the lengths were checked above for the row-major strides given, and dst does not
+    // overlap the inputs (it is a distinct mutable borrow).
+    unsafe {
+        gemm::gemm(
+            n,
+            cout,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            cout as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            1,
+            cout as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// `V = B^T d B` for the `nt` tiles starting at tile row `ty0`, into `tv` laid out as a^2
 /// matrices of (tiles, cin). Positions outside the image read as zero. Every step is an
 /// operation on whole channel vectors, which the compiler vectorises.
-fn input_transform(input: &[f32], h: usize, w: usize, cin: usize, ty0: usize, nty: usize, v: &mut [f32]) {
-    let tiles_w = w.div_ceil(2);
-    let nt = nty * tiles_w;
+fn input_transform(
+    v: &Variant,
+    input: &[f32],
+    (h, w, cin): (usize, usize, usize),
+    ty0: usize,
+    nt: usize,
+    tv: &mut [f32],
+) {
+    let (m, a) = (v.m, v.a());
+    let tiles_w = w.div_ceil(m);
     let zeros = vec![0f32; cin];
-    let mut tt = vec![0f32; 16 * cin];
+    let mut tt = vec![0f32; a * a * cin];
+    let mut d: Vec<&[f32]> = vec![&zeros; a * a];
     for t in 0..nt {
         let (ty, tx) = (ty0 + t / tiles_w, t % tiles_w);
-        // The 16 channel vectors of the tile, rows 2ty-1..2ty+2, columns 2tx-1..2tx+2.
-        let d: [&[f32]; 16] = std::array::from_fn(|i| {
-            let (y, x) = ((2 * ty + i / 4) as isize - 1, (2 * tx + i % 4) as isize - 1);
-            if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
-                &zeros[..]
+        // The a x a channel vectors of the tile, from row m*ty - 1 and column m*tx - 1.
+        for (i, slot) in d.iter_mut().enumerate() {
+            let (y, x) = ((m * ty + i / a) as isize - 1, (m * tx + i % a) as isize - 1);
+            *slot = if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
+                &zeros
             } else {
                 let p = (y as usize * w + x as usize) * cin;
                 &input[p..p + cin]
-            }
-        });
-        // tt = B^T d, row by row (4 columns each).
-        for c in 0..4 {
-            let row = |r: usize| d[r * 4 + c];
-            let (t01, t23) = tt.split_at_mut(8 * cin);
-            let (t0, t1) = t01.split_at_mut(4 * cin);
-            let (t2, t3) = t23.split_at_mut(4 * cin);
-            sub(&mut t0[c * cin..(c + 1) * cin], row(0), row(2));
-            add(&mut t1[c * cin..(c + 1) * cin], row(1), row(2));
-            sub(&mut t2[c * cin..(c + 1) * cin], row(2), row(1));
-            sub(&mut t3[c * cin..(c + 1) * cin], row(1), row(3));
+            };
         }
-        // V = tt B, column by column, straight into the 16 matrices.
-        for r in 0..4 {
-            let col = |c: usize| &tt[(r * 4 + c) * cin..(r * 4 + c + 1) * cin];
-            let at = |c: usize| ((r * 4 + c) * nt + t) * cin;
-            sub(&mut v[at(0)..at(0) + cin], col(0), col(2));
-            add(&mut v[at(1)..at(1) + cin], col(1), col(2));
-            sub(&mut v[at(2)..at(2) + cin], col(2), col(1));
-            sub(&mut v[at(3)..at(3) + cin], col(1), col(3));
+        // tt = B^T d: tt[r][c] = sum_i bt[r][i] d[i][c].
+        for (rc, out) in tt.chunks_exact_mut(cin).enumerate() {
+            let (r, c) = (rc / a, rc % a);
+            combine(out, (0..a).map(|i| (v.bt[r * a + i], d[i * a + c])));
+        }
+        // V = tt B: V[r][c] = sum_j tt[r][j] bt[c][j], straight into the a^2 matrices.
+        for rc in 0..a * a {
+            let (r, c) = (rc / a, rc % a);
+            let at = (rc * nt + t) * cin;
+            combine(
+                &mut tv[at..at + cin],
+                (0..a).map(|j| (v.bt[c * a + j], &tt[(r * a + j) * cin..(r * a + j + 1) * cin])),
+            );
         }
     }
 }
 
-/// `Y = A^T M A` per tile, plus bias and ReLU, into `rows` output rows of `out`.
-#[allow(clippy::too_many_arguments)]
+/// `Y = A^T M A` per tile, plus bias and ReLU, into the `rows` output rows of `out`.
 fn output_transform(
-    m: &[f32],
+    v: &Variant,
+    tm: &[f32],
     nt: usize,
-    w: usize,
-    cout: usize,
-    rows: usize,
+    (rows, w, cout): (usize, usize, usize),
     bias: &[f32],
     relu: bool,
     out: &mut [f32],
 ) {
-    let tiles_w = w.div_ceil(2);
-    let mut s = vec![0f32; 8 * cout];
-    let mut y2 = vec![0f32; cout];
+    let (m, a) = (v.m, v.a());
+    let tiles_w = w.div_ceil(m);
+    let mut s = vec![0f32; m * a * cout];
+    let mut y = vec![0f32; cout];
     for t in 0..nt {
         let (ty, tx) = (t / tiles_w, t % tiles_w);
-        let mat = |r: usize, c: usize| &m[((r * 4 + c) * nt + t) * cout..((r * 4 + c) * nt + t + 1) * cout];
-        // s = A^T M (2 rows of 4 channel vectors).
-        for c in 0..4 {
-            let (s0, s1) = s.split_at_mut(4 * cout);
-            add3(&mut s0[c * cout..(c + 1) * cout], mat(0, c), mat(1, c), mat(2, c), 1.0);
-            add3(&mut s1[c * cout..(c + 1) * cout], mat(1, c), mat(2, c), mat(3, c), -1.0);
+        let mat = |xi: usize| &tm[(xi * nt + t) * cout..(xi * nt + t + 1) * cout];
+        // s = A^T M: s[r][c] = sum_i at[r][i] M[i][c].
+        for (rc, out) in s.chunks_exact_mut(cout).enumerate() {
+            let (r, c) = (rc / a, rc % a);
+            combine(out, (0..a).map(|i| (v.at[r * a + i], mat(i * a + c))));
         }
-        for r in 0..2 {
-            let y = 2 * ty + r;
-            if y >= rows {
-                continue;
+        for r in 0..m {
+            let oy = m * ty + r;
+            if oy >= rows {
+                break;
             }
-            let sc = |c: usize| &s[(r * 4 + c) * cout..(r * 4 + c + 1) * cout];
-            for c in 0..2 {
-                let x = 2 * tx + c;
-                if x >= w {
-                    continue;
+            for c in 0..m {
+                let ox = m * tx + c;
+                if ox >= w {
+                    break;
                 }
-                // Y[r][0] = s0 + s1 + s2; Y[r][1] = s1 - s2 - s3.
-                let (a, b, cc, sign) = if c == 0 { (sc(1), sc(0), sc(2), 1.0) } else { (sc(1), sc(2), sc(3), -1.0) };
-                add3(&mut y2, a, b, cc, sign);
-                finish(&mut out[(y * w + x) * cout..(y * w + x + 1) * cout], &y2, bias, relu);
+                // Y[r][c] = sum_j s[r][j] at[c][j].
+                combine(&mut y, (0..a).map(|j| (v.at[c * a + j], &s[(r * a + j) * cout..(r * a + j + 1) * cout])));
+                finish(&mut out[(oy * w + ox) * cout..(oy * w + ox + 1) * cout], &y, bias, relu);
             }
         }
     }
 }
 
-fn add(o: &mut [f32], a: &[f32], b: &[f32]) {
-    o.iter_mut().zip(a).zip(b).for_each(|((o, a), b)| *o = a + b);
-}
-
-fn sub(o: &mut [f32], a: &[f32], b: &[f32]) {
-    o.iter_mut().zip(a).zip(b).for_each(|((o, a), b)| *o = a - b);
-}
-
-/// `o = a + sign * (b + c)` for `sign` +1, or `a - b - c` for -1 (written so both vectorise).
-fn add3(o: &mut [f32], a: &[f32], b: &[f32], c: &[f32], sign: f32) {
-    o.iter_mut().zip(a).zip(b).zip(c).for_each(|(((o, a), b), c)| *o = a + sign * (b + c));
+/// `out = sum of coefficient * vector` over the terms with a non-zero coefficient.
+fn combine<'a>(out: &mut [f32], terms: impl Iterator<Item = (f32, &'a [f32])>) {
+    let mut first = true;
+    for (coef, x) in terms.filter(|t| t.0 != 0.0) {
+        match (first, coef) {
+            (true, 1.0) => out.copy_from_slice(x),
+            (true, _) => out.iter_mut().zip(x).for_each(|(o, x)| *o = coef * x),
+            (false, 1.0) => out.iter_mut().zip(x).for_each(|(o, x)| *o += x),
+            (false, -1.0) => out.iter_mut().zip(x).for_each(|(o, x)| *o -= x),
+            (false, _) => out.iter_mut().zip(x).for_each(|(o, x)| *o += coef * x),
+        }
+        first = false;
+    }
+    if first {
+        out.fill(0.0);
+    }
 }
 
 /// `out = relu?(y + bias)`.
