@@ -117,6 +117,56 @@ pub fn conv3x3(conv: &PackedConv, input: &[f32], h: usize, w: usize, relu: bool,
     });
 }
 
+/// `X^T X` (c x c) of a row-major (rows x c) matrix: the Gram matrix of channels-last
+/// activations. The sum over rows is split into chunks that the cores reduce separately (a single
+/// gemm call cannot spread a 64 x 64 result over cores when rows run into the hundreds of
+/// thousands).
+pub fn xtx(x: &[f32], rows: usize, c: usize) -> Vec<f32> {
+    debug_assert_eq!(x.len(), rows * c);
+    // At least one chunk per core, at most 8192 rows (the partial sums stay in cache).
+    let chunk_rows = rows.div_ceil(rayon::current_num_threads()).clamp(1, 8192);
+    // Partial sums are collected in chunk order and added in that order: the result does not
+    // depend on how the work was split between threads (runs stay reproducible).
+    let partials: Vec<Vec<f32>> = x
+        .par_chunks(chunk_rows * c)
+        .map(|chunk| {
+            let mut acc = vec![0f32; c * c];
+            let n = chunk.len() / c;
+            // SAFETY: chunk is n x c row-major, read as its transpose (c x n) through the
+            // strides; acc is c x c and distinct from chunk.
+            unsafe {
+                gemm::gemm(
+                    c,
+                    c,
+                    n,
+                    acc.as_mut_ptr(),
+                    1,
+                    c as isize,
+                    false,
+                    chunk.as_ptr(),
+                    c as isize,
+                    1,
+                    chunk.as_ptr(),
+                    1,
+                    c as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            acc
+        })
+        .collect();
+    let mut sum = vec![0f32; c * c];
+    for p in &partials {
+        sum.iter_mut().zip(p).for_each(|(s, p)| *s += p);
+    }
+    sum
+}
+
 /// Fills `col` with the (nrows*w, 9*cin) patches of rows r0..r0+nrows (zero outside the image).
 fn im2col(input: &[f32], h: usize, w: usize, cin: usize, r0: usize, nrows: usize, col: &mut Vec<f32>) {
     let k = 9 * cin;
@@ -259,6 +309,17 @@ mod tests {
             }
             let im2col = conv_error(PackedConv::im2col, shape, relu);
             assert!(im2col < 2e-5 * shape[2] as f32, "{shape:?}: im2col {im2col}");
+        }
+    }
+
+    #[test]
+    fn xtx_matches_a_plain_sum() {
+        let (rows, c) = (20_000, 5);
+        let x = lcg(rows * c, 4);
+        let g = xtx(&x, rows, c);
+        for (i, j) in [(0, 0), (1, 3), (4, 2)] {
+            let want: f64 = (0..rows).map(|r| f64::from(x[r * c + i]) * f64::from(x[r * c + j])).sum();
+            assert!((f64::from(g[i * c + j]) - want).abs() < 1e-3 * want.abs().max(1.0), "{i},{j}");
         }
     }
 

@@ -78,7 +78,7 @@ pub struct WinogradKernel {
 }
 
 /// Scratch bytes per block (transformed inputs and products together).
-const BLOCK_BYTES: usize = 2 << 20;
+const BLOCK_BYTES: usize = 8 << 20;
 
 impl WinogradKernel {
     /// Transforms an OIHW (cout, cin, 3, 3) kernel, `U = G g G^T` per (cout, cin) pair, for
@@ -118,14 +118,12 @@ pub fn conv3x3(k: &WinogradKernel, bias: &[f32], input: &[f32], h: usize, w: usi
     let per_tile_row = a * a * tiles_w * (cin + cout) * 4;
     // At least two blocks so that both cores work, otherwise as many tile rows as fit.
     let trows = (BLOCK_BYTES / per_tile_row).clamp(1, tiles_h.div_ceil(2).max(1));
-    out.par_chunks_mut(m * trows * w * cout).enumerate().for_each_init(
-        || (Vec::new(), Vec::new()),
-        |(tv, tm), (b, out_block)| {
+    out.par_chunks_mut(m * trows * w * cout).enumerate().for_each(|(b, out_block)| {
+        SCRATCH.with_borrow_mut(|(tv, tm)| {
             let rows = out_block.len() / (w * cout); // output rows in this block
             let nt = rows.div_ceil(m) * tiles_w;
-            tv.clear();
+            // Every element is written before it is read, so stale contents are harmless.
             tv.resize(a * a * nt * cin, 0.0);
-            tm.clear();
             tm.resize(a * a * nt * cout, 0.0);
             input_transform(v, input, (h, w, cin), b * trows, nt, tv);
             for xi in 0..a * a {
@@ -135,8 +133,14 @@ pub fn conv3x3(k: &WinogradKernel, bias: &[f32], input: &[f32], h: usize, w: usi
                 gemm_into(dst, lhs, rhs, nt, cin, cout);
             }
             output_transform(v, tm, nt, (rows, w, cout), bias, relu, out_block);
-        },
-    );
+        });
+    });
+}
+
+thread_local! {
+    /// Per-thread transform buffers, kept between calls: fresh multi-megabyte buffers for every
+    /// block would cost a page fault per 4 KiB on every iteration.
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// `dst (n x cout) = lhs (n x k) * rhs (k x cout)`, all row-major.

@@ -4,7 +4,9 @@
 //! F = activations reshaped C x HW, G = F F^T / (C H W);
 //! style = mean((G - A)^2), content = mean((F - P)^2), tv = mean(dx^2) + mean(dy^2).
 
-use candle_core::Tensor;
+use candle_core::{DType, Storage, Tensor};
+
+use crate::model::cpu;
 
 use crate::error::Result;
 
@@ -25,12 +27,28 @@ fn unmatrix(m: &Tensor, channels_last: bool, (c, h, w): (usize, usize, usize)) -
     Ok(if channels_last { m.reshape((1, h, w, c))?.permute((0, 3, 1, 2))? } else { m.reshape((1, c, h, w))? })
 }
 
+/// `F F^T` (C, C) of the matrix from [`matrix`]; channels-last f32 on the CPU goes through a
+/// reduction that uses every core.
+fn outer(f: &Tensor, channels_last: bool) -> Result<Tensor> {
+    if !channels_last {
+        return Ok(f.matmul(&f.t()?)?);
+    }
+    let (rows, c) = f.dims2()?;
+    let f = f.contiguous()?;
+    let (storage, layout) = f.storage_and_layout();
+    if let (Storage::Cpu(cpu), DType::F32) = (&*storage, f.dtype()) {
+        let data = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + rows * c];
+        return Ok(Tensor::from_vec(cpu::xtx(data, rows, c), (c, c), f.device())?);
+    }
+    drop(storage);
+    Ok(f.t()?.matmul(&f)?)
+}
+
 /// Gram matrix (C, C) of features (1, C, H, W), normalised by C*H*W.
 pub fn gram(features: &Tensor) -> Result<Tensor> {
     let (_, c, h, w) = features.dims4()?;
     let (f, channels_last) = matrix(features)?;
-    let g = if channels_last { f.t()?.matmul(&f)? } else { f.matmul(&f.t()?)? };
-    Ok((g / (c * h * w) as f64)?)
+    Ok((outer(&f, channels_last)? / (c * h * w) as f64)?)
 }
 
 /// `mean((G(F) - target)^2)` as a scalar tensor and its gradient w.r.t. `features` (in their
@@ -40,13 +58,13 @@ pub fn gram(features: &Tensor) -> Result<Tensor> {
 pub fn style_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
     let (_, c, h, w) = features.dims4()?;
     let (f, channels_last) = matrix(features)?;
-    let g = if channels_last { f.t()?.matmul(&f)? } else { f.matmul(&f.t()?)? };
-    let diff = (g / (c * h * w) as f64)?.sub(target)?;
+    let diff = (outer(&f, channels_last)? / (c * h * w) as f64)?.sub(target)?;
     let loss = diff.sqr()?.mean_all()?;
-    let scale = weight * 4.0 / ((c * c) as f64 * (c * h * w) as f64);
+    // The scale goes on the small (C, C) factor, not the (HW, C) product.
+    let scaled = (diff * (weight * 4.0 / ((c * c) as f64 * (c * h * w) as f64)))?;
     // (HW, C) x (C, C) in channels-last, (C, C) x (C, HW) otherwise; diff is symmetric.
-    let grad = if channels_last { f.matmul(&diff)? } else { diff.matmul(&f)? };
-    Ok((loss, unmatrix(&(grad * scale)?, channels_last, (c, h, w))?))
+    let grad = if channels_last { f.matmul(&scaled)? } else { scaled.matmul(&f)? };
+    Ok((loss, unmatrix(&grad, channels_last, (c, h, w))?))
 }
 
 /// `mean((F - target)^2)` and its gradient w.r.t. `features`, scaled by `weight`.
