@@ -258,21 +258,41 @@ fn output_transform(
     }
 }
 
-/// `out = sum of coefficient * vector` over the terms with a non-zero coefficient.
+/// `out = sum of coefficient * vector` over the terms with a non-zero coefficient, in one pass
+/// over `out` (the transforms have at most 4 non-zero terms per row for F(4x4), 3 for F(2x2)).
 fn combine<'a>(out: &mut [f32], terms: impl Iterator<Item = (f32, &'a [f32])>) {
-    let mut first = true;
-    for (coef, x) in terms.filter(|t| t.0 != 0.0) {
-        match (first, coef) {
-            (true, 1.0) => out.copy_from_slice(x),
-            (true, _) => out.iter_mut().zip(x).for_each(|(o, x)| *o = coef * x),
-            (false, 1.0) => out.iter_mut().zip(x).for_each(|(o, x)| *o += x),
-            (false, -1.0) => out.iter_mut().zip(x).for_each(|(o, x)| *o -= x),
-            (false, _) => out.iter_mut().zip(x).for_each(|(o, x)| *o += coef * x),
-        }
-        first = false;
+    let mut c = [0f32; 6];
+    let mut x: [&[f32]; 6] = [&[]; 6];
+    let mut n = 0;
+    for (coef, v) in terms.filter(|t| t.0 != 0.0) {
+        (c[n], x[n]) = (coef, &v[..out.len()]);
+        n += 1;
     }
-    if first {
-        out.fill(0.0);
+    let len = out.len();
+    match n {
+        0 => out.fill(0.0),
+        1 => out.iter_mut().zip(x[0]).for_each(|(o, a)| *o = c[0] * a),
+        2 => {
+            let (a, b) = (&x[0][..len], &x[1][..len]);
+            for i in 0..len {
+                out[i] = c[0] * a[i] + c[1] * b[i];
+            }
+        }
+        3 => {
+            let (a, b, d) = (&x[0][..len], &x[1][..len], &x[2][..len]);
+            for i in 0..len {
+                out[i] = c[0] * a[i] + c[1] * b[i] + c[2] * d[i];
+            }
+        }
+        _ => {
+            let (a, b, d, e) = (&x[0][..len], &x[1][..len], &x[2][..len], &x[3][..len]);
+            for i in 0..len {
+                out[i] = c[0] * a[i] + c[1] * b[i] + c[2] * d[i] + c[3] * e[i];
+            }
+            for k in 4..n {
+                out.iter_mut().zip(&x[k][..len]).for_each(|(o, v)| *o += c[k] * v);
+            }
+        }
     }
 }
 
