@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::imageio::save_png;
 use neural_style_studio::model::{default_device, device_name};
 use neural_style_studio::transfer::{
-    available_memory, build_stepper, coarse_to_fine, fit_in_memory, upscale, SourceImages, TargetCache,
+    available_memory, build_stepper, carry_over, coarse_to_fine, fit_in_memory, SourceImages, TargetCache,
 };
 
 use crate::bench::median;
@@ -65,14 +65,13 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     );
     let start = Instant::now();
     let mut log = Vec::with_capacity(total + 1);
-    let mut previous = None;
     let mut done = 0;
-    let mut stepper = None;
+    let mut stepper: Option<neural_style_studio::transfer::Stepper> = None;
     for stage in &stages {
         let stage_spec = neural_style_studio::transfer::RenderSpec { size: stage.size, ..spec.clone() };
         let mut s = build_stepper(&stage_spec, &sources, net.clone(), &mut cache)?;
-        if let Some(x) = previous.take() {
-            s.set_x(upscale(&x, sources.content.dimensions(), stage.size, &device)?)?;
+        if let Some(previous) = stepper.take() {
+            carry_over(&previous, &mut s)?;
         }
         for _ in 0..stage.iterations {
             let r = s.step().with_context(|| format!("iteration {done}"))?;
@@ -94,7 +93,6 @@ pub fn render(args: &RenderArgs) -> Result<()> {
                 save_png(&sources.output(s.image()?), &numbered(&args.out, done), &stage_spec.png_text(done))?;
             }
         }
-        previous = Some(s.x().clone());
         stepper = Some(s);
     }
     bar.finish();

@@ -271,6 +271,38 @@ fn the_target_cache_stays_within_its_budget_by_evicting_old_sizes() {
 }
 
 #[test]
+fn carrying_an_untouched_image_to_a_larger_stage_gives_the_larger_photo() {
+    let net = embedded();
+    let photo = common::content_image(96, 72);
+    let style = common::style_image(64, 64);
+    let stepper = |side: u32| {
+        let content = PreparedImage::new(
+            image::imageops::resize(&photo, side, side * 3 / 4, image::imageops::FilterType::CatmullRom),
+            &net,
+        )
+        .unwrap();
+        let style = PreparedImage::new(style.clone(), &net).unwrap();
+        Stepper::new(
+            net.clone(),
+            content,
+            vec![style],
+            Objective::default(),
+            &RunSettings::default(),
+            &mut TargetCache::new(),
+        )
+        .unwrap()
+    };
+    let (small, mut large) = (stepper(48), stepper(96));
+    neural_style_studio::transfer::carry_over(&small, &mut large).unwrap();
+    // upscale(small photo) + (large photo - upscale(small photo)) = large photo: the detail the
+    // small stage could not hold comes back.
+    let err =
+        (large.x() - &large.content().tensor).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert!(err < 1e-4, "{err}");
+    assert_eq!(large.x().dims(), &[1, 3, 72, 96]);
+}
+
+#[test]
 fn style_blend_interpolates_gram_targets() {
     let net = embedded();
     let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();

@@ -5,6 +5,7 @@
 use candle_core::{Device, Tensor};
 use image::{ImageBuffer, Rgb};
 
+use super::stepper::Stepper;
 use crate::error::Result;
 use crate::imageio::fit_long_side;
 
@@ -52,6 +53,19 @@ pub fn upscale(x: &Tensor, content_dims: (u32, u32), size: u32, device: &Device)
     let dst = image::imageops::resize(&src, w, h, image::imageops::FilterType::CatmullRom);
     let t = Tensor::from_vec(dst.into_raw(), (1, h as usize, w as usize, 3), device)?;
     Ok(t.permute((0, 3, 1, 2))?.contiguous()?)
+}
+
+/// Warm-starts `next` (a larger stage) from `previous`: the upscaled image plus the detail the
+/// photo has at the larger size and lacks at the smaller (upscaled small photo subtracted from
+/// the large one). Plain upscaling blurs the content the previous stage kept, and the large stage
+/// would have to spend its iterations restoring it.
+pub fn carry_over(previous: &Stepper, next: &mut Stepper) -> Result<()> {
+    let size = next.size();
+    let long = size.0.max(size.1);
+    let device = next.x().device().clone();
+    let up = |x: &Tensor| upscale(x, size, long, &device);
+    let detail = next.content().tensor.sub(&up(&previous.content().tensor)?)?;
+    next.set_x(up(previous.x())?.add(&detail)?)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::imageio::{fit_long_side, resize};
 use crate::model::{default_device, Tap, Vgg, WeightsSource};
 use crate::transfer::{
-    available_memory, build_stepper, coarse_to_fine, fit_in_memory, upscale, Optimizer, RenderSpec, SourceImages,
+    available_memory, build_stepper, carry_over, coarse_to_fine, fit_in_memory, Optimizer, RenderSpec, SourceImages,
     Stage, StepReport, Stepper, TargetCache,
 };
 
@@ -271,7 +271,7 @@ impl State {
         let spec = RenderSpec { size: stage.size, objective: run.stepper.objective().clone(), ..(*run.spec).clone() };
         let (net, cache) = self.model_for(&spec.weights)?;
         let mut stepper = build_stepper(&spec, &run.sources, net.clone(), cache)?;
-        stepper.set_x(upscale(run.stepper.x(), run.sources.content.dimensions(), stage.size, net.device())?)?;
+        carry_over(&run.stepper, &mut stepper)?;
         run.content = Arc::new(to_rgba(stepper.content().rgb.clone()));
         run.stepper = stepper;
         run.stage += 1;
