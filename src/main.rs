@@ -9,6 +9,7 @@ use clap::Parser;
 use neural_style_studio::app::{App, Launch, Settings};
 
 fn main() {
+    neural_style_studio::tune_allocator();
     let cli = cli::Cli::parse();
     let result = match &cli.command {
         Some(cli::Command::Render(args)) => render::render(args),
