@@ -197,9 +197,9 @@ fn im2col(input: &[f32], h: usize, w: usize, cin: usize, r0: usize, nrows: usize
 }
 
 /// 2x2/stride-2 max-pool (floor mode) of (h, w, c) into (h/2, w/2, c).
-pub fn max_pool(input: &[f32], h: usize, w: usize, c: usize) -> Vec<f32> {
+pub fn max_pool(input: &[f32], h: usize, w: usize, c: usize, out: &mut [f32]) {
     let (h2, w2) = (h / 2, w / 2);
-    let mut out = vec![0f32; h2 * w2 * c];
+    debug_assert_eq!(out.len(), h2 * w2 * c);
     out.par_chunks_mut(w2 * c).enumerate().for_each(|(y, row)| {
         for x in 0..w2 {
             let at = |dy: usize, dx: usize| ((2 * y + dy) * w + 2 * x + dx) * c;
@@ -209,14 +209,13 @@ pub fn max_pool(input: &[f32], h: usize, w: usize, c: usize) -> Vec<f32> {
             }
         }
     });
-    out
 }
 
-/// Gradient of [`max_pool`]: each output gradient goes to the first maximum of its window
-/// (torch's rule); rows/columns dropped by floor mode get zero.
-pub fn max_pool_backward(input: &[f32], h: usize, w: usize, c: usize, grad: &[f32]) -> Vec<f32> {
+/// Gradient of [`max_pool`] into `out` (h, w, c), which must be zero: each output gradient goes
+/// to the first maximum of its window (torch's rule); rows/columns dropped by floor mode stay 0.
+pub fn max_pool_backward(input: &[f32], h: usize, w: usize, c: usize, grad: &[f32], out: &mut [f32]) {
     let (h2, w2) = (h / 2, w / 2);
-    let mut out = vec![0f32; h * w * c];
+    debug_assert_eq!(out.len(), h * w * c);
     // Each output row pair 2y, 2y+1 is written by exactly one pooled row.
     out.par_chunks_mut(2 * w * c).take(h2).enumerate().for_each(|(y, rows)| {
         for x in 0..w2 {
@@ -235,7 +234,6 @@ pub fn max_pool_backward(input: &[f32], h: usize, w: usize, c: usize, grad: &[f3
             }
         }
     });
-    out
 }
 
 /// `grad *= (output > 0)`: the backward of ReLU given the layer's (post-ReLU) output.
@@ -327,8 +325,11 @@ mod tests {
     fn max_pool_backward_routes_to_the_first_maximum() {
         // (h, w, c) = (3, 3, 1); floor mode drops the last row and column.
         let x = [1f32, 5., 9., 5., 2., 9., 9., 9., 9.];
-        assert_eq!(max_pool(&x, 3, 3, 1), vec![5.]);
-        let g = max_pool_backward(&x, 3, 3, 1, &[2.]);
-        assert_eq!(g, vec![0., 2., 0., 0., 0., 0., 0., 0., 0.]);
+        let mut pooled = [0f32];
+        max_pool(&x, 3, 3, 1, &mut pooled);
+        assert_eq!(pooled, [5.]);
+        let mut g = [0f32; 9];
+        max_pool_backward(&x, 3, 3, 1, &[2.], &mut g);
+        assert_eq!(g, [0., 2., 0., 0., 0., 0., 0., 0., 0.]);
     }
 }

@@ -1,5 +1,6 @@
 //! The pretrained network: VGG architecture, explicit backward, and weight loading.
 
+pub mod buffers;
 pub mod cpu;
 pub mod vgg;
 pub mod weights;

@@ -9,9 +9,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 
+use super::buffers::BufferPool;
 use super::cpu::{self, PackedConv};
 use crate::error::{Error, Result};
 
@@ -169,6 +171,16 @@ pub struct Activations {
     /// CPU fast path: every layer's output in HWC layout, and its (h, w, c).
     hwc: Vec<Vec<f32>>,
     dims: Vec<(usize, usize, usize)>,
+    /// Where the fast path's buffers go back when these activations are dropped.
+    pool: Option<Arc<BufferPool>>,
+}
+
+impl Drop for Activations {
+    fn drop(&mut self) {
+        if let Some(pool) = &self.pool {
+            self.hwc.drain(..).for_each(|b| pool.put(b));
+        }
+    }
 }
 
 impl Activations {
@@ -186,6 +198,8 @@ pub struct Vgg {
     layers: Vec<Layer>,
     device: Device,
     fast: bool,
+    /// Activation and gradient buffers of the fast path, reused from pass to pass.
+    pool: Arc<BufferPool>,
 }
 
 impl Vgg {
@@ -217,7 +231,7 @@ impl Vgg {
                 }
             });
         }
-        Ok(Vgg { config, layers, device: device.clone(), fast: device.is_cpu() })
+        Ok(Vgg { config, layers, device: device.clone(), fast: device.is_cpu(), pool: Arc::default() })
     }
 
     /// Chooses between the CPU fast path (the default on the CPU) and the generic candle path
@@ -287,24 +301,31 @@ impl Vgg {
             };
             outputs.push(Some(h.clone()));
         }
-        Ok(Activations { outputs, hwc: Vec::new(), dims: Vec::new() })
+        Ok(Activations { outputs, hwc: Vec::new(), dims: Vec::new(), pool: None })
     }
 
     fn forward_cpu(&self, x: &Tensor, depth: usize, keep: &[usize]) -> Result<Activations> {
         let (_, mut c, mut h, mut w) = x.dims4()?;
-        let mut acts = Activations { outputs: vec![None; depth], hwc: Vec::with_capacity(depth), dims: Vec::new() };
+        let mut acts = Activations {
+            outputs: vec![None; depth],
+            hwc: Vec::with_capacity(depth),
+            dims: Vec::new(),
+            pool: Some(self.pool.clone()),
+        };
+        self.pool.begin(h * w);
         let input = x.permute((0, 2, 3, 1))?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
         for (i, layer) in self.layers.iter().take(depth).enumerate() {
             let prev = if i == 0 { &input } else { &acts.hwc[i - 1] };
             let out = match layer {
                 Layer::Conv(conv) => {
-                    let mut out = vec![0f32; h * w * conv.spec.out_channels];
+                    let mut out = self.pool.get(h * w * conv.spec.out_channels);
                     cpu::conv3x3(&conv.packed.0, prev, h, w, true, &mut out);
                     c = conv.spec.out_channels;
                     out
                 }
                 Layer::Pool => {
-                    let out = cpu::max_pool(prev, h, w, c);
+                    let mut out = self.pool.get((h / 2) * (w / 2) * c);
+                    cpu::max_pool(prev, h, w, c, &mut out);
                     (h, w) = (h / 2, w / 2);
                     out
                 }
@@ -378,7 +399,7 @@ impl Vgg {
             g = Some(match &self.layers[i] {
                 Layer::Conv(conv) => {
                     cpu::relu_backward(&acts.hwc[i], &mut cur);
-                    let mut out = vec![0f32; hi * wi * ci];
+                    let mut out = self.pool.get(hi * wi * ci);
                     cpu::conv3x3(&conv.packed.1, &cur, hi, wi, false, &mut out);
                     out
                 }
@@ -387,9 +408,12 @@ impl Vgg {
                         .hwc
                         .get(i.wrapping_sub(1))
                         .ok_or_else(|| Error::setting("pooling cannot be the first layer"))?;
-                    cpu::max_pool_backward(input, hi, wi, ci, &cur)
+                    let mut out = self.pool.get(hi * wi * ci);
+                    cpu::max_pool_backward(input, hi, wi, ci, &cur, &mut out);
+                    out
                 }
             });
+            self.pool.put(cur);
         }
         let g = g.ok_or_else(|| Error::setting("empty network"))?;
         let (h, w, c) = acts.dims[0];
