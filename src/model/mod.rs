@@ -2,6 +2,7 @@
 
 pub mod buffers;
 pub mod cpu;
+mod fast;
 pub mod vgg;
 pub mod weights;
 pub mod winograd;

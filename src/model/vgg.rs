@@ -14,7 +14,7 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Tensor};
 
 use super::buffers::BufferPool;
-use super::cpu::{self, PackedConv};
+use super::cpu::PackedConv;
 use crate::error::{Error, Result};
 
 /// The two supported VGG depths.
@@ -144,8 +144,8 @@ impl Config {
 
 /// A loaded convolution: forward kernel and the kernel of its input-gradient convolution.
 #[derive(Debug, Clone)]
-struct Conv {
-    spec: ConvSpec,
+pub(super) struct Conv {
+    pub(super) spec: ConvSpec,
     /// (out, in, 3, 3)
     weight: Tensor,
     /// (1, out, 1, 1)
@@ -153,11 +153,11 @@ struct Conv {
     /// (in, out, 3, 3): `weight` with in/out swapped and flipped spatially, computed once.
     weight_backward: Tensor,
     /// The same two kernels packed for the CPU fast path (forward with bias, backward without).
-    packed: (PackedConv, PackedConv),
+    pub(super) packed: (PackedConv, PackedConv),
 }
 
 #[derive(Debug, Clone)]
-enum Layer {
+pub(super) enum Layer {
     Conv(Box<Conv>),
     Pool,
 }
@@ -167,12 +167,12 @@ enum Layer {
 pub struct Activations {
     /// Layer outputs (after ReLU for convolutions) as (1, C, H, W) tensors: every layer on the
     /// generic path, the requested taps on the CPU fast path.
-    outputs: Vec<Option<Tensor>>,
+    pub(super) outputs: Vec<Option<Tensor>>,
     /// CPU fast path: every layer's output in HWC layout, and its (h, w, c).
-    hwc: Vec<Vec<f32>>,
-    dims: Vec<(usize, usize, usize)>,
+    pub(super) hwc: Vec<Vec<f32>>,
+    pub(super) dims: Vec<(usize, usize, usize)>,
     /// Where the fast path's buffers go back when these activations are dropped.
-    pool: Option<Arc<BufferPool>>,
+    pub(super) pool: Option<Arc<BufferPool>>,
 }
 
 impl Drop for Activations {
@@ -195,11 +195,11 @@ impl Activations {
 #[derive(Debug)]
 pub struct Vgg {
     config: Config,
-    layers: Vec<Layer>,
-    device: Device,
+    pub(super) layers: Vec<Layer>,
+    pub(super) device: Device,
     fast: bool,
     /// Activation and gradient buffers of the fast path, reused from pass to pass.
-    pool: Arc<BufferPool>,
+    pub(super) pool: Arc<BufferPool>,
 }
 
 impl Vgg {
@@ -304,44 +304,6 @@ impl Vgg {
         Ok(Activations { outputs, hwc: Vec::new(), dims: Vec::new(), pool: None })
     }
 
-    fn forward_cpu(&self, x: &Tensor, depth: usize, keep: &[usize]) -> Result<Activations> {
-        let (_, mut c, mut h, mut w) = x.dims4()?;
-        let mut acts = Activations {
-            outputs: vec![None; depth],
-            hwc: Vec::with_capacity(depth),
-            dims: Vec::new(),
-            pool: Some(self.pool.clone()),
-        };
-        self.pool.begin(h * w);
-        let input = x.permute((0, 2, 3, 1))?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-        for (i, layer) in self.layers.iter().take(depth).enumerate() {
-            let prev = if i == 0 { &input } else { &acts.hwc[i - 1] };
-            let out = match layer {
-                Layer::Conv(conv) => {
-                    let mut out = self.pool.get(h * w * conv.spec.out_channels);
-                    cpu::conv3x3(&conv.packed.0, prev, h, w, true, &mut out);
-                    c = conv.spec.out_channels;
-                    out
-                }
-                Layer::Pool => {
-                    let mut out = self.pool.get((h / 2) * (w / 2) * c);
-                    cpu::max_pool(prev, h, w, c, &mut out);
-                    (h, w) = (h / 2, w / 2);
-                    out
-                }
-            };
-            if keep.contains(&i) {
-                // A (1, C, H, W) view of channels-last data: the losses read it without a copy.
-                let t = Tensor::from_slice(&out, (1, h, w, c), &self.device)?.permute((0, 3, 1, 2))?;
-                acts.outputs[i] = Some(t);
-            }
-            acts.hwc.push(out);
-            acts.dims.push((h, w, c));
-        }
-        acts.dims.insert(0, (x.dim(2)?, x.dim(3)?, x.dim(1)?));
-        Ok(acts)
-    }
-
     /// Gradient of the loss w.r.t. the input image, given the gradients of the loss w.r.t. some
     /// layer outputs (`tap_grads[i]` is added at `acts.outputs[i]`; `None` where no loss taps).
     pub fn backward(&self, acts: &Activations, tap_grads: &mut [Option<Tensor>]) -> Result<Tensor> {
@@ -377,47 +339,6 @@ impl Vgg {
             });
         }
         g.ok_or_else(|| Error::setting("empty network"))
-    }
-
-    /// The fast path's backward: the same maths on HWC buffers. `acts.dims[i + 1]` is the shape of
-    /// layer i's output, `acts.dims[0]` the input's.
-    fn backward_cpu(&self, acts: &Activations, tap_grads: &mut [Option<Tensor>], deepest: usize) -> Result<Tensor> {
-        let mut g: Option<Vec<f32>> = None;
-        for i in (0..=deepest).rev() {
-            if let Some(t) = tap_grads[i].take() {
-                let v = t.permute((0, 2, 3, 1))?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-                g = Some(match g {
-                    Some(mut a) => {
-                        a.iter_mut().zip(&v).for_each(|(a, b)| *a += b);
-                        a
-                    }
-                    None => v,
-                });
-            }
-            let Some(mut cur) = g.take() else { continue };
-            let (hi, wi, ci) = acts.dims[i];
-            g = Some(match &self.layers[i] {
-                Layer::Conv(conv) => {
-                    cpu::relu_backward(&acts.hwc[i], &mut cur);
-                    let mut out = self.pool.get(hi * wi * ci);
-                    cpu::conv3x3(&conv.packed.1, &cur, hi, wi, false, &mut out);
-                    out
-                }
-                Layer::Pool => {
-                    let input = acts
-                        .hwc
-                        .get(i.wrapping_sub(1))
-                        .ok_or_else(|| Error::setting("pooling cannot be the first layer"))?;
-                    let mut out = self.pool.get(hi * wi * ci);
-                    cpu::max_pool_backward(input, hi, wi, ci, &cur, &mut out);
-                    out
-                }
-            });
-            self.pool.put(cur);
-        }
-        let g = g.ok_or_else(|| Error::setting("empty network"))?;
-        let (h, w, c) = acts.dims[0];
-        Ok(Tensor::from_vec(g, (1, h, w, c), &self.device)?.permute((0, 3, 1, 2))?.contiguous()?)
     }
 }
 
