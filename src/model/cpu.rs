@@ -78,32 +78,7 @@ pub fn conv3x3(conv: &PackedConv, input: &[f32], h: usize, w: usize, relu: bool,
         let r0 = b * rows;
         let nrows = out_block.len() / (w * cout);
         im2col(input, h, w, cin, r0, nrows, col);
-        let m = nrows * w;
-        // SAFETY: `col` holds m x k values, `conv.weights` k x cout, `out_block` m x cout, all
-        // row-major with the strides given; the three buffers do not overlap.
-        unsafe {
-            gemm::gemm(
-                m,
-                cout,
-                k,
-                out_block.as_mut_ptr(),
-                1,
-                cout as isize,
-                false,
-                col.as_ptr(),
-                1,
-                k as isize,
-                conv.weights.as_ptr(),
-                1,
-                cout as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-        }
+        matmul(out_block, col, &conv.weights, nrows * w, k, cout);
         if !conv.bias.is_empty() || relu {
             for px in out_block.chunks_exact_mut(cout) {
                 if !conv.bias.is_empty() {
@@ -115,6 +90,36 @@ pub fn conv3x3(conv: &PackedConv, input: &[f32], h: usize, w: usize, relu: bool,
             }
         }
     });
+}
+
+/// `dst (n x cout) = lhs (n x k) * rhs (k x cout)`, all row-major, on the calling thread.
+pub fn matmul(dst: &mut [f32], lhs: &[f32], rhs: &[f32], n: usize, k: usize, cout: usize) {
+    assert!(dst.len() == n * cout && lhs.len() == n * k && rhs.len() == k * cout);
+    // SAFETY: the lengths were checked above for the row-major strides given, and dst does not
+    // overlap the inputs (it is a distinct mutable borrow).
+    unsafe {
+        gemm::gemm(
+            n,
+            cout,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            cout as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            1,
+            cout as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
 }
 
 /// `X^T X` (c x c) of a row-major (rows x c) matrix: the Gram matrix of channels-last

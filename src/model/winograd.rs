@@ -13,6 +13,8 @@
 
 use rayon::prelude::*;
 
+use super::cpu::matmul;
+
 /// Output tile size and transform matrices of one Winograd variant (row-major).
 #[derive(Debug)]
 struct Variant {
@@ -130,7 +132,7 @@ pub fn conv3x3(k: &WinogradKernel, bias: &[f32], input: &[f32], h: usize, w: usi
                 let lhs = &tv[xi * nt * cin..(xi + 1) * nt * cin];
                 let rhs = &k.u[xi * cin * cout..(xi + 1) * cin * cout];
                 let dst = &mut tm[xi * nt * cout..(xi + 1) * nt * cout];
-                gemm_into(dst, lhs, rhs, nt, cin, cout);
+                matmul(dst, lhs, rhs, nt, cin, cout);
             }
             output_transform(v, tm, nt, (rows, w, cout), bias, relu, out_block);
         });
@@ -141,36 +143,6 @@ thread_local! {
     /// Per-thread transform buffers, kept between calls: fresh multi-megabyte buffers for every
     /// block would cost a page fault per 4 KiB on every iteration.
     static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-}
-
-/// `dst (n x cout) = lhs (n x k) * rhs (k x cout)`, all row-major.
-fn gemm_into(dst: &mut [f32], lhs: &[f32], rhs: &[f32], n: usize, k: usize, cout: usize) {
-    assert!(dst.len() == n * cout && lhs.len() == n * k && rhs.len() == k * cout);
-    // SAFETY: the lengths were checked above for the row-major strides given, and dst does not
-    // overlap the inputs (it is a distinct mutable borrow).
-    unsafe {
-        gemm::gemm(
-            n,
-            cout,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            cout as isize,
-            false,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            1,
-            cout as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
 }
 
 /// `V = B^T d B` for the `nt` tiles starting at tile row `ty0`, into `tv` laid out as a^2
