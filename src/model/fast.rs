@@ -1,6 +1,5 @@
 //! The CPU fast path of [`Vgg`]: the same forward and input-gradient maths as the generic candle
-//! path, on channels-last buffers with the convolutions of [`super::cpu`] and [`super::winograd`],
-//! and buffers reused through the model's [`super::buffers::BufferPool`].
+//! path, on channels-last buffers with the convolutions of [`super::cpu`] and [`super::winograd`].
 
 use candle_core::Tensor;
 
@@ -13,25 +12,19 @@ impl Vgg {
     /// and handing the layers in `keep` to the losses as (1, C, H, W) views.
     pub(super) fn forward_cpu(&self, x: &Tensor, depth: usize, keep: &[usize]) -> Result<Activations> {
         let (_, mut c, mut h, mut w) = x.dims4()?;
-        let mut acts = Activations {
-            outputs: vec![None; depth],
-            hwc: Vec::with_capacity(depth),
-            dims: Vec::new(),
-            pool: Some(self.pool.clone()),
-        };
-        self.pool.begin(h * w);
+        let mut acts = Activations { outputs: vec![None; depth], hwc: Vec::with_capacity(depth), dims: Vec::new() };
         let input = x.permute((0, 2, 3, 1))?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
         for (i, layer) in self.layers.iter().take(depth).enumerate() {
             let prev = if i == 0 { &input } else { &acts.hwc[i - 1] };
             let out = match layer {
                 Layer::Conv(conv) => {
-                    let mut out = self.pool.get(h * w * conv.spec.out_channels);
+                    let mut out = vec![0f32; h * w * conv.spec.out_channels];
                     cpu::conv3x3(&conv.packed.0, prev, h, w, true, &mut out);
                     c = conv.spec.out_channels;
                     out
                 }
                 Layer::Pool => {
-                    let mut out = self.pool.get((h / 2) * (w / 2) * c);
+                    let mut out = vec![0f32; (h / 2) * (w / 2) * c];
                     cpu::max_pool(prev, h, w, c, &mut out);
                     (h, w) = (h / 2, w / 2);
                     out
@@ -74,7 +67,7 @@ impl Vgg {
             g = Some(match &self.layers[i] {
                 Layer::Conv(conv) => {
                     cpu::relu_backward(&acts.hwc[i], &mut cur);
-                    let mut out = self.pool.get(hi * wi * ci);
+                    let mut out = vec![0f32; hi * wi * ci];
                     cpu::conv3x3(&conv.packed.1, &cur, hi, wi, false, &mut out);
                     out
                 }
@@ -83,12 +76,11 @@ impl Vgg {
                         .hwc
                         .get(i.wrapping_sub(1))
                         .ok_or_else(|| Error::setting("pooling cannot be the first layer"))?;
-                    let mut out = self.pool.get(hi * wi * ci);
+                    let mut out = vec![0f32; hi * wi * ci];
                     cpu::max_pool_backward(input, hi, wi, ci, &cur, &mut out);
                     out
                 }
             });
-            self.pool.put(cur);
         }
         let g = g.ok_or_else(|| Error::setting("empty network"))?;
         let (h, w, c) = acts.dims[0];

@@ -1,6 +1,5 @@
 //! The pretrained network: VGG architecture, explicit backward, and weight loading.
 
-pub mod buffers;
 pub mod cpu;
 mod fast;
 pub mod vgg;

@@ -9,11 +9,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 
-use super::buffers::BufferPool;
 use super::cpu::PackedConv;
 use crate::error::{Error, Result};
 
@@ -171,16 +169,6 @@ pub struct Activations {
     /// CPU fast path: every layer's output in HWC layout, and its (h, w, c).
     pub(super) hwc: Vec<Vec<f32>>,
     pub(super) dims: Vec<(usize, usize, usize)>,
-    /// Where the fast path's buffers go back when these activations are dropped.
-    pub(super) pool: Option<Arc<BufferPool>>,
-}
-
-impl Drop for Activations {
-    fn drop(&mut self) {
-        if let Some(pool) = &self.pool {
-            self.hwc.drain(..).for_each(|b| pool.put(b));
-        }
-    }
 }
 
 impl Activations {
@@ -198,8 +186,6 @@ pub struct Vgg {
     pub(super) layers: Vec<Layer>,
     pub(super) device: Device,
     fast: bool,
-    /// Activation and gradient buffers of the fast path, reused from pass to pass.
-    pub(super) pool: Arc<BufferPool>,
 }
 
 impl Vgg {
@@ -231,7 +217,7 @@ impl Vgg {
                 }
             });
         }
-        Ok(Vgg { config, layers, device: device.clone(), fast: device.is_cpu(), pool: Arc::default() })
+        Ok(Vgg { config, layers, device: device.clone(), fast: device.is_cpu() })
     }
 
     /// Chooses between the CPU fast path (the default on the CPU) and the generic candle path
@@ -301,7 +287,7 @@ impl Vgg {
             };
             outputs.push(Some(h.clone()));
         }
-        Ok(Activations { outputs, hwc: Vec::new(), dims: Vec::new(), pool: None })
+        Ok(Activations { outputs, hwc: Vec::new(), dims: Vec::new() })
     }
 
     /// Gradient of the loss w.r.t. the input image, given the gradients of the loss w.r.t. some
