@@ -354,6 +354,14 @@ fn every_broken_weights_file_is_refused_with_its_reason() {
             "features.5.weight has shape [128, 64, 9], expected [128, 64, 3, 3]",
         ),
         (
+            "NaN weights",
+            edited_weights(|t| {
+                let b = t.iter_mut().find(|t| t.0 == "features.0.bias").unwrap();
+                b.3 = [0x00, 0x7e].repeat(b.3.len() / 2); // f16 NaN
+            }),
+            "features.0.bias holds NaN or infinite values",
+        ),
+        (
             "wrong dtype",
             edited_weights(|t| t.iter_mut().filter(|t| t.0.ends_with("bias")).for_each(|t| t.1 = Dtype::I16)),
             "dtype I16",
