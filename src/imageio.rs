@@ -98,9 +98,9 @@ fn alpha_of(img: &DynamicImage) -> Option<GrayImage> {
 /// `rgb` with `alpha` (resized to fit, bicubic) as its fourth channel.
 pub fn attach_alpha(rgb: &RgbImage, alpha: &GrayImage) -> RgbaImage {
     let alpha = if alpha.dimensions() == rgb.dimensions() {
-        alpha.clone()
+        Cow::Borrowed(alpha)
     } else {
-        image::imageops::resize(alpha, rgb.width(), rgb.height(), FilterType::CatmullRom)
+        Cow::Owned(image::imageops::resize(alpha, rgb.width(), rgb.height(), FilterType::CatmullRom))
     };
     RgbaImage::from_fn(rgb.width(), rgb.height(), |x, y| {
         let [r, g, b] = rgb.get_pixel(x, y).0;

@@ -108,3 +108,23 @@ fn absurd_weights_are_rolled_back_reported_and_paused_until_fixed() {
     assert!(w.take_history().iter().all(|p| p.losses.total.is_finite()));
     assert!(matches!(w.status(), Status::Running));
 }
+
+#[test]
+fn frames_of_a_transparent_photo_keep_its_alpha() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = spec(dir.path(), 64);
+    let rgb = common::content_image(160, 120);
+    let cutout = image::RgbaImage::from_fn(160, 120, |x, y| {
+        let [r, g, b] = rgb.get_pixel(x, y).0;
+        image::Rgba([r, g, b, if x < 80 { 255 } else { 0 }])
+    });
+    spec.content = dir.path().join("cutout.png");
+    cutout.save(&spec.content).unwrap();
+    let w = Worker::spawn(|| {}).unwrap();
+    w.send(Command::Start { spec, iterations: 2, scales: 1 });
+    let frames = frames_until(&w, 60, |f, s| *s == Status::Stopped && f.iter().any(|f| f.iteration == 2));
+    let last = frames.iter().find(|f| f.iteration == 2).unwrap();
+    assert_eq!(last.image.dimensions(), (64, 48));
+    assert_eq!(last.image.get_pixel(5, 20)[3], 255);
+    assert_eq!(last.image.get_pixel(60, 20)[3], 0);
+}

@@ -6,9 +6,8 @@
 
 use candle_core::{DType, Storage, Tensor};
 
-use crate::model::cpu;
-
 use crate::error::Result;
+use crate::model::cpu;
 
 /// Features (1, C, H, W) as a matrix: (HW, C) when they are a channels-last view (the CPU fast
 /// path's layout, read without copying), otherwise (C, HW).

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::sync::mpsc::TryRecvError;
 use std::sync::{Arc, Mutex};
 
-use image::{RgbImage, RgbaImage};
+use image::{GrayImage, RgbImage, RgbaImage};
 
 use super::{lock, Command, Frame, Inbox, LossPoint, Notify, Shared, Status};
 use crate::error::{Error, Result};
-use crate::imageio::{fit_long_side, resize};
+use crate::imageio::{attach_alpha, fit_long_side, resize};
 use crate::model::{default_device, Tap, Vgg, WeightsSource};
 use crate::transfer::{
     available_memory, build_stepper, carry_over, coarse_to_fine, fit_in_memory, Optimizer, RenderSpec, SourceImages,
@@ -22,6 +22,8 @@ struct Run {
     stepper: Stepper,
     spec: Arc<RenderSpec>,
     content: Arc<RgbaImage>,
+    /// The content's alpha at the current stage's size (resized once per stage, not per frame).
+    alpha: Option<GrayImage>,
     /// Coarse-to-fine stages; `stage` is the current one, begun at update `stage_start`.
     stages: Vec<Stage>,
     stage: usize,
@@ -167,11 +169,13 @@ impl State {
         let (net, cache) = self.model_for(&spec.weights)?;
         let stepper = build_stepper(&first, &sources, net, cache)?;
         let content = Arc::new(to_rgba(stepper.content().rgb.clone()));
+        let alpha = alpha_at(&sources, stepper.size());
         self.run = Some(Run {
             id,
             stepper,
             spec: Arc::new(spec),
             content,
+            alpha,
             stages,
             stage: 0,
             stage_start: 0,
@@ -273,6 +277,7 @@ impl State {
         let mut stepper = build_stepper(&spec, &run.sources, net.clone(), cache)?;
         carry_over(&run.stepper, &mut stepper)?;
         run.content = Arc::new(to_rgba(stepper.content().rgb.clone()));
+        run.alpha = alpha_at(&run.sources, stepper.size());
         run.stepper = stepper;
         run.stage += 1;
         run.stage_start = run.done;
@@ -284,7 +289,10 @@ impl State {
         let Some(run) = &self.run else { return Ok(()) };
         let frame = Frame {
             run: run.id,
-            image: Arc::new(run.sources.output(run.stepper.image()?).into_rgba8()),
+            image: Arc::new(match &run.alpha {
+                Some(alpha) => attach_alpha(&run.stepper.image()?, alpha),
+                None => to_rgba(run.stepper.image()?),
+            }),
             content: run.content.clone(),
             iteration: run.done,
             losses: run.last.as_ref().map(|r| r.losses.clone()),
@@ -300,6 +308,11 @@ impl State {
         lock(&self.shared).frame = Some(frame);
         (self.notify)();
     }
+}
+
+fn alpha_at(sources: &SourceImages, (w, h): (u32, u32)) -> Option<GrayImage> {
+    let alpha = sources.content_alpha.as_ref()?;
+    Some(image::imageops::resize(alpha, w, h, image::imageops::FilterType::CatmullRom))
 }
 
 fn to_rgba(img: RgbImage) -> RgbaImage {
