@@ -53,7 +53,8 @@ enum Kind {
 /// Cache of targets by (image, layer, kind). The image key already covers the size. It lives as
 /// long as the network it was filled with (a different model needs a new cache). It holds at
 /// most [`TargetCache::DEFAULT_BUDGET`] bytes: dragging the size slider through many sizes evicts
-/// the least recently used targets, never those of the run being prepared.
+/// the least recently used targets, never those of the lookup in progress (a run keeps its own
+/// handles to its targets, so an eviction only costs a recomputation on a later restart).
 #[derive(Debug)]
 pub struct TargetCache {
     entries: HashMap<(ImageKey, Tap, Kind), (Tensor, u64)>,
