@@ -63,31 +63,72 @@ impl PackedConv {
 /// Bytes of im2col scratch per block: small enough to stay in cache alongside the weights.
 const BLOCK_BYTES: usize = 1 << 20;
 
-/// `out = relu?(conv3x3(input) + bias)`, stride 1, zero padding 1. `input` is (h, w, cin),
+/// What a convolution does to each output value after adding the bias.
+#[derive(Debug, Clone, Copy)]
+pub enum Epilogue<'a> {
+    /// Nothing: the raw sum.
+    Linear,
+    /// `max(0, v)`: the forward ReLU.
+    Relu,
+    /// Zero where `mask` (laid out like the output) is `<= 0`: the backward of the ReLU whose
+    /// output `mask` is, fused into the convolution that produces its gradient.
+    MaskedBy(&'a [f32]),
+}
+
+impl<'a> Epilogue<'a> {
+    /// The epilogue for `len` outputs starting at `start` (the mask sliced to match).
+    pub fn slice(self, start: usize, len: usize) -> Epilogue<'a> {
+        match self {
+            Epilogue::MaskedBy(m) => Epilogue::MaskedBy(&m[start..start + len]),
+            other => other,
+        }
+    }
+
+    /// Applies bias and epilogue to `y`, the channel vector of the output pixel at `at` (an
+    /// index into the output this epilogue was sliced for), writing `out`.
+    #[inline]
+    pub fn finish(self, out: &mut [f32], y: &[f32], bias: &[f32], at: usize) {
+        match (self, bias.is_empty()) {
+            (Epilogue::Linear, true) => out.copy_from_slice(y),
+            (Epilogue::Linear, false) => out.iter_mut().zip(y).zip(bias).for_each(|((o, y), b)| *o = y + b),
+            (Epilogue::Relu, true) => out.iter_mut().zip(y).for_each(|(o, y)| *o = y.max(0.0)),
+            (Epilogue::Relu, false) => out.iter_mut().zip(y).zip(bias).for_each(|((o, y), b)| *o = (y + b).max(0.0)),
+            (Epilogue::MaskedBy(m), true) => {
+                for ((o, y), m) in out.iter_mut().zip(y).zip(&m[at..at + y.len()]) {
+                    *o = if *m > 0.0 { *y } else { 0.0 };
+                }
+            }
+            (Epilogue::MaskedBy(m), false) => {
+                for (((o, y), m), b) in out.iter_mut().zip(y).zip(&m[at..at + y.len()]).zip(bias) {
+                    *o = if *m > 0.0 { y + b } else { 0.0 };
+                }
+            }
+        }
+    }
+}
+
+/// `out = epilogue(conv3x3(input) + bias)`, stride 1, zero padding 1. `input` is (h, w, cin),
 /// `out` (h, w, cout).
-pub fn conv3x3(conv: &PackedConv, input: &[f32], h: usize, w: usize, relu: bool, out: &mut [f32]) {
+pub fn conv3x3(conv: &PackedConv, input: &[f32], h: usize, w: usize, epilogue: Epilogue, out: &mut [f32]) {
     let (cin, cout) = (conv.cin, conv.cout);
     debug_assert_eq!(input.len(), h * w * cin);
     debug_assert_eq!(out.len(), h * w * cout);
     if let Some(kernel) = &conv.winograd {
-        return winograd::conv3x3(kernel, &conv.bias, input, h, w, relu, out);
+        return winograd::conv3x3(kernel, &conv.bias, input, (h, w), epilogue, out);
     }
     let k = 9 * cin;
     let rows = (BLOCK_BYTES / (4 * w * k)).clamp(1, h);
-    out.par_chunks_mut(rows * w * cout).enumerate().for_each_init(Vec::new, |col, (b, out_block)| {
+    let block = rows * w * cout;
+    out.par_chunks_mut(block).enumerate().for_each_init(Vec::new, |col, (b, out_block)| {
         let r0 = b * rows;
         let nrows = out_block.len() / (w * cout);
         im2col(input, h, w, cin, r0, nrows, col);
         matmul(out_block, col, &conv.weights, nrows * w, k, cout);
-        if !conv.bias.is_empty() || relu {
-            for px in out_block.chunks_exact_mut(cout) {
-                if !conv.bias.is_empty() {
-                    px.iter_mut().zip(&conv.bias).for_each(|(v, b)| *v += b);
-                }
-                if relu {
-                    px.iter_mut().for_each(|v| *v = v.max(0.0));
-                }
-            }
+        let epilogue = epilogue.slice(b * block, out_block.len());
+        let mut y = vec![0f32; cout];
+        for (p, px) in out_block.chunks_exact_mut(cout).enumerate() {
+            y.copy_from_slice(px);
+            epilogue.finish(px, &y, &conv.bias, p * cout);
         }
     });
 }
@@ -218,7 +259,15 @@ pub fn max_pool(input: &[f32], h: usize, w: usize, c: usize, out: &mut [f32]) {
 
 /// Gradient of [`max_pool`] into `out` (h, w, c), which must be zero: each output gradient goes
 /// to the first maximum of its window (torch's rule); rows/columns dropped by floor mode stay 0.
-pub fn max_pool_backward(input: &[f32], h: usize, w: usize, c: usize, grad: &[f32], out: &mut [f32]) {
+/// With `relu_input` the input is a ReLU's output and that ReLU's backward is fused in: a window
+/// whose maximum is 0 passes no gradient.
+pub fn max_pool_backward(
+    input: &[f32],
+    (h, w, c): (usize, usize, usize),
+    relu_input: bool,
+    grad: &[f32],
+    out: &mut [f32],
+) {
     let (h2, w2) = (h / 2, w / 2);
     debug_assert_eq!(out.len(), h * w * c);
     // Each output row pair 2y, 2y+1 is written by exactly one pooled row.
@@ -235,20 +284,11 @@ pub fn max_pool_backward(input: &[f32], h: usize, w: usize, c: usize, grad: &[f3
                         best = (dy, dx);
                     }
                 }
-                rows[(best.0 * w + 2 * x + best.1) * c + ch] = g;
+                if !(relu_input && max <= 0.0) {
+                    rows[(best.0 * w + 2 * x + best.1) * c + ch] = g;
+                }
             }
         }
-    });
-}
-
-/// `grad *= (output > 0)`: the backward of ReLU given the layer's (post-ReLU) output.
-pub fn relu_backward(output: &[f32], grad: &mut [f32]) {
-    grad.par_chunks_mut(1 << 14).zip(output.par_chunks(1 << 14)).for_each(|(g, y)| {
-        g.iter_mut().zip(y).for_each(|(g, &y)| {
-            if y <= 0.0 {
-                *g = 0.0;
-            }
-        })
     });
 }
 
@@ -279,7 +319,7 @@ mod tests {
         let b = lcg(cout, 3);
         let conv = pack(&k, cout, cin, b.clone());
         let mut out = vec![0f32; h * w * cout];
-        conv3x3(&conv, &x, h, w, relu, &mut out);
+        conv3x3(&conv, &x, h, w, if relu { Epilogue::Relu } else { Epilogue::Linear }, &mut out);
         let kt = Tensor::from_slice(&k, (cout, cin, 3, 3), &Device::Cpu).unwrap();
         let bt = Tensor::from_slice(&b, (1, cout, 1, 1), &Device::Cpu).unwrap();
         let mut reference = hwc_to_nchw(&x, h, w, cin).conv2d(&kt, 1, 1, 1, 1).unwrap().broadcast_add(&bt).unwrap();
@@ -334,7 +374,37 @@ mod tests {
         max_pool(&x, 3, 3, 1, &mut pooled);
         assert_eq!(pooled, [5.]);
         let mut g = [0f32; 9];
-        max_pool_backward(&x, 3, 3, 1, &[2.], &mut g);
+        max_pool_backward(&x, (3, 3, 1), false, &[2.], &mut g);
         assert_eq!(g, [0., 2., 0., 0., 0., 0., 0., 0., 0.]);
+    }
+
+    #[test]
+    fn masked_epilogue_equals_the_linear_output_times_the_relu_mask() {
+        // The backward's fused ReLU: zero exactly where the mask is <= 0, on both conv paths.
+        let (h, w, cin, cout) = (9, 11, 16, 8);
+        let x = lcg(h * w * cin, 5);
+        let k = lcg(cout * cin * 9, 6);
+        let mask: Vec<f32> = lcg(h * w * cout, 7).iter().map(|v| v.max(0.0)).collect();
+        for conv in [PackedConv::new(&k, cout, cin, Vec::new()), PackedConv::im2col(&k, cout, cin, Vec::new())] {
+            let mut linear = vec![0f32; h * w * cout];
+            conv3x3(&conv, &x, h, w, Epilogue::Linear, &mut linear);
+            let mut masked = vec![1f32; h * w * cout];
+            conv3x3(&conv, &x, h, w, Epilogue::MaskedBy(&mask), &mut masked);
+            for ((l, m), mk) in linear.iter().zip(&masked).zip(&mask) {
+                assert_eq!(*m, if *mk > 0.0 { *l } else { 0.0 });
+            }
+        }
+    }
+
+    #[test]
+    fn max_pool_backward_after_relu_drops_windows_whose_maximum_is_zero() {
+        // Two 2x2 windows side by side: one all zero (dead ReLUs), one with a positive maximum.
+        let x = [0f32, 0., 0., 3., 0., 0., 1., 0.];
+        let mut g = [0f32; 8];
+        max_pool_backward(&x, (2, 4, 1), true, &[5., 7.], &mut g);
+        assert_eq!(g, [0., 0., 0., 7., 0., 0., 0., 0.]);
+        let mut g = [0f32; 8];
+        max_pool_backward(&x, (2, 4, 1), false, &[5., 7.], &mut g);
+        assert_eq!(g, [5., 0., 0., 7., 0., 0., 0., 0.]);
     }
 }

@@ -1,7 +1,8 @@
 //! The CPU fast path of [`Vgg`]: the same forward and input-gradient maths as the generic candle
 //! path, on channels-last buffers with the convolutions of [`super::cpu`] and [`super::winograd`].
 
-use candle_core::Tensor;
+use candle_core::{Storage, Tensor};
+use rayon::prelude::*;
 
 use super::cpu;
 use super::vgg::{Activations, Layer, Vgg};
@@ -19,7 +20,7 @@ impl Vgg {
             let out = match layer {
                 Layer::Conv(conv) => {
                     let mut out = vec![0f32; h * w * conv.spec.out_channels];
-                    cpu::conv3x3(&conv.packed.0, prev, h, w, true, &mut out);
+                    cpu::conv3x3(&conv.packed.0, prev, h, w, cpu::Epilogue::Relu, &mut out);
                     c = conv.spec.out_channels;
                     out
                 }
@@ -43,47 +44,73 @@ impl Vgg {
     }
 
     /// The fast path's backward: the same maths on HWC buffers. `acts.dims[i + 1]` is the shape of
-    /// layer i's output, `acts.dims[0]` the input's.
+    /// layer i's output, `acts.dims[0]` the input's. Each ReLU's backward is fused into whatever
+    /// produces its gradient (the convolution or pooling above it, or the tap's addition), so the
+    /// gradient `g` entering layer i is already w.r.t. that layer's pre-activation.
     pub(super) fn backward_cpu(
         &self,
         acts: &Activations,
         tap_grads: &mut [Option<Tensor>],
         deepest: usize,
     ) -> Result<Tensor> {
+        let relu_output = |i: usize| matches!(self.layers[i], Layer::Conv(_)).then(|| &acts.hwc[i][..]);
         let mut g: Option<Vec<f32>> = None;
         for i in (0..=deepest).rev() {
             if let Some(t) = tap_grads[i].take() {
-                let v = t.permute((0, 2, 3, 1))?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-                g = Some(match g {
-                    Some(mut a) => {
-                        a.iter_mut().zip(&v).for_each(|(a, b)| *a += b);
-                        a
-                    }
-                    None => v,
-                });
+                add_tap(&mut g, &t, relu_output(i))?;
             }
-            let Some(mut cur) = g.take() else { continue };
+            let Some(cur) = g.take() else { continue };
             let (hi, wi, ci) = acts.dims[i];
-            g = Some(match &self.layers[i] {
+            let below = i.checked_sub(1);
+            let mut out = vec![0f32; hi * wi * ci];
+            match &self.layers[i] {
                 Layer::Conv(conv) => {
-                    cpu::relu_backward(&acts.hwc[i], &mut cur);
-                    let mut out = vec![0f32; hi * wi * ci];
-                    cpu::conv3x3(&conv.packed.1, &cur, hi, wi, false, &mut out);
-                    out
+                    let epilogue = match below.and_then(relu_output) {
+                        Some(mask) => cpu::Epilogue::MaskedBy(mask),
+                        None => cpu::Epilogue::Linear,
+                    };
+                    cpu::conv3x3(&conv.packed.1, &cur, hi, wi, epilogue, &mut out);
                 }
                 Layer::Pool => {
-                    let input = acts
-                        .hwc
-                        .get(i.wrapping_sub(1))
-                        .ok_or_else(|| Error::setting("pooling cannot be the first layer"))?;
-                    let mut out = vec![0f32; hi * wi * ci];
-                    cpu::max_pool_backward(input, hi, wi, ci, &cur, &mut out);
-                    out
+                    let below = below.ok_or_else(|| Error::setting("pooling cannot be the first layer"))?;
+                    let relu_input = relu_output(below).is_some();
+                    cpu::max_pool_backward(&acts.hwc[below], (hi, wi, ci), relu_input, &cur, &mut out);
                 }
-            });
+            }
+            g = Some(out);
         }
         let g = g.ok_or_else(|| Error::setting("empty network"))?;
         let (h, w, c) = acts.dims[0];
         Ok(Tensor::from_vec(g, (1, h, w, c), &self.device)?.permute((0, 3, 1, 2))?.contiguous()?)
     }
+}
+
+/// `g += tap` (channels-last), zeroed where `mask` (the ReLU output of the tapped layer) is 0.
+/// The tap's gradient is read in place when it already is channels-last f32 on the CPU.
+fn add_tap(g: &mut Option<Vec<f32>>, tap: &Tensor, mask: Option<&[f32]>) -> Result<()> {
+    let t = tap.permute((0, 2, 3, 1))?.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else {
+        return Err(Error::setting("the CPU fast path got a gradient on another device"));
+    };
+    let n = t.elem_count();
+    let v = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n];
+    let out = g.get_or_insert_with(|| vec![0f32; n]);
+    if out.len() != n {
+        return Err(Error::setting("tap gradient of the wrong size"));
+    }
+    let chunk = 1 << 14;
+    match mask {
+        Some(mask) => {
+            out.par_chunks_mut(chunk).zip(v.par_chunks(chunk)).zip(mask.par_chunks(chunk)).for_each(|((o, v), m)| {
+                for ((o, v), m) in o.iter_mut().zip(v).zip(m) {
+                    *o = if *m > 0.0 { *o + v } else { 0.0 };
+                }
+            })
+        }
+        None => out.par_chunks_mut(chunk).zip(v.par_chunks(chunk)).for_each(|(o, v)| {
+            o.iter_mut().zip(v).for_each(|(o, v)| *o += v);
+        }),
+    }
+    Ok(())
 }

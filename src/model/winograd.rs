@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::cpu::matmul;
+use super::cpu::{matmul, Epilogue};
 
 /// Output tile size and transform matrices of one Winograd variant (row-major).
 #[derive(Debug)]
@@ -108,9 +108,16 @@ impl WinogradKernel {
     }
 }
 
-/// `out = relu?(conv3x3(input) + bias)`, stride 1, zero padding 1; `input` (h, w, cin), `out`
-/// (h, w, cout), `bias` empty or (cout).
-pub fn conv3x3(k: &WinogradKernel, bias: &[f32], input: &[f32], h: usize, w: usize, relu: bool, out: &mut [f32]) {
+/// `out = epilogue(conv3x3(input) + bias)`, stride 1, zero padding 1; `input` (h, w, cin),
+/// `out` (h, w, cout), `bias` empty or (cout).
+pub fn conv3x3(
+    k: &WinogradKernel,
+    bias: &[f32],
+    input: &[f32],
+    (h, w): (usize, usize),
+    epilogue: Epilogue,
+    out: &mut [f32],
+) {
     let v = if k.m == 2 { &F2 } else { &F4 };
     let (cin, cout, m, a) = (k.cin, k.cout, v.m, v.a());
     debug_assert_eq!(input.len(), h * w * cin);
@@ -120,7 +127,8 @@ pub fn conv3x3(k: &WinogradKernel, bias: &[f32], input: &[f32], h: usize, w: usi
     let per_tile_row = a * a * tiles_w * (cin + cout) * 4;
     // At least two blocks so that both cores work, otherwise as many tile rows as fit.
     let trows = (BLOCK_BYTES / per_tile_row).clamp(1, tiles_h.div_ceil(2).max(1));
-    out.par_chunks_mut(m * trows * w * cout).enumerate().for_each(|(b, out_block)| {
+    let block = m * trows * w * cout;
+    out.par_chunks_mut(block).enumerate().for_each(|(b, out_block)| {
         SCRATCH.with_borrow_mut(|(tv, tm)| {
             let rows = out_block.len() / (w * cout); // output rows in this block
             let nt = rows.div_ceil(m) * tiles_w;
@@ -134,7 +142,8 @@ pub fn conv3x3(k: &WinogradKernel, bias: &[f32], input: &[f32], h: usize, w: usi
                 let dst = &mut tm[xi * nt * cout..(xi + 1) * nt * cout];
                 matmul(dst, lhs, rhs, nt, cin, cout);
             }
-            output_transform(v, tm, nt, (rows, w, cout), bias, relu, out_block);
+            let epilogue = epilogue.slice(b * block, out_block.len());
+            output_transform(v, tm, nt, (rows, w, cout), bias, epilogue, out_block);
         });
     });
 }
@@ -190,14 +199,14 @@ fn input_transform(
     }
 }
 
-/// `Y = A^T M A` per tile, plus bias and ReLU, into the `rows` output rows of `out`.
+/// `Y = A^T M A` per tile, plus bias and the epilogue, into the `rows` output rows of `out`.
 fn output_transform(
     v: &Variant,
     tm: &[f32],
     nt: usize,
     (rows, w, cout): (usize, usize, usize),
     bias: &[f32],
-    relu: bool,
+    epilogue: Epilogue,
     out: &mut [f32],
 ) {
     let (m, a) = (v.m, v.a());
@@ -224,7 +233,8 @@ fn output_transform(
                 }
                 // Y[r][c] = sum_j s[r][j] at[c][j].
                 combine(&mut y, (0..a).map(|j| (v.at[c * a + j], &s[(r * a + j) * cout..(r * a + j + 1) * cout])));
-                finish(&mut out[(oy * w + ox) * cout..(oy * w + ox + 1) * cout], &y, bias, relu);
+                let at = (oy * w + ox) * cout;
+                epilogue.finish(&mut out[at..at + cout], &y, bias, at);
             }
         }
     }
@@ -265,15 +275,5 @@ fn combine<'a>(out: &mut [f32], terms: impl Iterator<Item = (f32, &'a [f32])>) {
                 out.iter_mut().zip(&x[k][..len]).for_each(|(o, v)| *o += c[k] * v);
             }
         }
-    }
-}
-
-/// `out = relu?(y + bias)`.
-fn finish(out: &mut [f32], y: &[f32], bias: &[f32], relu: bool) {
-    match (bias.is_empty(), relu) {
-        (true, false) => out.copy_from_slice(y),
-        (true, true) => out.iter_mut().zip(y).for_each(|(o, y)| *o = y.max(0.0)),
-        (false, false) => out.iter_mut().zip(y).zip(bias).for_each(|((o, y), b)| *o = y + b),
-        (false, true) => out.iter_mut().zip(y).zip(bias).for_each(|((o, y), b)| *o = (y + b).max(0.0)),
     }
 }
