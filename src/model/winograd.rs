@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::cpu::{matmul, Epilogue};
+use super::cpu::{matmul, vectorised, Epilogue};
 
 /// Output tile size and transform matrices of one Winograd variant (row-major).
 #[derive(Debug)]
@@ -67,6 +67,14 @@ impl Variant {
     fn a(&self) -> usize {
         self.m + 2
     }
+
+    /// The variant with output tiles of `m` x `m` (2 or 4; anything else means 4).
+    fn of(m: usize) -> &'static Variant {
+        match m {
+            2 => &F2,
+            _ => &F4,
+        }
+    }
 }
 
 /// Kernels transformed to the Winograd domain: a^2 matrices of (cin, cout), row-major, index
@@ -86,7 +94,7 @@ impl WinogradKernel {
     /// Transforms an OIHW (cout, cin, 3, 3) kernel, `U = G g G^T` per (cout, cin) pair, for
     /// output tiles of `m` x `m` (2 or 4; anything else means 4).
     pub fn new(oihw: &[f32], cout: usize, cin: usize, m: usize) -> Self {
-        let v = if m == 2 { &F2 } else { &F4 };
+        let v = Variant::of(m);
         let a = v.a();
         let mut u = vec![0f32; a * a * cin * cout];
         for co in 0..cout {
@@ -118,7 +126,7 @@ pub fn conv3x3(
     epilogue: Epilogue,
     out: &mut [f32],
 ) {
-    let v = if k.m == 2 { &F2 } else { &F4 };
+    let v = Variant::of(k.m);
     let (cin, cout, m, a) = (k.cin, k.cout, v.m, v.a());
     debug_assert_eq!(input.len(), h * w * cin);
     debug_assert_eq!(out.len(), h * w * cout);
@@ -135,7 +143,7 @@ pub fn conv3x3(
             // Every element is written before it is read, so stale contents are harmless.
             tv.resize(a * a * nt * cin, 0.0);
             tm.resize(a * a * nt * cout, 0.0);
-            input_transform(v, input, (h, w, cin), b * trows, nt, tv);
+            vectorised(|| input_transform(v, input, (h, w, cin), b * trows, nt, tv));
             for xi in 0..a * a {
                 let lhs = &tv[xi * nt * cin..(xi + 1) * nt * cin];
                 let rhs = &k.u[xi * cin * cout..(xi + 1) * cin * cout];
@@ -143,7 +151,7 @@ pub fn conv3x3(
                 matmul(dst, lhs, rhs, nt, cin, cout);
             }
             let epilogue = epilogue.slice(b * block, out_block.len());
-            output_transform(v, tm, nt, (rows, w, cout), bias, epilogue, out_block);
+            vectorised(|| output_transform(v, tm, nt, (rows, w, cout), bias, epilogue, out_block));
         });
     });
 }
@@ -157,6 +165,7 @@ thread_local! {
 /// `V = B^T d B` for the `nt` tiles starting at tile row `ty0`, into `tv` laid out as a^2
 /// matrices of (tiles, cin). Positions outside the image read as zero. Every step is an
 /// operation on whole channel vectors, which the compiler vectorises.
+#[inline(always)]
 fn input_transform(
     v: &Variant,
     input: &[f32],
@@ -200,6 +209,7 @@ fn input_transform(
 }
 
 /// `Y = A^T M A` per tile, plus bias and the epilogue, into the `rows` output rows of `out`.
+#[inline(always)]
 fn output_transform(
     v: &Variant,
     tm: &[f32],
@@ -242,6 +252,7 @@ fn output_transform(
 
 /// `out = sum of coefficient * vector` over the terms with a non-zero coefficient, in one pass
 /// over `out` (the transforms have at most 4 non-zero terms per row for F(4x4), 3 for F(2x2)).
+#[inline(always)]
 fn combine<'a>(out: &mut [f32], terms: impl Iterator<Item = (f32, &'a [f32])>) {
     let mut c = [0f32; 6];
     let mut x: [&[f32]; 6] = [&[]; 6];
