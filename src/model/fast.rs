@@ -1,7 +1,7 @@
 //! The CPU fast path of [`Vgg`]: the same forward and input-gradient maths as the generic candle
 //! path, on channels-last buffers with the convolutions of [`super::cpu`] and [`super::winograd`].
 
-use candle_core::{Storage, Tensor};
+use candle_core::{Layout, Storage, Tensor};
 use rayon::prelude::*;
 
 use super::cpu;
@@ -10,14 +10,14 @@ use crate::error::{Error, Result};
 
 impl Vgg {
     /// Runs the first `depth` layers, keeping every output (channels-last) for the backward pass
-    /// and handing the layers in `keep` to the losses as (1, C, H, W) views.
+    /// and handing the layers in `keep` to the losses as (1, C, H, W) views. A kept layer's buffer
+    /// moves into its tensor (`hwc` holds an empty Vec for it), so nothing is copied.
     pub(super) fn forward_cpu(&self, x: &Tensor, depth: usize, keep: &[usize]) -> Result<Activations> {
         let (_, mut c, mut h, mut w) = x.dims4()?;
         let mut acts = Activations { outputs: vec![None; depth], hwc: Vec::with_capacity(depth), dims: Vec::new() };
-        let input = x.permute((0, 2, 3, 1))?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let input = x.permute((0, 2, 3, 1))?.contiguous()?;
         for (i, layer) in self.layers.iter().take(depth).enumerate() {
-            let prev = if i == 0 { &input } else { &acts.hwc[i - 1] };
-            let out = match layer {
+            let out = with_data(&acts, i.checked_sub(1), &input, |prev| match layer {
                 Layer::Conv(conv) => {
                     let mut out = vec![0f32; h * w * conv.spec.out_channels];
                     cpu::conv3x3(&conv.packed.0, prev, h, w, cpu::Epilogue::Relu, &mut out);
@@ -30,13 +30,14 @@ impl Vgg {
                     (h, w) = (h / 2, w / 2);
                     out
                 }
-            };
+            })?;
             if keep.contains(&i) {
                 // A (1, C, H, W) view of channels-last data: the losses read it without a copy.
-                let t = Tensor::from_slice(&out, (1, h, w, c), &self.device)?.permute((0, 3, 1, 2))?;
-                acts.outputs[i] = Some(t);
+                acts.outputs[i] = Some(Tensor::from_vec(out, (1, h, w, c), &self.device)?.permute((0, 3, 1, 2))?);
+                acts.hwc.push(Vec::new());
+            } else {
+                acts.hwc.push(out);
             }
-            acts.hwc.push(out);
             acts.dims.push((h, w, c));
         }
         acts.dims.insert(0, (x.dim(2)?, x.dim(3)?, x.dim(1)?));
@@ -53,7 +54,18 @@ impl Vgg {
         tap_grads: &mut [Option<Tensor>],
         deepest: usize,
     ) -> Result<Tensor> {
-        let relu_output = |i: usize| matches!(self.layers[i], Layer::Conv(_)).then(|| &acts.hwc[i][..]);
+        // Every layer's output, read in place from its buffer or from the tap tensor that owns it.
+        let guards: Vec<_> = acts.outputs.iter().map(|o| o.as_ref().map(Tensor::storage_and_layout)).collect();
+        let data = (0..acts.hwc.len())
+            .map(|i| match &guards[i] {
+                Some((storage, layout)) => cpu_slice(storage, layout, {
+                    let (h, w, c) = acts.dims[i + 1];
+                    h * w * c
+                }),
+                None => Ok(&acts.hwc[i][..]),
+            })
+            .collect::<Result<Vec<&[f32]>>>()?;
+        let relu_output = |i: usize| matches!(self.layers[i], Layer::Conv(_)).then(|| data[i]);
         let mut g: Option<Vec<f32>> = None;
         for i in (0..=deepest).rev() {
             if let Some(t) = tap_grads[i].take() {
@@ -74,7 +86,7 @@ impl Vgg {
                 Layer::Pool => {
                     let below = below.ok_or_else(|| Error::setting("pooling cannot be the first layer"))?;
                     let relu_input = relu_output(below).is_some();
-                    cpu::max_pool_backward(&acts.hwc[below], (hi, wi, ci), relu_input, &cur, &mut out);
+                    cpu::max_pool_backward(data[below], (hi, wi, ci), relu_input, &cur, &mut out);
                 }
             }
             g = Some(out);
@@ -89,12 +101,9 @@ impl Vgg {
 /// The tap's gradient is read in place when it already is channels-last f32 on the CPU.
 fn add_tap(g: &mut Option<Vec<f32>>, tap: &Tensor, mask: Option<&[f32]>) -> Result<()> {
     let t = tap.permute((0, 2, 3, 1))?.contiguous()?;
-    let (storage, layout) = t.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else {
-        return Err(Error::setting("the CPU fast path got a gradient on another device"));
-    };
     let n = t.elem_count();
-    let v = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n];
+    let (storage, layout) = t.storage_and_layout();
+    let v = cpu_slice(&storage, layout, n)?;
     let out = g.get_or_insert_with(|| vec![0f32; n]);
     if out.len() != n {
         return Err(Error::setting("tap gradient of the wrong size"));
@@ -113,4 +122,27 @@ fn add_tap(g: &mut Option<Vec<f32>>, tap: &Tensor, mask: Option<&[f32]>) -> Resu
         }),
     }
     Ok(())
+}
+
+/// `n` f32 values of a CPU storage from the layout's start (a contiguous or channels-last
+/// tensor's data).
+fn cpu_slice<'a>(storage: &'a Storage, layout: &Layout, n: usize) -> Result<&'a [f32]> {
+    let Storage::Cpu(cpu) = storage else {
+        return Err(Error::setting("the CPU fast path got a tensor on another device"));
+    };
+    let start = layout.start_offset();
+    cpu.as_slice::<f32>()?.get(start..start + n).ok_or_else(|| Error::setting("tensor storage too short"))
+}
+
+/// Calls `f` with the channels-last output of layer `i` (`None`: the network's input).
+fn with_data<R>(acts: &Activations, i: Option<usize>, input: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let tensor = match i {
+        None => input,
+        Some(i) => match &acts.outputs[i] {
+            Some(t) => t,
+            None => return Ok(f(&acts.hwc[i])),
+        },
+    };
+    let (storage, layout) = tensor.storage_and_layout();
+    Ok(f(cpu_slice(&storage, layout, tensor.elem_count())?))
 }
