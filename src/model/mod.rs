@@ -2,6 +2,7 @@
 
 pub mod cpu;
 mod fast;
+mod scatter;
 pub mod vgg;
 pub mod weights;
 pub mod winograd;
