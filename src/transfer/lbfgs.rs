@@ -3,9 +3,10 @@
 
 use std::collections::VecDeque;
 
-use candle_core::Tensor;
+use candle_core::{DType, Device, Storage, Tensor};
+use rayon::prelude::*;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Pairs with curvature below this are skipped (torch's threshold), keeping the inverse-Hessian
 /// estimate positive definite.
@@ -104,6 +105,47 @@ impl Lbfgs {
 
     /// The two-loop recursion: returns -H g for the implicit inverse Hessian H.
     fn two_loop(&self, grad: &Tensor) -> Result<Tensor> {
+        if matches!(grad.device(), Device::Cpu) && grad.dtype() == DType::F32 {
+            return self.two_loop_cpu(grad);
+        }
+        self.two_loop_tensors(grad)
+    }
+
+    /// [`Self::two_loop`] on the CPU, in place: each pass over the history updates the vector
+    /// and computes the next pair's dot product in the same sweep. With 100 pairs of
+    /// image-sized vectors this is memory-bound, and the tensor version's temporaries doubled
+    /// the traffic (0.17 s of a 1.27 s iteration at 512 px).
+    fn two_loop_cpu(&self, grad: &Tensor) -> Result<Tensor> {
+        let n = grad.elem_count();
+        let m = self.s.len();
+        let all = std::iter::once(grad).chain(&self.s).chain(&self.y).map(Tensor::contiguous);
+        let all = all.collect::<candle_core::Result<Vec<Tensor>>>()?;
+        let guards: Vec<_> = all.iter().map(Tensor::storage_and_layout).collect();
+        let data = guards.iter().map(|(s, l)| f32_data(s, l.start_offset(), n)).collect::<Result<Vec<&[f32]>>>()?;
+        let (g, s, y) = (data[0], &data[1..=m], &data[m + 1..]);
+        let mut q: Vec<f32> = g.iter().map(|v| -v).collect();
+        let mut alpha = vec![0.0; m];
+        if m > 0 {
+            let mut d = fused_axpy_dot(&mut q, 0.0, s[m - 1], Some(s[m - 1]));
+            for i in (0..m).rev() {
+                alpha[i] = d * self.rho[i];
+                d = fused_axpy_dot(&mut q, -alpha[i], y[i], i.checked_sub(1).map(|j| s[j]));
+            }
+        }
+        let h = self.h_diag as f32;
+        q.par_iter_mut().for_each(|v| *v *= h);
+        if m > 0 {
+            let mut d = fused_axpy_dot(&mut q, 0.0, y[0], Some(y[0]));
+            for i in 0..m {
+                let beta = d * self.rho[i];
+                d = fused_axpy_dot(&mut q, alpha[i] - beta, s[i], y.get(i + 1).copied());
+            }
+        }
+        Ok(Tensor::from_vec(q, grad.shape(), grad.device())?)
+    }
+
+    /// The two-loop recursion with tensor operations (any device).
+    fn two_loop_tensors(&self, grad: &Tensor) -> Result<Tensor> {
         let mut q = grad.neg()?;
         let mut alpha = vec![0.0; self.s.len()];
         for i in (0..self.s.len()).rev() {
@@ -117,6 +159,36 @@ impl Lbfgs {
         }
         Ok(r)
     }
+}
+
+/// `n` f32 values of a CPU storage from `start`.
+fn f32_data(storage: &Storage, start: usize, n: usize) -> Result<&[f32]> {
+    let Storage::Cpu(cpu) = storage else {
+        return Err(Error::setting("L-BFGS history on another device than the gradient"));
+    };
+    cpu.as_slice::<f32>()?.get(start..start + n).ok_or_else(|| Error::setting("L-BFGS vector of the wrong size"))
+}
+
+/// `v += a * x`, then returns `next . v` (0 without `next`), in one parallel sweep. Partial sums
+/// are added in chunk order, so results do not depend on the thread split.
+fn fused_axpy_dot(v: &mut [f32], a: f64, x: &[f32], next: Option<&[f32]>) -> f64 {
+    const CHUNK: usize = 1 << 15;
+    let a = a as f32;
+    let partials: Vec<f64> = v
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .map(|(k, v)| {
+            let x = &x[k * CHUNK..k * CHUNK + v.len()];
+            if a != 0.0 {
+                v.iter_mut().zip(x).for_each(|(v, x)| *v += a * x);
+            }
+            next.map_or(0.0, |nx| {
+                let nx = &nx[k * CHUNK..k * CHUNK + v.len()];
+                nx.iter().zip(v.iter()).map(|(p, q)| f64::from(p * q)).sum()
+            })
+        })
+        .collect();
+    partials.iter().sum()
 }
 
 #[cfg(test)]
@@ -163,6 +235,28 @@ mod tests {
         }
         let norm = x.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap().sqrt();
         assert!(norm < 1e-3, "|x| = {norm}");
+    }
+
+    #[test]
+    fn cpu_two_loop_matches_the_tensor_version() {
+        // Random history of 7 pairs on 100_000-element vectors (several parallel chunks).
+        let n = 100_000;
+        let rand = |seed: u64| Tensor::rand(-1f32, 1f32, n, &Device::Cpu).unwrap() * (1.0 + seed as f64 * 0.1);
+        let mut opt = Lbfgs::new(10, 1.0);
+        for i in 0..7 {
+            let s = rand(i).unwrap();
+            let y = (&s * 2.0).unwrap().add(&(rand(i + 10).unwrap() * 0.1).unwrap()).unwrap();
+            opt.rho.push_back(1.0 / dot(&y, &s).unwrap());
+            opt.s.push_back(s);
+            opt.y.push_back(y);
+        }
+        opt.h_diag = 0.4;
+        let g = rand(99).unwrap();
+        let fast = opt.two_loop_cpu(&g).unwrap();
+        let reference = opt.two_loop_tensors(&g).unwrap();
+        let err = (fast - &reference).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let scale = reference.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(err <= 1e-4 * scale, "max difference {err} of {scale}");
     }
 
     #[test]
