@@ -6,6 +6,8 @@
 
 use rayon::prelude::*;
 
+pub use super::epilogue::{vectorised, Epilogue};
+pub use super::pool::{max_pool, max_pool_backward};
 use super::scatter::{self, ScatterKernel};
 use super::winograd::{self, WinogradKernel};
 
@@ -78,70 +80,6 @@ impl PackedConv {
 
 /// Bytes of im2col scratch per block: small enough to stay in cache alongside the weights.
 const BLOCK_BYTES: usize = 1 << 20;
-
-/// Runs `f` compiled for AVX2 when the CPU has it. The element-wise loops of the hot path
-/// (Winograd transforms, epilogues) then vectorise 8 wide instead of SSE2's 4, while the binary
-/// still runs on any x86-64. Whatever `f` calls must be `#[inline(always)]` to benefit.
-#[inline(always)]
-pub fn vectorised<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { with_avx2(f) };
-    }
-    f()
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
-
-/// What a convolution does to each output value after adding the bias.
-#[derive(Debug, Clone, Copy)]
-pub enum Epilogue<'a> {
-    /// Nothing: the raw sum.
-    Linear,
-    /// `max(0, v)`: the forward ReLU.
-    Relu,
-    /// Zero where `mask` (laid out like the output) is `<= 0`: the backward of the ReLU whose
-    /// output `mask` is, fused into the convolution that produces its gradient.
-    MaskedBy(&'a [f32]),
-}
-
-impl<'a> Epilogue<'a> {
-    /// The epilogue for `len` outputs starting at `start` (the mask sliced to match).
-    #[inline(always)]
-    pub fn slice(self, start: usize, len: usize) -> Epilogue<'a> {
-        match self {
-            Epilogue::MaskedBy(m) => Epilogue::MaskedBy(&m[start..start + len]),
-            other => other,
-        }
-    }
-
-    /// Applies bias and epilogue to `y`, the channel vector of the output pixel at `at` (an
-    /// index into the output this epilogue was sliced for), writing `out`.
-    #[inline(always)]
-    pub fn finish(self, out: &mut [f32], y: &[f32], bias: &[f32], at: usize) {
-        match (self, bias.is_empty()) {
-            (Epilogue::Linear, true) => out.copy_from_slice(y),
-            (Epilogue::Linear, false) => out.iter_mut().zip(y).zip(bias).for_each(|((o, y), b)| *o = y + b),
-            (Epilogue::Relu, true) => out.iter_mut().zip(y).for_each(|(o, y)| *o = y.max(0.0)),
-            (Epilogue::Relu, false) => out.iter_mut().zip(y).zip(bias).for_each(|((o, y), b)| *o = (y + b).max(0.0)),
-            (Epilogue::MaskedBy(m), true) => {
-                for ((o, y), m) in out.iter_mut().zip(y).zip(&m[at..at + y.len()]) {
-                    *o = if *m > 0.0 { *y } else { 0.0 };
-                }
-            }
-            (Epilogue::MaskedBy(m), false) => {
-                for (((o, y), m), b) in out.iter_mut().zip(y).zip(&m[at..at + y.len()]).zip(bias) {
-                    *o = if *m > 0.0 { y + b } else { 0.0 };
-                }
-            }
-        }
-    }
-}
 
 /// `out = epilogue(conv3x3(input) + bias)`, stride 1, zero padding 1. `input` is (h, w, cin),
 /// `out` (h, w, cout).
@@ -304,56 +242,6 @@ fn im2col(input: &[f32], h: usize, w: usize, cin: usize, r0: usize, nrows: usize
     }
 }
 
-/// 2x2/stride-2 max-pool (floor mode) of (h, w, c) into (h/2, w/2, c).
-pub fn max_pool(input: &[f32], h: usize, w: usize, c: usize, out: &mut [f32]) {
-    let (h2, w2) = (h / 2, w / 2);
-    debug_assert_eq!(out.len(), h2 * w2 * c);
-    out.par_chunks_mut(w2 * c).enumerate().for_each(|(y, row)| {
-        for x in 0..w2 {
-            let at = |dy: usize, dx: usize| ((2 * y + dy) * w + 2 * x + dx) * c;
-            let (a, b, d, e) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
-            for ch in 0..c {
-                row[x * c + ch] = input[a + ch].max(input[b + ch]).max(input[d + ch]).max(input[e + ch]);
-            }
-        }
-    });
-}
-
-/// Gradient of [`max_pool`] into `out` (h, w, c), which must be zero: each output gradient goes
-/// to the first maximum of its window (torch's rule); rows/columns dropped by floor mode stay 0.
-/// With `relu_input` the input is a ReLU's output and that ReLU's backward is fused in: a window
-/// whose maximum is 0 passes no gradient.
-pub fn max_pool_backward(
-    input: &[f32],
-    (h, w, c): (usize, usize, usize),
-    relu_input: bool,
-    grad: &[f32],
-    out: &mut [f32],
-) {
-    let (h2, w2) = (h / 2, w / 2);
-    debug_assert_eq!(out.len(), h * w * c);
-    // Each output row pair 2y, 2y+1 is written by exactly one pooled row.
-    out.par_chunks_mut(2 * w * c).take(h2).enumerate().for_each(|(y, rows)| {
-        for x in 0..w2 {
-            for ch in 0..c {
-                let g = grad[(y * w2 + x) * c + ch];
-                let mut best = (0, 0);
-                let mut max = f32::NEG_INFINITY;
-                for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                    let v = input[((2 * y + dy) * w + 2 * x + dx) * c + ch];
-                    if v > max {
-                        max = v;
-                        best = (dy, dx);
-                    }
-                }
-                if !(relu_input && max <= 0.0) {
-                    rows[(best.0 * w + 2 * x + best.1) * c + ch] = g;
-                }
-            }
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,18 +337,6 @@ mod tests {
     }
 
     #[test]
-    fn max_pool_backward_routes_to_the_first_maximum() {
-        // (h, w, c) = (3, 3, 1); floor mode drops the last row and column.
-        let x = [1f32, 5., 9., 5., 2., 9., 9., 9., 9.];
-        let mut pooled = [0f32];
-        max_pool(&x, 3, 3, 1, &mut pooled);
-        assert_eq!(pooled, [5.]);
-        let mut g = [0f32; 9];
-        max_pool_backward(&x, (3, 3, 1), false, &[2.], &mut g);
-        assert_eq!(g, [0., 2., 0., 0., 0., 0., 0., 0., 0.]);
-    }
-
-    #[test]
     fn masked_epilogue_equals_the_linear_output_times_the_relu_mask() {
         // The backward's fused ReLU: zero exactly where the mask is <= 0, on both conv paths.
         let (h, w, cin, cout) = (9, 11, 16, 8);
@@ -477,17 +353,5 @@ mod tests {
                 assert_eq!(*m, if *mk > 0.0 { *l } else { 0.0 });
             }
         }
-    }
-
-    #[test]
-    fn max_pool_backward_after_relu_drops_windows_whose_maximum_is_zero() {
-        // Two 2x2 windows side by side: one all zero (dead ReLUs), one with a positive maximum.
-        let x = [0f32, 0., 0., 3., 0., 0., 1., 0.];
-        let mut g = [0f32; 8];
-        max_pool_backward(&x, (2, 4, 1), true, &[5., 7.], &mut g);
-        assert_eq!(g, [0., 0., 0., 7., 0., 0., 0., 0.]);
-        let mut g = [0f32; 8];
-        max_pool_backward(&x, (2, 4, 1), false, &[5., 7.], &mut g);
-        assert_eq!(g, [5., 0., 0., 7., 0., 0., 0., 0.]);
     }
 }

@@ -1,7 +1,9 @@
 //! The pretrained network: VGG architecture, explicit backward, and weight loading.
 
 pub mod cpu;
+mod epilogue;
 mod fast;
+mod pool;
 mod scatter;
 pub mod vgg;
 pub mod weights;
