@@ -292,7 +292,10 @@ mod tests {
         // ReLU (the backward pass uses none).
         let f2 = |k: &[f32], cout, cin, b| PackedConv::winograd(k, cout, cin, b, 2);
         let f4 = |k: &[f32], cout, cin, b| PackedConv::winograd(k, cout, cin, b, 4);
-        for (shape, relu) in [([7, 9, 16, 24], true), ([10, 6, 32, 16], false), ([33, 17, 64, 8], true)] {
+        // [h, w, cin, cout]: the first three have fewer than 128 tiles (one block, products split
+        // over the cores), the last two more (blocks of tile rows).
+        let shapes = [[7, 9, 16, 24], [10, 6, 32, 16], [33, 17, 64, 8], [70, 66, 16, 8], [75, 41, 24, 16]];
+        for (shape, relu) in shapes.into_iter().zip([true, false, true, false, true]) {
             let conv = PackedConv::new(&lcg(shape[3] * shape[2] * 9, 2), shape[3], shape[2], Vec::new());
             assert!(conv.winograd.is_some(), "{shape:?} takes the Winograd path");
             // Values are O(1) sums of cin*9 products of O(0.25): a few ulps of those.

@@ -136,6 +136,9 @@ pub fn conv3x3(
     debug_assert_eq!(out.len(), h * w * cout);
     let tiles_w = w.div_ceil(m);
     let tiles_h = h.div_ceil(m);
+    if tiles_h * tiles_w < MIN_TILES {
+        return few_tiles(k, v, bias, input, (h, w), epilogue, out);
+    }
     let per_tile_row = a * a * tiles_w * (cin + cout) * 4;
     // As many tile rows as fit in a block, but at least MIN_TILES tiles; and at least two
     // blocks, so that both cores work.
@@ -159,6 +162,34 @@ pub fn conv3x3(
             vectorised(|| output_transform(v, tm, nt, (rows, w, cout), bias, epilogue, out_block));
         });
     });
+}
+
+/// [`conv3x3`] when the whole image has fewer than `MIN_TILES` tiles (the deepest layers): one
+/// block, with the a^2 products split over the cores instead of the tiles, since two blocks
+/// would give each gemm too few rows. The transforms are small enough for one thread.
+fn few_tiles(
+    k: &WinogradKernel,
+    v: &Variant,
+    bias: &[f32],
+    input: &[f32],
+    (h, w): (usize, usize),
+    epilogue: Epilogue,
+    out: &mut [f32],
+) {
+    let (cin, cout, a) = (k.cin, k.cout, v.a());
+    let nt = h.div_ceil(v.m) * w.div_ceil(v.m);
+    // Taken out of the thread-local rather than borrowed, so no borrow is held while other
+    // threads work.
+    let (mut tv, mut tm) = SCRATCH.with_borrow_mut(std::mem::take);
+    tv.resize(a * a * nt * cin, 0.0);
+    tm.resize(a * a * nt * cout, 0.0);
+    vectorised(|| input_transform(v, input, (h, w, cin), 0, nt, &mut tv));
+    tm.par_chunks_mut(nt * cout).enumerate().for_each(|(xi, dst)| {
+        let lhs = &tv[xi * nt * cin..(xi + 1) * nt * cin];
+        matmul(dst, lhs, &k.u[xi * cin * cout..(xi + 1) * cin * cout], nt, cin, cout);
+    });
+    vectorised(|| output_transform(v, &tm, nt, (h, w, cout), bias, epilogue, out));
+    SCRATCH.with_borrow_mut(|s| *s = (tv, tm));
 }
 
 thread_local! {
