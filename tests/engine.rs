@@ -110,7 +110,7 @@ fn explicit_backward_matches_candle_autograd_on_a_small_image() {
     let targets =
         Targets::new(&net, &content, std::slice::from_ref(&style), &objective, &mut TargetCache::new()).unwrap();
     // Evaluate away from the content image so the content term has a gradient too.
-    let noise = Tensor::randn(0f32, 0.3, (1, 3, 37, 50), &dev).unwrap();
+    let noise = common::noise(&[1, 3, 37, 50], 0.52, 2);
     let x = content.tensor.add(&noise).unwrap();
 
     let (losses, grad) = evaluate(&net, &x, &objective, &targets, true).unwrap();
@@ -349,7 +349,11 @@ fn cpu_fast_path_agrees_with_the_generic_candle_path() {
             .unwrap()
     };
     let (mut a, mut b) = (make(&fast), make(&generic));
-    let x = a.x().add(&Tensor::randn(0f32, 0.2, a.x().dims(), &Device::Cpu).unwrap()).unwrap();
+    // Seeded noise (std 0.2). Where a pre-activation lies within rounding of 0, the two paths may
+    // take different sides of the ReLU, and the gradient then differs in that unit's receptive
+    // field: about 1 noise draw in 30 does this (measured: a 3x3 patch, relative error 1e-3),
+    // so a random draw would make this test flaky rather than stricter.
+    let x = a.x().add(&common::noise(a.x().dims(), 0.35, 1)).unwrap();
     a.set_x(x.clone()).unwrap();
     b.set_x(x).unwrap();
     let targets_a = a.x().clone();

@@ -337,13 +337,20 @@ fn max_pool_backward(input: &Tensor, output: &Tensor, grad: &Tensor) -> Result<T
     let (n, c, h, w) = input.dims4()?;
     let (h2, w2) = (output.dim(2)?, output.dim(3)?);
     let windows = input.narrow(2, 0, 2 * h2)?.narrow(3, 0, 2 * w2)?.contiguous()?.reshape((n, c, h2, 2, w2, 2))?;
-    let is_max = windows.broadcast_eq(&output.reshape((n, c, h2, 1, w2, 1))?)?;
-    let routed = is_max.to_dtype(DType::F32)?.broadcast_mul(&grad.reshape((n, c, h2, 1, w2, 1))?)?.reshape((
-        n,
-        c,
-        2 * h2,
-        2 * w2,
-    ))?;
+    let is_max = windows.broadcast_eq(&output.reshape((n, c, h2, 1, w2, 1))?)?.to_dtype(DType::F32)?;
+    // Only the first maximum in row-major window order gets the gradient (torch's rule, and the
+    // CPU fast path's): routing it to every tied maximum would multiply it.
+    // (n, c, h2, w2, 4): window positions dy * 2 + dx along the last axis.
+    let m = is_max.permute((0, 1, 2, 4, 3, 5))?.contiguous()?.reshape((n, c, h2, w2, 4))?;
+    let mut kept = vec![m.narrow(4, 0, 1)?];
+    let mut seen = m.narrow(4, 0, 1)?;
+    for k in 1..4 {
+        let mk = m.narrow(4, k, 1)?;
+        kept.push(mk.mul(&seen.eq(0f32)?.to_dtype(DType::F32)?)?);
+        seen = seen.add(&mk)?;
+    }
+    let first = Tensor::cat(&kept, 4)?.reshape((n, c, h2, w2, 2, 2))?.permute((0, 1, 2, 4, 3, 5))?;
+    let routed = first.broadcast_mul(&grad.reshape((n, c, h2, 1, w2, 1))?)?.reshape((n, c, 2 * h2, 2 * w2))?;
     Ok(routed.pad_with_zeros(2, 0, h - 2 * h2)?.pad_with_zeros(3, 0, w - 2 * w2)?)
 }
 
@@ -406,5 +413,16 @@ mod tests {
         let gx = max_pool_backward(&x, &y, &g).unwrap();
         let v: Vec<f32> = gx.flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(v, vec![0., 0., 0., 0., 1., 0., 0., 0., 0.]);
+    }
+
+    #[test]
+    fn max_pool_backward_gives_a_tie_to_its_first_maximum_only() {
+        // Two windows: 5 tied three times (first: top-left), 7 tied twice (first: top-right).
+        let dev = Device::Cpu;
+        let x = Tensor::new(&[[5f32, 5., 1., 7.], [1., 5., 7., 3.]], &dev).unwrap().reshape((1, 1, 2, 4)).unwrap();
+        let y = x.max_pool2d(2).unwrap();
+        let g = Tensor::new(&[[2f32, 3.]], &dev).unwrap().reshape((1, 1, 1, 2)).unwrap();
+        let v: Vec<f32> = max_pool_backward(&x, &y, &g).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(v, vec![2., 0., 0., 3., 0., 0., 0., 0.]);
     }
 }

@@ -45,3 +45,20 @@ pub fn write_pair(dir: &Path, w: u32, h: u32) -> (PathBuf, PathBuf) {
     style_image(w, h).save(&s).unwrap();
     (c, s)
 }
+
+/// Deterministic noise of the given shape: roughly uniform in [-amplitude, amplitude], from a
+/// seeded generator, so tests that perturb an image give the same result on every run.
+#[allow(dead_code)]
+pub fn noise(dims: &[usize], amplitude: f32, seed: u64) -> candle_core::Tensor {
+    let n: usize = dims.iter().product();
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let v: Vec<f32> = (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * amplitude
+        })
+        .collect();
+    candle_core::Tensor::from_vec(v, dims, &candle_core::Device::Cpu).expect("noise tensor")
+}
