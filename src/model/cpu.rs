@@ -4,7 +4,10 @@
 //! im2col copies contiguous channel runs and stays cache-sized, and the two cores work on
 //! different blocks.
 
+use candle_core::{Layout, Storage};
 use rayon::prelude::*;
+
+use crate::error::{Error, Result};
 
 pub use super::epilogue::{vectorised, Epilogue};
 pub use super::pool::{max_pool, max_pool_backward};
@@ -108,6 +111,16 @@ pub fn conv3x3(conv: &PackedConv, input: &[f32], h: usize, w: usize, epilogue: E
             epilogue.finish(px, &y, &conv.bias, p * cout);
         }
     });
+}
+
+/// `n` f32 values of a CPU storage from the layout's start: the data of a contiguous (or
+/// channels-last) tensor, read in place instead of copied out.
+pub fn storage_f32<'a>(storage: &'a Storage, layout: &Layout, n: usize) -> Result<&'a [f32]> {
+    let Storage::Cpu(cpu) = storage else {
+        return Err(Error::setting("a CPU kernel got a tensor on another device"));
+    };
+    let start = layout.start_offset();
+    cpu.as_slice::<f32>()?.get(start..start + n).ok_or_else(|| Error::setting("tensor storage too short"))
 }
 
 /// `dst (n x cout) = lhs (n x k) * rhs (k x cout)`, all row-major, on the calling thread.

@@ -1,7 +1,7 @@
 //! The CPU fast path of [`Vgg`]: the same forward and input-gradient maths as the generic candle
 //! path, on channels-last buffers with the convolutions of [`super::cpu`] and [`super::winograd`].
 
-use candle_core::{Layout, Storage, Tensor};
+use candle_core::Tensor;
 use rayon::prelude::*;
 
 use super::cpu;
@@ -58,7 +58,7 @@ impl Vgg {
         let guards: Vec<_> = acts.outputs.iter().map(|o| o.as_ref().map(Tensor::storage_and_layout)).collect();
         let data = (0..acts.hwc.len())
             .map(|i| match &guards[i] {
-                Some((storage, layout)) => cpu_slice(storage, layout, {
+                Some((storage, layout)) => cpu::storage_f32(storage, layout, {
                     let (h, w, c) = acts.dims[i + 1];
                     h * w * c
                 }),
@@ -103,7 +103,7 @@ fn add_tap(g: &mut Option<Vec<f32>>, tap: &Tensor, mask: Option<&[f32]>) -> Resu
     let t = tap.permute((0, 2, 3, 1))?.contiguous()?;
     let n = t.elem_count();
     let (storage, layout) = t.storage_and_layout();
-    let v = cpu_slice(&storage, layout, n)?;
+    let v = cpu::storage_f32(&storage, layout, n)?;
     let out = g.get_or_insert_with(|| vec![0f32; n]);
     if out.len() != n {
         return Err(Error::setting("tap gradient of the wrong size"));
@@ -124,16 +124,6 @@ fn add_tap(g: &mut Option<Vec<f32>>, tap: &Tensor, mask: Option<&[f32]>) -> Resu
     Ok(())
 }
 
-/// `n` f32 values of a CPU storage from the layout's start (a contiguous or channels-last
-/// tensor's data).
-fn cpu_slice<'a>(storage: &'a Storage, layout: &Layout, n: usize) -> Result<&'a [f32]> {
-    let Storage::Cpu(cpu) = storage else {
-        return Err(Error::setting("the CPU fast path got a tensor on another device"));
-    };
-    let start = layout.start_offset();
-    cpu.as_slice::<f32>()?.get(start..start + n).ok_or_else(|| Error::setting("tensor storage too short"))
-}
-
 /// Calls `f` with the channels-last output of layer `i` (`None`: the network's input).
 fn with_data<R>(acts: &Activations, i: Option<usize>, input: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     let tensor = match i {
@@ -144,5 +134,5 @@ fn with_data<R>(acts: &Activations, i: Option<usize>, input: &Tensor, f: impl Fn
         },
     };
     let (storage, layout) = tensor.storage_and_layout();
-    Ok(f(cpu_slice(&storage, layout, tensor.elem_count())?))
+    Ok(f(cpu::storage_f32(&storage, layout, tensor.elem_count())?))
 }

@@ -35,8 +35,8 @@ fn outer(f: &Tensor, channels_last: bool) -> Result<Tensor> {
     let (rows, c) = f.dims2()?;
     let f = f.contiguous()?;
     let (storage, layout) = f.storage_and_layout();
-    if let (Storage::Cpu(cpu), DType::F32) = (&*storage, f.dtype()) {
-        let data = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + rows * c];
+    if let (Storage::Cpu(_), DType::F32) = (&*storage, f.dtype()) {
+        let data = cpu::storage_f32(&storage, layout, rows * c)?;
         return Ok(Tensor::from_vec(cpu::xtx(data, rows, c), (c, c), f.device())?);
     }
     drop(storage);

@@ -3,10 +3,11 @@
 
 use std::collections::VecDeque;
 
-use candle_core::{DType, Device, Storage, Tensor};
+use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::model::cpu::storage_f32;
 
 /// Pairs with curvature below this are skipped (torch's threshold), keeping the inverse-Hessian
 /// estimate positive definite.
@@ -121,7 +122,7 @@ impl Lbfgs {
         let all = std::iter::once(grad).chain(&self.s).chain(&self.y).map(Tensor::contiguous);
         let all = all.collect::<candle_core::Result<Vec<Tensor>>>()?;
         let guards: Vec<_> = all.iter().map(Tensor::storage_and_layout).collect();
-        let data = guards.iter().map(|(s, l)| f32_data(s, l.start_offset(), n)).collect::<Result<Vec<&[f32]>>>()?;
+        let data = guards.iter().map(|(s, l)| storage_f32(s, l, n)).collect::<Result<Vec<&[f32]>>>()?;
         let (g, s, y) = (data[0], &data[1..=m], &data[m + 1..]);
         let mut q: Vec<f32> = g.iter().map(|v| -v).collect();
         let mut alpha = vec![0.0; m];
@@ -159,14 +160,6 @@ impl Lbfgs {
         }
         Ok(r)
     }
-}
-
-/// `n` f32 values of a CPU storage from `start`.
-fn f32_data(storage: &Storage, start: usize, n: usize) -> Result<&[f32]> {
-    let Storage::Cpu(cpu) = storage else {
-        return Err(Error::setting("L-BFGS history on another device than the gradient"));
-    };
-    cpu.as_slice::<f32>()?.get(start..start + n).ok_or_else(|| Error::setting("L-BFGS vector of the wrong size"))
 }
 
 /// `v += a * x`, then returns `next . v` (0 without `next`), in one parallel sweep. Partial sums
