@@ -100,7 +100,7 @@ pub fn attach_alpha(rgb: &RgbImage, alpha: &GrayImage) -> RgbaImage {
     let alpha = if alpha.dimensions() == rgb.dimensions() {
         Cow::Borrowed(alpha)
     } else {
-        Cow::Owned(image::imageops::resize(alpha, rgb.width(), rgb.height(), FilterType::CatmullRom))
+        Cow::Owned(resize_alpha(alpha, rgb.dimensions()))
     };
     RgbaImage::from_fn(rgb.width(), rgb.height(), |x, y| {
         let [r, g, b] = rgb.get_pixel(x, y).0;
@@ -121,6 +121,11 @@ pub fn resize(img: &RgbImage, (w, h): (u32, u32)) -> RgbImage {
         return img.clone();
     }
     image::imageops::resize(img, w, h, FilterType::CatmullRom)
+}
+
+/// Bicubic (Catmull-Rom) resize of an alpha channel to exactly `size`.
+pub fn resize_alpha(alpha: &GrayImage, (w, h): (u32, u32)) -> GrayImage {
+    image::imageops::resize(alpha, w, h, FilterType::CatmullRom)
 }
 
 /// RGB8 image to a normalised (1, 3, H, W) f32 tensor.

@@ -10,7 +10,7 @@ use super::objective::Objective;
 use super::stepper::{RunSettings, Stepper};
 use super::targets::{PreparedImage, TargetCache};
 use crate::error::{Error, Result};
-use crate::imageio::{attach_alpha, fit_long_side, load_picture, resize};
+use crate::imageio::{attach_alpha, fit_long_side, load_picture, resize, resize_alpha};
 use crate::model::{Vgg, WeightsSource};
 
 /// Smallest output long side that still leaves relu5_1 a few pixels (16x downsampling).
@@ -98,6 +98,13 @@ impl SourceImages {
             Some(alpha) => DynamicImage::ImageRgba8(attach_alpha(&rgb, alpha)),
             None => DynamicImage::ImageRgb8(rgb),
         }
+    }
+
+    /// The content's alpha resized (bicubic) to `size`, to re-attach to outputs of that size;
+    /// `None` when the content is opaque.
+    pub fn content_alpha_at(&self, (w, h): (u32, u32)) -> Option<GrayImage> {
+        let alpha = self.content_alpha.as_ref()?;
+        Some(if alpha.dimensions() == (w, h) { alpha.clone() } else { resize_alpha(alpha, (w, h)) })
     }
 }
 

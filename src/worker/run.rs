@@ -169,7 +169,7 @@ impl State {
         let (net, cache) = self.model_for(&spec.weights)?;
         let stepper = build_stepper(&first, &sources, net, cache)?;
         let content = Arc::new(to_rgba(stepper.content().rgb.clone()));
-        let alpha = alpha_at(&sources, stepper.size());
+        let alpha = sources.content_alpha_at(stepper.size());
         self.run = Some(Run {
             id,
             stepper,
@@ -277,7 +277,7 @@ impl State {
         let mut stepper = build_stepper(&spec, &run.sources, net.clone(), cache)?;
         carry_over(&run.stepper, &mut stepper)?;
         run.content = Arc::new(to_rgba(stepper.content().rgb.clone()));
-        run.alpha = alpha_at(&run.sources, stepper.size());
+        run.alpha = run.sources.content_alpha_at(stepper.size());
         run.stepper = stepper;
         run.stage += 1;
         run.stage_start = run.done;
@@ -308,11 +308,6 @@ impl State {
         lock(&self.shared).frame = Some(frame);
         (self.notify)();
     }
-}
-
-fn alpha_at(sources: &SourceImages, (w, h): (u32, u32)) -> Option<GrayImage> {
-    let alpha = sources.content_alpha.as_ref()?;
-    Some(image::imageops::resize(alpha, w, h, image::imageops::FilterType::CatmullRom))
 }
 
 fn to_rgba(img: RgbImage) -> RgbaImage {
