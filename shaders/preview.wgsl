@@ -29,14 +29,18 @@ fn vs_main(@builtin(vertex_index) i: u32) -> VertexOut {
     return out;
 }
 
+// A quiet checkerboard: outside the image, and behind its transparent parts.
+fn checker(position: vec2<f32>) -> vec3<f32> {
+    let cell = floor(position / 12.0);
+    let odd = (i32(cell.x) + i32(cell.y)) % 2 != 0;
+    return select(vec3<f32>(0.11, 0.11, 0.12), vec3<f32>(0.14, 0.14, 0.15), odd);
+}
+
 @fragment
 fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     let uv = (in.local - u.place.xy) / u.place.zw;
     if (any(uv < vec2<f32>(0.0)) || any(uv > vec2<f32>(1.0))) {
-        // A quiet checkerboard outside the image.
-        let cell = floor(in.position.xy / 12.0);
-        let odd = (i32(cell.x) + i32(cell.y)) % 2 != 0;
-        return select(vec4<f32>(0.11, 0.11, 0.12, 1.0), vec4<f32>(0.14, 0.14, 0.15, 1.0), odd);
+        return vec4<f32>(checker(in.position.xy), 1.0);
     }
     let split = u.split.x;
     if (split >= 0.0 && abs(uv.x - split) < u.split.y) {
@@ -45,5 +49,7 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     // Level 0 explicitly: no derivatives needed, so sampling inside branches is allowed.
     let result = textureSampleLevel(result_tex, samp, uv, 0.0);
     let content = textureSampleLevel(content_tex, samp, uv, 0.0);
-    return select(result, content, split >= 0.0 && uv.x < split);
+    let shown = select(result, content, split >= 0.0 && uv.x < split);
+    // A cut-out photo's alpha is kept in the export, so the preview shows it too.
+    return vec4<f32>(mix(checker(in.position.xy), shown.rgb, shown.a), 1.0);
 }

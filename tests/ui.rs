@@ -202,3 +202,34 @@ fn without_wgpu_the_preview_falls_back_to_an_egui_texture() {
     assert_eq!(h.state().frame.as_ref().unwrap().image.dimensions(), (64, 48));
     h.get_by_label("Export PNG…"); // the window, preview included, keeps drawing
 }
+
+#[test]
+fn transparent_parts_of_a_cut_out_photo_show_the_checkerboard_in_the_preview() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = small_settings(dir.path());
+    // Left half opaque green; right half magenta but fully transparent (the export drops it).
+    let cutout = image::RgbaImage::from_fn(96, 72, |x, _| {
+        if x < 48 {
+            image::Rgba([0, 200, 0, 255])
+        } else {
+            image::Rgba([255, 0, 255, 0])
+        }
+    });
+    let path = dir.path().join("cutout.png");
+    cutout.save(&path).unwrap();
+    settings.content = Some(path);
+    settings.iterations = 0; // the initial image: the content itself
+    let mut h = harness(Launch { settings: Some(settings), start: true });
+    step_until(&mut h, 60, "initial frame", |a| a.frame.is_some() && a.status == Status::Stopped);
+    h.run_steps(3);
+    let shot = h.render().unwrap();
+    // Only the central panel (the side panel's thumbnail is not the preview), in physical pixels.
+    let left = h.get_by_label("Before/after").rect().left() * shot.width() as f32 / 1100.0;
+    let count = |want: fn(&image::Rgba<u8>) -> bool| {
+        shot.enumerate_pixels().filter(|(x, _, p)| *x as f32 >= left && want(p)).count()
+    };
+    let green = count(|p| p[1] > 150 && p[0] < 60 && p[2] < 60);
+    let magenta = count(|p| p[0] > 150 && p[2] > 150 && p[1] < 60);
+    assert!(green > 1000, "the opaque half is shown ({green} green pixels)");
+    assert_eq!(magenta, 0, "the transparent half's hidden colour must not show");
+}
