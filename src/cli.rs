@@ -1,13 +1,13 @@
-//! Command-line interface: `render` (headless batch render); without a subcommand the app opens
-//! with any settings given on the command line.
+//! Command-line interface: `render` (headless batch render) and `bench`; without a subcommand the
+//! app opens. Both `render` and the app read the same [`SpecArgs`]: optional overrides applied
+//! to a spec (the defaults, the settings stored in a PNG, or the app's remembered settings).
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use neural_style_studio::app::{Settings, StyleEntry};
-use neural_style_studio::model::{Tap, WeightsSource};
-use neural_style_studio::transfer::{Init, Objective, OptimizerKind, RenderSpec, RunSettings};
+use neural_style_studio::model::{DeviceChoice, WeightsSource};
+use neural_style_studio::transfer::{read_settings, Init, OptimizerKind, RenderSpec};
 
 /// Neural style transfer: blend the content of one picture with the style of another.
 #[derive(Debug, Parser)]
@@ -16,102 +16,38 @@ pub struct Cli {
     /// What to do; without one the app opens.
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Settings to open the app with.
+    /// Settings to open the app with (they replace the remembered ones).
     #[command(flatten)]
     pub app: AppArgs,
 }
 
-/// Options of the app's own command line: anything given replaces the remembered setting.
+/// The app's own command line.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AppArgs {
-    /// Content image to load.
-    #[arg(long)]
-    pub content: Option<PathBuf>,
-    /// Style image(s) to load.
-    #[arg(long)]
-    pub style: Vec<PathBuf>,
-    /// Blend weights of the style images.
-    #[arg(long, value_delimiter = ',')]
-    pub style_blend: Vec<f64>,
-    /// Long side of the output, in pixels.
-    #[arg(long)]
-    pub size: Option<u32>,
-    /// Iterations per run.
-    #[arg(long)]
-    pub iters: Option<usize>,
-    /// Weight of the content loss.
-    #[arg(long)]
-    pub content_weight: Option<f64>,
-    /// Weight of the style loss.
-    #[arg(long)]
-    pub style_weight: Option<f64>,
-    /// Weight of the total-variation loss.
-    #[arg(long)]
-    pub tv_weight: Option<f64>,
-    /// Optimiser.
-    #[arg(long, value_enum)]
-    pub optimizer: Option<OptimizerArg>,
-    /// Initial image.
-    #[arg(long, value_enum)]
-    pub init: Option<InitArg>,
-    /// Seed for noise initialisation.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// VGG weights (safetensors).
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
+    /// Settings to apply over the remembered ones.
+    #[command(flatten)]
+    pub spec: SpecArgs,
     /// Start rendering as soon as the window opens.
     #[arg(long)]
     pub start: bool,
 }
 
-impl AppArgs {
-    /// Applies the given options over `base` (the remembered settings); None if nothing given.
-    pub fn apply(&self, base: Option<Settings>) -> Option<Settings> {
-        let given = self.content.is_some()
-            || !self.style.is_empty()
-            || self.size.is_some()
-            || self.iters.is_some()
-            || self.content_weight.is_some()
-            || self.style_weight.is_some()
-            || self.tv_weight.is_some()
-            || self.optimizer.is_some()
-            || self.init.is_some()
-            || self.seed.is_some()
-            || self.weights.is_some();
-        if !given {
-            return None;
-        }
-        let mut s = base.unwrap_or_default();
-        if let Some(c) = &self.content {
-            s.content = Some(c.clone());
-        }
-        if !self.style.is_empty() {
-            s.styles = self
-                .style
-                .iter()
-                .enumerate()
-                .map(|(i, p)| StyleEntry { path: p.clone(), blend: self.style_blend.get(i).copied().unwrap_or(1.0) })
-                .collect();
-        }
-        s.size = self.size.unwrap_or(s.size);
-        s.iterations = self.iters.unwrap_or(s.iterations);
-        s.content_weight = self.content_weight.unwrap_or(s.content_weight);
-        s.style_weight = self.style_weight.unwrap_or(s.style_weight);
-        s.tv_weight = self.tv_weight.unwrap_or(s.tv_weight);
-        if let Some(o) = self.optimizer {
-            s.optimizer = o.into();
-            s.lr = s.optimizer.default_lr();
-        }
-        if let Some(i) = self.init {
-            s.init = i.into();
-        }
-        s.seed = self.seed.unwrap_or(s.seed);
-        if self.weights.is_some() {
-            s.weights = self.weights.clone();
-        }
-        Some(s)
-    }
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render a stylised image headlessly.
+    Render(Box<RenderArgs>),
+    /// Measure seconds per iteration, GFLOP/s and memory of the engine.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// Optimiser choice on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    /// L-BFGS, history 100, no line search.
+    Lbfgs,
+    /// Adam.
+    Adam,
 }
 
 impl From<OptimizerArg> for OptimizerKind {
@@ -123,36 +59,8 @@ impl From<OptimizerArg> for OptimizerKind {
     }
 }
 
-impl From<InitArg> for Init {
-    fn from(i: InitArg) -> Self {
-        match i {
-            InitArg::Content => Init::Content,
-            InitArg::Noise => Init::Noise,
-            InitArg::Style => Init::Style,
-        }
-    }
-}
-
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Render a stylised image headlessly.
-    Render(RenderArgs),
-    /// Measure seconds per iteration, GFLOP/s and memory of the engine.
-    Bench(crate::bench::BenchArgs),
-}
-
-/// Optimiser choice on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum OptimizerArg {
-    /// L-BFGS, history 100, no line search.
-    Lbfgs,
-    /// Adam.
-    Adam,
-}
-
 /// Initial image choice on the command line.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InitArg {
     /// Start from the content photo.
     Content,
@@ -162,64 +70,165 @@ pub enum InitArg {
     Style,
 }
 
-/// Settings shared by `render` and (later) the app's own command line.
-#[derive(Debug, Clone, Args)]
-pub struct SettingsArgs {
+/// Every setting of a render as an optional override: anything given replaces the value of the
+/// spec it is applied to; nothing given changes nothing. Defaults live in [`RenderSpec`] alone.
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct SpecArgs {
+    /// Start from the settings stored in a PNG this program exported, or in a JSON settings
+    /// file; other options override them.
+    #[arg(long, value_name = "PNG_OR_JSON")]
+    pub settings_from: Option<PathBuf>,
     /// Content image (JPEG, PNG, WebP, GIF, BMP, TIFF).
     #[arg(long)]
-    pub content: PathBuf,
+    pub content: Option<PathBuf>,
     /// Style image; repeat for several styles.
-    #[arg(long, required = true)]
+    #[arg(long)]
     pub style: Vec<PathBuf>,
     /// Blend weights of the style images, comma-separated (default: equal).
     #[arg(long, value_delimiter = ',')]
     pub style_blend: Vec<f64>,
-    /// Long side of the output, in pixels.
-    #[arg(long, default_value_t = 512)]
-    pub size: u32,
-    /// Style images are resized to size x this on their long side.
-    #[arg(long, default_value_t = 1.0)]
-    pub style_scale: f64,
-    /// Weight of the content loss.
-    #[arg(long, default_value_t = 1.0)]
-    pub content_weight: f64,
-    /// Weight of the style loss.
-    #[arg(long, default_value_t = 100.0)]
-    pub style_weight: f64,
-    /// Weight of the total-variation loss.
-    #[arg(long, default_value_t = 0.0)]
-    pub tv_weight: f64,
-    /// Per-layer style weights for relu1_1,relu2_1,relu3_1,relu4_1,relu5_1.
+    /// Long side of the output, in pixels [default: 512].
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// Style images are resized to size x this on their long side [default: 1].
+    #[arg(long)]
+    pub style_scale: Option<f64>,
+    /// Iteration budget at full size [default: 300].
+    #[arg(long)]
+    pub iters: Option<usize>,
+    /// Coarse-to-fine stages: each stage doubles the size up to --size, warm-started from the
+    /// previous one; the full-size stage runs half of --iters, each smaller one as many.
+    /// 1 = single scale, exactly --iters at full size [default: 1].
+    #[arg(long)]
+    pub scales: Option<usize>,
+    /// Weight of the content loss [default: 1].
+    #[arg(long)]
+    pub content_weight: Option<f64>,
+    /// Weight of the style loss [default: 100].
+    #[arg(long)]
+    pub style_weight: Option<f64>,
+    /// Weight of the total-variation loss [default: 0].
+    #[arg(long)]
+    pub tv_weight: Option<f64>,
+    /// Per-layer style weights, comma-separated, shallow to deep (relu1_1 .. relu5_1).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub style_layer_weights: Vec<f64>,
-    /// Optimiser.
-    #[arg(long, value_enum, default_value_t = OptimizerArg::Lbfgs)]
-    pub optimizer: OptimizerArg,
-    /// Learning rate (default: 1 for L-BFGS, 0.02 for Adam).
+    /// Optimiser [default: lbfgs].
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerArg>,
+    /// Learning rate [default: 1 for L-BFGS, 0.02 for Adam].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// L-BFGS history length.
-    #[arg(long, default_value_t = 100)]
-    pub history: usize,
-    /// Initial image.
-    #[arg(long, value_enum, default_value_t = InitArg::Content)]
-    pub init: InitArg,
-    /// Seed for noise initialisation.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// VGG16/VGG19 weights as safetensors in torchvision layout (default: the embedded VGG16).
+    /// L-BFGS history length [default: 100].
+    #[arg(long)]
+    pub history: Option<usize>,
+    /// Initial image [default: content].
+    #[arg(long, value_enum)]
+    pub init: Option<InitArg>,
+    /// Seed for noise initialisation [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// VGG16/VGG19 weights as safetensors in torchvision layout [default: the embedded VGG16].
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// Device: auto, cpu, cuda, cuda:N or metal [default: auto].
+    #[arg(long)]
+    pub device: Option<DeviceChoice>,
+}
+
+impl SpecArgs {
+    /// Whether any option was given.
+    pub fn is_empty(&self) -> bool {
+        *self == SpecArgs::default()
+    }
+
+    /// The spec to start from: the stored settings of `--settings-from` (with a warning for
+    /// anything they held that this version ignores), or `base`.
+    pub fn base(&self, base: RenderSpec) -> Result<(RenderSpec, Option<String>)> {
+        match &self.settings_from {
+            Some(path) => {
+                let stored = read_settings(path)?;
+                let warning = stored.warning();
+                Ok((stored.spec, warning))
+            }
+            None => Ok((base, None)),
+        }
+    }
+
+    /// Applies the given options over `spec`. An override that contradicts the rest (blend
+    /// weights for another number of styles, layer weights for another number of layers) is
+    /// refused with one line.
+    pub fn apply(&self, mut spec: RenderSpec) -> Result<RenderSpec> {
+        if let Some(content) = &self.content {
+            spec.content = Some(neural_style_studio::transfer::ImageRef::new(content));
+        }
+        if !self.style.is_empty() {
+            spec.set_styles(&self.style);
+        }
+        if !self.style_blend.is_empty() {
+            if self.style_blend.len() != spec.styles.len() {
+                bail!(
+                    "--style-blend has {} values but there are {} style images",
+                    self.style_blend.len(),
+                    spec.styles.len()
+                );
+            }
+            spec.objective.style_blend = self.style_blend.clone();
+        }
+        if !self.style_layer_weights.is_empty() {
+            let layers = &mut spec.objective.style_layers;
+            if self.style_layer_weights.len() != layers.len() {
+                let names: Vec<String> = layers.iter().map(|l| l.0.to_string()).collect();
+                bail!("--style-layer-weights needs {} values ({})", layers.len(), names.join(", "));
+            }
+            for (layer, &w) in layers.iter_mut().zip(&self.style_layer_weights) {
+                layer.1 = w;
+            }
+        }
+        let set = |dst: &mut f64, v: Option<f64>| *dst = v.unwrap_or(*dst);
+        set(&mut spec.objective.content_weight, self.content_weight);
+        set(&mut spec.objective.style_weight, self.style_weight);
+        set(&mut spec.objective.tv_weight, self.tv_weight);
+        set(&mut spec.style_scale, self.style_scale);
+        spec.size = self.size.unwrap_or(spec.size);
+        spec.schedule.iterations = self.iters.unwrap_or(spec.schedule.iterations);
+        spec.schedule.scales = self.scales.unwrap_or(spec.schedule.scales);
+        if let Some(o) = self.optimizer {
+            spec.run.optimizer = o.into();
+            spec.run.lr = spec.run.optimizer.default_lr();
+        }
+        set(&mut spec.run.lr, self.lr);
+        spec.run.history = self.history.unwrap_or(spec.run.history);
+        if let Some(i) = self.init {
+            spec.run.init = match i {
+                InitArg::Content => Init::Content,
+                InitArg::Noise => Init::Noise,
+                InitArg::Style => Init::Style,
+            };
+        }
+        spec.run.seed = self.seed.unwrap_or(spec.run.seed);
+        if let Some(w) = &self.weights {
+            spec.model = WeightsSource::File(w.clone());
+        }
+        spec.device = self.device.unwrap_or(spec.device);
+        Ok(spec)
+    }
+
+    /// The spec `render` runs: the base, overridden, validated.
+    pub fn to_spec(&self) -> Result<(RenderSpec, Option<String>)> {
+        let (base, warning) = self.base(RenderSpec::default())?;
+        let spec = self.apply(base)?;
+        spec.validate().context("the settings cannot be rendered")?;
+        Ok((spec, warning))
+    }
 }
 
 /// Arguments of `render`.
 #[derive(Debug, Args)]
 pub struct RenderArgs {
+    /// The render's settings.
     #[command(flatten)]
-    pub settings: SettingsArgs,
-    /// Number of iterations.
-    #[arg(long, default_value_t = 300)]
-    pub iters: usize,
+    pub spec: SpecArgs,
     /// Output PNG.
     #[arg(long, default_value = "out.png")]
     pub out: PathBuf,
@@ -229,58 +238,38 @@ pub struct RenderArgs {
     /// Write the loss of every iteration as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Coarse-to-fine stages: each stage doubles the size up to --size, warm-started from the
-    /// previous one; the full-size stage runs half of --iters, each smaller one as many.
-    /// 1 = single scale, exactly --iters at full size (the classic behaviour).
-    #[arg(long, default_value_t = 1)]
-    pub scales: usize,
 }
 
-impl SettingsArgs {
-    /// The engine's render description.
-    pub fn to_spec(&self) -> Result<RenderSpec> {
-        let mut objective = Objective {
-            content_weight: self.content_weight,
-            style_weight: self.style_weight,
-            tv_weight: self.tv_weight,
-            style_blend: if self.style_blend.is_empty() {
-                vec![1.0; self.style.len()]
-            } else {
-                self.style_blend.clone()
-            },
-            ..Objective::default()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_options_change_nothing_and_each_option_changes_its_field() {
+        let base = RenderSpec::new("c.png", &["s.png".into()]);
+        assert!(SpecArgs::default().is_empty());
+        assert_eq!(SpecArgs::default().apply(base.clone()).unwrap(), base);
+        let args = SpecArgs {
+            style: vec!["a.png".into(), "b.png".into()],
+            style_blend: vec![0.7, 0.3],
+            size: Some(256),
+            optimizer: Some(OptimizerArg::Adam),
+            iters: Some(9),
+            ..SpecArgs::default()
         };
-        if !self.style_layer_weights.is_empty() {
-            if self.style_layer_weights.len() != objective.style_layers.len() {
-                bail!("--style-layer-weights needs {} values (relu1_1 .. relu5_1)", objective.style_layers.len());
-            }
-            for (layer, &w) in objective.style_layers.iter_mut().zip(&self.style_layer_weights) {
-                layer.1 = w;
-            }
-        }
-        let optimizer = OptimizerKind::from(self.optimizer);
-        let init = Init::from(self.init);
-        let spec = RenderSpec {
-            content: self.content.clone(),
-            styles: self.style.clone(),
-            size: self.size,
-            style_scale: self.style_scale,
-            objective,
-            run: RunSettings {
-                optimizer,
-                lr: self.lr.unwrap_or(optimizer.default_lr()),
-                history: self.history,
-                init,
-                seed: self.seed,
-            },
-            weights: self.weights.clone().map_or(WeightsSource::Embedded, WeightsSource::File),
-        };
-        spec.validate()?;
-        Ok(spec)
+        let spec = args.apply(base).unwrap();
+        assert_eq!(spec.objective.style_blend, vec![0.7, 0.3]);
+        assert_eq!((spec.size, spec.schedule.iterations, spec.run.lr), (256, 9, 0.02));
+        assert_eq!(spec.content_path().unwrap(), std::path::Path::new("c.png"));
     }
-}
 
-/// The deepest layer the objective can ever read (the app may raise weights later).
-pub fn deepest_tap(objective: &Objective) -> Tap {
-    objective.taps().into_iter().max().unwrap_or(Tap::new(5, 1))
+    #[test]
+    fn an_override_that_contradicts_the_settings_is_refused() {
+        let base = RenderSpec::new("c.png", &["s.png".into()]);
+        let blend = SpecArgs { style_blend: vec![1.0, 2.0], ..SpecArgs::default() };
+        let msg = blend.apply(base.clone()).unwrap_err().to_string();
+        assert!(msg.contains("2 values but there are 1 style images"), "{msg}");
+        let layers = SpecArgs { style_layer_weights: vec![1.0], ..SpecArgs::default() };
+        assert!(layers.apply(base).unwrap_err().to_string().contains("needs 5 values"));
+    }
 }

@@ -1,6 +1,10 @@
 //! The library's error type: every failure a caller can act on, with a message fit for a user.
+//! Mistakes in what the user asked for ([`Error::Invalid`] and the file errors) are kept apart
+//! from broken invariants of the engine ([`Error::Internal`]), which are bugs to report.
 
 use std::path::PathBuf;
+
+use crate::transfer::memory::Shortage;
 
 /// Errors raised by the engine. Messages are one line and name the file or value at fault.
 #[derive(Debug, thiserror::Error)]
@@ -11,32 +15,87 @@ pub enum Error {
 
     /// An image file could not be read or decoded.
     #[error("cannot read image {path}: {reason}")]
-    Image { path: PathBuf, reason: String },
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// Why, in a few words.
+        reason: String,
+    },
 
     /// An image could not be encoded or written.
     #[error("cannot write image {path}: {reason}")]
-    Save { path: PathBuf, reason: String },
+    Save {
+        /// The file.
+        path: PathBuf,
+        /// Why, in a few words.
+        reason: String,
+    },
 
     /// A weights file is unreadable or does not describe the expected network.
     #[error("invalid weights {source_name}: {reason}")]
-    Weights { source_name: String, reason: String },
+    Weights {
+        /// The file (or "embedded vgg16").
+        source_name: String,
+        /// Why, in a few words.
+        reason: String,
+    },
 
-    /// A setting is out of range or inconsistent.
+    /// Stored settings (a PNG's text chunk or a JSON file) cannot be used.
+    #[error("cannot use the settings in {origin}: {reason}")]
+    Settings {
+        /// Where the settings came from.
+        origin: String,
+        /// Why, in a few words.
+        reason: String,
+    },
+
+    /// An image named by stored settings is not there, or is not the one the settings were made
+    /// with.
+    #[error("the {role} {path} {problem}")]
+    SourceChanged {
+        /// "content image" or "style image N".
+        role: String,
+        /// The path the settings name.
+        path: PathBuf,
+        /// "is missing" or "has changed since the settings were saved (its sha256 differs)".
+        problem: String,
+    },
+
+    /// A setting is out of range or inconsistent (the user's to fix).
     #[error("invalid setting: {0}")]
-    Setting(String),
+    Invalid(String),
+
+    /// The render does not fit in memory, even with the adjustments the engine may make.
+    #[error("{0}")]
+    Memory(Shortage),
 
     /// The optimisation produced a non-finite loss or update; `.0` names which.
     #[error("the {0} became infinite or NaN (weights or learning rate too large?)")]
     NonFinite(&'static str),
+
+    /// An invariant of the engine broke: a bug, not something the user did.
+    #[error("internal error: {0} (please report this)")]
+    Internal(String),
 }
 
 /// Result alias for the engine.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    /// Shorthand for [`Error::Setting`].
-    pub fn setting(msg: impl Into<String>) -> Self {
-        Error::Setting(msg.into())
+    /// Shorthand for [`Error::Invalid`]: the user asked for something that cannot be done.
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
+    }
+
+    /// Shorthand for [`Error::Internal`]: an invariant broke.
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Error::Internal(msg.into())
+    }
+
+    /// Whether the user can fix this by changing settings or files (anything but an internal
+    /// error or a device failure).
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, Error::Internal(_) | Error::Candle(_))
     }
 }
 

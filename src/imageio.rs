@@ -34,6 +34,13 @@ pub struct Picture {
 /// RGB, keeping any alpha. Files claiming sides over [`MAX_INPUT_SIDE`] are refused before their
 /// pixels are allocated.
 pub fn load_picture(path: &Path) -> Result<Picture> {
+    let bytes = read_image_file(path)?;
+    decode_picture(&bytes).map_err(|reason| Error::Image { path: path.to_path_buf(), reason })
+}
+
+/// The bytes of an image file, after checking it is a file of a sane size (see
+/// [`MAX_FILE_BYTES`]).
+pub fn read_image_file(path: &Path) -> Result<Vec<u8>> {
     let fail = |reason: String| Error::Image { path: path.to_path_buf(), reason };
     if path.is_dir() {
         return Err(fail("it is a folder, not an image file".into()));
@@ -42,8 +49,7 @@ pub fn load_picture(path: &Path) -> Result<Picture> {
     if len > MAX_FILE_BYTES {
         return Err(fail(format!("the file is {} MiB; the limit is {} MiB", len >> 20, MAX_FILE_BYTES >> 20)));
     }
-    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-    decode_picture(&bytes).map_err(fail)
+    std::fs::read(path).map_err(|e| fail(e.to_string()))
 }
 
 /// [`load_picture`] for bytes already in memory; the error is the reason alone.
@@ -145,7 +151,7 @@ pub fn to_tensor(img: &RgbImage, device: &Device) -> Result<Tensor> {
 pub fn from_tensor(x: &Tensor) -> Result<RgbImage> {
     let (_, c, h, w) = x.dims4()?;
     if c != 3 {
-        return Err(Error::setting(format!("expected 3 channels, got {c}")));
+        return Err(Error::internal(format!("expected 3 channels, got {c}")));
     }
     let planes: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
     let mut img = RgbImage::new(w as u32, h as u32);

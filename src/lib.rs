@@ -1,16 +1,21 @@
 //! neural-style-studio: Gatys et al. neural style transfer on candle.
 //!
 //! Layers point one way: [`model`] (VGG and its weights) -> [`transfer`] (losses, optimisers,
-//! the resumable stepper). The library never spawns threads or touches a UI.
+//! the render's spec and its driver, the [`transfer::Job`]) -> [`worker`] (the background
+//! thread) -> `app` (the egui window, behind the default `app` feature). Below the worker
+//! nothing spawns threads; below the app nothing knows egui.
 
 pub mod error;
 pub mod imageio;
 pub mod model;
+pub mod notice;
 pub mod transfer;
+pub mod worker;
+
+#[cfg(feature = "app")]
+pub mod app;
 
 pub use error::{Error, Result};
-pub mod app;
-pub mod worker;
 
 /// Makes the system allocator keep and reuse the large buffers every iteration frees (glibc on
 /// Linux; elsewhere a no-op). By default glibc maps buffers over 128 KiB fresh from the kernel

@@ -4,9 +4,7 @@ mod bench;
 mod cli;
 mod render;
 
-use anyhow::Context;
 use clap::Parser;
-use neural_style_studio::app::{App, Launch, Settings};
 
 fn main() {
     neural_style_studio::tune_allocator();
@@ -14,7 +12,7 @@ fn main() {
     let result = match &cli.command {
         Some(cli::Command::Render(args)) => render::render(args),
         Some(cli::Command::Bench(args)) => bench::bench(args),
-        None => run_app(&cli.app),
+        None => window::run_app(&cli.app),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -22,26 +20,59 @@ fn main() {
     }
 }
 
-fn run_app(args: &cli::AppArgs) -> anyhow::Result<()> {
-    let options = eframe::NativeOptions {
-        renderer: eframe::Renderer::Wgpu,
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Neural Style Studio")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([720.0, 480.0])
-            .with_drag_and_drop(true),
-        ..Default::default()
-    };
-    let args = args.clone();
-    eframe::run_native(
-        "neural-style-studio",
-        options,
-        Box::new(move |cc| {
-            let remembered: Option<Settings> = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY));
-            let launch = Launch { settings: args.apply(remembered), start: args.start };
-            Ok(Box::new(App::new(cc, launch)?))
-        }),
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))
-    .context("cannot open the window")
+#[cfg(feature = "app")]
+mod window {
+    use anyhow::Context;
+    use neural_style_studio::app::{App, Launch, Settings};
+
+    use crate::cli::AppArgs;
+
+    /// Opens the studio; settings given on the command line replace the remembered ones.
+    pub fn run_app(args: &AppArgs) -> anyhow::Result<()> {
+        let options = eframe::NativeOptions {
+            renderer: eframe::Renderer::Wgpu,
+            viewport: egui::ViewportBuilder::default()
+                .with_title("Neural Style Studio")
+                .with_inner_size([1280.0, 800.0])
+                .with_min_inner_size([720.0, 480.0])
+                .with_drag_and_drop(true),
+            ..Default::default()
+        };
+        let args = args.clone();
+        // Settings files are read before the window opens: one clear error instead of a window
+        // that silently ignores them.
+        let (stored, warning) = match &args.spec.settings_from {
+            Some(_) => {
+                let (spec, warning) = args.spec.base(Default::default())?;
+                (Some(spec), warning)
+            }
+            None => (None, None),
+        };
+        eframe::run_native(
+            "neural-style-studio",
+            options,
+            Box::new(move |cc| {
+                let remembered: Option<Settings> = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY));
+                let mut launch = Launch { settings: None, start: args.start, warning };
+                if !args.spec.is_empty() {
+                    let mut settings = remembered.unwrap_or_default();
+                    let base = stored.unwrap_or_else(|| settings.spec.clone());
+                    settings.spec = args.spec.apply(base)?;
+                    launch.settings = Some(settings);
+                }
+                Ok(Box::new(App::new(cc, launch)?))
+            }),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("cannot open the window")
+    }
+}
+
+#[cfg(not(feature = "app"))]
+mod window {
+    /// This build has no window.
+    pub fn run_app(args: &crate::cli::AppArgs) -> anyhow::Result<()> {
+        let hint = if args.spec.is_empty() { "`render` or `bench`" } else { "`render` with these options" };
+        anyhow::bail!("this build has no window (built without the `app` feature); use {hint}")
+    }
 }

@@ -1,19 +1,16 @@
-//! `render`: optimise (optionally coarse-to-fine), show progress, write the PNG and a JSON log.
+//! `render`: drive a [`Job`] to the end, show progress, write the PNG and a JSON log.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::imageio::save_png;
-use neural_style_studio::model::{default_device, device_name};
-use neural_style_studio::transfer::{
-    available_memory, build_stepper, carry_over, coarse_to_fine, fit_in_memory, SourceImages, TargetCache,
-};
+use neural_style_studio::model::device_name;
+use neural_style_studio::transfer::{Event, Job, Losses};
 
 use crate::bench::median;
-use crate::cli::{deepest_tap, RenderArgs};
+use crate::cli::RenderArgs;
 
 #[derive(serde::Serialize)]
 struct IterationLog {
@@ -29,6 +26,12 @@ struct IterationLog {
     elapsed: f64,
 }
 
+impl IterationLog {
+    fn new(iter: usize, l: &Losses, seconds: f64, stage: u32, elapsed: f64) -> Self {
+        IterationLog { iter, total: l.total, content: l.content, style: l.style, tv: l.tv, seconds, stage, elapsed }
+    }
+}
+
 #[derive(serde::Serialize)]
 struct RunLog<'a> {
     size: [u32; 2],
@@ -38,80 +41,67 @@ struct RunLog<'a> {
 
 /// Runs `render`.
 pub fn render(args: &RenderArgs) -> Result<()> {
-    let spec = args.settings.to_spec()?;
-    let device = default_device();
-    let sources = SourceImages::load(&spec)?;
-    let net = Arc::new(spec.weights.load(deepest_tap(&spec.objective), &device)?);
-    let mut spec = spec;
-    let plan = fit_in_memory(&mut spec, sources.content.dimensions(), &net.config(), available_memory())?;
-    if let Some(note) = &plan.note {
+    let (spec, warning) = args.spec.to_spec()?;
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    let start = Instant::now();
+    let mut job = Job::new();
+    if let Some(note) = job.start(spec)? {
         eprintln!("note: {note}");
     }
-    let mut cache = TargetCache::new();
-    let stages = coarse_to_fine(spec.size, args.scales, args.iters);
-    let total: usize = stages.iter().map(|s| s.iterations).sum();
+    let spec = job.spec().context("the job did not start")?.clone();
+    let device = job.net().map_or("CPU", |n| device_name(n.device()));
+    let (stages, _) = job.stages();
     let plan: Vec<String> = stages.iter().map(|s| format!("{}px x{}", s.size, s.iterations)).collect();
-    eprintln!(
-        "{} on {}, {}: {}",
-        spec.run.optimizer.name(),
-        device_name(&device),
-        spec.content.display(),
-        plan.join(" -> ")
-    );
+    eprintln!("{} on {device}, {}: {}", spec.run.optimizer.name(), spec.content_path()?.display(), plan.join(" -> "));
+    let total = job.total();
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]")
             .context("progress bar template")?,
     );
-    let start = Instant::now();
     let mut log = Vec::with_capacity(total + 1);
-    let mut done = 0;
-    let mut stepper: Option<neural_style_studio::transfer::Stepper> = None;
-    for stage in &stages {
-        let stage_spec = neural_style_studio::transfer::RenderSpec { size: stage.size, ..spec.clone() };
-        let mut s = build_stepper(&stage_spec, &sources, net.clone(), &mut cache)?;
-        if let Some(previous) = stepper.take() {
-            carry_over(&previous, &mut s)?;
-        }
-        for _ in 0..stage.iterations {
-            let r = s.step().with_context(|| format!("iteration {done}"))?;
-            let l = &r.losses;
-            bar.set_message(format!("{}px loss {:.4e} {:.2} it/s", stage.size, l.total, 1.0 / r.seconds));
-            bar.inc(1);
-            log.push(IterationLog {
-                iter: done,
-                total: l.total,
-                content: l.content,
-                style: l.style,
-                tv: l.tv,
-                seconds: r.seconds,
-                stage: stage.size,
-                elapsed: start.elapsed().as_secs_f64(),
-            });
-            done += 1;
-            if args.save_every.is_some_and(|n| n > 0 && done % n == 0 && done < total) {
-                save_png(&sources.output(s.image()?), &numbered(&args.out, done), &stage_spec.png_text(done))?;
+    while !job.is_finished() {
+        let stage = job.stages().0[job.stages().1].size;
+        for event in job.step()? {
+            match event {
+                Event::Stepped(r) => {
+                    let l = &r.losses;
+                    bar.set_message(format!("{stage}px loss {:.4e} {:.2} it/s", l.total, 1.0 / r.seconds));
+                    bar.inc(1);
+                    log.push(IterationLog::new(r.iteration, l, r.seconds, stage, start.elapsed().as_secs_f64()));
+                    let done = r.iteration + 1;
+                    if args.save_every.is_some_and(|n| n > 0 && done % n == 0 && done < total) {
+                        let text = job.spec().context("no run")?.png_text(done)?;
+                        save_png(&job.output()?, &numbered(&args.out, done), &text)?;
+                    }
+                }
+                Event::StageChanged { size, .. } => bar.println(format!("stage: {size} px")),
+                Event::Fault(fault) if fault.paused => {
+                    bar.abandon();
+                    let done = job.done();
+                    save_png(&job.output()?, &args.out, &job.spec().context("no run")?.png_text(done)?)?;
+                    bail!(
+                        "{fault}; wrote the last finite image (iteration {done}) to {}: lower the weights or the \
+                         learning rate and render again",
+                        args.out.display()
+                    );
+                }
+                Event::Fault(fault) => bar.println(format!("warning: {fault}.")),
+                Event::Finished => {}
             }
         }
-        stepper = Some(s);
     }
     bar.finish();
-    let stepper = stepper.context("no stage to run")?;
-    let (w, h) = stepper.size();
-    let final_losses = stepper.losses()?;
-    log.push(IterationLog {
-        iter: done,
-        total: final_losses.total,
-        content: final_losses.content,
-        style: final_losses.style,
-        tv: final_losses.tv,
-        seconds: 0.0,
-        stage: spec.size,
-        elapsed: start.elapsed().as_secs_f64(),
-    });
-    save_png(&sources.output(stepper.image()?), &args.out, &spec.png_text(done))?;
+    let done = job.done();
+    let final_losses = job.losses()?;
+    let output = job.output()?;
+    let (w, h) = (output.width(), output.height());
+    log.push(IterationLog::new(done, &final_losses, 0.0, spec.size, start.elapsed().as_secs_f64()));
+    save_png(&output, &args.out, &job.spec().context("no run")?.png_text(done)?)?;
     if let Some(json) = &args.json {
-        let run = RunLog { size: [w, h], device: device_name(&device), iterations: &log };
+        let run = RunLog { size: [w, h], device, iterations: &log };
         std::fs::write(json, serde_json::to_string_pretty(&run)?)
             .with_context(|| format!("cannot write {}", json.display()))?;
     }

@@ -1,4 +1,5 @@
 //! The `render` command line: a real run on generated images, its outputs, and its errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Engine integration tests: embedded model, explicit gradient against autograd, optimisation.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

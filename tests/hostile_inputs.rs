@@ -1,6 +1,7 @@
 //! Every kind of file an artist may throw at the engine, generated here: broken ones are refused
 //! with a one-line error and exit code 1 (and nothing written), odd but valid ones render, keeping
 //! alpha, orientation and the first frame of animations.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,13 +1,13 @@
 //! Soak: a long run through the worker, as the app drives it, must not creep in memory.
 //! Minutes long, so not part of the default test run:
 //! `cargo test --release --test soak -- --ignored --nocapture` (figures in docs/reliability.md).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use neural_style_studio::model::WeightsSource;
-use neural_style_studio::transfer::{Objective, RenderSpec, RunSettings};
+use neural_style_studio::transfer::RenderSpec;
 use neural_style_studio::worker::{Command, Status, Worker};
 
 const ITERATIONS: usize = 2000;
@@ -25,17 +25,10 @@ fn two_thousand_iterations_keep_memory_flat() {
     neural_style_studio::tune_allocator(); // as the binary does at start-up
     let dir = tempfile::tempdir().unwrap();
     let (content, style) = common::write_pair(dir.path(), 160, 120);
-    let spec = RenderSpec {
-        content,
-        styles: vec![style],
-        size: 128,
-        style_scale: 1.0,
-        objective: Objective::default(),
-        run: RunSettings::default(),
-        weights: WeightsSource::Embedded,
-    };
+    let mut spec = RenderSpec { size: 128, ..RenderSpec::new(content, &[style]) };
+    spec.schedule.iterations = ITERATIONS;
     let w = Worker::spawn(|| {}).unwrap();
-    w.send(Command::Start { spec, iterations: ITERATIONS, scales: 1 });
+    w.send(Command::Start(spec));
     let started = Instant::now();
     let mut plot = Vec::new(); // the loss history the app keeps for its plot
                                // RSS every 10 iterations. The allocator moves RSS between two levels ~30 MiB apart as

@@ -1,5 +1,6 @@
 //! The real app driven through AccessKit, with the real worker and engine on small images, and
 //! rendered by the real wgpu renderer (Mesa lavapipe on machines without a GPU).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -9,6 +10,8 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use neural_style_studio::app::{App, Launch, Settings};
+use neural_style_studio::notice::Level;
+use neural_style_studio::transfer::{ImageRef, RenderSpec};
 use neural_style_studio::worker::Status;
 
 fn harness(launch: Launch) -> Harness<'static, App> {
@@ -21,9 +24,9 @@ fn step_until(h: &mut Harness<'static, App>, secs: u64, what: &str, done: impl F
     while !done(h.state()) {
         assert!(
             Instant::now() < deadline,
-            "timed out waiting for {what}; status {:?}, message {:?}",
+            "timed out waiting for {what}; status {:?}, notice {:?}",
             h.state().status,
-            h.state().message
+            h.state().notice
         );
         h.step();
         std::thread::sleep(Duration::from_millis(20));
@@ -37,10 +40,18 @@ fn iteration(app: &App) -> usize {
 
 fn small_settings(dir: &std::path::Path) -> Settings {
     let (content, style) = common::write_pair(dir, 96, 72);
-    let mut s = Settings { size: 64, iterations: 10_000, ..Settings::default() };
-    s.content = Some(content);
-    s.styles = vec![neural_style_studio::app::StyleEntry { path: style, blend: 1.0 }];
-    s
+    let mut spec = RenderSpec { size: 64, ..RenderSpec::new(content, &[style]) };
+    spec.schedule.iterations = 10_000;
+    Settings { spec, ..Settings::default() }
+}
+
+fn launch(settings: Settings, start: bool) -> Launch {
+    Launch { settings: Some(settings), start, ..Launch::default() }
+}
+
+/// Whether the notice shown has this level and starts with `text`.
+fn notice_starts(app: &App, level: Level, text: &str) -> bool {
+    app.notice.as_ref().is_some_and(|n| n.level == level && n.text.starts_with(text))
 }
 
 #[test]
@@ -51,8 +62,12 @@ fn start_steer_pause_resume_and_export_through_the_ui() {
     let (content, style) = common::write_pair(dir.path(), 96, 72);
     h.state_mut().set_content(&content);
     h.state_mut().add_style(&style);
-    h.state_mut().settings.size = 64;
-    h.state_mut().settings.iterations = 10_000;
+    // They decode in the background; the window keeps drawing meanwhile.
+    step_until(&mut h, 30, "images checked", |a| {
+        a.settings.spec.content.is_some() && a.settings.spec.styles.len() == 1
+    });
+    h.state_mut().settings.spec.size = 64;
+    h.state_mut().settings.spec.schedule.iterations = 10_000;
     h.run_steps(2);
 
     h.get_by_label("Start").click();
@@ -68,7 +83,7 @@ fn start_steer_pause_resume_and_export_through_the_ui() {
     step_until(&mut h, 30, "objective update", |a| a.objective_updates() >= 1);
     let at = iteration(h.state());
     step_until(&mut h, 60, "a frame with the new weight", |a| {
-        a.frame.as_ref().is_some_and(|f| f.objective.style_weight == 1000.0 && f.iteration > at)
+        a.frame.as_ref().is_some_and(|f| f.spec.objective.style_weight == 1000.0 && f.iteration > at)
     });
     assert_eq!(h.state().frame.as_ref().unwrap().run, run, "same run: no restart");
     assert!(iteration(h.state()) > at, "iterations continue from where they were");
@@ -88,7 +103,7 @@ fn start_steer_pause_resume_and_export_through_the_ui() {
     // Export: an atomic PNG with the settings as text chunks.
     let out = dir.path().join("export.png");
     h.state_mut().export_to(out.clone());
-    step_until(&mut h, 30, "export", |a| a.message.as_ref().is_some_and(|m| m.0.starts_with("Exported")));
+    step_until(&mut h, 30, "export", |a| notice_starts(a, Level::Info, "Exported"));
     let img = image::open(&out).unwrap();
     assert_eq!((img.width(), img.height()), (64, 48));
     let reader = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&out).unwrap())).read_info().unwrap();
@@ -105,10 +120,10 @@ fn start_steer_pause_resume_and_export_through_the_ui() {
 #[test]
 fn size_change_restarts_and_bad_images_are_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let mut h = harness(Launch { settings: Some(small_settings(dir.path())), start: true });
+    let mut h = harness(launch(small_settings(dir.path()), true));
     step_until(&mut h, 60, "first iteration", |a| iteration(a) >= 1);
     let run = h.state().frame.as_ref().unwrap().run;
-    h.state_mut().settings.size = 96;
+    h.state_mut().settings.spec.size = 96;
     step_until(&mut h, 60, "restart at the new size", |a| {
         a.frame.as_ref().is_some_and(|f| f.run != run && f.image.width() == 96)
     });
@@ -116,29 +131,29 @@ fn size_change_restarts_and_bad_images_are_reported() {
     let junk = dir.path().join("broken.jpg");
     std::fs::write(&junk, b"\xff\xd8\xff\xe0 truncated").unwrap();
     h.state_mut().add_style(&junk);
-    h.step();
-    let (msg, is_error) = h.state().message.clone().unwrap();
-    assert!(is_error && msg.contains("broken.jpg"), "{msg}");
-    assert_eq!(h.state().settings.styles.len(), 1, "the broken file was not added");
+    step_until(&mut h, 30, "the broken image reported", |a| a.notice.as_ref().is_some_and(|n| n.level == Level::Error));
+    let msg = h.state().notice.clone().unwrap().text;
+    assert!(msg.contains("broken.jpg"), "{msg}");
+    assert_eq!(h.state().settings.spec.styles.len(), 1, "the broken file was not added");
 
     // A failed export says why and leaves nothing behind; the image stays in the app.
     let target = dir.path().join("no-such-folder").join("out.png");
     h.state_mut().export_to(target.clone());
-    step_until(&mut h, 30, "export failure", |a| a.message.as_ref().is_some_and(|m| m.0.starts_with("Export failed")));
-    assert!(h.state().message.as_ref().unwrap().0.contains("out.png"));
+    step_until(&mut h, 30, "export failure", |a| notice_starts(a, Level::Error, "Export failed"));
+    assert!(h.state().notice.as_ref().unwrap().text.contains("out.png"));
     assert!(!target.exists() && !dir.path().join("no-such-folder").exists());
     assert!(h.state().frame.is_some());
     // ... so the user can export elsewhere.
     let elsewhere = dir.path().join("out.png");
     h.state_mut().export_to(elsewhere.clone());
-    step_until(&mut h, 30, "second export", |a| a.message.as_ref().is_some_and(|m| m.0.starts_with("Exported")));
+    step_until(&mut h, 30, "second export", |a| notice_starts(a, Level::Info, "Exported"));
     assert_eq!(image::open(&elsewhere).unwrap().width(), 96);
 }
 
 #[test]
 fn closing_the_window_mid_run_stops_the_worker_promptly() {
     let dir = tempfile::tempdir().unwrap();
-    let mut h = harness(Launch { settings: Some(small_settings(dir.path())), start: true });
+    let mut h = harness(launch(small_settings(dir.path()), true));
     step_until(&mut h, 60, "a few iterations", |a| iteration(a) >= 2);
     let per_iteration = Duration::from_secs_f64(h.state().frame.as_ref().unwrap().seconds);
     let t = Instant::now();
@@ -151,10 +166,11 @@ fn closing_the_window_mid_run_stops_the_worker_promptly() {
 fn window_renders_with_wgpu_like_the_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = small_settings(dir.path());
-    settings.iterations = 0; // show the initial image only: a deterministic frame
-    let mut h = harness(Launch { settings: Some(settings), start: true });
+    settings.spec.schedule.iterations = 0; // show the initial image only: a deterministic frame
+    let mut h = harness(launch(settings, true));
     step_until(&mut h, 60, "initial frame", |a| a.frame.is_some() && a.status == Status::Stopped);
     h.run_steps(3);
+    assert_eq!(h.state().fallback_preview_size(), None, "the wgpu preview drew it");
     h.snapshot("window_initial_frame");
 }
 
@@ -175,31 +191,33 @@ impl egui::DroppedFile for Dropped {
 fn dropped_files_become_content_then_style() {
     let dir = tempfile::tempdir().unwrap();
     let (content, style) = common::write_pair(dir.path(), 80, 60);
-    let mut h = harness(Launch { settings: Some(Settings::default()), start: false });
+    let mut h = harness(launch(Settings::default(), false));
     h.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(content.clone())));
-    h.run_steps(2);
-    assert_eq!(h.state().settings.content.as_deref(), Some(content.as_path()));
+    let content_path = |a: &App| a.settings.spec.content.as_ref().map(|c| c.path.clone());
+    step_until(&mut h, 30, "content checked", |a| content_path(a).is_some());
+    assert_eq!(content_path(h.state()), Some(content.clone()));
     // Dropped on the style area: a style, not a new content image.
     let target = h.get_by_label("Add style…").rect().center();
     h.hover_at(target);
     h.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(style.clone())));
-    h.run_steps(2);
-    assert_eq!(h.state().settings.content.as_deref(), Some(content.as_path()));
-    assert_eq!(h.state().settings.styles.len(), 1);
-    assert_eq!(h.state().settings.styles[0].path, style);
+    step_until(&mut h, 30, "style checked", |a| !a.settings.spec.styles.is_empty());
+    assert_eq!(content_path(h.state()), Some(content));
+    assert_eq!(h.state().settings.spec.styles.len(), 1);
+    assert_eq!(h.state().settings.spec.styles[0].path, style);
 }
 
 #[test]
 fn without_wgpu_the_preview_falls_back_to_an_egui_texture() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = small_settings(dir.path());
-    settings.iterations = 2;
-    let launch = Launch { settings: Some(settings), start: true };
+    settings.spec.schedule.iterations = 2;
+    let launch = launch(settings, true);
     let mut h =
         Harness::builder().with_size(egui::vec2(900.0, 600.0)).build_eframe(move |cc| App::new(cc, launch).unwrap());
     step_until(&mut h, 60, "run to finish", |a| iteration(a) == 2 && a.status == Status::Stopped);
     h.run_steps(2);
     assert_eq!(h.state().frame.as_ref().unwrap().image.dimensions(), (64, 48));
+    assert_eq!(h.state().fallback_preview_size(), Some((64, 48)), "the egui-texture fallback drew the frame");
     h.get_by_label("Export PNG…"); // the window, preview included, keeps drawing
 }
 
@@ -217,9 +235,9 @@ fn transparent_parts_of_a_cut_out_photo_show_the_checkerboard_in_the_preview() {
     });
     let path = dir.path().join("cutout.png");
     cutout.save(&path).unwrap();
-    settings.content = Some(path);
-    settings.iterations = 0; // the initial image: the content itself
-    let mut h = harness(Launch { settings: Some(settings), start: true });
+    settings.spec.content = Some(ImageRef::new(path));
+    settings.spec.schedule.iterations = 0; // the initial image: the content itself
+    let mut h = harness(launch(settings, true));
     step_until(&mut h, 60, "initial frame", |a| a.frame.is_some() && a.status == Status::Stopped);
     h.run_steps(3);
     let shot = h.render().unwrap();
@@ -232,4 +250,63 @@ fn transparent_parts_of_a_cut_out_photo_show_the_checkerboard_in_the_preview() {
     let magenta = count(|p| p[0] > 150 && p[2] > 150 && p[1] < 60);
     assert!(green > 1000, "the opaque half is shown ({green} green pixels)");
     assert_eq!(magenta, 0, "the transparent half's hidden colour must not show");
+}
+
+#[test]
+fn opening_an_exported_png_restores_its_settings_and_asks_for_a_missing_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = small_settings(dir.path());
+    settings.spec.objective.style_weight = 321.0;
+    settings.spec.objective.tv_weight = 0.5;
+    settings.spec.run.seed = 7;
+    settings.spec.schedule.iterations = 1;
+    let mut h = harness(launch(settings.clone(), true));
+    step_until(&mut h, 60, "run to finish", |a| iteration(a) == 1 && a.status == Status::Stopped);
+    let out = dir.path().join("look.png");
+    h.state_mut().export_to(out.clone());
+    step_until(&mut h, 30, "export", |a| notice_starts(a, Level::Info, "Exported"));
+
+    // Another look, then the exported one back through "Open settings…"'s path.
+    h.state_mut().settings.spec.objective.style_weight = 5.0;
+    h.state_mut().settings.spec.run.seed = 0;
+    h.state_mut().open_settings(&out);
+    step_until(&mut h, 30, "settings loaded", |a| notice_starts(a, Level::Info, "Loaded the settings"));
+    let spec = &h.state().settings.spec;
+    assert_eq!((spec.objective.style_weight, spec.objective.tv_weight, spec.run.seed), (321.0, 0.5, 7));
+    assert!(spec.content.as_ref().unwrap().sha256.is_some(), "the images' hashes came with the settings");
+    assert!(h.state().to_locate.is_empty());
+
+    // The style painting has moved: the app names it and offers to locate it.
+    let style = spec.styles[0].path.clone();
+    let moved = dir.path().join("moved.png");
+    std::fs::rename(&style, &moved).unwrap();
+    h.state_mut().open_settings(&out);
+    step_until(&mut h, 30, "missing image named", |a| !a.to_locate.is_empty());
+    let notice = h.state().notice.clone().unwrap();
+    assert_eq!(notice.level, Level::Error);
+    assert!(notice.text.contains("style image 1") && notice.text.contains("is missing"), "{notice}");
+    h.run_steps(2);
+    h.get_by_label("Locate…"); // the button is there
+                               // Locating it (as the dialog would) replaces the path and clears the request.
+    h.state_mut().settings.builtin_browser = true;
+    h.get_by_label("Locate…").click();
+    step_until(&mut h, 10, "the browser opens", App::browser_open);
+}
+
+#[test]
+fn without_a_system_file_dialog_the_built_in_browser_opens() {
+    // No desktop portal or zenity answers here (as on minimal window managers): the system
+    // dialog returns at once with nothing, and the app says so and opens its own browser.
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(launch(small_settings(dir.path()), false));
+    h.run_steps(2);
+    h.get_by_label("Choose content…").click();
+    step_until(&mut h, 20, "the fallback browser", App::browser_open);
+    let notice = h.state().notice.clone().unwrap();
+    assert_eq!(notice.level, Level::Warning);
+    assert!(notice.text.contains("built-in file browser"), "{notice}");
+    assert!(h.state().no_system_dialog);
+    // The window kept drawing while the dialog was tried (nothing ran on the UI thread).
+    h.run_steps(2);
+    h.get_by_label("Start");
 }

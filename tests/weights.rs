@@ -1,5 +1,6 @@
 //! Weight loading: torchvision/timm layouts (VGG16 and VGG19, f32/f16/bf16) load; anything else
 //! is refused with a message naming the problem.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 

@@ -1,24 +1,23 @@
 //! The worker thread without a UI: coarse-to-fine stages, failures, and recovery.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use neural_style_studio::model::WeightsSource;
-use neural_style_studio::transfer::{Objective, RenderSpec, RunSettings};
+use neural_style_studio::transfer::{Objective, RenderSpec};
 use neural_style_studio::worker::{Command, Frame, Status, Worker};
 
 fn spec(dir: &std::path::Path, size: u32) -> RenderSpec {
     let (content, style) = common::write_pair(dir, 160, 120);
-    RenderSpec {
-        content,
-        styles: vec![style],
-        size,
-        style_scale: 1.0,
-        objective: Objective::default(),
-        run: RunSettings::default(),
-        weights: WeightsSource::Embedded,
-    }
+    RenderSpec { size, ..RenderSpec::new(content, &[style]) }
+}
+
+/// The start command for `spec` with this schedule.
+fn start(mut spec: RenderSpec, iterations: usize, scales: usize) -> Command {
+    spec.schedule.iterations = iterations;
+    spec.schedule.scales = scales;
+    Command::Start(spec)
 }
 
 /// Collects frames until `done` says stop, failing after `secs`.
@@ -41,7 +40,7 @@ fn coarse_to_fine_stages_run_in_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let w = Worker::spawn(|| {}).unwrap();
     // 400 px: two stages, 200 px then 400 px, 2 iterations each.
-    w.send(Command::Start { spec: spec(dir.path(), 400), iterations: 4, scales: 2 });
+    w.send(start(spec(dir.path(), 400), 4, 2));
     let frames = frames_until(&w, 120, |_, s| *s == Status::Stopped);
     let last = w.take_frame().or_else(|| frames.last().cloned()).unwrap();
     assert_eq!(last.iteration, 4);
@@ -60,10 +59,10 @@ fn a_failed_start_is_reported_and_the_worker_stays_usable() {
     let dir = tempfile::tempdir().unwrap();
     let w = Worker::spawn(|| {}).unwrap();
     let mut bad = spec(dir.path(), 64);
-    bad.content = dir.path().join("missing.jpg");
-    w.send(Command::Start { spec: bad, iterations: 3, scales: 1 });
+    bad.content = Some(neural_style_studio::transfer::ImageRef::new(dir.path().join("missing.jpg")));
+    w.send(start(bad, 3, 1));
     frames_until(&w, 30, |_, s| matches!(s, Status::Failed(m) if m.contains("missing.jpg")));
-    w.send(Command::Start { spec: spec(dir.path(), 64), iterations: 2, scales: 1 });
+    w.send(start(spec(dir.path(), 64), 2, 1));
     let frames = frames_until(&w, 60, |_, s| *s == Status::Stopped);
     assert!(frames.iter().any(|f| f.iteration == 2));
 }
@@ -72,7 +71,7 @@ fn a_failed_start_is_reported_and_the_worker_stays_usable() {
 fn dropping_the_worker_mid_run_ends_its_thread_promptly() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = Worker::spawn(|| {}).unwrap();
-    w.send(Command::Start { spec: spec(dir.path(), 64), iterations: 100_000, scales: 1 });
+    w.send(start(spec(dir.path(), 64), 100_000, 1));
     let frames = frames_until(&w, 60, |f, _| f.iter().any(|f| f.iteration >= 2));
     let iteration = Duration::from_secs_f64(frames.last().unwrap().seconds);
     let t = Instant::now();
@@ -87,13 +86,14 @@ fn absurd_weights_are_rolled_back_reported_and_paused_until_fixed() {
     let dir = tempfile::tempdir().unwrap();
     let w = Worker::spawn(|| {}).unwrap();
     let spec = spec(dir.path(), 64);
-    w.send(Command::Start { spec: spec.clone(), iterations: 100_000, scales: 1 });
+    w.send(start(spec.clone(), 100_000, 1));
     frames_until(&w, 60, |f, _| f.iter().any(|f| f.iteration >= 2));
     let absurd = Objective { style_weight: 1e300, ..spec.objective.clone() };
     w.send(Command::SetObjective(absurd));
     let frames = frames_until(&w, 60, |_, s| *s == Status::Paused);
     let notice = w.take_notice().expect("the fault is reported");
-    assert!(notice.contains("infinite or NaN") && notice.contains("Paused"), "{notice}");
+    assert_eq!(notice.level, neural_style_studio::notice::Level::Warning);
+    assert!(notice.text.contains("infinite or NaN") && notice.text.contains("Paused"), "{notice}");
     let last = frames.last().expect("a frame after the fault").clone();
     let iteration = last.iteration;
     // The image on screen is a real one, not a blank from NaNs.
@@ -118,10 +118,11 @@ fn frames_of_a_transparent_photo_keep_its_alpha() {
         let [r, g, b] = rgb.get_pixel(x, y).0;
         image::Rgba([r, g, b, if x < 80 { 255 } else { 0 }])
     });
-    spec.content = dir.path().join("cutout.png");
-    cutout.save(&spec.content).unwrap();
+    let path = dir.path().join("cutout.png");
+    cutout.save(&path).unwrap();
+    spec.content = Some(neural_style_studio::transfer::ImageRef::new(path));
     let w = Worker::spawn(|| {}).unwrap();
-    w.send(Command::Start { spec, iterations: 2, scales: 1 });
+    w.send(start(spec, 2, 1));
     let frames = frames_until(&w, 60, |f, s| *s == Status::Stopped && f.iter().any(|f| f.iteration == 2));
     let last = frames.iter().find(|f| f.iteration == 2).unwrap();
     assert_eq!(last.image.dimensions(), (64, 48));

@@ -1,26 +1,25 @@
 //! The desktop app (egui/eframe): panels that edit [`Settings`], a [`Worker`] that optimises in
-//! the background, and a GPU preview of the newest frame. The UI thread never waits on compute.
+//! the background, and a GPU preview of the newest frame. The UI thread never waits: compute runs
+//! on the worker, and file dialogs, decoding and exports on short-lived threads ([`tasks`]).
 
+mod files;
 mod panels;
 pub mod preview;
 pub mod settings;
+pub mod tasks;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use candle_core::Device;
-use image::RgbaImage;
-
 pub use panels::IMAGE_EXTENSIONS;
-pub use settings::{Settings, StyleEntry};
+pub use settings::Settings;
 
-use crate::imageio::{load_rgb, save_png};
-use crate::model::default_device;
-use crate::transfer::Objective;
+use crate::notice::Notice;
+use crate::transfer::RenderSpec;
 use crate::worker::{Command, Frame, LossPoint, Status, Worker};
 use preview::Versioned;
+use tasks::{Browser, Purpose, Tasks};
 
 /// How the app is launched (from its command line).
 #[derive(Debug, Clone, Default)]
@@ -29,13 +28,15 @@ pub struct Launch {
     pub settings: Option<Settings>,
     /// Start a run at once.
     pub start: bool,
+    /// A warning about the settings given (e.g. fields a settings file held that were ignored).
+    pub warning: Option<String>,
 }
 
 /// Something a panel asked for; applied after the panels are drawn.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Open a file dialog: "content", "style" or "style:<index>" (replace).
-    Pick(String),
+    /// Choose a file for this purpose.
+    Pick(Purpose),
     /// Start (or restart) a run.
     Start,
     /// Pause the run.
@@ -46,8 +47,6 @@ pub enum Action {
     Stop,
     /// Restore default settings, keeping the images.
     Reset,
-    /// Ask for a file name and export.
-    ExportDialog,
 }
 
 /// The application state.
@@ -55,7 +54,6 @@ pub struct App {
     /// What the user set.
     pub settings: Settings,
     worker: Worker,
-    device: Device,
     /// The newest frame shown.
     pub frame: Option<Frame>,
     result: Option<Versioned>,
@@ -65,23 +63,29 @@ pub struct App {
     pub history: Vec<LossPoint>,
     /// The worker's status at the last frame.
     pub status: Status,
-    /// Settings of the current run (to tell restarts from in-place changes).
-    run_settings: Option<Settings>,
-    sent_objective: Option<Objective>,
+    /// The spec of the current run (to tell restarts from in-place changes).
+    run_spec: Option<RenderSpec>,
     started: Option<Instant>,
     finished: Option<Duration>,
     view: preview::View,
-    /// Panel thumbnails; None for a remembered file that can no longer be read.
+    /// Panel thumbnails; `None` while decoding or for a file that cannot be read.
     thumbs: HashMap<PathBuf, Option<egui::TextureHandle>>,
-    pending_thumbs: Vec<(PathBuf, RgbaImage)>,
     fallback_texture: Option<(egui::TextureHandle, u64)>,
-    /// Last message for the user, and whether it is an error.
-    pub message: Option<(String, bool)>,
-    exports: Vec<Receiver<Result<PathBuf, String>>>,
+    /// The last message for the user.
+    pub notice: Option<Notice>,
+    tasks: Tasks,
+    /// The in-app file browser, when open.
+    browser: Option<Browser>,
+    /// A system file dialog is open.
+    dialog_open: bool,
+    /// Whether the system's file dialogs failed to appear this session.
+    pub no_system_dialog: bool,
+    /// Images named by opened settings that are missing or changed: (style index or None for
+    /// the content, why), for the artist to locate.
+    pub to_locate: Vec<(Option<usize>, String)>,
     actions: Vec<Action>,
     content_rect: Option<egui::Rect>,
     style_rect: Option<egui::Rect>,
-    show_plot: bool,
 }
 
 impl App {
@@ -96,27 +100,27 @@ impl App {
         let mut app = App {
             settings,
             worker,
-            device: default_device(),
             frame: None,
             result: None,
             content_img: None,
             versions: 0,
             history: Vec::new(),
             status: Status::Idle,
-            run_settings: None,
-            sent_objective: None,
+            run_spec: None,
             started: None,
             finished: None,
             view: preview::View::default(),
             thumbs: HashMap::new(),
-            pending_thumbs: Vec::new(),
             fallback_texture: None,
-            message: None,
-            exports: Vec::new(),
+            notice: launch.warning.map(Notice::warning),
+            tasks: Tasks::new(cc.egui_ctx.clone()),
+            browser: None,
+            dialog_open: false,
+            no_system_dialog: false,
+            to_locate: Vec::new(),
             actions: Vec::new(),
             content_rect: None,
             style_rect: None,
-            show_plot: true,
         };
         if launch.start {
             app.start();
@@ -124,59 +128,23 @@ impl App {
         Ok(app)
     }
 
-    /// Sets the content image (as a pick or a drop would).
-    pub fn set_content(&mut self, path: &Path) {
-        if self.check_image(path) {
-            self.settings.content = Some(path.to_path_buf());
-        }
-    }
-
-    /// Adds a style image with blend weight 1.
-    pub fn add_style(&mut self, path: &Path) {
-        if self.check_image(path) {
-            self.settings.styles.push(StyleEntry { path: path.to_path_buf(), blend: 1.0 });
-        }
-    }
-
     /// Starts (or restarts) a run with the current settings.
     pub fn start(&mut self) {
-        match self.settings.spec() {
-            Ok(spec) => {
-                self.worker.send(Command::Start {
-                    spec,
-                    iterations: self.settings.iterations,
-                    scales: self.settings.scales,
-                });
-                self.run_settings = Some(self.settings.clone());
-                self.sent_objective = Some(self.settings.objective());
-                self.history.clear();
-                self.started = Some(Instant::now());
-                self.finished = None;
-                self.message = None;
-                self.status = Status::Preparing;
-            }
-            Err(msg) => self.message = Some((msg, true)),
-        }
-    }
-
-    /// Writes the newest frame to `path` as PNG (with the settings as text chunks) on a
-    /// background thread; the result shows up as a message.
-    pub fn export_to(&mut self, path: PathBuf) {
-        let Some(frame) = &self.frame else {
-            self.message = Some(("Nothing to export yet.".into(), true));
+        if let Some(why) = self.settings.not_ready() {
+            self.notice = Some(Notice::error(why));
             return;
-        };
-        let image = image::DynamicImage::ImageRgba8((*frame.image).clone());
-        let mut spec = (*frame.spec).clone();
-        spec.objective = frame.objective.clone();
-        let text = spec.png_text(frame.iteration);
-        let (tx, rx) = mpsc::channel();
-        self.exports.push(rx);
-        std::thread::spawn(move || {
-            let r = save_png(&image, &path, &text).map(|()| path).map_err(|e| e.to_string());
-            let _ = tx.send(r);
-        });
-        self.message = Some(("Exporting…".into(), false));
+        }
+        if let Err(e) = self.settings.spec.validate() {
+            self.notice = Some(Notice::error(e.to_string()));
+            return;
+        }
+        self.worker.send(Command::Start(self.settings.spec.clone()));
+        self.run_spec = Some(self.settings.spec.clone());
+        self.history.clear();
+        self.started = Some(Instant::now());
+        self.finished = None;
+        self.notice = None;
+        self.status = Status::Preparing;
     }
 
     /// How many in-place objective updates the worker has applied.
@@ -189,42 +157,35 @@ impl App {
         self.worker.is_alive()
     }
 
+    /// Background tasks (dialogs, decoding, exports) not yet finished.
+    pub fn pending_tasks(&self) -> usize {
+        self.tasks.pending
+    }
+
+    /// Whether the in-app file browser is open.
+    pub fn browser_open(&self) -> bool {
+        self.browser.is_some()
+    }
+
+    /// The size of the frame the egui-texture fallback preview last drew, if it drew one (the
+    /// wgpu preview leaves it `None`).
+    pub fn fallback_preview_size(&self) -> Option<(u32, u32)> {
+        self.fallback_texture.as_ref().map(|(t, _)| {
+            let [w, h] = t.size();
+            (w as u32, h as u32)
+        })
+    }
+
     /// Time since the run started (frozen when it stopped).
     pub fn elapsed(&self) -> Duration {
         self.finished.or_else(|| self.started.map(|s| s.elapsed())).unwrap_or_default()
     }
 
-    /// Decodes `path` once: on success remembers its folder and keeps a thumbnail for the panel.
-    fn check_image(&mut self, path: &Path) -> bool {
-        match load_rgb(path) {
-            Ok(img) => {
-                self.settings.open_dir = path.parent().map(Path::to_path_buf);
-                let (w, h) = crate::imageio::fit_long_side(img.dimensions(), 256.min(img.width().max(img.height())));
-                let thumb = image::DynamicImage::ImageRgb8(image::imageops::thumbnail(&img, w, h)).into_rgba8();
-                self.pending_thumbs.push((path.to_path_buf(), thumb));
-                true
-            }
-            Err(e) => {
-                self.message = Some((e.to_string(), true));
-                false
-            }
-        }
-    }
-
-    /// The panel thumbnail of an image picked this session, or of a remembered one (decoded on
-    /// first display; an unreadable remembered file simply shows no thumbnail).
-    fn thumbnail(&mut self, ctx: &egui::Context, path: &Path) -> Option<egui::TextureHandle> {
-        if !self.thumbs.contains_key(path) && !self.pending_thumbs.iter().any(|(p, _)| p == path) {
-            let readable = self.check_image(path);
-            if !readable {
-                self.message = None;
-                self.thumbs.insert(path.to_path_buf(), None);
-            }
-        }
-        for (p, img) in self.pending_thumbs.drain(..) {
-            let tex =
-                ctx.load_texture(p.display().to_string(), preview::to_color_image(&img), egui::TextureOptions::LINEAR);
-            self.thumbs.insert(p, Some(tex));
+    /// The panel thumbnail of `path`, decoded in the background on first request.
+    fn thumbnail(&mut self, path: &Path) -> Option<egui::TextureHandle> {
+        if !self.thumbs.contains_key(path) {
+            self.thumbs.insert(path.to_path_buf(), None);
+            self.tasks.decode(path, None);
         }
         self.thumbs.get(path).cloned().flatten()
     }
@@ -243,7 +204,6 @@ impl App {
                 }
             }
             if new_run {
-                // Optimisation time counts from the first image, not from loading and targets.
                 self.started = Some(Instant::now());
                 self.finished = None;
             }
@@ -252,54 +212,46 @@ impl App {
         let run = self.frame.as_ref().map(|f| f.run);
         self.history.extend(self.worker.take_history().into_iter().filter(|p| Some(p.run) == run || run.is_none()));
         if let Some(notice) = self.worker.take_notice() {
-            self.message = Some((notice, true));
+            self.notice = Some(notice);
         }
         let status = self.worker.status();
         if status != self.status {
+            if self.status == Status::Preparing {
+                // Optimisation time counts from the end of loading and targets.
+                self.started = Some(Instant::now());
+            }
             if matches!(status, Status::Stopped | Status::Failed(_)) && self.finished.is_none() {
                 self.finished = Some(self.elapsed());
             }
             if let Status::Failed(msg) = &status {
-                self.message = Some((msg.clone(), true));
+                self.notice = Some(Notice::error(msg.clone()));
             }
             self.status = status;
         }
-        let mut finished = Vec::new();
-        self.exports.retain(|rx| match rx.try_recv() {
-            Ok(r) => {
-                finished.push(r);
-                false
-            }
-            Err(mpsc::TryRecvError::Empty) => true,
-            Err(mpsc::TryRecvError::Disconnected) => false,
-        });
-        for r in finished {
-            self.message = Some(match r {
-                Ok(p) => (format!("Exported {}", p.display()), false),
-                Err(e) => (format!("Export failed: {e}"), true),
-            });
-        }
     }
 
-    /// Sends weight changes in place, or restarts when images/size/model/init changed.
+    /// Sends weight and budget changes in place, or restarts when anything else changed.
     fn steer(&mut self, ctx: &egui::Context) {
         let active = matches!(self.status, Status::Running | Status::Paused | Status::Preparing);
-        let Some(run) = &self.run_settings else { return };
+        let Some(run) = &self.run_spec else { return };
         if !active {
             return;
         }
-        if run.needs_restart(&self.settings) {
+        let spec = &self.settings.spec;
+        if run.needs_restart(spec) {
             // Restart once the user lets go of the slider, not on every drag step.
-            if !ctx.input(|i| i.pointer.any_down()) {
+            if spec.validate().is_ok() && !ctx.input(|i| i.pointer.any_down()) {
                 self.start();
             }
             return;
         }
-        let objective = self.settings.objective();
-        if self.sent_objective.as_ref() != Some(&objective) && objective.validate(self.settings.styles.len()).is_ok() {
-            self.worker.send(Command::SetObjective(objective.clone()));
-            self.sent_objective = Some(objective);
+        if run.objective != spec.objective && spec.objective.validate(spec.styles.len()).is_ok() {
+            self.worker.send(Command::SetObjective(spec.objective.clone()));
         }
+        if run.schedule.iterations != spec.schedule.iterations {
+            self.worker.send(Command::SetIterations(spec.schedule.iterations));
+        }
+        self.run_spec = Some(spec.clone());
     }
 
     fn apply(&mut self, action: Action) {
@@ -315,71 +267,10 @@ impl App {
                 self.worker.send(Command::Stop);
             }
             Action::Reset => {
-                let keep =
-                    (self.settings.content.clone(), self.settings.styles.clone(), self.settings.open_dir.clone());
-                self.settings = Settings { content: keep.0, styles: keep.1, open_dir: keep.2, ..Settings::default() };
+                self.settings.reset_render();
                 self.view = preview::View::default();
             }
-            Action::Pick(kind) => self.pick(&kind),
-            Action::ExportDialog => self.export_dialog(),
-        }
-    }
-
-    fn pick(&mut self, kind: &str) {
-        let mut dialog = rfd::FileDialog::new().add_filter("Images", IMAGE_EXTENSIONS);
-        if let Some(dir) = &self.settings.open_dir {
-            dialog = dialog.set_directory(dir);
-        }
-        // A closed dialog (or no portal service) returns None: nothing changes.
-        let Some(path) = dialog.pick_file() else { return };
-        match kind {
-            "content" => self.set_content(&path),
-            "style" => self.add_style(&path),
-            other => {
-                let index = other.strip_prefix("style:").and_then(|i| i.parse::<usize>().ok());
-                if let Some(i) = index.filter(|&i| i < self.settings.styles.len()) {
-                    if self.check_image(&path) {
-                        self.settings.styles[i].path = path;
-                    }
-                }
-            }
-        }
-    }
-
-    fn export_dialog(&mut self) {
-        if self.frame.is_none() {
-            return;
-        }
-        let stem = self
-            .settings
-            .content
-            .as_deref()
-            .and_then(Path::file_stem)
-            .map_or("stylised".into(), |s| s.to_string_lossy().into_owned());
-        let iteration = self.frame.as_ref().map_or(0, |f| f.iteration);
-        let mut dialog =
-            rfd::FileDialog::new().add_filter("PNG", &["png"]).set_file_name(format!("{stem}-styled-{iteration}.png"));
-        if let Some(dir) = &self.settings.export_dir {
-            dialog = dialog.set_directory(dir);
-        }
-        if let Some(mut path) = dialog.save_file() {
-            if path.extension().is_none() {
-                path.set_extension("png");
-            }
-            self.settings.export_dir = path.parent().map(Path::to_path_buf);
-            self.export_to(path);
-        }
-    }
-
-    fn handle_drops(&mut self, ctx: &egui::Context) {
-        let (files, pos) = ctx.input(|i| (i.raw.dropped_files.clone(), i.pointer.hover_pos()));
-        for file in files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()) {
-            let on = |r: Option<egui::Rect>| pos.zip(r).is_some_and(|(p, r)| r.contains(p));
-            if on(self.style_rect) || (self.settings.content.is_some() && !on(self.content_rect)) {
-                self.add_style(&file);
-            } else {
-                self.set_content(&file);
-            }
+            Action::Pick(purpose) => self.pick(purpose),
         }
     }
 }
@@ -388,16 +279,18 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.poll_worker();
+        self.poll_tasks(&ctx);
         self.handle_drops(&ctx);
         if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::S)) {
-            self.actions.push(Action::ExportDialog);
+            self.actions.push(Action::Pick(Purpose::Export));
+        }
+        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::O)) {
+            self.actions.push(Action::Pick(Purpose::Settings));
         }
         egui::Panel::bottom("status").show(ui, |ui| panels::status_bar(self, ui));
         egui::Panel::left("controls").resizable(true).default_size(300.0).show(ui, |ui| panels::side_panel(self, ui));
         egui::CentralPanel::default().show(ui, |ui| {
-            egui::CollapsingHeader::new("Loss curves")
-                .default_open(self.show_plot)
-                .show(ui, |ui| panels::loss_plot(self, ui));
+            egui::CollapsingHeader::new("Loss curves").default_open(true).show(ui, |ui| panels::loss_plot(self, ui));
             ui.horizontal(|ui| {
                 let mut split = self.view.split.is_some();
                 if ui.checkbox(&mut split, "Before/after").changed() {
@@ -416,13 +309,11 @@ impl eframe::App for App {
                 }
             }
         });
+        self.browser_ui(&ctx);
         for action in std::mem::take(&mut self.actions) {
             self.apply(action);
         }
         self.steer(&ctx);
-        if !self.exports.is_empty() {
-            ctx.request_repaint_after(Duration::from_millis(50));
-        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 
-use egui::{Slider, Ui};
+use egui::{SliderClamping, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
+use super::tasks::Purpose;
 use super::{Action, App};
-use crate::model::device_name;
-use crate::transfer::{Init, OptimizerKind, STYLE_TAPS};
+use crate::notice::Level;
+use crate::transfer::{Init, OptimizerKind};
 use crate::worker::Status;
 
 /// Image file extensions offered by the open dialogs.
@@ -16,8 +17,11 @@ pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bm
 /// Left panel: everything the artist sets.
 pub fn side_panel(app: &mut App, ui: &mut Ui) {
     egui::ScrollArea::vertical().show(ui, |ui| {
+        settings_row(app, ui);
+        ui.separator();
         ui.heading("Content");
-        let r = image_slot(app, ui, app.settings.content.clone(), "Choose content…", "content");
+        let content = app.settings.spec.content.as_ref().map(|c| c.path.clone());
+        let r = image_slot(app, ui, content);
         app.content_rect = Some(r.rect);
         ui.separator();
         ui.heading("Style");
@@ -31,45 +35,78 @@ pub fn side_panel(app: &mut App, ui: &mut Ui) {
     });
 }
 
-fn image_slot(app: &mut App, ui: &mut Ui, path: Option<PathBuf>, pick_label: &str, kind: &str) -> egui::Response {
+/// Open settings, the file-browser preference, and images the opened settings could not find.
+fn settings_row(app: &mut App, ui: &mut Ui) {
+    ui.horizontal(|ui| {
+        if ui.button("Open settings…").on_hover_text("From a PNG exported here, or a JSON file (Ctrl+O)").clicked() {
+            app.actions.push(Action::Pick(Purpose::Settings));
+        }
+        ui.checkbox(&mut app.settings.builtin_browser, "Built-in file browser")
+            .on_hover_text("Pick files inside the app instead of the system's dialog");
+    });
+    for (slot, why) in app.to_locate.clone() {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(egui::RichText::new(why).color(ui.visuals().warn_fg_color).small());
+            let purpose = slot.map_or(Purpose::Content, Purpose::ReplaceStyle);
+            if ui.small_button("Locate…").clicked() {
+                app.actions.push(Action::Pick(purpose));
+            }
+        });
+    }
+}
+
+fn image_slot(app: &mut App, ui: &mut Ui, path: Option<PathBuf>) -> egui::Response {
     ui.vertical(|ui| {
         if let Some(p) = &path {
-            if let Some(tex) = app.thumbnail(ui.ctx(), p) {
-                let size = tex.size_vec2();
-                let scale = (200.0 / size.x).min(120.0 / size.y).min(1.0);
-                ui.image((tex.id(), size * scale));
+            match app.thumbnail(p) {
+                Some(tex) => {
+                    let size = tex.size_vec2();
+                    let scale = (200.0 / size.x).min(120.0 / size.y).min(1.0);
+                    ui.image((tex.id(), size * scale));
+                }
+                None => placeholder(ui, egui::vec2(160.0, 100.0)),
             }
             ui.label(egui::RichText::new(file_name(p)).small());
         } else {
             ui.label(egui::RichText::new("Drop an image here").weak());
         }
-        if ui.button(pick_label).clicked() {
-            app.actions.push(Action::Pick(kind.to_string()));
+        if ui.button("Choose content…").clicked() {
+            app.actions.push(Action::Pick(Purpose::Content));
         }
     })
     .response
 }
 
+/// Where a thumbnail will be once it has decoded.
+fn placeholder(ui: &mut Ui, size: egui::Vec2) {
+    let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+    ui.painter().rect_filled(rect, 4.0, ui.visuals().faint_bg_color);
+    egui::Spinner::new().paint_at(ui, egui::Rect::from_center_size(rect.center(), egui::vec2(16.0, 16.0)));
+}
+
 fn styles_section(app: &mut App, ui: &mut Ui) {
     let mut remove = None;
-    let n = app.settings.styles.len();
+    let n = app.settings.spec.styles.len();
     let top = ui.cursor().min;
     for i in 0..n {
-        let path = app.settings.styles[i].path.clone();
+        let path = app.settings.spec.styles[i].path.clone();
         ui.horizontal(|ui| {
-            if let Some(tex) = app.thumbnail(ui.ctx(), &path) {
-                let size = tex.size_vec2();
-                let scale = (64.0 / size.x).min(64.0 / size.y).min(1.0);
-                ui.image((tex.id(), size * scale));
+            match app.thumbnail(&path) {
+                Some(tex) => {
+                    let size = tex.size_vec2();
+                    let scale = (64.0 / size.x).min(64.0 / size.y).min(1.0);
+                    ui.image((tex.id(), size * scale));
+                }
+                None => placeholder(ui, egui::vec2(64.0, 48.0)),
             }
             ui.vertical(|ui| {
                 ui.label(egui::RichText::new(file_name(&path)).small());
-                if n > 1 {
-                    ui.add(Slider::new(&mut app.settings.styles[i].blend, 0.0..=1.0).text(format!("Blend {}", i + 1)));
+                if let (true, Some(blend)) = (n > 1, app.settings.spec.objective.style_blend.get_mut(i)) {
+                    ui.add(slider(blend, 0.0..=1.0).text(format!("Blend {}", i + 1)));
                 }
                 ui.horizontal(|ui| {
                     if ui.small_button("Replace…").clicked() {
-                        app.actions.push(Action::Pick(format!("style:{i}")));
+                        app.actions.push(Action::Pick(Purpose::ReplaceStyle(i)));
                     }
                     if ui.small_button("Remove").clicked() {
                         remove = Some(i);
@@ -79,37 +116,38 @@ fn styles_section(app: &mut App, ui: &mut Ui) {
         });
     }
     if let Some(i) = remove {
-        app.settings.styles.remove(i);
+        app.settings.spec.remove_style(i);
     }
     if n == 0 {
         ui.label(egui::RichText::new("Drop a painting here").weak());
     }
     if ui.button("Add style…").clicked() {
-        app.actions.push(Action::Pick("style".into()));
+        app.actions.push(Action::Pick(Purpose::AddStyle));
     }
     app.style_rect = Some(egui::Rect::from_min_max(top, ui.cursor().min + egui::vec2(ui.available_width(), 0.0)));
 }
 
 fn weights_section(app: &mut App, ui: &mut Ui) {
-    let s = &mut app.settings;
+    let s = &mut app.settings.spec;
     ui.heading("Weights");
-    ui.add(Slider::new(&mut s.content_weight, 1e-3..=1e3).logarithmic(true).text("Content weight"));
-    ui.add(Slider::new(&mut s.style_weight, 1e-2..=1e5).logarithmic(true).text("Style weight"));
-    ui.add(Slider::new(&mut s.tv_weight, 0.0..=1e3).logarithmic(true).smallest_positive(1e-3).text("TV weight"));
-    ui.add(Slider::new(&mut s.style_scale, 0.25..=2.0).text("Style scale"));
-    ui.add(Slider::new(&mut s.size, 64..=1024).step_by(32.0).text("Size (px)"));
-    ui.add(Slider::new(&mut s.iterations, 10..=2000).logarithmic(true).text("Iterations"));
+    let o = &mut s.objective;
+    ui.add(slider(&mut o.content_weight, 1e-3..=1e3).logarithmic(true).text("Content weight"));
+    ui.add(slider(&mut o.style_weight, 1e-2..=1e5).logarithmic(true).text("Style weight"));
+    ui.add(slider(&mut o.tv_weight, 0.0..=1e3).logarithmic(true).smallest_positive(1e-3).text("TV weight"));
+    ui.add(slider(&mut s.style_scale, 0.25..=2.0).text("Style scale"));
+    ui.add(slider(&mut s.size, 64..=1024).step_by(32.0).text("Size (px)"));
+    ui.add(slider(&mut s.schedule.iterations, 10..=2000).logarithmic(true).text("Iterations"));
     egui::CollapsingHeader::new("Advanced").show(ui, |ui| {
-        ui.add(Slider::new(&mut s.scales, 1..=3).text("Coarse-to-fine stages"))
+        ui.add(slider(&mut s.schedule.scales, 1..=3).text("Coarse-to-fine stages"))
             .on_hover_text("Start at 1/2 or 1/4 of the size and upscale: faster layout, bigger strokes");
-        for (w, tap) in s.layer_weights.iter_mut().zip(STYLE_TAPS) {
-            ui.add(Slider::new(w, 0.0..=10.0).text(tap.to_string()));
+        for (tap, w) in &mut s.objective.style_layers {
+            ui.add(slider(w, 0.0..=10.0).text(tap.to_string()));
         }
     });
 }
 
 fn optimiser_section(app: &mut App, ui: &mut Ui) {
-    let s = &mut app.settings;
+    let s = &mut app.settings.spec.run;
     ui.heading("Optimiser");
     ui.horizontal(|ui| {
         let before = s.optimizer;
@@ -119,7 +157,7 @@ fn optimiser_section(app: &mut App, ui: &mut Ui) {
             s.lr = s.optimizer.default_lr();
         }
     });
-    ui.add(Slider::new(&mut s.lr, 1e-3..=2.0).logarithmic(true).text("Learning rate"));
+    ui.add(slider(&mut s.lr, 1e-3..=2.0).logarithmic(true).text("Learning rate"));
     ui.horizontal(|ui| {
         ui.label("Init");
         ui.selectable_value(&mut s.init, Init::Content, "Content");
@@ -156,18 +194,27 @@ fn run_controls(app: &mut App, ui: &mut Ui) {
         }
     });
     if ui.add_enabled(app.frame.is_some(), egui::Button::new("Export PNG…")).on_hover_text("Ctrl+S").clicked() {
-        app.actions.push(Action::ExportDialog);
+        app.actions.push(Action::Pick(Purpose::Export));
     }
-    if let Some((msg, is_error)) = &app.message {
-        let color = if *is_error { ui.visuals().error_fg_color } else { ui.visuals().weak_text_color() };
-        ui.label(egui::RichText::new(msg).color(color));
+    if let Some(notice) = &app.notice {
+        let color = match notice.level {
+            Level::Info => ui.visuals().weak_text_color(),
+            Level::Warning => ui.visuals().warn_fg_color,
+            Level::Error => ui.visuals().error_fg_color,
+        };
+        ui.label(egui::RichText::new(&notice.text).color(color));
     }
 }
 
 /// Bottom status bar.
 pub fn status_bar(app: &App, ui: &mut Ui) {
     ui.horizontal(|ui| {
-        ui.label(format!("Device: {}", device_name(&app.device)));
+        let device = match (&app.frame, app.settings.spec.device) {
+            (Some(f), _) => f.device.to_string(),
+            (None, crate::model::DeviceChoice::Auto) if !cfg!(any(feature = "cuda", feature = "metal")) => "CPU".into(),
+            (None, choice) => choice.to_string(),
+        };
+        ui.label(format!("Device: {device}"));
         ui.separator();
         let state = match &app.status {
             Status::Idle => "Idle".to_string(),
@@ -180,7 +227,7 @@ pub fn status_bar(app: &App, ui: &mut Ui) {
         ui.label(state);
         if let Some(f) = &app.frame {
             ui.separator();
-            ui.label(format!("Iteration {}", f.iteration));
+            ui.label(format!("Iteration {} of {}", f.iteration, f.total));
             if f.seconds > 0.0 {
                 ui.separator();
                 ui.label(format!("{:.2} it/s", 1.0 / f.seconds));
@@ -214,8 +261,8 @@ pub fn loss_plot(app: &App, ui: &mut Ui) {
         );
         return;
     }
-    let cw = app.settings.content_weight;
-    let sw = app.settings.style_weight;
+    let cw = app.settings.spec.objective.content_weight;
+    let sw = app.settings.spec.objective.style_weight;
     Plot::new("losses")
         .height(140.0)
         .legend(Legend::default())
@@ -235,6 +282,12 @@ pub fn loss_plot(app: &App, ui: &mut Ui) {
             plot.line(Line::new("style × w", series(&|l| l.style * sw)).color(egui::Color32::from_rgb(240, 190, 60)));
             plot.line(Line::new("total", series(&|l| l.total)).color(egui::Color32::from_rgb(240, 80, 80)).width(2.0));
         });
+}
+
+/// A slider that never changes a value it did not set: settings loaded from a file or the command
+/// line may lie outside its range (e.g. 2 iterations), and a running render takes every change.
+fn slider<'a, N: egui::emath::Numeric>(value: &'a mut N, range: std::ops::RangeInclusive<N>) -> egui::Slider<'a> {
+    egui::Slider::new(value, range).clamping(SliderClamping::Edits)
 }
 
 fn file_name(p: &std::path::Path) -> String {

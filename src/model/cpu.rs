@@ -117,10 +117,10 @@ pub fn conv3x3(conv: &PackedConv, input: &[f32], h: usize, w: usize, epilogue: E
 /// channels-last) tensor, read in place instead of copied out.
 pub fn storage_f32<'a>(storage: &'a Storage, layout: &Layout, n: usize) -> Result<&'a [f32]> {
     let Storage::Cpu(cpu) = storage else {
-        return Err(Error::setting("a CPU kernel got a tensor on another device"));
+        return Err(Error::internal("a CPU kernel got a tensor on another device"));
     };
     let start = layout.start_offset();
-    cpu.as_slice::<f32>()?.get(start..start + n).ok_or_else(|| Error::setting("tensor storage too short"))
+    cpu.as_slice::<f32>()?.get(start..start + n).ok_or_else(|| Error::internal("tensor storage too short"))
 }
 
 /// `dst (n x cout) = lhs (n x k) * rhs (k x cout)`, all row-major, on the calling thread.

@@ -84,14 +84,14 @@ impl Vgg {
                     cpu::conv3x3(&conv.packed.1, &cur, hi, wi, epilogue, &mut out);
                 }
                 Layer::Pool => {
-                    let below = below.ok_or_else(|| Error::setting("pooling cannot be the first layer"))?;
+                    let below = below.ok_or_else(|| Error::internal("pooling cannot be the first layer"))?;
                     let relu_input = relu_output(below).is_some();
                     cpu::max_pool_backward(data[below], (hi, wi, ci), relu_input, &cur, &mut out);
                 }
             }
             g = Some(out);
         }
-        let g = g.ok_or_else(|| Error::setting("empty network"))?;
+        let g = g.ok_or_else(|| Error::internal("empty network"))?;
         let (h, w, c) = acts.dims[0];
         Ok(Tensor::from_vec(g, (1, h, w, c), &self.device)?.permute((0, 3, 1, 2))?.contiguous()?)
     }
@@ -106,7 +106,7 @@ fn add_tap(g: &mut Option<Vec<f32>>, tap: &Tensor, mask: Option<&[f32]>) -> Resu
     let v = cpu::storage_f32(&storage, layout, n)?;
     let out = g.get_or_insert_with(|| vec![0f32; n]);
     if out.len() != n {
-        return Err(Error::setting("tap gradient of the wrong size"));
+        return Err(Error::internal("tap gradient of the wrong size"));
     }
     let chunk = 1 << 14;
     match mask {

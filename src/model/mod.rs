@@ -1,6 +1,7 @@
 //! The pretrained network: VGG architecture, explicit backward, and weight loading.
 
 pub mod cpu;
+mod device;
 mod epilogue;
 mod fast;
 mod pool;
@@ -9,6 +10,7 @@ pub mod vgg;
 pub mod weights;
 pub mod winograd;
 
+pub use device::DeviceChoice;
 pub use vgg::{Activations, Arch, Config, LayerSpec, Tap, Vgg};
 pub use weights::{load_file, load_safetensors, WeightsSource, EMBEDDED_VGG16};
 

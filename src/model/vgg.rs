@@ -62,7 +62,7 @@ impl Tap {
 
     /// Parses names such as `relu4_2`.
     pub fn parse(name: &str) -> Result<Self> {
-        let bad = || Error::setting(format!("unknown layer '{name}' (expected e.g. relu4_2)"));
+        let bad = || Error::invalid(format!("unknown layer '{name}' (expected e.g. relu4_2)"));
         let rest = name.strip_prefix("relu").ok_or_else(bad)?;
         let (b, c) = rest.split_once('_').ok_or_else(bad)?;
         let tap = Tap::new(b.parse().map_err(|_| bad())?, c.parse().map_err(|_| bad())?);
@@ -114,7 +114,7 @@ impl Config {
     /// Layers from the input up to and including `deepest`, with torchvision indices.
     pub fn layers(&self) -> Result<Vec<LayerSpec>> {
         let counts = self.arch.convs_per_block();
-        let too_deep = || Error::setting(format!("{} has no layer {}", self.arch.name(), self.deepest));
+        let too_deep = || Error::invalid(format!("{} has no layer {}", self.arch.name(), self.deepest));
         if usize::from(self.deepest.conv)
             > *counts.get(usize::from(self.deepest.block).wrapping_sub(1)).ok_or_else(too_deep)?
         {
@@ -175,7 +175,7 @@ impl Activations {
     /// Output of layer `i` (index from [`Vgg::tap_index`]), (1, C, H, W); on the CPU fast path
     /// a view of channels-last data (not contiguous).
     pub fn output(&self, i: usize) -> Result<&Tensor> {
-        self.outputs.get(i).and_then(Option::as_ref).ok_or_else(|| Error::setting(format!("layer {i} was not kept")))
+        self.outputs.get(i).and_then(Option::as_ref).ok_or_else(|| Error::internal(format!("layer {i} was not kept")))
     }
 }
 
@@ -296,7 +296,7 @@ impl Vgg {
         let deepest = tap_grads
             .iter()
             .rposition(Option::is_some)
-            .ok_or_else(|| Error::setting("no loss uses any layer: every weight is zero"))?;
+            .ok_or_else(|| Error::invalid("no loss uses any layer: every weight is zero"))?;
         if !acts.hwc.is_empty() {
             return self.backward_cpu(acts, tap_grads, deepest);
         }
@@ -316,7 +316,7 @@ impl Vgg {
                 }
                 Layer::Pool => {
                     let input = if i == 0 {
-                        Err(Error::setting("pooling cannot be the first layer"))
+                        Err(Error::internal("pooling cannot be the first layer"))
                     } else {
                         acts.output(i - 1)
                     };
@@ -324,7 +324,7 @@ impl Vgg {
                 }
             });
         }
-        g.ok_or_else(|| Error::setting("empty network"))
+        g.ok_or_else(|| Error::internal("empty network"))
     }
 }
 

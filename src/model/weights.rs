@@ -16,23 +16,16 @@ pub static EMBEDDED_VGG16: &[u8] = include_bytes!("../../assets/vgg16.safetensor
 pub const EMBEDDED_VGG16_SHA256: &str = "debf1c75f4e585756261aedac546a1878aca7d16bd444394fdb543f34d5b8f7b";
 
 /// Where a model's weights come from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum WeightsSource {
     /// The VGG16 compiled into the binary.
+    #[default]
     Embedded,
     /// A safetensors file on disk.
     File(std::path::PathBuf),
 }
 
 impl WeightsSource {
-    /// Short human-readable description (for logs and PNG metadata).
-    pub fn describe(&self) -> String {
-        match self {
-            WeightsSource::Embedded => "embedded vgg16".into(),
-            WeightsSource::File(p) => p.display().to_string(),
-        }
-    }
-
     /// Reads the weights and builds a trunk reaching `deepest`.
     pub fn load(&self, deepest: Tap, device: &Device) -> Result<Vgg> {
         match self {

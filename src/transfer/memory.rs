@@ -76,6 +76,36 @@ pub fn estimate(
     Ok(MemoryEstimate { network, targets, optimizer, model: weights * BYTES_PER_WEIGHT, base: PROGRAM_BYTES })
 }
 
+/// Why a render was refused for memory: what it needs, what there is, and the largest size that
+/// would fit (by steps of 32 px), if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortage {
+    /// Long side asked for, in pixels.
+    pub size: u32,
+    /// Estimated bytes the render needs.
+    pub needed: u64,
+    /// Bytes available when it was checked.
+    pub available: u64,
+    /// The largest long side that fits, if any does.
+    pub fits: Option<u32>,
+}
+
+impl std::fmt::Display for Shortage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a {} px render needs about {} of memory but only {} is free; ",
+            self.size,
+            gib(self.needed),
+            gib(self.available)
+        )?;
+        match self.fits {
+            Some(size) => write!(f, "{size} px fits"),
+            None => write!(f, "close other programs and try again"),
+        }
+    }
+}
+
 /// The outcome of fitting a render into memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryPlan {
@@ -122,16 +152,7 @@ pub fn fit_in_memory(
     let history = if kind == OptimizerKind::Lbfgs { MIN_HISTORY } else { 0 };
     let fits =
         (1..spec.size / 32).rev().map(|k| k * 32).find(|&size| needs(size, history).is_ok_and(|e| e.total() <= budget));
-    let advice = match fits {
-        Some(size) => format!("{size} px fits"),
-        None => "close other programs and try again".into(),
-    };
-    Err(Error::setting(format!(
-        "a {} px render needs about {} of memory but only {} is free; {advice}",
-        spec.size,
-        gib(wanted.total()),
-        gib(available)
-    )))
+    Err(Error::Memory(Shortage { size: spec.size, needed: wanted.total(), available, fits }))
 }
 
 /// Memory the system can give this process now (RAM; GPUs' memory is not visible to candle).
@@ -152,23 +173,14 @@ fn gib(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Arch, Tap, WeightsSource};
-    use crate::transfer::{Objective, RunSettings};
+    use crate::model::{Arch, Tap};
 
     fn vgg16() -> Config {
         Config { arch: Arch::Vgg16, deepest: Tap::new(5, 1) }
     }
 
     fn spec(size: u32) -> RenderSpec {
-        RenderSpec {
-            content: "c.png".into(),
-            styles: vec!["s.png".into()],
-            size,
-            style_scale: 1.0,
-            objective: Objective::default(),
-            run: RunSettings::default(),
-            weights: WeightsSource::Embedded,
-        }
+        RenderSpec { size, ..RenderSpec::new("c.png", &["s.png".into()]) }
     }
 
     #[test]
@@ -217,15 +229,19 @@ mod tests {
     fn too_little_memory_is_refused_with_a_size_that_fits() {
         let mut s = spec(4096);
         let available = 2u64 << 30;
-        let msg = fit_in_memory(&mut s, (4000, 3000), &vgg16(), Some(available)).unwrap_err().to_string();
-        assert!(msg.contains("a 4096 px render needs about") && msg.contains("2.0 GiB is free"), "{msg}");
-        let fits: u32 = msg.rsplit("; ").next().unwrap().trim_end_matches(" px fits").parse().unwrap();
-        assert!((512..4096).contains(&fits), "{msg}");
+        let Err(Error::Memory(shortage)) = fit_in_memory(&mut s, (4000, 3000), &vgg16(), Some(available)) else {
+            panic!("a 4096 px render was accepted in 2 GiB");
+        };
+        assert_eq!((shortage.size, shortage.available), (4096, available));
+        assert!(shortage.needed as f64 > available as f64 * USABLE);
+        let fits = shortage.fits.expect("some size fits in 2 GiB");
+        assert!((512..4096).contains(&fits), "{shortage}");
+        let msg = shortage.to_string();
+        assert!(msg.contains("a 4096 px render needs about") && msg.contains(&format!("{fits} px fits")), "{msg}");
         let e = estimate(&vgg16(), fit_long_side((4000, 3000), fits), 1, OptimizerKind::Lbfgs, MIN_HISTORY).unwrap();
         assert!(e.total() as f64 <= available as f64 * USABLE);
         let bigger = fit_long_side((4000, 3000), fits + 32);
         let e = estimate(&vgg16(), bigger, 1, OptimizerKind::Lbfgs, MIN_HISTORY).unwrap();
         assert!(e.total() as f64 > available as f64 * USABLE, "the largest size that fits is named");
-        assert!(available_memory().is_some_and(|m| m > 1 << 20));
     }
 }

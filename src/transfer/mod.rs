@@ -1,20 +1,26 @@
-//! Losses, targets, optimisers and the resumable iteration loop (no threads, no UI).
+//! Losses, targets, optimisers, the render's description and its driver (no threads, no UI).
 
 pub mod adam;
 pub mod gram;
+pub mod job;
 pub mod lbfgs;
 pub mod memory;
 pub mod objective;
 pub mod optimizer;
 pub mod schedule;
+pub mod sources;
 pub mod spec;
 pub mod stepper;
+pub mod stored;
 pub mod targets;
 
-pub use memory::{available_memory, estimate, fit_in_memory, MemoryEstimate, MemoryPlan};
+pub use job::{Event, Fault, Job, MAX_FAULTS};
+pub use memory::{available_memory, estimate, fit_in_memory, MemoryEstimate, MemoryPlan, Shortage};
 pub use objective::{evaluate, evaluate_timed, Losses, Objective, PhaseTimes, CONTENT_TAP, STYLE_TAPS};
 pub use optimizer::{Optimizer, OptimizerKind};
 pub use schedule::{carry_over, coarse_to_fine, upscale, Stage};
-pub use spec::{build_stepper, RenderSpec, SourceImages};
+pub use sources::{check_sources, SourceImages};
+pub use spec::{ImageRef, RenderSpec, Schedule, SPEC_VERSION};
 pub use stepper::{Init, RunSettings, StepReport, Stepper};
+pub use stored::{read_settings, settings_from_bytes, StoredSpec};
 pub use targets::{PreparedImage, TargetCache, Targets};

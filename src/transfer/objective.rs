@@ -16,6 +16,7 @@ pub const CONTENT_TAP: Tap = Tap::new(4, 2);
 /// Weights of the loss terms. Changing any of them changes the function being minimised, so an
 /// optimiser's history must be reset, but the image and the cached targets stay valid.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Objective {
     /// Weight of the content term.
     pub content_weight: f64,
@@ -53,17 +54,17 @@ impl Objective {
             .chain(self.style_blend.iter().copied());
         for w in all {
             if !w.is_finite() || w < 0.0 {
-                return Err(Error::setting(format!("weights must be finite and >= 0, got {w}")));
+                return Err(Error::invalid(format!("weights must be finite and >= 0, got {w}")));
             }
         }
         if self.style_blend.len() != n_styles {
-            return Err(Error::setting(format!(
+            return Err(Error::invalid(format!(
                 "{} style blend weights for {n_styles} style images",
                 self.style_blend.len()
             )));
         }
         if n_styles > 0 && self.style_blend.iter().sum::<f64>() <= 0.0 {
-            return Err(Error::setting("style blend weights sum to zero"));
+            return Err(Error::invalid("style blend weights sum to zero"));
         }
         Ok(())
     }
@@ -128,7 +129,7 @@ pub fn evaluate_timed(
     let clock = std::time::Instant::now();
     let active_style = |w: f64| objective.style_weight * w != 0.0;
     let index =
-        |tap: Tap| net.tap_index(tap).ok_or_else(|| Error::setting(format!("the network does not reach {tap}")));
+        |tap: Tap| net.tap_index(tap).ok_or_else(|| Error::invalid(format!("the network does not reach {tap}")));
     // Run only as deep as a term with non-zero weight needs.
     let mut keep = Vec::new();
     if objective.content_weight != 0.0 {

@@ -49,7 +49,7 @@ pub fn upscale(x: &Tensor, content_dims: (u32, u32), size: u32, device: &Device)
     let (_, _, sh, sw) = x.dims4()?;
     let hwc: Vec<f32> = x.permute((0, 2, 3, 1))?.contiguous()?.flatten_all()?.to_vec1()?;
     let src: ImageBuffer<Rgb<f32>, Vec<f32>> = ImageBuffer::from_raw(sw as u32, sh as u32, hwc)
-        .ok_or_else(|| crate::Error::setting("image buffer size mismatch"))?;
+        .ok_or_else(|| crate::Error::internal("image buffer size mismatch"))?;
     let dst = image::imageops::resize(&src, w, h, image::imageops::FilterType::CatmullRom);
     let t = Tensor::from_vec(dst.into_raw(), (1, h as usize, w as usize, 3), device)?;
     Ok(t.permute((0, 3, 1, 2))?.contiguous()?)

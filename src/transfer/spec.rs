@@ -1,18 +1,19 @@
-//! A complete description of a render (images, sizes, weights, optimiser) and how to turn it into
-//! a ready [`Stepper`]. Shared by the command line and the app's worker.
+//! The one description of a render: images (with their sha256), sizes, the stage schedule, the
+//! objective, the optimiser and the model. The command line, the app's settings, PNG metadata
+//! and presets all read and write it. It is versioned and every field has a default, so settings
+//! written by this version still load after fields are added.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use image::{DynamicImage, GrayImage, RgbImage};
+use std::path::{Path, PathBuf};
 
 use super::objective::Objective;
-use super::stepper::{RunSettings, Stepper};
-use super::targets::{PreparedImage, TargetCache};
+use super::schedule::{coarse_to_fine, Stage};
+use super::stepper::RunSettings;
 use crate::error::{Error, Result};
-use crate::imageio::{attach_alpha, fit_long_side, load_picture, resize, resize_alpha};
-use crate::model::{Vgg, WeightsSource};
+use crate::model::{DeviceChoice, WeightsSource};
 
+/// Version of the spec's layout this build writes. Version 0 is the unversioned layout of the
+/// first releases (`content` and `styles` as bare paths, `weights` for the model).
+pub const SPEC_VERSION: u32 = 1;
 /// Smallest output long side that still leaves relu5_1 a few pixels (16x downsampling).
 pub const MIN_SIZE: u32 = 32;
 /// Smallest short side the network accepts: four 2x2 poolings leave relu5_1 one pixel.
@@ -20,129 +21,255 @@ pub const MIN_SHORT_SIDE: u32 = 16;
 /// Largest output long side accepted in one piece.
 pub const MAX_SIZE: u32 = 4096;
 
+/// An input image: its path, and the sha256 of the file the render used (filled in when the
+/// render loads it; checked when stored settings are reused).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ImageRef {
+    /// Where the file is.
+    pub path: PathBuf,
+    /// Lower-case hex SHA-256 of the file's bytes, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl ImageRef {
+    /// A reference to `path` with no recorded hash.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        ImageRef { path: path.into(), sha256: None }
+    }
+}
+
+/// How many iterations run, and at which sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Schedule {
+    /// The iteration budget at full size (see [`coarse_to_fine`]).
+    pub iterations: usize,
+    /// Coarse-to-fine stages (1 = single scale).
+    pub scales: usize,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule { iterations: 300, scales: 1 }
+    }
+}
+
 /// Everything that defines a render, as stored in an exported PNG.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct RenderSpec {
-    /// Content image path.
-    pub content: PathBuf,
-    /// Style image paths (blend weights are in `objective.style_blend`).
-    pub styles: Vec<PathBuf>,
+    /// Layout version ([`SPEC_VERSION`] when written by this build).
+    pub version: u32,
+    /// The content photo (`None` until one is chosen).
+    pub content: Option<ImageRef>,
+    /// The style paintings (their blend weights are `objective.style_blend`).
+    pub styles: Vec<ImageRef>,
     /// Long side of the output in pixels.
     pub size: u32,
     /// Style images are resized to `size * style_scale` on their long side.
     pub style_scale: f64,
-    /// Loss weights.
+    /// Iterations and stages.
+    pub schedule: Schedule,
+    /// Loss weights: the part a running render can change in place.
     pub objective: Objective,
-    /// Optimiser and initialisation.
+    /// Optimiser, learning rate, history, initial image and seed.
     pub run: RunSettings,
     /// Model weights.
-    pub weights: WeightsSource,
+    pub model: WeightsSource,
+    /// Where to compute.
+    pub device: DeviceChoice,
+}
+
+impl Default for RenderSpec {
+    fn default() -> Self {
+        RenderSpec {
+            version: SPEC_VERSION,
+            content: None,
+            styles: Vec::new(),
+            size: 512,
+            style_scale: 1.0,
+            schedule: Schedule::default(),
+            objective: Objective { style_blend: Vec::new(), ..Objective::default() },
+            run: RunSettings::default(),
+            model: WeightsSource::Embedded,
+            device: DeviceChoice::Auto,
+        }
+    }
 }
 
 impl RenderSpec {
-    /// Checks sizes and scales before any work is done.
+    /// A spec for `content` and `styles` (equal blend), everything else default.
+    pub fn new(content: impl Into<PathBuf>, styles: &[PathBuf]) -> Self {
+        let mut spec = RenderSpec { content: Some(ImageRef::new(content)), ..RenderSpec::default() };
+        for s in styles {
+            spec.add_style(s);
+        }
+        spec
+    }
+
+    /// Appends a style image with blend weight 1.
+    pub fn add_style(&mut self, path: &Path) {
+        self.styles.push(ImageRef::new(path));
+        self.objective.style_blend.push(1.0);
+    }
+
+    /// Removes style image `index` and its blend weight (out of range: nothing happens).
+    pub fn remove_style(&mut self, index: usize) {
+        if index < self.styles.len() {
+            self.styles.remove(index);
+            if index < self.objective.style_blend.len() {
+                self.objective.style_blend.remove(index);
+            }
+        }
+    }
+
+    /// Replaces the style images (equal blend).
+    pub fn set_styles(&mut self, paths: &[PathBuf]) {
+        self.styles = paths.iter().map(ImageRef::new).collect();
+        self.objective.style_blend = vec![1.0; paths.len()];
+    }
+
+    /// The content photo's path, or a user error if none is chosen.
+    pub fn content_path(&self) -> Result<&Path> {
+        self.content.as_ref().map(|c| c.path.as_path()).ok_or_else(|| Error::invalid("no content image is chosen"))
+    }
+
+    /// The stages this spec runs, smallest first.
+    pub fn stages(&self) -> Vec<Stage> {
+        coarse_to_fine(self.size, self.schedule.scales, self.schedule.iterations)
+    }
+
+    /// Checks sizes, scales, images and weights before any work is done.
     pub fn validate(&self) -> Result<()> {
+        self.content_path()?;
         if !(MIN_SIZE..=MAX_SIZE).contains(&self.size) {
-            return Err(Error::setting(format!(
+            return Err(Error::invalid(format!(
                 "size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {}",
                 self.size
             )));
         }
         if !(self.style_scale.is_finite() && (0.1..=4.0).contains(&self.style_scale)) {
-            return Err(Error::setting(format!("style scale must be between 0.1 and 4, got {}", self.style_scale)));
+            return Err(Error::invalid(format!("style scale must be between 0.1 and 4, got {}", self.style_scale)));
         }
         if self.styles.is_empty() {
-            return Err(Error::setting("at least one style image is needed"));
+            return Err(Error::invalid("at least one style image is needed"));
+        }
+        if !(1..=8).contains(&self.schedule.scales) {
+            return Err(Error::invalid(format!("scales must be between 1 and 8, got {}", self.schedule.scales)));
+        }
+        if !(self.run.lr.is_finite() && self.run.lr > 0.0) {
+            return Err(Error::invalid(format!("learning rate must be > 0, got {}", self.run.lr)));
+        }
+        if self.run.history == 0 || self.run.history > 10_000 {
+            return Err(Error::invalid(format!(
+                "L-BFGS history must be between 1 and 10000, got {}",
+                self.run.history
+            )));
         }
         self.objective.validate(self.styles.len())
     }
 
-    /// The PNG text chunks documenting how an image was made.
-    pub fn png_text(&self, iteration: usize) -> Vec<(String, String)> {
-        let mut text = vec![
+    /// The spec with the parts a running render can take in place (the objective and the
+    /// iteration budget) and the recorded hashes set aside: two specs that differ only there
+    /// describe the same run.
+    fn restart_key(&self) -> RenderSpec {
+        let unhashed = |i: &ImageRef| ImageRef::new(&i.path);
+        RenderSpec {
+            version: SPEC_VERSION,
+            content: self.content.as_ref().map(unhashed),
+            styles: self.styles.iter().map(unhashed).collect(),
+            objective: Objective::default(),
+            schedule: Schedule { iterations: 0, ..self.schedule },
+            ..self.clone()
+        }
+    }
+
+    /// Whether going from `self` (the running render) to `other` needs a new run, rather than an
+    /// in-place change of the objective or the iteration budget.
+    pub fn needs_restart(&self, other: &RenderSpec) -> bool {
+        self.restart_key() != other.restart_key()
+    }
+
+    /// The PNG text chunks documenting how an image was made. The spec is plain data, so
+    /// serialising it cannot fail; if it ever did, the error says so rather than dropping it.
+    pub fn png_text(&self, iteration: usize) -> Result<Vec<(String, String)>> {
+        let json = serde_json::to_string(self).map_err(|e| Error::internal(format!("settings as JSON: {e}")))?;
+        Ok(vec![
             ("Software".to_string(), format!("neural-style-studio {}", env!("CARGO_PKG_VERSION"))),
             ("nss:iteration".to_string(), iteration.to_string()),
-        ];
-        if let Ok(json) = serde_json::to_string(self) {
-            text.push(("nss:settings".to_string(), json));
+            (SETTINGS_KEY.to_string(), json),
+        ])
+    }
+}
+
+/// Keyword of the PNG text chunk holding the spec as JSON.
+pub const SETTINGS_KEY: &str = "nss:settings";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_round_trips_through_json_with_its_version() {
+        let mut spec = RenderSpec::new("c.png", &["a.jpg".into(), "b.jpg".into()]);
+        spec.objective.style_blend = vec![0.7, 0.3];
+        spec.run.seed = 9;
+        let json = serde_json::to_string(&spec).unwrap();
+        assert!(json.contains("\"version\":1"), "{json}");
+        let back: RenderSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn missing_fields_take_their_defaults() {
+        let spec: RenderSpec = serde_json::from_str(r#"{"version":1,"size":256,"objective":{"tv_weight":2}}"#).unwrap();
+        assert_eq!(spec.size, 256);
+        assert_eq!(spec.objective.tv_weight, 2.0);
+        assert_eq!(spec.objective.style_weight, 100.0);
+        assert_eq!(spec.run, RunSettings::default());
+        assert_eq!(spec.schedule, Schedule::default());
+    }
+
+    #[test]
+    fn only_changes_outside_the_objective_and_budget_need_a_restart() {
+        let base = RenderSpec::new("c.png", &["s.png".into()]);
+        let mut live = base.clone();
+        live.objective.style_weight = 1e4;
+        live.objective.style_layers[2].1 = 0.0;
+        live.schedule.iterations = 5;
+        live.content.as_mut().unwrap().sha256 = Some("ab".into());
+        assert!(!base.needs_restart(&live));
+        for change in [
+            |s: &mut RenderSpec| s.size = 256,
+            |s: &mut RenderSpec| s.style_scale = 2.0,
+            |s: &mut RenderSpec| s.schedule.scales = 2,
+            |s: &mut RenderSpec| s.run.seed = 1,
+            |s: &mut RenderSpec| s.run.lr = 0.5,
+            |s: &mut RenderSpec| s.model = WeightsSource::File("w.safetensors".into()),
+            |s: &mut RenderSpec| s.device = DeviceChoice::Cpu,
+            |s: &mut RenderSpec| s.add_style(Path::new("t.png")),
+        ] {
+            let mut other = base.clone();
+            change(&mut other);
+            assert!(base.needs_restart(&other), "{other:?}");
         }
-        text
-    }
-}
-
-/// Decoded source images of a render, before resizing (reused when only the size changes).
-#[derive(Debug, Clone)]
-pub struct SourceImages {
-    /// The content photo.
-    pub content: RgbImage,
-    /// The content photo's alpha, re-attached to the output (`None` when opaque).
-    pub content_alpha: Option<GrayImage>,
-    /// The style paintings.
-    pub styles: Vec<RgbImage>,
-}
-
-impl SourceImages {
-    /// Reads every image of `spec`.
-    pub fn load(spec: &RenderSpec) -> Result<Self> {
-        let content = load_picture(&spec.content)?;
-        Ok(SourceImages {
-            content: content.rgb,
-            content_alpha: content.alpha,
-            styles: spec.styles.iter().map(|p| Ok(load_picture(p)?.rgb)).collect::<Result<_>>()?,
-        })
     }
 
-    /// The output as it is saved: `rgb` with the content's alpha when it has one.
-    pub fn output(&self, rgb: RgbImage) -> DynamicImage {
-        match &self.content_alpha {
-            Some(alpha) => DynamicImage::ImageRgba8(attach_alpha(&rgb, alpha)),
-            None => DynamicImage::ImageRgb8(rgb),
-        }
+    #[test]
+    fn validation_names_the_first_problem() {
+        let ok = RenderSpec::new("c.png", &["s.png".into()]);
+        ok.validate().unwrap();
+        let msg = |f: fn(&mut RenderSpec)| {
+            let mut s = ok.clone();
+            f(&mut s);
+            s.validate().unwrap_err().to_string()
+        };
+        assert!(msg(|s| s.content = None).contains("no content image"));
+        assert!(msg(|s| s.size = 8).contains("size must be between"));
+        assert!(msg(|s| s.styles.clear()).contains("at least one style"));
+        assert!(msg(|s| s.run.lr = f64::NAN).contains("learning rate"));
+        assert!(msg(|s| s.objective.style_blend.push(1.0)).contains("blend"));
     }
-
-    /// The content's alpha resized (bicubic) to `size`, to re-attach to outputs of that size;
-    /// `None` when the content is opaque.
-    pub fn content_alpha_at(&self, (w, h): (u32, u32)) -> Option<GrayImage> {
-        let alpha = self.content_alpha.as_ref()?;
-        Some(if alpha.dimensions() == (w, h) { alpha.clone() } else { resize_alpha(alpha, (w, h)) })
-    }
-}
-
-/// Resizes the sources for `spec` and builds a stepper, reusing targets from `cache`.
-pub fn build_stepper(
-    spec: &RenderSpec,
-    sources: &SourceImages,
-    net: Arc<Vgg>,
-    cache: &mut TargetCache,
-) -> Result<Stepper> {
-    spec.validate()?;
-    let size = workable_size("content image", sources.content.dimensions(), spec.size)?;
-    let content = PreparedImage::new(resize(&sources.content, size), &net)?;
-    let style_side = ((f64::from(spec.size) * spec.style_scale).round() as u32).max(MIN_SIZE);
-    let styles = sources
-        .styles
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let size = workable_size(&format!("style image {}", i + 1), s.dimensions(), style_side)?;
-            PreparedImage::new(resize(s, size), &net)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Stepper::new(net, content, styles, spec.objective.clone(), &spec.run, cache)
-}
-
-/// Size of an image fitted to `long_side`; refused when its short side would be too thin for the
-/// network's 16x downsampling (small images are simply upscaled).
-fn workable_size(what: &str, dims: (u32, u32), long_side: u32) -> Result<(u32, u32)> {
-    let fitted = fit_long_side(dims, long_side);
-    if fitted.0.min(fitted.1) < MIN_SHORT_SIDE {
-        return Err(Error::setting(format!(
-            "the {what} is {}x{} pixels: at {long_side} px its short side would be {} px, and the network \
-             needs at least {MIN_SHORT_SIDE}; crop it to a less elongated shape or use a larger size",
-            dims.0,
-            dims.1,
-            fitted.0.min(fitted.1)
-        )));
-    }
-    Ok(fitted)
 }

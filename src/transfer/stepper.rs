@@ -30,6 +30,7 @@ pub enum Init {
 
 /// Settings fixed for the life of a stepper (changing them means a new one).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct RunSettings {
     /// Optimiser.
     pub optimizer: OptimizerKind,
@@ -87,7 +88,7 @@ impl Stepper {
         cache: &mut TargetCache,
     ) -> Result<Self> {
         if !(settings.lr.is_finite() && settings.lr > 0.0) {
-            return Err(Error::setting(format!("learning rate must be > 0, got {}", settings.lr)));
+            return Err(Error::invalid(format!("learning rate must be > 0, got {}", settings.lr)));
         }
         let targets = Targets::new(&net, &content, &styles, &objective, cache)?;
         let x = initial_image(&net, &content, &styles, settings)?;
@@ -105,7 +106,7 @@ impl Stepper {
             self.x = previous;
         }
         let (losses, grad, phases) = evaluated?;
-        let grad = grad.ok_or_else(|| Error::setting("no gradient"))?;
+        let grad = grad.ok_or_else(|| Error::internal("no gradient"))?;
         let next = self.optimizer.step(&self.x, &grad)?;
         // One reduction over the image: negligible next to the network, and it guarantees the
         // stepper never holds an image it cannot show or resume from.
@@ -172,7 +173,7 @@ impl Stepper {
     /// Resumes from another image of the same size (normalised); resets the optimiser.
     pub fn set_x(&mut self, x: Tensor) -> Result<()> {
         if x.dims() != self.x.dims() {
-            return Err(Error::setting(format!("image of shape {:?}, expected {:?}", x.dims(), self.x.dims())));
+            return Err(Error::internal(format!("image of shape {:?}, expected {:?}", x.dims(), self.x.dims())));
         }
         self.x = x;
         self.previous = None;
@@ -196,15 +197,6 @@ impl Stepper {
     }
 }
 
-impl Iterator for Stepper {
-    type Item = Result<StepReport>;
-
-    /// Never ends by itself: the caller decides how many iterations to run.
-    fn next(&mut self) -> Option<Self::Item> {
-        Some(self.step())
-    }
-}
-
 fn initial_image(
     net: &Vgg,
     content: &PreparedImage,
@@ -215,7 +207,7 @@ fn initial_image(
     match settings.init {
         Init::Content => Ok(content.tensor.clone()),
         Init::Style => {
-            let style = styles.first().ok_or_else(|| Error::setting("style init needs a style image"))?;
+            let style = styles.first().ok_or_else(|| Error::internal("style init needs a style image"))?;
             to_tensor(&resize(&style.rgb, (w, h)), net.device())
         }
         Init::Noise => {

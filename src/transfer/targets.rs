@@ -105,7 +105,7 @@ impl TargetCache {
             taps.iter().copied().filter(|&t| !self.entries.contains_key(&(image.key, t, kind))).collect();
         if !missing.is_empty() {
             let index =
-                |t: Tap| net.tap_index(t).ok_or_else(|| Error::setting(format!("the network does not reach {t}")));
+                |t: Tap| net.tap_index(t).ok_or_else(|| Error::invalid(format!("the network does not reach {t}")));
             let keep = missing.iter().map(|&t| index(t)).collect::<Result<Vec<_>>>()?;
             let acts = net.forward_taps(&image.tensor, &keep)?;
             for t in missing {
@@ -120,7 +120,7 @@ impl TargetCache {
         }
         let mut found = Vec::with_capacity(taps.len());
         for &t in taps {
-            let entry = self.entries.get_mut(&(image.key, t, kind)).ok_or_else(|| Error::setting("target evicted"))?;
+            let entry = self.entries.get_mut(&(image.key, t, kind)).ok_or_else(|| Error::internal("target evicted"))?;
             entry.1 = self.clock;
             found.push(entry.0.clone());
         }
@@ -162,7 +162,7 @@ impl Targets {
         cache: &mut TargetCache,
     ) -> Result<Self> {
         if styles.is_empty() {
-            return Err(Error::setting("at least one style image is needed"));
+            return Err(Error::invalid("at least one style image is needed"));
         }
         objective.validate(styles.len())?;
         let content_t = cache.get(net, content, &[objective.content_tap], Kind::Features)?.remove(0);
@@ -176,7 +176,7 @@ impl Targets {
     /// Recomputes the blended Grams for new blend weights (cheap: a weighted sum of C x C matrices).
     pub fn reblend(&mut self, blend: &[f64]) -> Result<()> {
         if blend.len() != self.styles.len() {
-            return Err(Error::setting("one blend weight per style image is needed"));
+            return Err(Error::invalid("one blend weight per style image is needed"));
         }
         let sum: f64 = blend.iter().sum();
         let layers = self.styles[0].len();
@@ -194,6 +194,6 @@ impl Targets {
 
     /// The blended Gram target of style layer `k`.
     pub fn style_gram(&self, k: usize) -> Result<&Tensor> {
-        self.blended.get(k).ok_or_else(|| Error::setting("style layer has no target"))
+        self.blended.get(k).ok_or_else(|| Error::internal("style layer has no target"))
     }
 }

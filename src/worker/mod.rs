@@ -11,23 +11,19 @@ use std::time::Duration;
 
 use image::RgbaImage;
 
+use crate::notice::Notice;
 use crate::transfer::{Losses, Objective, RenderSpec};
 
 /// What the UI asks of the worker.
 #[derive(Debug, Clone)]
 pub enum Command {
-    /// Start a run with these settings, stopping by itself after `iterations` updates (restarts
-    /// if one is running; the model, decoded images and cached targets are reused).
-    Start {
-        /// What to render.
-        spec: RenderSpec,
-        /// Updates after which the run stops (the full-size budget when `scales` > 1).
-        iterations: usize,
-        /// Coarse-to-fine stages (1 = single scale), see [`crate::transfer::coarse_to_fine`].
-        scales: usize,
-    },
+    /// Start a run of this spec, stopping by itself when its schedule is done (restarts if one
+    /// is running; the model, decoded images and cached targets are reused).
+    Start(RenderSpec),
     /// Change the loss weights of the running optimisation in place (keeps the image).
     SetObjective(Objective),
+    /// Change the iteration budget of the running optimisation (a finished run can go on).
+    SetIterations(usize),
     /// Stop iterating but keep the state.
     Pause,
     /// Continue a paused run.
@@ -66,13 +62,16 @@ pub struct Frame {
     pub content: Arc<RgbaImage>,
     /// Updates applied.
     pub iteration: usize,
+    /// Updates the run will apply in all.
+    pub total: usize,
+    /// The device computing it ("CPU", "CUDA", "Metal").
+    pub device: &'static str,
     /// Losses at the previous image (the one the last step evaluated), if any step ran.
     pub losses: Option<Losses>,
     /// Seconds of the last iteration.
     pub seconds: f64,
-    /// The objective in force when the frame was made.
-    pub objective: Objective,
-    /// The settings of the run.
+    /// The settings of the run as run, with the objective in force when the frame was made
+    /// (what an export stores).
     pub spec: Arc<RenderSpec>,
 }
 
@@ -100,7 +99,7 @@ pub struct Shared {
     pub objective_updates: u64,
     /// Something the user should know that did not stop the run (e.g. a numerical fault that was
     /// rolled back), not yet taken.
-    pub notice: Option<String>,
+    pub notice: Option<Notice>,
 }
 
 /// Owner's handle: send commands, take frames. Dropping it shuts the thread down.
@@ -151,7 +150,7 @@ impl Worker {
     }
 
     /// Takes the newest notice, if one arrived.
-    pub fn take_notice(&self) -> Option<String> {
+    pub fn take_notice(&self) -> Option<Notice> {
         lock(&self.shared).notice.take()
     }
 

@@ -1,0 +1,219 @@
+//! The app's files: picking (system dialog or in-app browser), dropping, checking images and
+//! reading settings in the background, and exporting.
+
+use std::path::{Path, PathBuf};
+
+use super::tasks::{Browser, Done, Purpose};
+use super::App;
+use crate::notice::Notice;
+use crate::transfer::ImageRef;
+
+impl App {
+    /// Uses `path` as the content photo once it has decoded (in the background).
+    pub fn set_content(&mut self, path: &Path) {
+        self.tasks.decode(path, Some(Purpose::Content));
+    }
+
+    /// Adds `path` as a style image (blend 1) once it has decoded (in the background).
+    pub fn add_style(&mut self, path: &Path) {
+        self.tasks.decode(path, Some(Purpose::AddStyle));
+    }
+
+    /// Loads the settings stored in `path` (a PNG this program exported, or a JSON settings
+    /// file) in the background; images they name that are missing or changed are listed for the
+    /// artist to locate.
+    pub fn open_settings(&mut self, path: &Path) {
+        self.tasks.read_settings(path, None);
+    }
+
+    /// Exports the newest frame to `path` as PNG, with its settings, on a background thread;
+    /// the result shows up as a notice.
+    pub fn export_to(&mut self, path: PathBuf) {
+        let Some(frame) = &self.frame else {
+            self.notice = Some(Notice::error("Nothing to export yet."));
+            return;
+        };
+        match frame.spec.png_text(frame.iteration) {
+            Ok(text) => {
+                let image = image::DynamicImage::ImageRgba8((*frame.image).clone());
+                self.tasks.export(image, path, text);
+                self.notice = Some(Notice::info("Exporting…"));
+            }
+            Err(e) => self.notice = Some(Notice::error(format!("Export failed: {e}"))),
+        }
+    }
+
+    /// Asks for a file for `purpose`: the system's dialog on its own thread, or the in-app
+    /// browser when the system has none (or the artist prefers it).
+    pub(super) fn pick(&mut self, purpose: Purpose) {
+        if self.dialog_open || self.browser.is_some() || (purpose == Purpose::Export && self.frame.is_none()) {
+            return;
+        }
+        let dir = match purpose {
+            Purpose::Export => self.settings.export_dir.clone(),
+            _ => self.settings.open_dir.clone(),
+        };
+        let name = (purpose == Purpose::Export).then(|| self.export_name());
+        if self.settings.builtin_browser || self.no_system_dialog {
+            self.browser = Some(Browser::open(purpose, dir.as_deref(), name));
+        } else {
+            self.dialog_open = true;
+            self.tasks.pick(purpose, dir, name);
+        }
+    }
+
+    fn export_name(&self) -> String {
+        let stem = self
+            .settings
+            .spec
+            .content
+            .as_ref()
+            .and_then(|c| c.path.file_stem())
+            .map_or("stylised".into(), |s| s.to_string_lossy().into_owned());
+        format!("{stem}-styled-{}.png", self.frame.as_ref().map_or(0, |f| f.iteration))
+    }
+
+    /// Shows the in-app browser when it is open and acts on the choice.
+    pub(super) fn browser_ui(&mut self, ctx: &egui::Context) {
+        let Some(browser) = &mut self.browser else { return };
+        if let Some((purpose, path)) = browser.show(ctx) {
+            self.browser = None;
+            if let Some(path) = path {
+                self.chosen(purpose, path);
+            }
+        }
+    }
+
+    /// Acts on what background tasks reported.
+    pub(super) fn poll_tasks(&mut self, ctx: &egui::Context) {
+        for done in self.tasks.poll() {
+            match done {
+                Done::Picked { purpose, path, shown } => {
+                    self.dialog_open = false;
+                    match path {
+                        Some(path) => self.chosen(purpose, path),
+                        None if !shown => {
+                            self.no_system_dialog = true;
+                            self.notice = Some(Notice::warning(
+                                "No system file dialog answered (no desktop portal or zenity): using the built-in \
+                                 file browser.",
+                            ));
+                            self.pick(purpose);
+                        }
+                        None => {}
+                    }
+                }
+                Done::Decoded { path, purpose, thumbnail } => self.decoded(ctx, path, purpose, thumbnail),
+                Done::SettingsRead { path, result: Err(_), fallback: Some(purpose) } => {
+                    self.tasks.decode(&path, Some(purpose));
+                }
+                Done::SettingsRead { path, result, .. } => match result {
+                    Ok((stored, faults)) => {
+                        let warning = stored.warning();
+                        self.settings.spec = stored.spec;
+                        self.notice = Some(match (faults.first(), warning) {
+                            (Some((_, why)), _) => Notice::error(format!("{why}: locate it to use these settings.")),
+                            (None, Some(w)) => Notice::warning(format!("Loaded {}; {w}.", file_name(&path))),
+                            (None, None) => Notice::info(format!("Loaded the settings of {}.", file_name(&path))),
+                        });
+                        self.to_locate = faults;
+                    }
+                    Err(e) => self.notice = Some(Notice::error(e)),
+                },
+                Done::Exported(result) => {
+                    self.notice = Some(match result {
+                        Ok(p) => Notice::info(format!("Exported {}", p.display())),
+                        Err(e) => Notice::error(format!("Export failed: {e}")),
+                    });
+                }
+            }
+        }
+    }
+
+    /// A file was chosen for `purpose`.
+    fn chosen(&mut self, purpose: Purpose, path: PathBuf) {
+        match purpose {
+            Purpose::Content | Purpose::AddStyle | Purpose::ReplaceStyle(_) => {
+                self.tasks.decode(&path, Some(purpose));
+            }
+            Purpose::Settings => self.open_settings(&path),
+            Purpose::Export => {
+                let path = if path.extension().is_none() { path.with_extension("png") } else { path };
+                self.settings.export_dir = path.parent().map(Path::to_path_buf);
+                self.export_to(path);
+            }
+        }
+    }
+
+    /// An image decoded: keep its thumbnail, and put it where it was picked for.
+    fn decoded(
+        &mut self,
+        ctx: &egui::Context,
+        path: PathBuf,
+        purpose: Option<Purpose>,
+        thumbnail: Result<image::RgbaImage, String>,
+    ) {
+        let thumb = match thumbnail {
+            Ok(img) => img,
+            Err(e) => {
+                // A remembered file that is gone simply shows no thumbnail; a pick says why.
+                if purpose.is_some() {
+                    self.notice = Some(Notice::error(e));
+                }
+                self.thumbs.entry(path).or_insert(None);
+                return;
+            }
+        };
+        let tex = ctx.load_texture(
+            path.display().to_string(),
+            super::preview::to_color_image(&thumb),
+            egui::TextureOptions::LINEAR,
+        );
+        self.thumbs.insert(path.clone(), Some(tex));
+        let Some(purpose) = purpose else { return };
+        self.settings.open_dir = path.parent().map(Path::to_path_buf);
+        let spec = &mut self.settings.spec;
+        match purpose {
+            Purpose::Content => {
+                spec.content = Some(ImageRef::new(&path));
+                self.to_locate.retain(|(i, _)| i.is_some());
+            }
+            Purpose::AddStyle => spec.add_style(&path),
+            Purpose::ReplaceStyle(i) if i < spec.styles.len() => {
+                spec.styles[i] = ImageRef::new(&path);
+                self.to_locate.retain(|(j, _)| *j != Some(i));
+            }
+            _ => {}
+        }
+    }
+
+    /// Files dropped on the window: on the content or style slot they become that; elsewhere a
+    /// settings file (.json, or a PNG this program exported) opens its settings, and an image
+    /// becomes the content (or, once there is one, a style).
+    pub(super) fn handle_drops(&mut self, ctx: &egui::Context) {
+        let (files, pos) = ctx.input(|i| (i.raw.dropped_files.clone(), i.pointer.hover_pos()));
+        for file in files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()) {
+            let on = |r: Option<egui::Rect>| pos.zip(r).is_some_and(|(p, r)| r.contains(p));
+            let ext = file.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+            if on(self.style_rect) {
+                self.add_style(&file);
+            } else if on(self.content_rect) {
+                self.set_content(&file);
+            } else if ext.as_deref() == Some("json") {
+                self.open_settings(&file);
+            } else {
+                let as_image = if self.settings.spec.content.is_some() { Purpose::AddStyle } else { Purpose::Content };
+                if ext.as_deref() == Some("png") {
+                    // An exported PNG opens its settings; any other PNG is an image.
+                    self.tasks.read_settings(&file, Some(as_image));
+                } else {
+                    self.tasks.decode(&file, Some(as_image));
+                }
+            }
+        }
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+}

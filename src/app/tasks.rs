@@ -1,0 +1,215 @@
+//! Work the UI thread hands off so that a frame never waits: file dialogs, decoding picked images
+//! and thumbnails, reading stored settings, writing exports. Each task runs on its own short-lived
+//! thread and reports back through one channel; the app polls it every frame.
+//!
+//! The system's file dialogs go through rfd (a desktop portal, or zenity). Where neither answers
+//! (minimal window managers) rfd returns at once with nothing, exactly as if the artist had
+//! cancelled; no person cancels a dialog within [`NO_DIALOG`], so a reply that fast means no
+//! dialog was shown, and the app falls back to its in-app file browser.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use image::RgbaImage;
+
+use crate::imageio::{fit_long_side, load_rgb, save_png};
+use crate::transfer::{check_sources, read_settings, StoredSpec};
+
+/// A dialog reply faster than this means no dialog appeared.
+pub const NO_DIALOG: Duration = Duration::from_millis(250);
+/// Long side of the panel thumbnails.
+const THUMB: u32 = 256;
+
+/// Where a picked file goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The content photo.
+    Content,
+    /// A new style image.
+    AddStyle,
+    /// Replaces style image N.
+    ReplaceStyle(usize),
+    /// Settings to open (a PNG this program exported, or JSON).
+    Settings,
+    /// Where to export the current image.
+    Export,
+}
+
+impl Purpose {
+    /// Title of the dialog.
+    pub fn title(self) -> &'static str {
+        match self {
+            Purpose::Content => "Choose the content photo",
+            Purpose::AddStyle => "Add a style painting",
+            Purpose::ReplaceStyle(_) => "Replace the style painting",
+            Purpose::Settings => "Open settings (PNG or JSON)",
+            Purpose::Export => "Export PNG",
+        }
+    }
+}
+
+/// Stored settings, and the images they name that are missing or changed (style index, or
+/// `None` for the content; why).
+pub type OpenedSettings = (Box<StoredSpec>, Vec<(Option<usize>, String)>);
+
+/// What a task reports.
+#[derive(Debug)]
+pub enum Done {
+    /// A file dialog closed: the chosen path, or `None`; `shown` is false when the dialog
+    /// answered too fast to have been shown.
+    Picked {
+        /// What the file was asked for.
+        purpose: Purpose,
+        /// The chosen file.
+        path: Option<PathBuf>,
+        /// Whether a dialog was (likely) shown at all.
+        shown: bool,
+    },
+    /// An image was decoded for `purpose` (`None`: only a thumbnail was wanted).
+    Decoded {
+        /// The image file.
+        path: PathBuf,
+        /// Where it goes (`None`: only the thumbnail was wanted).
+        purpose: Option<Purpose>,
+        /// Its panel thumbnail, or why it cannot be read.
+        thumbnail: Result<RgbaImage, String>,
+    },
+    /// Stored settings were read, with any images they name that are missing or changed;
+    /// `fallback` is where the file goes as an image if it holds no settings.
+    SettingsRead {
+        /// The file read.
+        path: PathBuf,
+        /// The settings and the images they name that are missing or changed, or why not.
+        result: Result<OpenedSettings, String>,
+        /// Where the file goes as an image if it holds no settings.
+        fallback: Option<Purpose>,
+    },
+    /// An export finished.
+    Exported(Result<PathBuf, String>),
+}
+
+/// The channel background tasks report into.
+pub struct Tasks {
+    tx: Sender<Done>,
+    rx: Receiver<Done>,
+    wake: egui::Context,
+    /// Tasks started and not yet reported.
+    pub pending: usize,
+}
+
+impl Tasks {
+    /// A channel whose tasks repaint `ctx` when they finish.
+    pub fn new(ctx: egui::Context) -> Self {
+        let (tx, rx) = mpsc::channel();
+        Tasks { tx, rx, wake: ctx, pending: 0 }
+    }
+
+    /// Everything reported since the last call.
+    pub fn poll(&mut self) -> Vec<Done> {
+        let done: Vec<Done> = self.rx.try_iter().collect();
+        self.pending = self.pending.saturating_sub(done.len());
+        done
+    }
+
+    fn spawn(&mut self, name: &str, work: impl FnOnce() -> Done + Send + 'static) {
+        let (tx, wake) = (self.tx.clone(), self.wake.clone());
+        self.pending += 1;
+        let spawned = std::thread::Builder::new().name(format!("nss-{name}")).spawn(move || {
+            let _ = tx.send(work());
+            wake.request_repaint();
+        });
+        if spawned.is_err() {
+            self.pending -= 1;
+        }
+    }
+
+    /// Opens the system's file dialog for `purpose` on its own thread.
+    pub fn pick(&mut self, purpose: Purpose, dir: Option<PathBuf>, file_name: Option<String>) {
+        self.spawn("dialog", move || {
+            let mut dialog = rfd::FileDialog::new().set_title(purpose.title());
+            dialog = match purpose {
+                Purpose::Export => dialog.add_filter("PNG", &["png"]),
+                Purpose::Settings => dialog.add_filter("Settings", &["png", "json"]),
+                _ => dialog.add_filter("Images", super::IMAGE_EXTENSIONS),
+            };
+            if let Some(dir) = dir {
+                dialog = dialog.set_directory(dir);
+            }
+            if let Some(name) = file_name {
+                dialog = dialog.set_file_name(name);
+            }
+            let opened = Instant::now();
+            let path = if purpose == Purpose::Export { dialog.save_file() } else { dialog.pick_file() };
+            let shown = path.is_some() || opened.elapsed() >= NO_DIALOG;
+            Done::Picked { purpose, path, shown }
+        });
+    }
+
+    /// Decodes `path` and makes its panel thumbnail.
+    pub fn decode(&mut self, path: &Path, purpose: Option<Purpose>) {
+        let path = path.to_path_buf();
+        self.spawn("decode", move || {
+            let thumbnail = load_rgb(&path).map_err(|e| e.to_string()).map(|img| {
+                let (w, h) = fit_long_side(img.dimensions(), THUMB.min(img.width().max(img.height())));
+                image::DynamicImage::ImageRgb8(image::imageops::thumbnail(&img, w, h)).into_rgba8()
+            });
+            Done::Decoded { path, purpose, thumbnail }
+        });
+    }
+
+    /// Reads the settings stored in `path` and checks the images they name; if it holds none
+    /// and `fallback` is given, the file is to be used as an image for that purpose.
+    pub fn read_settings(&mut self, path: &Path, fallback: Option<Purpose>) {
+        let path = path.to_path_buf();
+        self.spawn("settings", move || {
+            let result = read_settings(&path).map_err(|e| e.to_string()).map(|stored| {
+                let faults = check_sources(&stored.spec).into_iter().map(|(i, e)| (i, e.to_string())).collect();
+                (Box::new(stored), faults)
+            });
+            Done::SettingsRead { path, result, fallback }
+        });
+    }
+
+    /// Writes `image` to `path` (atomically, with `text` chunks).
+    pub fn export(&mut self, image: image::DynamicImage, path: PathBuf, text: Vec<(String, String)>) {
+        self.spawn("export", move || {
+            Done::Exported(save_png(&image, &path, &text).map(|()| path).map_err(|e| e.to_string()))
+        });
+    }
+}
+
+/// The in-app file browser, used when the system has no file dialog (or the artist prefers it).
+pub struct Browser {
+    dialog: egui_file::FileDialog,
+    purpose: Purpose,
+}
+
+impl Browser {
+    /// Opens the browser for `purpose` in `dir`.
+    pub fn open(purpose: Purpose, dir: Option<&Path>, file_name: Option<String>) -> Self {
+        let mut dialog = match purpose {
+            Purpose::Export => egui_file::FileDialog::save_file(),
+            _ => egui_file::FileDialog::open_file(),
+        }
+        .title(purpose.title())
+        .id(egui::Id::unique("nss-file-browser"));
+        if let Some(dir) = dir {
+            dialog = dialog.initial_path(dir);
+        }
+        if let Some(name) = file_name {
+            dialog = dialog.default_filename(name);
+        }
+        dialog.open();
+        Browser { dialog, purpose }
+    }
+
+    /// Shows the browser; returns `Some(path or None)` once the artist chose or cancelled.
+    pub fn show(&mut self, ctx: &egui::Context) -> Option<(Purpose, Option<PathBuf>)> {
+        match self.dialog.show(ctx).state() {
+            egui_file::State::Open => None,
+            egui_file::State::Selected => Some((self.purpose, self.dialog.path().map(Path::to_path_buf))),
+            egui_file::State::Cancelled | egui_file::State::Closed => Some((self.purpose, None)),
+        }
+    }
+}

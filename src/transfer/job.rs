@@ -1,0 +1,375 @@
+//! The one driver of a render: a [`Job`] owns the spec, the decoded sources, the model, the
+//! target cache and the stepper; it runs the stages, takes live objective changes, survives
+//! numerical faults and reports what happened as [`Event`]s. The command line and the app's
+//! worker both drive it one step at a time; neither keeps a loop of its own. No threads, no UI.
+
+use std::sync::Arc;
+
+use image::{DynamicImage, GrayImage, RgbImage};
+
+use super::memory::{available_memory, fit_in_memory};
+use super::objective::{Losses, Objective};
+use super::optimizer::Optimizer;
+use super::schedule::{carry_over, Stage};
+use super::sources::SourceImages;
+use super::spec::{RenderSpec, MIN_SHORT_SIDE, MIN_SIZE};
+use super::stepper::{StepReport, Stepper};
+use super::targets::{PreparedImage, TargetCache};
+use crate::error::{Error, Result};
+use crate::imageio::{fit_long_side, resize};
+use crate::model::{DeviceChoice, Tap, Vgg, WeightsSource};
+
+/// After this many consecutive non-finite steps the run pauses for the user to fix the weights.
+pub const MAX_FAULTS: u32 = 3;
+
+/// Something that happened during a step, for the driver to report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An update was applied; the report's `iteration` counts over all stages.
+    Stepped(StepReport),
+    /// The run moved to the next, larger stage (warm-started from the previous one).
+    StageChanged {
+        /// Index of the new stage.
+        index: usize,
+        /// Its long side in pixels.
+        size: u32,
+    },
+    /// A non-finite loss or update was rolled back.
+    Fault(Fault),
+    /// The iteration budget is spent.
+    Finished,
+}
+
+/// A numerical fault and what was done about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// The iteration (1-based) that failed.
+    pub iteration: usize,
+    /// "loss" or "update".
+    pub what: &'static str,
+    /// Faults in a row, this one included.
+    pub in_a_row: u32,
+    /// Adam's new learning rate, when it was halved.
+    pub new_lr: Option<f64>,
+    /// Whether the run paused ([`MAX_FAULTS`] in a row).
+    pub paused: bool,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Iteration {}: the {} became infinite or NaN", self.iteration, self.what)?;
+        if self.paused {
+            return write!(f, " {} times in a row. Paused on the last good image: lower the weights", self.in_a_row);
+        }
+        write!(f, "; kept the last good image and restarted the optimiser")?;
+        match self.new_lr {
+            Some(lr) => write!(f, " with learning rate {lr:.3}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The loaded model, keyed by where it came from.
+struct Model {
+    source: WeightsSource,
+    device: DeviceChoice,
+    deepest: Tap,
+    net: Arc<Vgg>,
+    /// Targets computed with this model (a new model needs a new cache).
+    cache: TargetCache,
+}
+
+/// A run in progress.
+struct Run {
+    /// The spec as run: hashes recorded, memory adjustments made, current objective.
+    spec: Arc<RenderSpec>,
+    sources: Arc<SourceImages>,
+    stages: Vec<Stage>,
+    stage: usize,
+    /// Update count at which the current stage began.
+    stage_start: usize,
+    done: usize,
+    stepper: Stepper,
+    /// The content's alpha at the current stage's size.
+    alpha: Option<GrayImage>,
+    faults: u32,
+    paused: bool,
+    last: Option<StepReport>,
+}
+
+impl Run {
+    fn total(&self) -> usize {
+        self.stages.iter().map(|s| s.iterations).sum()
+    }
+}
+
+/// A render's driver; keeps the model, sources and targets between runs so a restart is cheap.
+#[derive(Default)]
+pub struct Job {
+    model: Option<Model>,
+    sources: Option<Arc<SourceImages>>,
+    run: Option<Run>,
+}
+
+impl Job {
+    /// An idle job.
+    pub fn new() -> Self {
+        Job::default()
+    }
+
+    /// The decoded images of `spec` (reused when they are the ones already loaded).
+    pub fn sources(&mut self, spec: &RenderSpec) -> Result<Arc<SourceImages>> {
+        match &self.sources {
+            Some(s) if s.serve(spec) => Ok(s.clone()),
+            _ => {
+                let loaded = Arc::new(SourceImages::load(spec)?);
+                self.sources = Some(loaded.clone());
+                Ok(loaded)
+            }
+        }
+    }
+
+    /// Starts a run of `spec` (ending any run in progress). Returns a note for the user when
+    /// the spec had to be adjusted to fit in memory.
+    pub fn start(&mut self, spec: RenderSpec) -> Result<Option<String>> {
+        self.run = None;
+        spec.validate()?;
+        let sources = self.sources(&spec)?;
+        let mut spec =
+            RenderSpec { content: Some(sources.content_ref.clone()), styles: sources.style_refs.clone(), ..spec };
+        let net = self.model_for(&spec)?;
+        let plan = fit_in_memory(&mut spec, sources.content.dimensions(), &net.config(), available_memory())?;
+        let stages = spec.stages();
+        let model = self.model.as_mut().ok_or_else(|| Error::internal("no model after loading"))?;
+        let stepper = stepper_at(model, &spec, &sources, stages[0].size)?;
+        let alpha = sources.content_alpha_at(stepper.size());
+        self.run = Some(Run {
+            spec: Arc::new(spec),
+            sources,
+            stages,
+            stage: 0,
+            stage_start: 0,
+            done: 0,
+            stepper,
+            alpha,
+            faults: 0,
+            paused: false,
+            last: None,
+        });
+        Ok(plan.note)
+    }
+
+    /// One iteration of the current stage, moving on to the next stage when it is done. A
+    /// non-finite loss or update rolls back to the last finite image, restarts the optimiser
+    /// (halving Adam's rate) and pauses after [`MAX_FAULTS`] in a row. Does nothing when there
+    /// is no run, or it is paused or finished.
+    pub fn step(&mut self) -> Result<Vec<Event>> {
+        let Some(run) = self.run.as_mut().filter(|r| !r.paused && r.done < r.total()) else {
+            return Ok(Vec::new());
+        };
+        let report = match run.stepper.step() {
+            Ok(report) => report,
+            Err(Error::NonFinite(what)) => return Ok(vec![Event::Fault(recover(run, what))]),
+            Err(e) => return Err(e),
+        };
+        run.faults = 0;
+        let mut events = vec![Event::Stepped(StepReport { iteration: run.done, ..report.clone() })];
+        run.last = Some(report);
+        run.done += 1;
+        if run.done >= run.total() {
+            events.push(Event::Finished);
+        } else if run.done - run.stage_start >= run.stages[run.stage].iterations {
+            events.push(self.next_stage()?);
+        }
+        Ok(events)
+    }
+
+    /// Changes the loss weights of the running render in place (the image is kept).
+    pub fn set_objective(&mut self, objective: Objective) -> Result<()> {
+        let (Some(run), Some(model)) = (self.run.as_mut(), self.model.as_mut()) else { return Ok(()) };
+        run.stepper.set_objective(objective.clone(), &mut model.cache)?;
+        Arc::make_mut(&mut run.spec).objective = objective;
+        Ok(())
+    }
+
+    /// Changes the iteration budget of the running render (the stages are re-planned; a budget
+    /// already spent finishes the run).
+    pub fn set_iterations(&mut self, iterations: usize) {
+        if let Some(run) = self.run.as_mut() {
+            let spec = Arc::make_mut(&mut run.spec);
+            spec.schedule.iterations = iterations;
+            run.stages = spec.stages();
+        }
+    }
+
+    /// Lets a paused run go on (the fault count starts again).
+    pub fn resume(&mut self) {
+        if let Some(run) = self.run.as_mut() {
+            run.paused = false;
+            run.faults = 0;
+        }
+    }
+
+    /// Whether a run exists.
+    pub fn has_run(&self) -> bool {
+        self.run.is_some()
+    }
+
+    /// Whether the run is paused after repeated faults.
+    pub fn is_paused(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| r.paused)
+    }
+
+    /// Whether the run has spent its budget (true when there is no run).
+    pub fn is_finished(&self) -> bool {
+        self.run.as_ref().is_none_or(|r| r.done >= r.total())
+    }
+
+    /// Updates applied, over all stages.
+    pub fn done(&self) -> usize {
+        self.run.as_ref().map_or(0, |r| r.done)
+    }
+
+    /// Updates the run will apply in all.
+    pub fn total(&self) -> usize {
+        self.run.as_ref().map_or(0, Run::total)
+    }
+
+    /// The stages of the run, and the index of the current one.
+    pub fn stages(&self) -> (&[Stage], usize) {
+        self.run.as_ref().map_or((&[], 0), |r| (&r.stages, r.stage))
+    }
+
+    /// The spec as run (hashes recorded, the current objective), to store with outputs.
+    pub fn spec(&self) -> Option<&Arc<RenderSpec>> {
+        self.run.as_ref().map(|r| &r.spec)
+    }
+
+    /// The report of the last successful step.
+    pub fn last_report(&self) -> Option<&StepReport> {
+        self.run.as_ref().and_then(|r| r.last.as_ref())
+    }
+
+    /// The model in use.
+    pub fn net(&self) -> Option<&Arc<Vgg>> {
+        self.model.as_ref().map(|m| &m.net)
+    }
+
+    /// The current image, RGB8, at the current stage's size.
+    pub fn image(&self) -> Result<RgbImage> {
+        self.current()?.stepper.image()
+    }
+
+    /// The current image as it is saved: with the content's alpha when it has one.
+    pub fn output(&self) -> Result<DynamicImage> {
+        let run = self.current()?;
+        let rgb = run.stepper.image()?;
+        Ok(match &run.alpha {
+            Some(alpha) => DynamicImage::ImageRgba8(crate::imageio::attach_alpha(&rgb, alpha)),
+            None => DynamicImage::ImageRgb8(rgb),
+        })
+    }
+
+    /// The content photo at the current stage's size.
+    pub fn content(&self) -> Result<&RgbImage> {
+        Ok(&self.current()?.stepper.content().rgb)
+    }
+
+    /// Losses at the current image (a forward pass).
+    pub fn losses(&self) -> Result<Losses> {
+        self.current()?.stepper.losses()
+    }
+
+    fn current(&self) -> Result<&Run> {
+        self.run.as_ref().ok_or_else(|| Error::internal("the job has no run"))
+    }
+
+    /// Moves to the next (larger) stage, warm-started from the upscaled current image and
+    /// keeping the objective in force.
+    fn next_stage(&mut self) -> Result<Event> {
+        let (Some(run), Some(model)) = (self.run.as_mut(), self.model.as_mut()) else {
+            return Err(Error::internal("no run to continue"));
+        };
+        let size = run.stages[run.stage + 1].size;
+        let mut stepper = stepper_at(model, &run.spec, &run.sources, size)?;
+        carry_over(&run.stepper, &mut stepper)?;
+        run.alpha = run.sources.content_alpha_at(stepper.size());
+        run.stepper = stepper;
+        run.stage += 1;
+        run.stage_start = run.done;
+        Ok(Event::StageChanged { index: run.stage, size })
+    }
+
+    /// The model `spec` names, loaded once per (weights, device, depth).
+    fn model_for(&mut self, spec: &RenderSpec) -> Result<Arc<Vgg>> {
+        let deepest = spec.objective.taps().into_iter().max().unwrap_or(Tap::new(5, 1)).max(Tap::new(5, 1));
+        let fresh = self
+            .model
+            .as_ref()
+            .is_none_or(|m| m.source != spec.model || m.device != spec.device || m.deepest < deepest);
+        if fresh {
+            self.model = None;
+            let net = Arc::new(spec.model.load(deepest, &spec.device.open()?)?);
+            self.model = Some(Model {
+                source: spec.model.clone(),
+                device: spec.device,
+                deepest,
+                net,
+                cache: TargetCache::new(),
+            });
+        }
+        self.model.as_ref().map(|m| m.net.clone()).ok_or_else(|| Error::internal("no model after loading"))
+    }
+}
+
+/// A stepper for `spec` at long side `size`, reusing targets from the model's cache.
+fn stepper_at(model: &mut Model, spec: &RenderSpec, sources: &SourceImages, size: u32) -> Result<Stepper> {
+    let net = model.net.clone();
+    let dims = workable_size("content image", sources.content.dimensions(), size)?;
+    let content = PreparedImage::new(resize(&sources.content, dims), &net)?;
+    let style_side = ((f64::from(size) * spec.style_scale).round() as u32).max(MIN_SIZE);
+    let styles = sources
+        .styles
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let dims = workable_size(&format!("style image {}", i + 1), s.dimensions(), style_side)?;
+            PreparedImage::new(resize(s, dims), &net)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Stepper::new(net, content, styles, spec.objective.clone(), &spec.run, &mut model.cache)
+}
+
+/// After a non-finite step (the stepper kept its last finite image): restart the optimiser more
+/// gently, and pause after [`MAX_FAULTS`] in a row.
+fn recover(run: &mut Run, what: &'static str) -> Fault {
+    run.faults += 1;
+    let optimizer = run.stepper.optimizer_mut();
+    optimizer.reset();
+    let new_lr = match optimizer {
+        Optimizer::Adam(adam) => {
+            let lr = adam.lr() * 0.5;
+            adam.set_lr(lr);
+            Some(lr)
+        }
+        Optimizer::Lbfgs(_) => None,
+    };
+    run.paused = run.faults >= MAX_FAULTS;
+    Fault { iteration: run.done + 1, what, in_a_row: run.faults, new_lr, paused: run.paused }
+}
+
+/// Size of an image fitted to `long_side`; refused when its short side would be too thin for the
+/// network's 16x downsampling (small images are simply upscaled).
+fn workable_size(what: &str, dims: (u32, u32), long_side: u32) -> Result<(u32, u32)> {
+    let fitted = fit_long_side(dims, long_side);
+    if fitted.0.min(fitted.1) < MIN_SHORT_SIDE {
+        return Err(Error::invalid(format!(
+            "the {what} is {}x{} pixels: at {long_side} px its short side would be {} px, and the network \
+             needs at least {MIN_SHORT_SIDE}; crop it to a less elongated shape or use a larger size",
+            dims.0,
+            dims.1,
+            fitted.0.min(fitted.1)
+        )));
+    }
+    Ok(fitted)
+}
