@@ -77,18 +77,20 @@ pub fn render(args: &RenderArgs) -> Result<()> {
                         save_png(&job.output()?, &numbered(&args.out, done), &text)?;
                     }
                 }
-                Event::StageChanged { size, .. } => bar.println(format!("stage: {size} px")),
+                // `suspend`, not `println`: the bar hides println when stderr is not a terminal.
+                Event::StageChanged { size, .. } => bar.suspend(|| eprintln!("stage: {size} px")),
                 Event::Fault(fault) if fault.paused => {
                     bar.abandon();
                     let done = job.done();
                     save_png(&job.output()?, &args.out, &job.spec().context("no run")?.png_text(done)?)?;
                     bail!(
-                        "{fault}; wrote the last finite image (iteration {done}) to {}: lower the weights or the \
+                        "{}; wrote the last finite image (iteration {done}) to {}: lower the weights or the \
                          learning rate and render again",
+                        fault.cause(),
                         args.out.display()
                     );
                 }
-                Event::Fault(fault) => bar.println(format!("warning: {fault}.")),
+                Event::Fault(fault) => bar.suspend(|| eprintln!("warning: {fault}.")),
                 Event::Finished => {}
             }
         }

@@ -125,3 +125,152 @@ fn a_failed_write_keeps_the_previous_file_and_leaves_no_partial_one() {
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(names.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")), "{names:?}");
 }
+
+fn settings_chunk(png: &Path) -> serde_json::Value {
+    let reader = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png).unwrap())).read_info().unwrap();
+    let text = reader.info().utf8_text.iter().find(|t| t.keyword == "nss:settings").unwrap().get_text().unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn pixels(png: &Path) -> Vec<u8> {
+    image::open(png).unwrap().into_bytes()
+}
+
+#[test]
+fn settings_from_a_png_reproduce_it_bit_for_bit_and_flags_override_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 96, 64);
+    let first = dir.path().join("first.png");
+    let o = run(&[
+        "render",
+        "--content",
+        s(&content),
+        "--style",
+        s(&style),
+        "--size",
+        "64",
+        "--iters",
+        "4",
+        "--init",
+        "noise",
+        "--seed",
+        "11",
+        "--style-weight",
+        "300",
+        "--tv-weight",
+        "0.01",
+        "--out",
+        s(&first),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stored = settings_chunk(&first);
+    assert_eq!(stored["version"], 1);
+    assert_eq!(stored["content"]["sha256"].as_str().unwrap().len(), 64, "the content's hash is recorded");
+    assert_eq!(stored["schedule"]["iterations"], 4);
+
+    // The same settings and seed on the CPU: the same image, to the bit.
+    let again = dir.path().join("again.png");
+    let o = run(&["render", "--settings-from", s(&first), "--out", s(&again)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(pixels(&again), pixels(&first));
+    assert_eq!(settings_chunk(&again), stored);
+
+    // Any flag overrides what was stored; the rest stays.
+    let bigger = dir.path().join("bigger.png");
+    let o = run(&["render", "--settings-from", s(&first), "--size", "80", "--iters", "1", "--out", s(&bigger)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = settings_chunk(&bigger);
+    assert_eq!((v["size"].as_u64(), v["run"]["seed"].as_u64()), (Some(80), Some(11)));
+    assert_eq!(v["objective"]["style_weight"], 300.0);
+    assert_eq!(image::open(&bigger).unwrap().width(), 80);
+}
+
+#[test]
+fn stored_settings_that_cannot_be_used_are_named_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 64, 48);
+    let made = dir.path().join("made.png");
+    let o = run(&[
+        "render",
+        "--content",
+        s(&content),
+        "--style",
+        s(&style),
+        "--size",
+        "48",
+        "--iters",
+        "1",
+        "--out",
+        s(&made),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plain = dir.path().join("plain.png");
+    common::style_image(32, 32).save(&plain).unwrap();
+    let cut = dir.path().join("cut.json");
+    let json = settings_chunk(&made).to_string();
+    std::fs::write(&cut, &json[..json.len() / 2]).unwrap();
+    let newer = dir.path().join("newer.json");
+    let mut v = settings_chunk(&made);
+    v["version"] = 9.into();
+    v["varnish"] = 1.into();
+    std::fs::write(&newer, v.to_string()).unwrap();
+
+    let out = dir.path().join("never.png");
+    let fails = |args: &[&str], expect: &str| {
+        let mut full = vec!["render", "--iters", "1", "--out", s(&out)];
+        full.extend(args);
+        let o = run(&full);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with("error: ") && err.trim_end().lines().count() == 1, "{args:?}: {err}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+        assert!(!out.exists());
+    };
+    fails(&["--settings-from", s(&plain)], "holds no settings");
+    fails(&["--settings-from", s(&cut)], "cut off");
+    fails(&["--settings-from", s(&made), "--style-blend", "1,2"], "2 values but there are 1 style images");
+    // A changed style image is named; a missing content image too.
+    common::content_image(64, 48).save(&style).unwrap();
+    fails(&["--settings-from", s(&made)], "style image 1");
+    fails(&["--settings-from", s(&made)], "has changed since the settings were saved");
+    std::fs::remove_file(&content).unwrap();
+    fails(&["--settings-from", s(&made)], "is missing");
+    // Replacing the images on the command line makes the settings usable again.
+    std::fs::create_dir(dir.path().join("new")).unwrap();
+    let (c2, s2) = common::write_pair(&dir.path().join("new"), 64, 48);
+    let o = run(&["render", "--settings-from", s(&newer), "--content", s(&c2), "--style", s(&s2), "--out", s(&out)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("warning: the settings were written by a newer version") && err.contains("varnish"), "{err}");
+}
+
+#[test]
+fn repeated_numerical_faults_keep_the_last_finite_image_and_exit_nonzero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 64, 48);
+    let out = dir.path().join("out.png");
+    // Finite in f64 but infinite in the f32 gradient: every step fails.
+    let o = run(&[
+        "render",
+        "--content",
+        s(&content),
+        "--style",
+        s(&style),
+        "--size",
+        "48",
+        "--iters",
+        "20",
+        "--style-weight",
+        "1e300",
+        "--out",
+        s(&out),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let last = err.trim_end().lines().last().unwrap();
+    assert!(last.starts_with("error: ") && last.contains("3 times in a row") && last.contains("out.png"), "{err}");
+    assert_eq!(err.matches("warning: Iteration").count(), 2, "the first two faults are warnings: {err}");
+    let img = image::open(&out).unwrap().to_rgb8();
+    let distinct: std::collections::HashSet<_> = img.pixels().map(|p| p.0).collect();
+    assert!(distinct.len() > 20, "a real image was kept, not NaN garbage");
+}

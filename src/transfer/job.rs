@@ -55,11 +55,20 @@ pub struct Fault {
     pub paused: bool,
 }
 
+impl Fault {
+    /// What went wrong, without the remedy: "Iteration 3: the loss became infinite or NaN" (and
+    /// "3 times in a row" when the run paused).
+    pub fn cause(&self) -> String {
+        let repeated = if self.paused { format!(" {} times in a row", self.in_a_row) } else { String::new() };
+        format!("Iteration {}: the {} became infinite or NaN{repeated}", self.iteration, self.what)
+    }
+}
+
 impl std::fmt::Display for Fault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Iteration {}: the {} became infinite or NaN", self.iteration, self.what)?;
+        write!(f, "{}", self.cause())?;
         if self.paused {
-            return write!(f, " {} times in a row. Paused on the last good image: lower the weights", self.in_a_row);
+            return write!(f, ". Paused on the last good image: lower the weights");
         }
         write!(f, "; kept the last good image and restarted the optimiser")?;
         match self.new_lr {
