@@ -23,4 +23,4 @@ pub use sources::{check_sources, SourceImages};
 pub use spec::{ImageRef, RenderSpec, Schedule, SPEC_VERSION};
 pub use stepper::{Init, RunSettings, StepReport, Stepper};
 pub use stored::{read_settings, settings_from_bytes, StoredSpec};
-pub use targets::{PreparedImage, TargetCache, Targets};
+pub use targets::{PreparedImage, TargetCache, TargetRequest, Targets};

@@ -4,7 +4,7 @@
 use candle_core::Tensor;
 
 use super::gram::{content_loss_and_grad, style_loss_and_grad, tv_loss_and_grad};
-use super::targets::Targets;
+use super::targets::{TargetRequest, Targets};
 use crate::error::{Error, Result};
 use crate::model::{Tap, Vgg};
 
@@ -67,6 +67,15 @@ impl Objective {
             return Err(Error::invalid("style blend weights sum to zero"));
         }
         Ok(())
+    }
+
+    /// The targets this objective needs.
+    pub fn target_request(&self) -> TargetRequest {
+        TargetRequest {
+            content_tap: self.content_tap,
+            style_taps: self.style_layers.iter().map(|l| l.0).collect(),
+            blend: self.style_blend.clone(),
+        }
     }
 
     /// Every tap the objective reads, deepest last.

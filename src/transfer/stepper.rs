@@ -90,7 +90,8 @@ impl Stepper {
         if !(settings.lr.is_finite() && settings.lr > 0.0) {
             return Err(Error::invalid(format!("learning rate must be > 0, got {}", settings.lr)));
         }
-        let targets = Targets::new(&net, &content, &styles, &objective, cache)?;
+        objective.validate(styles.len())?;
+        let targets = Targets::new(&net, &content, &styles, &objective.target_request(), cache)?;
         let x = initial_image(&net, &content, &styles, settings)?;
         let optimizer = Optimizer::new(settings.optimizer, settings.lr, settings.history);
         Ok(Stepper { net, content, styles, objective, targets, optimizer, x, previous: None, iteration: 0 })
@@ -138,7 +139,7 @@ impl Stepper {
                 self.targets.reblend(&objective.style_blend)?;
             }
         } else {
-            self.targets = Targets::new(&self.net, &self.content, &self.styles, &objective, cache)?;
+            self.targets = Targets::new(&self.net, &self.content, &self.styles, &objective.target_request(), cache)?;
         }
         self.objective = objective;
         self.optimizer.reset();

@@ -8,7 +8,6 @@ use candle_core::Tensor;
 use image::RgbImage;
 
 use super::gram::gram;
-use super::objective::Objective;
 use crate::error::{Error, Result};
 use crate::imageio::to_tensor;
 use crate::model::{Tap, Vgg};
@@ -140,36 +139,47 @@ impl TargetCache {
     }
 }
 
+/// Which targets a run needs (the objective's layers and blend; see
+/// `Objective::target_request`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetRequest {
+    /// The tap whose features the content term matches.
+    pub content_tap: Tap,
+    /// The style taps, in order.
+    pub style_taps: Vec<Tap>,
+    /// Blend weights of the style images.
+    pub blend: Vec<f64>,
+}
+
 /// The targets of one run: content features and each style image's Gram per style layer, plus
 /// the Grams blended by the objective's blend weights.
 #[derive(Debug, Clone)]
 pub struct Targets {
     /// Content activations at the content tap.
     pub content: Tensor,
-    /// `styles[s][k]`: Gram of style image `s` at `Objective::style_layers[k]`.
+    /// `styles[s][k]`: Gram of style image `s` at style tap `k`.
     styles: Vec<Vec<Tensor>>,
     /// `blended[k]`: blend of `styles[..][k]`.
     blended: Vec<Tensor>,
 }
 
 impl Targets {
-    /// Computes (or fetches from `cache`) every target `objective` needs.
+    /// Computes (or fetches from `cache`) every target of `request`.
     pub fn new(
         net: &Vgg,
         content: &PreparedImage,
         styles: &[PreparedImage],
-        objective: &Objective,
+        request: &TargetRequest,
         cache: &mut TargetCache,
     ) -> Result<Self> {
         if styles.is_empty() {
             return Err(Error::invalid("at least one style image is needed"));
         }
-        objective.validate(styles.len())?;
-        let content_t = cache.get(net, content, &[objective.content_tap], Kind::Features)?.remove(0);
-        let taps: Vec<Tap> = objective.style_layers.iter().map(|l| l.0).collect();
-        let styles = styles.iter().map(|s| cache.get(net, s, &taps, Kind::Gram)).collect::<Result<Vec<_>>>()?;
+        let content_t = cache.get(net, content, &[request.content_tap], Kind::Features)?.remove(0);
+        let taps = &request.style_taps;
+        let styles = styles.iter().map(|s| cache.get(net, s, taps, Kind::Gram)).collect::<Result<Vec<_>>>()?;
         let mut targets = Targets { content: content_t, styles, blended: Vec::new() };
-        targets.reblend(&objective.style_blend)?;
+        targets.reblend(&request.blend)?;
         Ok(targets)
     }
 
