@@ -63,7 +63,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     );
     let mut log = Vec::with_capacity(total + 1);
     while !job.is_finished() {
-        let stage = job.stages().0[job.stages().1].size;
+        let stage = job.stage_size();
         for event in job.step()? {
             match event {
                 Event::Stepped(r) => {

@@ -96,3 +96,18 @@ fn repeated_faults_roll_back_halve_adams_rate_and_pause_on_a_finite_image() {
     let events = job.step().unwrap();
     assert!(matches!(events[0], Event::Stepped(ref r) if r.iteration == 2 && r.losses.total.is_finite()));
 }
+
+#[test]
+fn cutting_the_budget_during_a_small_stage_moves_on_to_full_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut job = Job::new();
+    job.start(spec(dir.path(), 200, 20, 2)).unwrap();
+    for _ in 0..4 {
+        job.step().unwrap();
+    }
+    job.set_iterations(4); // stages of 2: the coarse one is already overrun
+    let events = drain(&mut job);
+    assert_eq!(events[0], Event::StageChanged { index: 1, size: 200 }, "{events:?}");
+    assert_eq!(events.last(), Some(&Event::Finished));
+    assert_eq!(job.output().unwrap().width(), 200, "the result is at full size");
+}

@@ -110,6 +110,16 @@ impl Run {
     fn total(&self) -> usize {
         self.stages.iter().map(|s| s.iterations).sum()
     }
+
+    /// Whether the current stage has run its iterations.
+    fn stage_done(&self) -> bool {
+        self.stages.get(self.stage).is_none_or(|s| self.done - self.stage_start >= s.iterations)
+    }
+
+    /// Whether the last stage has run its iterations.
+    fn finished(&self) -> bool {
+        self.stage + 1 >= self.stages.len() && self.stage_done()
+    }
 }
 
 /// A render's driver; keeps the model, sources and targets between runs so a restart is cheap.
@@ -150,7 +160,8 @@ impl Job {
         let plan = fit_in_memory(&mut spec, sources.content.dimensions(), &net.config(), available_memory())?;
         let stages = spec.stages();
         let model = self.model.as_mut().ok_or_else(|| Error::internal("no model after loading"))?;
-        let stepper = stepper_at(model, &spec, &sources, stages[0].size)?;
+        let first = stages.first().ok_or_else(|| Error::internal("a schedule without stages"))?;
+        let stepper = stepper_at(model, &spec, &sources, first.size)?;
         let alpha = sources.content_alpha_at(stepper.size());
         self.run = Some(Run {
             spec: Arc::new(spec),
@@ -173,21 +184,32 @@ impl Job {
     /// (halving Adam's rate) and pauses after [`MAX_FAULTS`] in a row. Does nothing when there
     /// is no run, or it is paused or finished.
     pub fn step(&mut self) -> Result<Vec<Event>> {
-        let Some(run) = self.run.as_mut().filter(|r| !r.paused && r.done < r.total()) else {
-            return Ok(Vec::new());
-        };
+        let mut events = Vec::new();
+        match &self.run {
+            Some(r) if !r.paused && !r.finished() => {
+                // A budget cut while a smaller stage runs: move on before stepping.
+                if r.stage_done() {
+                    events.push(self.next_stage()?);
+                }
+            }
+            _ => return Ok(events),
+        }
+        let run = self.run.as_mut().ok_or_else(|| Error::internal("the run vanished"))?;
         let report = match run.stepper.step() {
             Ok(report) => report,
-            Err(Error::NonFinite(what)) => return Ok(vec![Event::Fault(recover(run, what))]),
+            Err(Error::NonFinite(what)) => {
+                events.push(Event::Fault(recover(run, what)));
+                return Ok(events);
+            }
             Err(e) => return Err(e),
         };
         run.faults = 0;
-        let mut events = vec![Event::Stepped(StepReport { iteration: run.done, ..report.clone() })];
+        events.push(Event::Stepped(StepReport { iteration: run.done, ..report.clone() }));
         run.last = Some(report);
         run.done += 1;
-        if run.done >= run.total() {
+        if run.finished() {
             events.push(Event::Finished);
-        } else if run.done - run.stage_start >= run.stages[run.stage].iterations {
+        } else if run.stage_done() {
             events.push(self.next_stage()?);
         }
         Ok(events)
@@ -231,7 +253,7 @@ impl Job {
 
     /// Whether the run has spent its budget (true when there is no run).
     pub fn is_finished(&self) -> bool {
-        self.run.as_ref().is_none_or(|r| r.done >= r.total())
+        self.run.as_ref().is_none_or(Run::finished)
     }
 
     /// Updates applied, over all stages.
@@ -247,6 +269,11 @@ impl Job {
     /// The stages of the run, and the index of the current one.
     pub fn stages(&self) -> (&[Stage], usize) {
         self.run.as_ref().map_or((&[], 0), |r| (&r.stages, r.stage))
+    }
+
+    /// Long side of the current stage, in pixels (0 without a run).
+    pub fn stage_size(&self) -> u32 {
+        self.run.as_ref().and_then(|r| r.stages.get(r.stage)).map_or(0, |s| s.size)
     }
 
     /// The spec as run (hashes recorded, the current objective), to store with outputs.
@@ -299,7 +326,7 @@ impl Job {
         let (Some(run), Some(model)) = (self.run.as_mut(), self.model.as_mut()) else {
             return Err(Error::internal("no run to continue"));
         };
-        let size = run.stages[run.stage + 1].size;
+        let size = run.stages.get(run.stage + 1).ok_or_else(|| Error::internal("no next stage"))?.size;
         let mut stepper = stepper_at(model, &run.spec, &run.sources, size)?;
         carry_over(&run.stepper, &mut stepper)?;
         run.alpha = run.sources.content_alpha_at(stepper.size());
