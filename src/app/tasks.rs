@@ -37,6 +37,21 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// File extensions offered for this purpose (lower case).
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Purpose::Export => &["png"],
+            Purpose::Settings => &["png", "json"],
+            _ => super::IMAGE_EXTENSIONS,
+        }
+    }
+
+    /// Whether the browser lists `path` for this purpose.
+    fn accepts(self, path: &Path) -> bool {
+        let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+        ext.is_some_and(|e| self.extensions().contains(&e.as_str()))
+    }
+
     /// Title of the dialog.
     pub fn title(self) -> &'static str {
         match self {
@@ -128,11 +143,12 @@ impl Tasks {
     pub fn pick(&mut self, purpose: Purpose, dir: Option<PathBuf>, file_name: Option<String>) {
         self.spawn("dialog", move || {
             let mut dialog = rfd::FileDialog::new().set_title(purpose.title());
-            dialog = match purpose {
-                Purpose::Export => dialog.add_filter("PNG", &["png"]),
-                Purpose::Settings => dialog.add_filter("Settings", &["png", "json"]),
-                _ => dialog.add_filter("Images", super::IMAGE_EXTENSIONS),
+            let kind = match purpose {
+                Purpose::Export => "PNG",
+                Purpose::Settings => "Settings",
+                _ => "Images",
             };
+            dialog = dialog.add_filter(kind, purpose.extensions());
             if let Some(dir) = dir {
                 dialog = dialog.set_directory(dir);
             }
@@ -193,7 +209,8 @@ impl Browser {
             _ => egui_file::FileDialog::open_file(),
         }
         .title(purpose.title())
-        .id(egui::Id::unique("nss-file-browser"));
+        .id(egui::Id::unique("nss-file-browser"))
+        .show_files_filter(Box::new(move |path: &Path| purpose.accepts(path)));
         if let Some(dir) = dir {
             dialog = dialog.initial_path(dir);
         }
