@@ -57,8 +57,14 @@ mod window {
                 if !args.spec.is_empty() {
                     let mut settings = remembered.unwrap_or_default();
                     let base = stored.unwrap_or_else(|| settings.spec.clone());
-                    settings.spec = args.spec.apply(base)?;
-                    launch.settings = Some(settings);
+                    // A contradictory option is said in the window; the remembered settings stay.
+                    match args.spec.apply(base) {
+                        Ok(spec) => {
+                            settings.spec = spec;
+                            launch.settings = Some(settings);
+                        }
+                        Err(e) => launch.warning = Some(format!("The command-line settings were not applied: {e}")),
+                    }
                 }
                 Ok(Box::new(App::new(cc, launch)?))
             }),

@@ -112,7 +112,7 @@ impl App {
             view: preview::View::default(),
             thumbs: HashMap::new(),
             fallback_texture: None,
-            notice: launch.warning.map(Notice::warning),
+            notice: None,
             tasks: Tasks::new(cc.egui_ctx.clone()),
             browser: None,
             dialog_open: false,
@@ -124,6 +124,9 @@ impl App {
         };
         if launch.start {
             app.start();
+        }
+        if let Some(warning) = launch.warning {
+            app.notice = Some(Notice::warning(warning));
         }
         Ok(app)
     }
