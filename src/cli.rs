@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use neural_style_studio::model::{DeviceChoice, WeightsSource};
-use neural_style_studio::transfer::{read_settings, Init, OptimizerKind, RenderSpec};
+use neural_style_studio::transfer::{read_settings, Init, OptimizerKind, PreserveColors, RenderSpec};
 
 /// Neural style transfer: blend the content of one picture with the style of another.
 #[derive(Debug, Parser)]
@@ -134,6 +134,21 @@ pub struct SpecArgs {
     /// Device: auto, cpu, cuda, cuda:N or metal [default: auto].
     #[arg(long)]
     pub device: Option<DeviceChoice>,
+    /// Keep the photo's colours: luminance (the result's luminance with the photo's chroma) or
+    /// histogram (the style's colours matched to the photo's first) [default: off].
+    #[arg(long, value_enum)]
+    pub preserve_colors: Option<ColoursArg>,
+}
+
+/// Colour keeping on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColoursArg {
+    /// The style's colours.
+    Off,
+    /// The result's luminance with the photo's chroma.
+    Luminance,
+    /// The style images' colour statistics matched to the photo's.
+    Histogram,
 }
 
 impl SpecArgs {
@@ -211,6 +226,13 @@ impl SpecArgs {
             spec.model = WeightsSource::File(w.clone());
         }
         spec.device = self.device.unwrap_or(spec.device);
+        if let Some(c) = self.preserve_colors {
+            spec.preserve_colors = match c {
+                ColoursArg::Off => PreserveColors::Off,
+                ColoursArg::Luminance => PreserveColors::Luminance,
+                ColoursArg::Histogram => PreserveColors::Histogram,
+            };
+        }
         Ok(spec)
     }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use neural_style_studio::transfer::{Event, Job, OptimizerKind, RenderSpec};
+use neural_style_studio::transfer::{Event, Job, OptimizerKind, PreserveColors, RenderSpec};
 
 fn spec(dir: &std::path::Path, size: u32, iterations: usize, scales: usize) -> RenderSpec {
     let (content, style) = common::write_pair(dir, 160, 120);
@@ -110,4 +110,72 @@ fn cutting_the_budget_during_a_small_stage_moves_on_to_full_size() {
     assert_eq!(events[0], Event::StageChanged { index: 1, size: 200 }, "{events:?}");
     assert_eq!(events.last(), Some(&Event::Finished));
     assert_eq!(job.output().unwrap().width(), 200, "the result is at full size");
+}
+
+/// Mean RGB of an image.
+fn mean_colour(img: &image::RgbImage) -> [f64; 3] {
+    let n = f64::from(img.width() * img.height());
+    let mut m = [0.0; 3];
+    for p in img.pixels() {
+        for c in 0..3 {
+            m[c] += f64::from(p[c]) / n;
+        }
+    }
+    m
+}
+
+fn render_with(dir: &std::path::Path, mode: PreserveColors) -> (Job, image::RgbImage) {
+    let mut spec = spec(dir, 64, 8, 1);
+    spec.objective.style_weight = 1e3;
+    spec.preserve_colors = mode;
+    let mut job = Job::new();
+    job.start(spec).unwrap();
+    drain(&mut job);
+    let out = job.output().unwrap().to_rgb8();
+    (job, out)
+}
+
+#[test]
+fn keeping_luminance_gives_the_result_the_photos_chroma_and_toggles_without_a_new_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut job, kept) = render_with(dir.path(), PreserveColors::Luminance);
+    let content = job.content().unwrap().clone();
+    let chroma = |p: &image::Rgb<u8>| {
+        let [r, g, b] = p.0.map(f32::from);
+        [128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b, 128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b]
+    };
+    let worst = kept
+        .pixels()
+        .zip(content.pixels())
+        .filter(|(k, _)| k.0.iter().all(|&c| c > 4 && c < 251)) // clipped pixels cannot keep it
+        .map(|(k, c)| {
+            let (a, b) = (chroma(k), chroma(c));
+            (a[0] - b[0]).abs().max((a[1] - b[1]).abs())
+        })
+        .fold(0f32, f32::max);
+    assert!(worst <= 2.0, "chroma differs from the photo's by up to {worst}");
+    // Off again: the optimised image itself, with the style's colours; no restart needed.
+    let done = job.done();
+    job.set_preserve_colors(PreserveColors::Off).unwrap();
+    assert_eq!(job.output().unwrap().to_rgb8(), job.image().unwrap());
+    assert_ne!(job.image().unwrap(), kept);
+    assert_eq!(job.done(), done);
+    assert!(job.set_preserve_colors(PreserveColors::Histogram).is_err(), "statistics need a new run");
+}
+
+#[test]
+fn matching_colour_statistics_moves_the_results_colours_towards_the_photos() {
+    let dir = tempfile::tempdir().unwrap();
+    let (job, plain) = render_with(dir.path(), PreserveColors::Off);
+    let (_, matched) = render_with(dir.path(), PreserveColors::Histogram);
+    let photo = mean_colour(job.content().unwrap());
+    let distance = |img: &image::RgbImage| {
+        let m = mean_colour(img);
+        (0..3).map(|c| (m[c] - photo[c]).powi(2)).sum::<f64>().sqrt()
+    };
+    let (d_plain, d_matched) = (distance(&plain), distance(&matched));
+    assert!(
+        d_matched < 0.75 * d_plain,
+        "mean colour distance to the photo: {d_matched:.1} with matching, {d_plain:.1} without"
+    );
 }

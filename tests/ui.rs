@@ -310,3 +310,32 @@ fn without_a_system_file_dialog_the_built_in_browser_opens() {
     h.run_steps(2);
     h.get_by_label("Start");
 }
+
+#[test]
+fn keeping_the_photos_colours_applies_to_the_shown_image_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = small_settings(dir.path());
+    settings.spec.schedule.iterations = 8;
+    // Adam moves every pixel from the first step (L-BFGS's first steps are tiny).
+    settings.spec.run.optimizer = neural_style_studio::transfer::OptimizerKind::Adam;
+    settings.spec.run.lr = 0.1;
+    let mut h = harness(launch(settings, true));
+    step_until(&mut h, 60, "run to finish", |a| iteration(a) == 8 && a.status == Status::Stopped);
+    let run = h.state().frame.as_ref().unwrap().run;
+    let styled = h.state().frame.as_ref().unwrap().image.clone();
+    h.get_by_label("Luminance").click();
+    step_until(&mut h, 30, "the recoloured frame", |a| a.frame.as_ref().is_some_and(|f| f.image != styled));
+    let frame = h.state().frame.clone().unwrap();
+    assert_eq!((frame.run, frame.iteration), (run, 8), "the same run, not re-optimised");
+    assert_eq!(frame.spec.preserve_colors, neural_style_studio::transfer::PreserveColors::Luminance);
+    // Its colours are the photo's: every pixel's chroma is close to the content's.
+    let chroma = |p: &image::Rgba<u8>| {
+        let [r, g, b] = [p[0], p[1], p[2]].map(f32::from);
+        [-0.168_736 * r - 0.331_264 * g + 0.5 * b, 0.5 * r - 0.418_688 * g - 0.081_312 * b]
+    };
+    let off = |img: &image::RgbaImage| {
+        img.pixels().zip(frame.content.pixels()).map(|(a, b)| (chroma(a)[0] - chroma(b)[0]).abs()).sum::<f32>()
+            / img.len() as f32
+    };
+    assert!(off(&frame.image) < 0.25 * off(&styled), "{} vs {}", off(&frame.image), off(&styled));
+}

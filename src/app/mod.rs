@@ -237,10 +237,22 @@ impl App {
     fn steer(&mut self, ctx: &egui::Context) {
         let active = matches!(self.status, Status::Running | Status::Paused | Status::Preparing);
         let Some(run) = &self.run_spec else { return };
+        let spec = &self.settings.spec;
+        let live_colours = |m| m != crate::transfer::PreserveColors::Histogram;
+        if run.preserve_colors != spec.preserve_colors
+            && live_colours(run.preserve_colors)
+            && live_colours(spec.preserve_colors)
+        {
+            // A post-process on the image shown: applies to a finished run too.
+            self.worker.send(Command::SetPreserveColors(spec.preserve_colors));
+            if let Some(run) = &mut self.run_spec {
+                run.preserve_colors = spec.preserve_colors;
+            }
+        }
+        let Some(run) = &self.run_spec else { return };
         if !active {
             return;
         }
-        let spec = &self.settings.spec;
         if run.needs_restart(spec) {
             // Restart once the user lets go of the slider, not on every drag step.
             if spec.validate().is_ok() && !ctx.input(|i| i.pointer.any_down()) {

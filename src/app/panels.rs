@@ -137,6 +137,16 @@ fn weights_section(app: &mut App, ui: &mut Ui) {
     ui.add(slider(&mut s.style_scale, 0.25..=2.0).text("Style scale"));
     ui.add(slider(&mut s.size, 64..=1024).step_by(32.0).text("Size (px)"));
     ui.add(slider(&mut s.schedule.iterations, 10..=2000).logarithmic(true).text("Iterations"));
+    ui.horizontal(|ui| {
+        use crate::transfer::PreserveColors;
+        ui.label("Photo colours").on_hover_text(
+            "Luminance: the result's light and dark with the photo's colours (instant). \
+             Statistics: the paintings recoloured to the photo's palette before the transfer (restarts).",
+        );
+        ui.selectable_value(&mut s.preserve_colors, PreserveColors::Off, "Off");
+        ui.selectable_value(&mut s.preserve_colors, PreserveColors::Luminance, "Luminance");
+        ui.selectable_value(&mut s.preserve_colors, PreserveColors::Histogram, "Statistics");
+    });
     egui::CollapsingHeader::new("Advanced").show(ui, |ui| {
         ui.add(slider(&mut s.schedule.scales, 1..=3).text("Coarse-to-fine stages"))
             .on_hover_text("Start at 1/2 or 1/4 of the size and upscale: faster layout, bigger strokes");

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
+use super::colour::{keep_luminance, PreserveColors};
 use super::memory::{available_memory, fit_in_memory};
 use super::objective::{Losses, Objective};
 use super::optimizer::Optimizer;
@@ -153,7 +154,10 @@ impl Job {
     pub fn start(&mut self, spec: RenderSpec) -> Result<Option<String>> {
         self.run = None;
         spec.validate()?;
-        let sources = self.sources(&spec)?;
+        let mut sources = self.sources(&spec)?;
+        if spec.preserve_colors == PreserveColors::Histogram {
+            sources = Arc::new(sources.with_matched_colours());
+        }
         let mut spec =
             RenderSpec { content: Some(sources.content_ref.clone()), styles: sources.style_refs.clone(), ..spec };
         let net = self.model_for(&spec)?;
@@ -233,6 +237,18 @@ impl Job {
         }
     }
 
+    /// Switches luminance-only colour keeping on or off (a post-process: the optimisation is
+    /// untouched). The statistics mode changes the targets and needs a new run.
+    pub fn set_preserve_colors(&mut self, mode: PreserveColors) -> Result<()> {
+        let Some(run) = self.run.as_mut() else { return Ok(()) };
+        let now = run.spec.preserve_colors;
+        if (now == PreserveColors::Histogram) != (mode == PreserveColors::Histogram) {
+            return Err(Error::invalid("matching the style's colour statistics needs a new run"));
+        }
+        Arc::make_mut(&mut run.spec).preserve_colors = mode;
+        Ok(())
+    }
+
     /// Lets a paused run go on (the fault count starts again).
     pub fn resume(&mut self) {
         if let Some(run) = self.run.as_mut() {
@@ -291,15 +307,19 @@ impl Job {
         self.model.as_ref().map(|m| &m.net)
     }
 
-    /// The current image, RGB8, at the current stage's size.
+    /// The optimised image, RGB8, at the current stage's size (before any colour post-process).
     pub fn image(&self) -> Result<RgbImage> {
         self.current()?.stepper.image()
     }
 
-    /// The current image as it is saved: with the content's alpha when it has one.
+    /// The current image as it is saved: with the photo's chroma when luminance-only colours
+    /// are on, and the content's alpha when it has one.
     pub fn output(&self) -> Result<DynamicImage> {
         let run = self.current()?;
-        let rgb = run.stepper.image()?;
+        let mut rgb = run.stepper.image()?;
+        if run.spec.preserve_colors == PreserveColors::Luminance {
+            rgb = keep_luminance(&rgb, &run.stepper.content().rgb);
+        }
         Ok(match &run.alpha {
             Some(alpha) => DynamicImage::ImageRgba8(crate::imageio::attach_alpha(&rgb, alpha)),
             None => DynamicImage::ImageRgb8(rgb),

@@ -1,6 +1,7 @@
 //! Losses, targets, optimisers, the render's description and its driver (no threads, no UI).
 
 pub mod adam;
+pub mod colour;
 pub mod gram;
 pub mod job;
 pub mod lbfgs;
@@ -14,6 +15,7 @@ pub mod stepper;
 pub mod stored;
 pub mod targets;
 
+pub use colour::PreserveColors;
 pub use job::{Event, Fault, Job, MAX_FAULTS};
 pub use memory::{available_memory, estimate, fit_in_memory, MemoryEstimate, MemoryPlan, Shortage};
 pub use objective::{evaluate, evaluate_timed, Losses, Objective, PhaseTimes, CONTENT_TAP, STYLE_TAPS};

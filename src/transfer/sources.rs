@@ -52,6 +52,13 @@ impl SourceImages {
             && self.style_refs.iter().zip(&spec.styles).all(|(h, w)| same(h, w))
     }
 
+    /// These images with the style paintings' colours matched to the photo's (mean and
+    /// covariance), for [`PreserveColors::Histogram`](super::PreserveColors::Histogram).
+    pub fn with_matched_colours(&self) -> SourceImages {
+        let styles = self.styles.iter().map(|s| super::colour::match_colours(s, &self.content)).collect();
+        SourceImages { styles, ..self.clone() }
+    }
+
     /// The output as it is saved: `rgb` with the content's alpha when it has one.
     pub fn output(&self, rgb: RgbImage) -> DynamicImage {
         match &self.content_alpha {

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::colour::PreserveColors;
 use super::objective::Objective;
 use super::schedule::{coarse_to_fine, Stage};
 use super::stepper::RunSettings;
@@ -80,6 +81,8 @@ pub struct RenderSpec {
     pub model: WeightsSource,
     /// Where to compute.
     pub device: DeviceChoice,
+    /// Whether and how the photo's colours are kept.
+    pub preserve_colors: PreserveColors,
 }
 
 impl Default for RenderSpec {
@@ -95,6 +98,7 @@ impl Default for RenderSpec {
             run: RunSettings::default(),
             model: WeightsSource::Embedded,
             device: DeviceChoice::Auto,
+            preserve_colors: PreserveColors::Off,
         }
     }
 }
@@ -171,8 +175,8 @@ impl RenderSpec {
         self.objective.validate(self.styles.len())
     }
 
-    /// The spec with the parts a running render can take in place (the objective and the
-    /// iteration budget) and the recorded hashes set aside: two specs that differ only there
+    /// The spec with the parts a running render can take in place (the objective, the
+    /// iteration budget and luminance-only colour keeping) and the recorded hashes set aside: two specs that differ only there
     /// describe the same run.
     fn restart_key(&self) -> RenderSpec {
         let unhashed = |i: &ImageRef| ImageRef::new(&i.path);
@@ -182,12 +186,16 @@ impl RenderSpec {
             styles: self.styles.iter().map(unhashed).collect(),
             objective: Objective::default(),
             schedule: Schedule { iterations: 0, ..self.schedule },
+            preserve_colors: match self.preserve_colors {
+                PreserveColors::Luminance => PreserveColors::Off,
+                other => other,
+            },
             ..self.clone()
         }
     }
 
     /// Whether going from `self` (the running render) to `other` needs a new run, rather than an
-    /// in-place change of the objective or the iteration budget.
+    /// in-place change of the objective, the iteration budget or luminance-only colours.
     pub fn needs_restart(&self, other: &RenderSpec) -> bool {
         self.restart_key() != other.restart_key()
     }
@@ -240,6 +248,7 @@ mod tests {
         live.objective.style_layers[2].1 = 0.0;
         live.schedule.iterations = 5;
         live.content.as_mut().unwrap().sha256 = Some("ab".into());
+        live.preserve_colors = PreserveColors::Luminance;
         assert!(!base.needs_restart(&live));
         for change in [
             |s: &mut RenderSpec| s.size = 256,
@@ -250,6 +259,7 @@ mod tests {
             |s: &mut RenderSpec| s.model = WeightsSource::File("w.safetensors".into()),
             |s: &mut RenderSpec| s.device = DeviceChoice::Cpu,
             |s: &mut RenderSpec| s.add_style(Path::new("t.png")),
+            |s: &mut RenderSpec| s.preserve_colors = PreserveColors::Histogram,
         ] {
             let mut other = base.clone();
             change(&mut other);

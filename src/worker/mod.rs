@@ -12,7 +12,7 @@ use std::time::Duration;
 use image::RgbaImage;
 
 use crate::notice::Notice;
-use crate::transfer::{Losses, Objective, RenderSpec};
+use crate::transfer::{Losses, Objective, PreserveColors, RenderSpec};
 
 /// What the UI asks of the worker.
 #[derive(Debug, Clone)]
@@ -24,6 +24,9 @@ pub enum Command {
     SetObjective(Objective),
     /// Change the iteration budget of the running optimisation (a finished run can go on).
     SetIterations(usize),
+    /// Switch luminance-only colour keeping on the current image (republished at once, also
+    /// when paused or finished).
+    SetPreserveColors(PreserveColors),
     /// Stop iterating but keep the state.
     Pause,
     /// Continue a paused run.

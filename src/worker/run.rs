@@ -91,6 +91,10 @@ impl State {
                 }
                 Ok(())
             }
+            Command::SetPreserveColors(mode) => {
+                self.job.set_preserve_colors(mode)?;
+                self.publish()
+            }
             Command::Pause => self.set_running(false, Status::Paused),
             Command::Resume => {
                 self.job.resume();
