@@ -86,15 +86,16 @@ fn symmetric_eigen(mut a: [[f64; 3]; 3]) -> ([f64; 3], [[f64; 3]; 3]) {
         }
         let theta = 0.5 * (2.0 * a[p][q]).atan2(a[q][q] - a[p][p]);
         let (s, c) = theta.sin_cos();
-        for k in 0..3 {
-            let (akp, akq) = (a[k][p], a[k][q]);
-            a[k][p] = c * akp - s * akq;
-            a[k][q] = s * akp + c * akq;
+        // A <- A J (columns p, q), then A <- J^T A (rows p, q).
+        for row in &mut a {
+            let (akp, akq) = (row[p], row[q]);
+            row[p] = c * akp - s * akq;
+            row[q] = s * akp + c * akq;
         }
+        let (row_p, row_q) = (a[p], a[q]);
         for k in 0..3 {
-            let (apk, aqk) = (a[p][k], a[q][k]);
-            a[p][k] = c * apk - s * aqk;
-            a[q][k] = s * apk + c * aqk;
+            a[p][k] = c * row_p[k] - s * row_q[k];
+            a[q][k] = s * row_p[k] + c * row_q[k];
         }
         for row in &mut v {
             let (vp, vq) = (row[p], row[q]);
