@@ -2,6 +2,7 @@
 
 pub mod adam;
 pub mod colour;
+pub mod events;
 pub mod gram;
 pub mod job;
 pub mod lbfgs;

@@ -1,0 +1,62 @@
+//! What driving a render reports: each step's outcome, stage changes, numerical faults.
+
+use super::stepper::StepReport;
+
+/// After this many consecutive non-finite steps the run pauses for the user to fix the weights.
+pub const MAX_FAULTS: u32 = 3;
+
+/// Something that happened during a step, for the driver to report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An update was applied; the report's `iteration` counts over all stages.
+    Stepped(StepReport),
+    /// The run moved to the next, larger stage (warm-started from the previous one).
+    StageChanged {
+        /// Index of the new stage.
+        index: usize,
+        /// Its long side in pixels.
+        size: u32,
+    },
+    /// A non-finite loss or update was rolled back.
+    Fault(Fault),
+    /// The iteration budget is spent.
+    Finished,
+}
+
+/// A numerical fault and what was done about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// The iteration (1-based) that failed.
+    pub iteration: usize,
+    /// "loss" or "update".
+    pub what: &'static str,
+    /// Faults in a row, this one included.
+    pub in_a_row: u32,
+    /// Adam's new learning rate, when it was halved.
+    pub new_lr: Option<f64>,
+    /// Whether the run paused ([`MAX_FAULTS`] in a row).
+    pub paused: bool,
+}
+
+impl Fault {
+    /// What went wrong, without the remedy: "Iteration 3: the loss became infinite or NaN" (and
+    /// "3 times in a row" when the run paused).
+    pub fn cause(&self) -> String {
+        let repeated = if self.paused { format!(" {} times in a row", self.in_a_row) } else { String::new() };
+        format!("Iteration {}: the {} became infinite or NaN{repeated}", self.iteration, self.what)
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.cause())?;
+        if self.paused {
+            return write!(f, ". Paused on the last good image: lower the weights");
+        }
+        write!(f, "; kept the last good image and restarted the optimiser")?;
+        match self.new_lr {
+            Some(lr) => write!(f, " with learning rate {lr:.3}"),
+            None => Ok(()),
+        }
+    }
+}
