@@ -271,10 +271,20 @@ fn opening_an_exported_png_restores_its_settings_and_asks_for_a_missing_image() 
     h.state_mut().settings.spec.run.seed = 0;
     h.state_mut().open_settings(&out);
     step_until(&mut h, 30, "settings loaded", |a| notice_starts(a, Level::Info, "Loaded the settings"));
-    let spec = &h.state().settings.spec;
+    let spec = h.state().settings.spec.clone();
     assert_eq!((spec.objective.style_weight, spec.objective.tv_weight, spec.run.seed), (321.0, 0.5, 7));
     assert!(spec.content.as_ref().unwrap().sha256.is_some(), "the images' hashes came with the settings");
     assert!(h.state().to_locate.is_empty());
+
+    // Dropping the exported PNG on the preview does the same (a PNG without settings would
+    // become an image instead).
+    h.state_mut().settings.spec.objective.style_weight = 5.0;
+    h.state_mut().notice = None;
+    let preview = h.get_by_label("Fit").rect().center() + egui::vec2(0.0, 200.0);
+    h.hover_at(preview);
+    h.input_mut().dropped_files.push(std::sync::Arc::new(Dropped(out.clone())));
+    step_until(&mut h, 30, "settings dropped", |a| notice_starts(a, Level::Info, "Loaded the settings"));
+    assert_eq!(h.state().settings.spec.objective.style_weight, 321.0);
 
     // The style painting has moved: the app names it and offers to locate it.
     let style = spec.styles[0].path.clone();
