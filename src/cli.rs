@@ -39,6 +39,23 @@ pub enum Command {
     Render(Box<RenderArgs>),
     /// Measure seconds per iteration, GFLOP/s and memory of the engine.
     Bench(crate::bench::BenchArgs),
+    /// Print the losses of any image under given settings (total, content, style, TV and the
+    /// unweighted style loss of each layer).
+    Score(Box<ScoreArgs>),
+}
+
+/// Arguments of `score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The image to score; it is resized to the content's size at --size.
+    #[arg(long)]
+    pub image: PathBuf,
+    /// The settings to score it under (content, style, size, weights, ...).
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Also write the losses as JSON (keys total, content, style, tv, style_layers).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 /// Optimiser choice on the command line.

@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod render;
+mod score;
 
 use clap::Parser;
 
@@ -12,6 +13,7 @@ fn main() {
     let result = match &cli.command {
         Some(cli::Command::Render(args)) => render::render(args),
         Some(cli::Command::Bench(args)) => bench::bench(args),
+        Some(cli::Command::Score(args)) => score::score(args),
         None => window::run_app(&cli.app),
     };
     if let Err(e) = result {

@@ -274,3 +274,36 @@ fn repeated_numerical_faults_keep_the_last_finite_image_and_exit_nonzero() {
     let distinct: std::collections::HashSet<_> = img.pixels().map(|p| p.0).collect();
     assert!(distinct.len() > 20, "a real image was kept, not NaN garbage");
 }
+
+#[test]
+fn score_prints_the_losses_of_any_image_and_a_render_scores_better_than_its_photo() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 96, 64);
+    let out = dir.path().join("out.png");
+    let base = ["--content", s(&content), "--style", s(&style), "--size", "64"];
+    let mut args = vec!["render", "--iters", "8", "--optimizer", "adam", "--lr", "0.1", "--out", s(&out)];
+    args.extend(base);
+    assert!(run(&args).status.success());
+    let score = |image: &Path, json: &Path| -> serde_json::Value {
+        let mut args = vec!["score", "--image", s(image), "--json", s(json)];
+        args.extend(base);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(stdout.starts_with("total ") && stdout.contains("relu5_1 "), "{stdout}");
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+    };
+    let photo = score(&content, &dir.path().join("photo.json"));
+    let render = score(&out, &dir.path().join("render.json"));
+    assert_eq!(photo["content"], 0.0, "the photo matches its own features exactly");
+    let layers = photo["style_layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 5);
+    let weighted: f64 = layers.iter().map(|v| v.as_f64().unwrap()).sum();
+    assert!(
+        (weighted - photo["style"].as_f64().unwrap()).abs() <= 1e-9 * weighted,
+        "style = sum of layers (weights 1)"
+    );
+    assert!(render["style"].as_f64().unwrap() < photo["style"].as_f64().unwrap());
+    assert!(render["total"].as_f64().unwrap() < photo["total"].as_f64().unwrap());
+    assert!(render["content"].as_f64().unwrap() > 0.0);
+}

@@ -18,7 +18,7 @@ use super::spec::{RenderSpec, MIN_SHORT_SIDE, MIN_SIZE};
 use super::stepper::{StepReport, Stepper};
 use super::targets::{PreparedImage, TargetCache};
 use crate::error::{Error, Result};
-use crate::imageio::{fit_long_side, resize};
+use crate::imageio::{fit_long_side, resize, to_tensor};
 use crate::model::{DeviceChoice, Tap, Vgg, WeightsSource};
 
 /// The loaded model, keyed by where it came from.
@@ -189,6 +189,16 @@ impl Job {
         }
         Arc::make_mut(&mut run.spec).preserve_colors = mode;
         Ok(())
+    }
+
+    /// Replaces the current image with `rgb`, resized (bicubic) to the current stage's size; the
+    /// optimiser starts afresh from it. Used to score any image under a spec, and to go on from
+    /// an image made elsewhere.
+    pub fn set_image(&mut self, rgb: &RgbImage) -> Result<()> {
+        let run = self.run.as_mut().ok_or_else(|| Error::internal("the job has no run"))?;
+        let size = run.stepper.size();
+        let x = to_tensor(&resize(rgb, size), run.stepper.x().device())?;
+        run.stepper.set_x(x)
     }
 
     /// Lets a paused run go on (the fault count starts again).

@@ -1,0 +1,57 @@
+//! `score`: the losses of any image under given settings, to compare renders made at different
+//! sizes or with different settings against the same targets.
+
+use anyhow::{Context, Result};
+use neural_style_studio::imageio::load_rgb;
+use neural_style_studio::transfer::Job;
+
+use crate::cli::ScoreArgs;
+
+#[derive(serde::Serialize)]
+struct Scores<'a> {
+    total: f64,
+    content: f64,
+    style: f64,
+    tv: f64,
+    /// Unweighted style loss per style layer, shallow to deep.
+    style_layers: &'a [f64],
+    /// The style layers' names, in the same order.
+    layers: Vec<String>,
+}
+
+/// Runs `score`.
+pub fn score(args: &ScoreArgs) -> Result<()> {
+    let (mut spec, warning) = args.spec.to_spec()?;
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    // Targets at the one size asked for; no optimisation.
+    spec.schedule.iterations = 0;
+    spec.schedule.scales = 1;
+    let image = load_rgb(&args.image)?;
+    let mut job = Job::new();
+    job.start(spec.clone())?;
+    job.set_image(&image)?;
+    let l = job.losses()?;
+    let layers: Vec<String> = spec.objective.style_layers.iter().map(|(tap, _)| tap.to_string()).collect();
+    println!("total   {:.6e}", l.total);
+    println!("content {:.6e}", l.content);
+    println!("style   {:.6e}", l.style);
+    println!("tv      {:.6e}", l.tv);
+    for (name, v) in layers.iter().zip(&l.style_layers) {
+        println!("{name} {v:.6e}");
+    }
+    if let Some(json) = &args.json {
+        let scores = Scores {
+            total: l.total,
+            content: l.content,
+            style: l.style,
+            tv: l.tv,
+            style_layers: &l.style_layers,
+            layers,
+        };
+        std::fs::write(json, serde_json::to_string_pretty(&scores)?)
+            .with_context(|| format!("cannot write {}", json.display()))?;
+    }
+    Ok(())
+}
