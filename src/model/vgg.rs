@@ -243,6 +243,26 @@ impl Vgg {
         flops
     }
 
+    /// How far the first `depth` layers see: the radius of the receptive field of one output
+    /// position in input pixels, and the output's stride. A zero-padded edge that is not the
+    /// image's own corrupts outputs within `radius` of it, and the gradient of an output reaches
+    /// inputs within `radius` of it; tiles rely on both bounds.
+    pub fn reach(&self, depth: usize) -> (usize, usize) {
+        let (mut radius, mut stride) = (0, 1);
+        for layer in self.layers.iter().take(depth) {
+            match layer {
+                // A 3x3 kernel looks one position either way at the current stride.
+                Layer::Conv(_) => radius += stride,
+                // A 2x2 window adds one position to the right/below, then the stride doubles.
+                Layer::Pool => {
+                    radius += stride;
+                    stride *= 2;
+                }
+            }
+        }
+        (radius, stride)
+    }
+
     /// Whether the CPU fast path is in use.
     pub fn uses_fast_path(&self) -> bool {
         self.fast
@@ -256,6 +276,14 @@ impl Vgg {
     /// Index into [`Activations::outputs`] of a tap, if the trunk reaches it.
     pub fn tap_index(&self, tap: Tap) -> Option<usize> {
         self.layers.iter().position(|l| matches!(l, Layer::Conv(c) if c.spec.tap == tap))
+    }
+
+    /// Channels of layer `i`'s output (a pooling layer keeps its input's).
+    pub fn layer_channels(&self, i: usize) -> Option<usize> {
+        self.layers.iter().take(i + 1).rev().find_map(|l| match l {
+            Layer::Conv(c) => Some(c.spec.out_channels),
+            Layer::Pool => None,
+        })
     }
 
     /// Channels of a tap's activations.

@@ -46,28 +46,47 @@ fn outer(f: &Tensor, channels_last: bool) -> Result<Tensor> {
 /// Gram matrix (C, C) of features (1, C, H, W), normalised by C*H*W.
 pub fn gram(features: &Tensor) -> Result<Tensor> {
     let (_, c, h, w) = features.dims4()?;
+    Ok((gram_sum(features)? / (c * h * w) as f64)?)
+}
+
+/// `F F^T` (C, C) of features (1, C, H, W), not normalised: the part of a Gram matrix one tile
+/// of the image contributes.
+pub fn gram_sum(features: &Tensor) -> Result<Tensor> {
     let (f, channels_last) = matrix(features)?;
-    Ok((outer(&f, channels_last)? / (c * h * w) as f64)?)
+    outer(&f, channels_last)
 }
 
 /// `mean((G(F) - target)^2)` as a scalar tensor and its gradient w.r.t. `features` (in their
 /// layout), scaled by `weight`.
-///
-/// d/dG = 2 (G - A) / C^2 and, G being symmetric, d/dF = 2 (d/dG) F / (C H W).
 pub fn style_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
     let (_, c, h, w) = features.dims4()?;
-    let (f, channels_last) = matrix(features)?;
-    let diff = (outer(&f, channels_last)? / (c * h * w) as f64)?.sub(target)?;
+    let diff = gram(features)?.sub(target)?;
     let loss = diff.sqr()?.mean_all()?;
+    Ok((loss, style_grad(features, &diff, weight, c * h * w)?))
+}
+
+/// Gradient of `weight * mean((G - A)^2)` w.r.t. `features`, given `diff = G - A` of the whole
+/// layer, whose C*H*W is `n` (`features` may be one tile of it).
+///
+/// d/dG = 2 (G - A) / C^2 and, G being symmetric, d/dF = 2 (d/dG) F / n.
+pub fn style_grad(features: &Tensor, diff: &Tensor, weight: f64, n: usize) -> Result<Tensor> {
+    let (_, c, h, w) = features.dims4()?;
+    let (f, channels_last) = matrix(features)?;
     // The scale goes on the small (C, C) factor, not the (HW, C) product.
-    let scaled = (diff * (weight * 4.0 / ((c * c) as f64 * (c * h * w) as f64)))?;
+    let scaled = (diff * (weight * 4.0 / ((c * c) as f64 * n as f64)))?;
     // (HW, C) x (C, C) in channels-last, (C, C) x (C, HW) otherwise; diff is symmetric.
     let grad = if channels_last { f.matmul(&scaled)? } else { scaled.matmul(&f)? };
-    Ok((loss, unmatrix(&grad, channels_last, (c, h, w))?))
+    unmatrix(&grad, channels_last, (c, h, w))
 }
 
 /// `mean((F - target)^2)` and its gradient w.r.t. `features`, scaled by `weight`.
 pub fn content_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
+    content_term(features, target, weight, features.elem_count())
+}
+
+/// `sum((F - target)^2) / n` and its gradient w.r.t. `features` scaled by `weight`, where `n` is
+/// the element count of the whole layer (`features` and `target` may be one tile of it).
+pub fn content_term(features: &Tensor, target: &Tensor, weight: f64, n: usize) -> Result<(Tensor, Tensor)> {
     let (_, c, h, w) = features.dims4()?;
     let (f, channels_last) = matrix(features)?;
     // The target in the features' layout (a no-op when both come from the same network).
@@ -77,8 +96,8 @@ pub fn content_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) ->
         target.contiguous()?.reshape((c, h * w))?
     };
     let diff = f.sub(&t)?;
-    let loss = diff.sqr()?.mean_all()?;
-    let grad = (diff * (2.0 * weight / features.elem_count() as f64))?;
+    let loss = (diff.sqr()?.sum_all()? / n as f64)?;
+    let grad = (diff * (2.0 * weight / n as f64))?;
     Ok((loss, unmatrix(&grad, channels_last, (c, h, w))?))
 }
 

@@ -15,6 +15,7 @@ pub mod spec;
 pub mod stepper;
 pub mod stored;
 pub mod targets;
+pub mod tiles;
 
 pub use colour::PreserveColors;
 pub use job::{Event, Fault, Job, MAX_FAULTS};

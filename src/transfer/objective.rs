@@ -103,6 +103,64 @@ pub struct Losses {
     pub style_layers: Vec<f64>,
 }
 
+impl Losses {
+    /// Weighs the unweighted terms into the total (`None`: a term whose weight is zero).
+    /// A non-finite total is [`Error::NonFinite`].
+    pub(super) fn assemble(
+        objective: &Objective,
+        content: Option<f64>,
+        style_layers: &[Option<f64>],
+        tv: f64,
+    ) -> Result<Self> {
+        let mut losses = Losses {
+            content: content.unwrap_or(0.0),
+            tv,
+            style_layers: style_layers.iter().map(|v| v.unwrap_or(0.0)).collect(),
+            ..Losses::default()
+        };
+        losses.style = objective.style_layers.iter().zip(&losses.style_layers).map(|(l, v)| l.1 * v).sum();
+        losses.total = objective.content_weight * losses.content
+            + objective.style_weight * losses.style
+            + objective.tv_weight * losses.tv;
+        if !losses.total.is_finite() {
+            return Err(Error::NonFinite("loss"));
+        }
+        Ok(losses)
+    }
+}
+
+/// The layers an objective's non-zero terms read, as indices into the network's layers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Terms {
+    /// The content tap's layer, when the content weight is not zero.
+    pub content: Option<usize>,
+    /// Each style layer's index, `None` where its weight (or the style weight) is zero.
+    pub style: Vec<Option<usize>>,
+    /// Every layer above, for `Vgg::forward_taps`.
+    pub keep: Vec<usize>,
+    /// Layers to run: one past the deepest kept (0: none).
+    pub depth: usize,
+}
+
+impl Terms {
+    /// The layers `objective` needs from `net`.
+    pub fn new(net: &Vgg, objective: &Objective) -> Result<Self> {
+        let index =
+            |tap: Tap| net.tap_index(tap).ok_or_else(|| Error::invalid(format!("the network does not reach {tap}")));
+        let content = if objective.content_weight != 0.0 { Some(index(objective.content_tap)?) } else { None };
+        let style = objective
+            .style_layers
+            .iter()
+            .map(|&(tap, w)| if objective.style_weight * w != 0.0 { index(tap).map(Some) } else { Ok(None) })
+            .collect::<Result<Vec<_>>>()?;
+        let mut keep: Vec<usize> = content.iter().chain(style.iter().flatten()).copied().collect();
+        keep.sort_unstable();
+        keep.dedup();
+        let depth = keep.iter().max().map_or(0, |&d| d + 1);
+        Ok(Terms { content, style, keep, depth })
+    }
+}
+
 /// Wall time of the phases of one evaluation, in seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct PhaseTimes {
@@ -136,23 +194,11 @@ pub fn evaluate_timed(
 ) -> Result<(Losses, Option<Tensor>, PhaseTimes)> {
     let mut times = PhaseTimes::default();
     let clock = std::time::Instant::now();
-    let active_style = |w: f64| objective.style_weight * w != 0.0;
-    let index =
-        |tap: Tap| net.tap_index(tap).ok_or_else(|| Error::invalid(format!("the network does not reach {tap}")));
     // Run only as deep as a term with non-zero weight needs.
-    let mut keep = Vec::new();
-    if objective.content_weight != 0.0 {
-        keep.push(index(objective.content_tap)?);
-    }
-    for &(tap, w) in &objective.style_layers {
-        if active_style(w) {
-            keep.push(index(tap)?);
-        }
-    }
-    let depth = keep.iter().max().map_or(0, |&d| d + 1);
-    let acts = net.forward_taps(x, &keep)?;
+    let terms = Terms::new(net, objective)?;
+    let acts = net.forward_taps(x, &terms.keep)?;
     times.forward = clock.elapsed().as_secs_f64();
-    let mut tap_grads: Vec<Option<Tensor>> = vec![None; depth];
+    let mut tap_grads: Vec<Option<Tensor>> = vec![None; terms.depth];
     let mut add_grad = |i: usize, g: Tensor| -> Result<()> {
         tap_grads[i] = Some(match tap_grads[i].take() {
             Some(prev) => prev.add(&g)?,
@@ -162,22 +208,21 @@ pub fn evaluate_timed(
     };
     // Scalars are gathered as tensors and read back once, so a GPU is synchronised only once.
     let mut scalars: Vec<Tensor> = Vec::new();
-    let content_slot = if objective.content_weight != 0.0 {
-        let i = index(objective.content_tap)?;
-        let (l, g) = content_loss_and_grad(acts.output(i)?, &targets.content, objective.content_weight)?;
-        add_grad(i, g)?;
-        scalars.push(l);
-        Some(scalars.len() - 1)
-    } else {
-        None
+    let content_slot = match terms.content {
+        Some(i) => {
+            let (l, g) = content_loss_and_grad(acts.output(i)?, &targets.content, objective.content_weight)?;
+            add_grad(i, g)?;
+            scalars.push(l);
+            Some(scalars.len() - 1)
+        }
+        None => None,
     };
     let mut style_slots = Vec::new();
-    for (k, &(tap, w)) in objective.style_layers.iter().enumerate() {
-        if !active_style(w) {
+    for (k, (&layer, &(_, w))) in terms.style.iter().zip(&objective.style_layers).enumerate() {
+        let Some(i) = layer else {
             style_slots.push(None);
             continue;
-        }
-        let i = index(tap)?;
+        };
         let target = targets.style_gram(k)?;
         let (l, g) = style_loss_and_grad(acts.output(i)?, target, objective.style_weight * w)?;
         add_grad(i, g)?;
@@ -188,25 +233,15 @@ pub fn evaluate_timed(
     scalars.push(tv_loss);
 
     let values: Vec<f32> = Tensor::stack(&scalars, 0)?.to_vec1()?;
-    let value = |slot: Option<usize>| slot.map_or(0.0, |s| f64::from(values[s]));
-    let mut losses = Losses {
-        content: value(content_slot),
-        tv: f64::from(values[values.len() - 1]),
-        style_layers: style_slots.iter().map(|&s| value(s)).collect(),
-        ..Losses::default()
-    };
-    losses.style = objective.style_layers.iter().zip(&losses.style_layers).map(|(l, v)| l.1 * v).sum();
-    losses.total = objective.content_weight * losses.content
-        + objective.style_weight * losses.style
-        + objective.tv_weight * losses.tv;
-    if !losses.total.is_finite() {
-        return Err(Error::NonFinite("loss"));
-    }
+    let value = |slot: Option<usize>| slot.map(|s| f64::from(values[s]));
+    let style_values: Vec<Option<f64>> = style_slots.iter().map(|&s| value(s)).collect();
+    let losses =
+        Losses::assemble(objective, value(content_slot), &style_values, f64::from(values[values.len() - 1]))?;
     times.losses = clock.elapsed().as_secs_f64() - times.forward;
     if !want_grad {
         return Ok((losses, None, times));
     }
-    let grad = match (depth, tv_grad) {
+    let grad = match (terms.depth, tv_grad) {
         (0, Some(tv)) => tv,
         (0, None) => x.zeros_like()?,
         (_, None) => net.backward(&acts, &mut tap_grads)?,
