@@ -145,6 +145,10 @@ pub struct SpecArgs {
     /// Seed for noise initialisation [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Evaluate in tiles of N pixels (exact: the same picture, in less memory) [default: tiles
+    /// only when the whole image does not fit].
+    #[arg(long, value_name = "N")]
+    pub tile: Option<u32>,
     /// VGG16/VGG19 weights as safetensors in torchvision layout [default: the embedded VGG16].
     #[arg(long)]
     pub weights: Option<PathBuf>,
@@ -239,6 +243,7 @@ impl SpecArgs {
             };
         }
         spec.run.seed = self.seed.unwrap_or(spec.run.seed);
+        spec.run.tile = self.tile.or(spec.run.tile);
         if let Some(w) = &self.weights {
             spec.model = WeightsSource::File(w.clone());
         }
@@ -269,7 +274,7 @@ pub struct RenderArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
     /// Output PNG.
-    #[arg(long, default_value = "out.png")]
+    #[arg(short, long, default_value = "out.png")]
     pub out: PathBuf,
     /// Also write the image every N iterations (out_0100.png ...).
     #[arg(long)]

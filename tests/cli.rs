@@ -307,3 +307,35 @@ fn score_prints_the_losses_of_any_image_and_a_render_scores_better_than_its_phot
     assert!(render["total"].as_f64().unwrap() < photo["total"].as_f64().unwrap());
     assert!(render["content"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn tiles_give_the_same_render_in_less_memory_and_are_stored_in_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 256, 192);
+    let render = |name: &str, extra: &[&str]| -> serde_json::Value {
+        let (out, json) = (dir.path().join(format!("{name}.png")), dir.path().join(format!("{name}.json")));
+        let mut args = vec!["render", "--content", s(&content), "--style", s(&style), "--size", "256"];
+        args.extend_from_slice(&["--iters", "1", "--out", s(&out), "--json", s(&json)]);
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            settings_chunk(&out)["run"]["tile"],
+            if extra.is_empty() { serde_json::Value::Null } else { 64.into() }
+        );
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    };
+    // 64 px tiles on 256 x 192 with relu5_1's 160 px halo: 4 columns, the outer ones reading part.
+    let (whole, tiled) = (render("whole", &[]), render("tiled", &["--tile", "64"]));
+    for (a, b) in whole["iterations"].as_array().unwrap().iter().zip(tiled["iterations"].as_array().unwrap()) {
+        let (a, b) = (a["total"].as_f64().unwrap(), b["total"].as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-4 * a, "{a} vs {b}");
+    }
+    let o = run(&["render", "--content", s(&content), "--style", s(&style), "--tile", "8"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("tiles must be between 16"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

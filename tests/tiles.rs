@@ -39,8 +39,7 @@ fn shallow() -> Objective {
 fn compare(net: &Arc<Vgg>, label: &str, objective: &Objective, (w, h): (u32, u32), tile: usize) {
     let content = PreparedImage::new(common::content_image(w, h), net).unwrap();
     let style = PreparedImage::new(common::style_image(96, 96), net).unwrap();
-    let targets =
-        Targets::new(net, &content, &[style], &objective.target_request(), &mut TargetCache::new()).unwrap();
+    let targets = Targets::new(net, &content, &[style], &objective.target_request(), &mut TargetCache::new()).unwrap();
     let x = content.tensor.add(&common::noise(content.tensor.dims(), 0.35, 1)).unwrap();
     let depth = net.tap_index(objective.taps().into_iter().max().unwrap()).unwrap() + 1;
     let grid = TileGrid::new(net, depth, (w as usize, h as usize), tile);

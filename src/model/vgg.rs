@@ -248,19 +248,7 @@ impl Vgg {
     /// image's own corrupts outputs within `radius` of it, and the gradient of an output reaches
     /// inputs within `radius` of it; tiles rely on both bounds.
     pub fn reach(&self, depth: usize) -> (usize, usize) {
-        let (mut radius, mut stride) = (0, 1);
-        for layer in self.layers.iter().take(depth) {
-            match layer {
-                // A 3x3 kernel looks one position either way at the current stride.
-                Layer::Conv(_) => radius += stride,
-                // A 2x2 window adds one position to the right/below, then the stride doubles.
-                Layer::Pool => {
-                    radius += stride;
-                    stride *= 2;
-                }
-            }
-        }
-        (radius, stride)
+        reach(self.layers.iter().take(depth).map(|l| matches!(l, Layer::Pool)))
     }
 
     /// Whether the CPU fast path is in use.
@@ -354,6 +342,20 @@ impl Vgg {
         }
         g.ok_or_else(|| Error::internal("empty network"))
     }
+}
+
+/// [`Vgg::reach`] of a stack of layers given as "is a pooling layer" flags.
+pub fn reach(pools: impl IntoIterator<Item = bool>) -> (usize, usize) {
+    let (mut radius, mut stride) = (0, 1);
+    for pool in pools {
+        // A 3x3 kernel looks one position either way at the current stride; a 2x2 window adds
+        // one position to the right/below, then the stride doubles.
+        radius += stride;
+        if pool {
+            stride *= 2;
+        }
+    }
+    (radius, stride)
 }
 
 /// Routes the gradient of a 2x2/stride-2 max-pool to the position of each window's maximum.

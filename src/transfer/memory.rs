@@ -6,6 +6,7 @@ use super::optimizer::OptimizerKind;
 use super::spec::RenderSpec;
 use crate::error::{Error, Result};
 use crate::imageio::fit_long_side;
+use crate::model::vgg::reach;
 use crate::model::{Config, LayerSpec};
 
 const F32: u64 = 4;
@@ -18,6 +19,14 @@ const BYTES_PER_WEIGHT: u64 = 40;
 const MIN_HISTORY: usize = 5;
 /// Share of the available memory a render may plan to use (the rest for the OS and the UI).
 const USABLE: f64 = 0.85;
+/// L-BFGS state above which the history is shortened at large sizes (history 100 up to about
+/// 1330 x 1000; 10 at 4096 x 3072).
+const STATE_CAP: u64 = 3 << 30;
+/// What a tiled render plans to use when it can: beyond tiles of about 1024 px the halo costs
+/// little, and the desktop keeps the rest.
+pub const TILED_BUDGET: u64 = 7 << 30;
+/// Tile sides tried, largest first.
+const TILE_SIZES: [u32; 7] = [2048, 1536, 1024, 768, 512, 384, 256];
 
 /// Bytes a render needs, by part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,39 +50,78 @@ impl MemoryEstimate {
     }
 }
 
-/// Estimates the peak memory of optimising a `width` x `height` image with this network.
+/// Estimates the peak memory of optimising a `width` x `height` image with this network, whole
+/// or (with `tile`) in tiles of that side.
 pub fn estimate(
     config: &Config,
     (width, height): (u32, u32),
     n_styles: usize,
     kind: OptimizerKind,
     history: usize,
+    tile: Option<u32>,
 ) -> Result<MemoryEstimate> {
-    let (mut h, mut w, mut c) = (u64::from(height), u64::from(width), 3u64);
-    let pixels = h * w;
-    let (mut kept, mut largest, mut grams, mut weights) = (h * w * c, h * w * c, 0u64, 0u64);
-    for layer in config.layers()? {
-        match layer {
-            LayerSpec::Conv(conv) => {
-                weights += 9 * (conv.in_channels * conv.out_channels) as u64;
-                c = conv.out_channels as u64;
-                grams += c * c;
-            }
-            LayerSpec::Pool => (h, w) = (h / 2, w / 2),
+    let layers = config.layers()?;
+    let (w, h) = (u64::from(width), u64::from(height));
+    let image = 3 * w * h * F32;
+    let whole = walk(&layers, (w, h));
+    let (network, targets) = match tile_outer(&layers, (w, h), tile) {
+        // Activations, the same again for the taps' copies and the style image's forward pass
+        // at target time (upper bounds), and three gradient-sized buffers in the backward pass.
+        None => ((2 * whole.kept + 3 * whole.largest) * F32, (n_styles as u64 * whole.grams + whole.kept / 8) * F32),
+        Some(outer) => {
+            let one = walk(&layers, outer);
+            // One tile's passes at a time, plus the image-sized gradient being assembled, its
+            // parts and the TV term; the whole content features (block 4: 512 channels at 1/8)
+            // and a tile's crop of them.
+            let content = 2 * 512 * (h / 8) * (w / 8);
+            ((2 * one.kept + 3 * one.largest) * F32 + 3 * image, (n_styles as u64 * whole.grams + content) * F32)
         }
-        kept += h * w * c;
-        largest = largest.max(h * w * c);
-    }
-    // Activations, the same again for the taps' copies and the style image's forward pass at
-    // target time (upper bounds), and three gradient-sized buffers in the backward pass.
-    let network = (2 * kept + 3 * largest) * F32;
-    let targets = (n_styles as u64 * grams + kept / 8) * F32;
-    let image = 3 * pixels * F32;
+    };
     let optimizer = match kind {
         OptimizerKind::Lbfgs => (2 * history as u64 + 4) * image,
         OptimizerKind::Adam => 4 * image,
     };
-    Ok(MemoryEstimate { network, targets, optimizer, model: weights * BYTES_PER_WEIGHT, base: PROGRAM_BYTES })
+    Ok(MemoryEstimate { network, targets, optimizer, model: whole.weights * BYTES_PER_WEIGHT, base: PROGRAM_BYTES })
+}
+
+/// Element counts of one forward pass over `(w, h)`.
+struct Walk {
+    /// Every layer's output and the input.
+    kept: u64,
+    /// The largest single output.
+    largest: u64,
+    /// Gram matrices of every layer.
+    grams: u64,
+    /// Convolution weights.
+    weights: u64,
+}
+
+fn walk(layers: &[LayerSpec], (mut w, mut h): (u64, u64)) -> Walk {
+    let mut c = 3u64;
+    let mut walk = Walk { kept: h * w * c, largest: h * w * c, grams: 0, weights: 0 };
+    for layer in layers {
+        match layer {
+            LayerSpec::Conv(conv) => {
+                walk.weights += 9 * (conv.in_channels * conv.out_channels) as u64;
+                c = conv.out_channels as u64;
+                walk.grams += c * c;
+            }
+            LayerSpec::Pool => (h, w) = (h / 2, w / 2),
+        }
+        walk.kept += h * w * c;
+        walk.largest = walk.largest.max(h * w * c);
+    }
+    walk
+}
+
+/// The largest region one tile of side `tile` reads (its interior, a merged remainder and the
+/// halo on both sides), or `None` when one tile covers the image.
+fn tile_outer(layers: &[LayerSpec], (w, h): (u64, u64), tile: Option<u32>) -> Option<(u64, u64)> {
+    let (radius, align) = reach(layers.iter().map(|l| matches!(l, LayerSpec::Pool)));
+    let (radius, align) = (radius as u64, align as u64);
+    let side = u64::from(tile?).next_multiple_of(align) + align + 2 * (2 * radius).next_multiple_of(align);
+    let outer = (side.min(w), side.min(h));
+    (outer != (w, h)).then_some(outer)
 }
 
 /// Why a render was refused for memory: what it needs, what there is, and the largest size that
@@ -115,44 +163,88 @@ pub struct MemoryPlan {
     pub note: Option<String>,
 }
 
-/// Checks `spec` against `available` bytes (`None`: unknown, no check). When it does not fit,
-/// shortens the L-BFGS history (down to 5) and says so, or refuses, naming a size that fits.
+/// Checks `spec` against `available` bytes (`None`: unknown, no check) and makes it fit, saying
+/// what changed: at large sizes the L-BFGS history is bounded; a render whose whole image does
+/// not fit is evaluated in tiles (the same picture), as large as fit in [`TILED_BUDGET`] or,
+/// failing that, in what is free; then the history is shortened (down to 5). Otherwise it is
+/// refused, naming a size that fits.
 pub fn fit_in_memory(
     spec: &mut RenderSpec,
     content: (u32, u32),
     config: &Config,
     available: Option<u64>,
 ) -> Result<MemoryPlan> {
-    let n = spec.styles.len();
-    let kind = spec.run.optimizer;
-    let needs = |size: u32, history: usize| estimate(config, fit_long_side(content, size), n, kind, history);
-    let wanted = needs(spec.size, spec.run.history)?;
-    let Some(available) = available else { return Ok(MemoryPlan { estimate: wanted, note: None }) };
+    let (n, kind, size) = (spec.styles.len(), spec.run.optimizer, spec.size);
+    let needs = |size: u32, history: usize, tile: Option<u32>| {
+        estimate(config, fit_long_side(content, size), n, kind, history, tile)
+    };
+    let mut notes = Vec::new();
+    if kind == OptimizerKind::Lbfgs {
+        let (w, h) = fit_long_side(content, size);
+        let per_entry = 2 * 3 * u64::from(w) * u64::from(h) * F32;
+        let bound = ((STATE_CAP / per_entry) as usize).max(MIN_HISTORY);
+        if spec.run.history > bound {
+            notes.push(format!(
+                "L-BFGS history shortened from {} to {bound} at {size} px to keep its memory under {}",
+                spec.run.history,
+                gib(STATE_CAP)
+            ));
+            spec.run.history = bound;
+        }
+    }
+    let plan = |estimate: MemoryEstimate, notes: Vec<String>| MemoryPlan {
+        estimate,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    };
+    let wanted = needs(size, spec.run.history, spec.run.tile)?;
+    let Some(available) = available else { return Ok(plan(wanted, notes)) };
     let budget = (available as f64 * USABLE) as u64;
     if wanted.total() <= budget {
-        return Ok(MemoryPlan { estimate: wanted, note: None });
+        return Ok(plan(wanted, notes));
     }
+    let long_side = fit_long_side(content, size).0.max(fit_long_side(content, size).1);
+    let tiles: Vec<u32> = match spec.run.tile {
+        Some(t) => vec![t],
+        None => TILE_SIZES.iter().copied().filter(|&t| t < long_side).collect(),
+    };
+    if spec.run.tile.is_none() {
+        for cap in [budget.min(TILED_BUDGET), budget] {
+            for &t in &tiles {
+                let e = needs(size, spec.run.history, Some(t))?;
+                if e.total() <= cap {
+                    notes.push(format!("evaluated in tiles of {t} px so that it fits in memory (the same picture)"));
+                    spec.run.tile = Some(t);
+                    return Ok(plan(e, notes));
+                }
+            }
+        }
+    }
+    let smallest = tiles.last().copied().or(spec.run.tile);
     if kind == OptimizerKind::Lbfgs {
         let mut history = spec.run.history;
         while history > MIN_HISTORY {
             history = (history * 3 / 4).max(MIN_HISTORY);
-            let e = needs(spec.size, history)?;
+            let e = needs(size, history, smallest)?;
             if e.total() <= budget {
-                let note = format!(
-                    "L-BFGS history shortened from {} to {history} so that a {} px render fits in the {} free",
+                notes.push(format!(
+                    "L-BFGS history shortened from {} to {history} so that a {size} px render fits in the {} free",
                     spec.run.history,
-                    spec.size,
                     gib(available)
-                );
+                ));
+                if smallest != spec.run.tile {
+                    notes.push(format!("evaluated in tiles of {} px (the same picture)", smallest.unwrap_or(0)));
+                }
                 spec.run.history = history;
-                return Ok(MemoryPlan { estimate: e, note: Some(note) });
+                spec.run.tile = smallest;
+                return Ok(plan(e, notes));
             }
         }
     }
     let history = if kind == OptimizerKind::Lbfgs { MIN_HISTORY } else { 0 };
+    let smallest = spec.run.tile.or(TILE_SIZES.last().copied());
     let fits =
-        (1..spec.size / 32).rev().map(|k| k * 32).find(|&size| needs(size, history).is_ok_and(|e| e.total() <= budget));
-    Err(Error::Memory(Shortage { size: spec.size, needed: wanted.total(), available, fits }))
+        (1..size / 32).rev().map(|k| k * 32).find(|&s| needs(s, history, smallest).is_ok_and(|e| e.total() <= budget));
+    Err(Error::Memory(Shortage { size, needed: wanted.total(), available, fits }))
 }
 
 /// Memory the system can give this process now (RAM; GPUs' memory is not visible to candle).
@@ -185,8 +277,8 @@ mod tests {
 
     #[test]
     fn lbfgs_history_costs_two_image_vectors_per_entry() {
-        let a = estimate(&vgg16(), (512, 384), 1, OptimizerKind::Lbfgs, 10).unwrap();
-        let b = estimate(&vgg16(), (512, 384), 1, OptimizerKind::Lbfgs, 11).unwrap();
+        let a = estimate(&vgg16(), (512, 384), 1, OptimizerKind::Lbfgs, 10, None).unwrap();
+        let b = estimate(&vgg16(), (512, 384), 1, OptimizerKind::Lbfgs, 11, None).unwrap();
         assert_eq!(b.total() - a.total(), 2 * 3 * 512 * 384 * 4);
         assert_eq!(a.network, b.network);
     }
@@ -198,7 +290,7 @@ mod tests {
         // (docs/reliability.md).
         let measured = [((128, 96), 484.0), ((256, 192), 595.0), ((512, 384), 977.0), ((1024, 768), 2485.0)];
         for ((w, h), measured_mib) in measured {
-            let e = estimate(&vgg16(), (w, h), 1, OptimizerKind::Lbfgs, 3).unwrap();
+            let e = estimate(&vgg16(), (w, h), 1, OptimizerKind::Lbfgs, 3, None).unwrap();
             let mib = e.total() as f64 / f64::from(1 << 20);
             assert!(mib >= measured_mib && mib <= measured_mib * 1.3, "{w}x{h}: {mib:.0} MiB vs {measured_mib}");
         }
@@ -216,7 +308,7 @@ mod tests {
     #[test]
     fn tight_memory_shortens_the_lbfgs_history_and_says_so() {
         let mut s = spec(2048);
-        let full = estimate(&vgg16(), (2048, 1536), 1, OptimizerKind::Lbfgs, 100).unwrap().total();
+        let full = estimate(&vgg16(), (2048, 1536), 1, OptimizerKind::Lbfgs, 100, None).unwrap().total();
         let available = (full as f64 * 0.85) as u64;
         let plan = fit_in_memory(&mut s, (1024, 768), &vgg16(), Some(available)).unwrap();
         assert!(s.run.history < 100 && s.run.history >= MIN_HISTORY, "{}", s.run.history);
@@ -238,10 +330,43 @@ mod tests {
         assert!((512..4096).contains(&fits), "{shortage}");
         let msg = shortage.to_string();
         assert!(msg.contains("a 4096 px render needs about") && msg.contains(&format!("{fits} px fits")), "{msg}");
-        let e = estimate(&vgg16(), fit_long_side((4000, 3000), fits), 1, OptimizerKind::Lbfgs, MIN_HISTORY).unwrap();
+        let tile = Some(256);
+        let e =
+            estimate(&vgg16(), fit_long_side((4000, 3000), fits), 1, OptimizerKind::Lbfgs, MIN_HISTORY, tile).unwrap();
         assert!(e.total() as f64 <= available as f64 * USABLE);
         let bigger = fit_long_side((4000, 3000), fits + 32);
-        let e = estimate(&vgg16(), bigger, 1, OptimizerKind::Lbfgs, MIN_HISTORY).unwrap();
+        let e = estimate(&vgg16(), bigger, 1, OptimizerKind::Lbfgs, MIN_HISTORY, tile).unwrap();
         assert!(e.total() as f64 > available as f64 * USABLE, "the largest size that fits is named");
+    }
+
+    #[test]
+    fn a_print_too_large_to_run_whole_is_tiled_with_a_bounded_history_and_says_so() {
+        let mut s = spec(4096);
+        let whole = estimate(&vgg16(), (4096, 3072), 1, OptimizerKind::Lbfgs, 10, None).unwrap();
+        assert!(whole.total() > 20 << 30, "the whole 4096 px image needs {} GiB", whole.total() >> 30);
+        let plan = fit_in_memory(&mut s, (4000, 3000), &vgg16(), Some(20 << 30)).unwrap();
+        assert_eq!(s.run.history, 10, "3 GiB of L-BFGS state at 4096 x 3072");
+        let tile = s.run.tile.expect("tiled");
+        assert!((256..4096).contains(&tile));
+        assert!(plan.estimate.total() <= TILED_BUDGET, "{} GiB", plan.estimate.total() >> 30);
+        let bigger = TILE_SIZES.iter().copied().filter(|&t| t > tile).min().unwrap();
+        let e = estimate(&vgg16(), (4096, 3072), 1, OptimizerKind::Lbfgs, 10, Some(bigger)).unwrap();
+        assert!(e.total() > TILED_BUDGET, "the largest tile within the budget is chosen");
+        let note = plan.note.unwrap();
+        assert!(note.contains("from 100 to 10") && note.contains(&format!("tiles of {tile} px")), "{note}");
+    }
+
+    #[test]
+    fn a_tile_size_the_artist_forced_is_kept_and_a_small_render_runs_whole() {
+        let mut s = spec(4096);
+        s.run.tile = Some(300);
+        fit_in_memory(&mut s, (4000, 3000), &vgg16(), Some(20 << 30)).unwrap();
+        assert_eq!(s.run.tile, Some(300));
+        let mut s = spec(512);
+        fit_in_memory(&mut s, (4000, 3000), &vgg16(), Some(20 << 30)).unwrap();
+        assert_eq!((s.run.tile, s.run.history), (None, 100));
+        let tiled = estimate(&vgg16(), (4096, 3072), 1, OptimizerKind::Adam, 0, Some(512)).unwrap();
+        let whole = estimate(&vgg16(), (4096, 3072), 1, OptimizerKind::Adam, 0, None).unwrap();
+        assert!(tiled.network * 8 < whole.network, "{} vs {}", tiled.network, whole.network);
     }
 }

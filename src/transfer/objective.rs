@@ -75,6 +75,7 @@ impl Objective {
             content_tap: self.content_tap,
             style_taps: self.style_layers.iter().map(|l| l.0).collect(),
             blend: self.style_blend.clone(),
+            tile: None,
         }
     }
 
@@ -235,8 +236,7 @@ pub fn evaluate_timed(
     let values: Vec<f32> = Tensor::stack(&scalars, 0)?.to_vec1()?;
     let value = |slot: Option<usize>| slot.map(|s| f64::from(values[s]));
     let style_values: Vec<Option<f64>> = style_slots.iter().map(|&s| value(s)).collect();
-    let losses =
-        Losses::assemble(objective, value(content_slot), &style_values, f64::from(values[values.len() - 1]))?;
+    let losses = Losses::assemble(objective, value(content_slot), &style_values, f64::from(values[values.len() - 1]))?;
     times.losses = clock.elapsed().as_secs_f64() - times.forward;
     if !want_grad {
         return Ok((losses, None, times));

@@ -19,8 +19,8 @@ pub const SPEC_VERSION: u32 = 1;
 pub const MIN_SIZE: u32 = 32;
 /// Smallest short side the network accepts: four 2x2 poolings leave relu5_1 one pixel.
 pub const MIN_SHORT_SIDE: u32 = 16;
-/// Largest output long side accepted in one piece.
-pub const MAX_SIZE: u32 = 4096;
+/// Largest output long side accepted (larger renders run in tiles when memory requires).
+pub const MAX_SIZE: u32 = 8192;
 
 /// An input image: its path, and the sha256 of the file the render used (filled in when the
 /// render loads it; checked when stored settings are reused).
@@ -170,6 +170,12 @@ impl RenderSpec {
             return Err(Error::invalid(format!(
                 "L-BFGS history must be between 1 and 10000, got {}",
                 self.run.history
+            )));
+        }
+        if self.run.tile.is_some_and(|t| !(16..=MAX_SIZE).contains(&t)) {
+            return Err(Error::invalid(format!(
+                "tiles must be between 16 and {MAX_SIZE} pixels, got {}",
+                self.run.tile.unwrap_or(0)
             )));
         }
         self.objective.validate(self.styles.len())

@@ -10,9 +10,10 @@ use image::RgbImage;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::objective::{evaluate, evaluate_timed, Losses, Objective, PhaseTimes};
+use super::objective::{evaluate_timed, Losses, Objective, PhaseTimes};
 use super::optimizer::{Optimizer, OptimizerKind};
-use super::targets::{PreparedImage, TargetCache, Targets};
+use super::targets::{PreparedImage, TargetCache, TargetRequest, Targets};
+use super::tiles::evaluate_tiled;
 use crate::error::{Error, Result};
 use crate::imageio::{from_tensor, resize, to_tensor};
 use crate::model::Vgg;
@@ -42,11 +43,14 @@ pub struct RunSettings {
     pub init: Init,
     /// Seed for noise initialisation.
     pub seed: u64,
+    /// Evaluate in tiles of this side (pixels, rounded up to the pooling grid) to bound memory;
+    /// `None`: the whole image at once. The results are the same either way.
+    pub tile: Option<u32>,
 }
 
 impl Default for RunSettings {
     fn default() -> Self {
-        RunSettings { optimizer: OptimizerKind::Lbfgs, lr: 1.0, history: 100, init: Init::Content, seed: 0 }
+        RunSettings { optimizer: OptimizerKind::Lbfgs, lr: 1.0, history: 100, init: Init::Content, seed: 0, tile: None }
     }
 }
 
@@ -75,6 +79,7 @@ pub struct Stepper {
     /// The image before the last update: its loss was finite, so a fault rolls back to it.
     previous: Option<Tensor>,
     iteration: usize,
+    tile: Option<usize>,
 }
 
 impl Stepper {
@@ -91,10 +96,14 @@ impl Stepper {
             return Err(Error::invalid(format!("learning rate must be > 0, got {}", settings.lr)));
         }
         objective.validate(styles.len())?;
-        let targets = Targets::new(&net, &content, &styles, &objective.target_request(), cache)?;
+        if settings.tile.is_some_and(|t| t < 16) {
+            return Err(Error::invalid("tiles must be at least 16 pixels"));
+        }
+        let tile = settings.tile.map(|t| t as usize);
+        let targets = Targets::new(&net, &content, &styles, &request(&objective, tile), cache)?;
         let x = initial_image(&net, &content, &styles, settings)?;
         let optimizer = Optimizer::new(settings.optimizer, settings.lr, settings.history);
-        Ok(Stepper { net, content, styles, objective, targets, optimizer, x, previous: None, iteration: 0 })
+        Ok(Stepper { net, content, styles, objective, targets, optimizer, x, previous: None, iteration: 0, tile })
     }
 
     /// One iteration: evaluate at the current image, then update it. On a non-finite loss the
@@ -102,7 +111,7 @@ impl Stepper {
     /// Either way [`Error::NonFinite`] is returned and the optimiser should be reset.
     pub fn step(&mut self) -> Result<StepReport> {
         let start = Instant::now();
-        let evaluated = evaluate_timed(&self.net, &self.x, &self.objective, &self.targets, true);
+        let evaluated = self.evaluate(true);
         if let (Err(Error::NonFinite(_)), Some(previous)) = (&evaluated, self.previous.take()) {
             self.x = previous;
         }
@@ -122,7 +131,15 @@ impl Stepper {
 
     /// Losses at the current image (forward pass only).
     pub fn losses(&self) -> Result<Losses> {
-        Ok(evaluate(&self.net, &self.x, &self.objective, &self.targets, false)?.0)
+        Ok(self.evaluate(false)?.0)
+    }
+
+    /// The losses (and gradient) at the current image, whole or in tiles.
+    fn evaluate(&self, want_grad: bool) -> Result<(Losses, Option<Tensor>, PhaseTimes)> {
+        match self.tile {
+            Some(tile) => evaluate_tiled(&self.net, &self.x, &self.objective, &self.targets, tile, want_grad),
+            None => evaluate_timed(&self.net, &self.x, &self.objective, &self.targets, want_grad),
+        }
     }
 
     /// Replaces the objective in place: the image is kept, the optimiser's history is reset
@@ -139,7 +156,8 @@ impl Stepper {
                 self.targets.reblend(&objective.style_blend)?;
             }
         } else {
-            self.targets = Targets::new(&self.net, &self.content, &self.styles, &objective.target_request(), cache)?;
+            let request = request(&objective, self.tile);
+            self.targets = Targets::new(&self.net, &self.content, &self.styles, &request, cache)?;
         }
         self.objective = objective;
         self.optimizer.reset();
@@ -196,6 +214,11 @@ impl Stepper {
     pub fn content(&self) -> &PreparedImage {
         &self.content
     }
+}
+
+/// The targets `objective` needs, computed in tiles when the run is tiled.
+fn request(objective: &Objective, tile: Option<usize>) -> TargetRequest {
+    TargetRequest { tile, ..objective.target_request() }
 }
 
 fn initial_image(

@@ -8,6 +8,7 @@ use candle_core::Tensor;
 use image::RgbImage;
 
 use super::gram::gram;
+use super::tiles::{features_tiled, grams_tiled};
 use crate::error::{Error, Result};
 use crate::imageio::to_tensor;
 use crate::model::{Tap, Vgg};
@@ -98,7 +99,14 @@ impl TargetCache {
         self.bytes
     }
 
-    fn get(&mut self, net: &Vgg, image: &PreparedImage, taps: &[Tap], kind: Kind) -> Result<Vec<Tensor>> {
+    fn get(
+        &mut self,
+        net: &Vgg,
+        image: &PreparedImage,
+        taps: &[Tap],
+        kind: Kind,
+        tile: Option<usize>,
+    ) -> Result<Vec<Tensor>> {
         self.clock += 1;
         let missing: Vec<Tap> =
             taps.iter().copied().filter(|&t| !self.entries.contains_key(&(image.key, t, kind))).collect();
@@ -106,13 +114,22 @@ impl TargetCache {
             let index =
                 |t: Tap| net.tap_index(t).ok_or_else(|| Error::invalid(format!("the network does not reach {t}")));
             let keep = missing.iter().map(|&t| index(t)).collect::<Result<Vec<_>>>()?;
-            let acts = net.forward_taps(&image.tensor, &keep)?;
-            for t in missing {
-                let f = acts.output(index(t)?)?;
-                let value = match kind {
-                    Kind::Features => f.clone(),
-                    Kind::Gram => gram(f)?,
-                };
+            let values = match tile {
+                Some(tile) => match kind {
+                    Kind::Features => features_tiled(net, &image.tensor, &keep, tile)?,
+                    Kind::Gram => grams_tiled(net, &image.tensor, &keep, tile)?,
+                },
+                None => {
+                    let acts = net.forward_taps(&image.tensor, &keep)?;
+                    keep.iter()
+                        .map(|&i| match kind {
+                            Kind::Features => Ok(acts.output(i)?.clone()),
+                            Kind::Gram => gram(acts.output(i)?),
+                        })
+                        .collect::<Result<Vec<_>>>()?
+                }
+            };
+            for (t, value) in missing.into_iter().zip(values) {
                 self.bytes += value.elem_count() * value.dtype().size_in_bytes();
                 self.entries.insert((image.key, t, kind), (value, self.clock));
             }
@@ -149,6 +166,8 @@ pub struct TargetRequest {
     pub style_taps: Vec<Tap>,
     /// Blend weights of the style images.
     pub blend: Vec<f64>,
+    /// Compute them in tiles of this side (images larger than one tile); the values are the same.
+    pub tile: Option<usize>,
 }
 
 /// The targets of one run: content features and each style image's Gram per style layer, plus
@@ -175,9 +194,9 @@ impl Targets {
         if styles.is_empty() {
             return Err(Error::invalid("at least one style image is needed"));
         }
-        let content_t = cache.get(net, content, &[request.content_tap], Kind::Features)?.remove(0);
-        let taps = &request.style_taps;
-        let styles = styles.iter().map(|s| cache.get(net, s, taps, Kind::Gram)).collect::<Result<Vec<_>>>()?;
+        let content_t = cache.get(net, content, &[request.content_tap], Kind::Features, request.tile)?.remove(0);
+        let (taps, tile) = (&request.style_taps, request.tile);
+        let styles = styles.iter().map(|s| cache.get(net, s, taps, Kind::Gram, tile)).collect::<Result<Vec<_>>>()?;
         let mut targets = Targets { content: content_t, styles, blended: Vec::new() };
         targets.reblend(&request.blend)?;
         Ok(targets)

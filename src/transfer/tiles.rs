@@ -12,7 +12,7 @@
 use candle_core::Tensor;
 
 use super::gram::{content_term, gram_sum, style_grad, tv_loss_and_grad};
-use super::objective::{Losses, Objective, PhaseTimes, Terms};
+use super::objective::{evaluate_timed, Losses, Objective, PhaseTimes, Terms};
 use super::targets::Targets;
 use crate::error::{Error, Result};
 use crate::model::{Activations, Vgg};
@@ -153,6 +153,9 @@ pub fn evaluate_tiled(
     let terms = Terms::new(net, objective)?;
     let (_, _, height, width) = x.dims4()?;
     let grid = TileGrid::new(net, terms.depth, (width, height), tile);
+    if grid.is_single() {
+        return evaluate_timed(net, x, objective, targets, want_grad);
+    }
     // Per active layer: its index, stride and the element count of the whole layer.
     let (_, content_stride) = net.reach(terms.content.unwrap_or(0) + 1);
     let layer_elems = |i: usize| -> Result<usize> {
@@ -242,17 +245,13 @@ pub fn evaluate_tiled(
             let g = style_grad(acts.output(i)?, diff, objective.style_weight * w, layer_elems(i)?)?;
             add(&mut tap_grads[i], g)?;
         }
-        let g = if terms.depth == 0 {
-            crop(x, tile.outer)?.zeros_like()?
-        } else {
-            net.backward(&acts, &mut tap_grads)?
-        };
+        let g =
+            if terms.depth == 0 { crop(x, tile.outer)?.zeros_like()? } else { net.backward(&acts, &mut tap_grads)? };
         let (inner, _) = grid.at_stride(tile, 1);
         parts[t] = Some(crop(&g, inner)?);
     }
     let parts = parts.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| Error::internal("tile skipped"))?;
-    let rows = parts.chunks(grid.columns).map(|row| Tensor::cat(row, 3)).collect::<candle_core::Result<Vec<_>>>()?;
-    let mut grad = Tensor::cat(&rows, 2)?;
+    let mut grad = assemble(&parts, grid.columns)?;
     if let Some(tv) = tv_grad {
         grad = grad.add(&tv)?;
     }
@@ -268,16 +267,10 @@ pub fn features_tiled(net: &Vgg, x: &Tensor, keep: &[usize], tile: usize) -> Res
         let acts = net.forward_taps(&crop(x, tile.outer)?, keep)?;
         for (part, &i) in parts.iter_mut().zip(keep) {
             let (inner, _) = grid.at_stride(tile, net.reach(i + 1).1);
-            part.push(crop(acts.output(i)?, inner)?.contiguous()?);
+            part.push(crop(acts.output(i)?, inner)?);
         }
     }
-    parts
-        .into_iter()
-        .map(|p| {
-            let rows = p.chunks(grid.columns).map(|row| Tensor::cat(row, 3)).collect::<candle_core::Result<Vec<_>>>()?;
-            Ok(Tensor::cat(&rows, 2)?)
-        })
-        .collect()
+    parts.iter().map(|p| assemble(p, grid.columns)).collect()
 }
 
 /// The Gram matrices at layers `keep` of an image too large to run whole, summed tile by tile
@@ -309,6 +302,21 @@ fn grid_for(net: &Vgg, x: &Tensor, keep: &[usize], tile: usize) -> Result<TileGr
     let (_, _, height, width) = x.dims4()?;
     let depth = keep.iter().max().map_or(0, |&d| d + 1);
     Ok(TileGrid::new(net, depth, (width, height), tile))
+}
+
+/// One (1, C, H, W) tensor from tiles given row by row, `columns` per row; channels-last parts
+/// give a channels-last result.
+fn assemble(parts: &[Tensor], columns: usize) -> Result<Tensor> {
+    let channels_last =
+        parts.iter().all(|p| !p.is_contiguous() && p.permute((0, 2, 3, 1)).is_ok_and(|t| t.is_contiguous()));
+    let (h, w) = if channels_last { (1, 2) } else { (2, 3) };
+    let parts = parts
+        .iter()
+        .map(|p| Ok(if channels_last { p.permute((0, 2, 3, 1))? } else { p.clone() }))
+        .collect::<Result<Vec<_>>>()?;
+    let rows = parts.chunks(columns.max(1)).map(|row| Tensor::cat(row, w)).collect::<candle_core::Result<Vec<_>>>()?;
+    let whole = Tensor::cat(&rows, h)?;
+    Ok(if channels_last { whole.permute((0, 3, 1, 2))? } else { whole })
 }
 
 /// `acc += t` (or `acc = t` when empty).
