@@ -83,7 +83,8 @@ fn tiled_losses_and_gradient_equal_the_whole_image_with_many_small_tiles() {
 fn tiled_targets_equal_the_whole_image_ones() {
     for (label, net) in nets() {
         let image = PreparedImage::new(common::style_image(230, 170), &net).unwrap();
-        let taps = [Tap::new(1, 1), Tap::new(3, 1), Tap::new(4, 2), Tap::new(5, 1)];
+        // Down to relu4_2: a 96 px halo, so 64 px tiles read only part of the 230 x 170 image.
+        let taps = [Tap::new(1, 1), Tap::new(3, 1), Tap::new(4, 2)];
         let keep: Vec<usize> = taps.iter().map(|&t| net.tap_index(t).unwrap()).collect();
         let whole = net.forward_taps(&image.tensor, &keep).unwrap();
         let features = features_tiled(&net, &image.tensor, &keep, 64).unwrap();
