@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use neural_style_studio::model::{DeviceChoice, WeightsSource};
-use neural_style_studio::transfer::{read_settings, Init, OptimizerKind, PreserveColors, RenderSpec};
+use neural_style_studio::transfer::{read_settings, Init, OptimizerKind, PreserveColors, RenderSpec, Stage};
 
 /// Neural style transfer: blend the content of one picture with the style of another.
 #[derive(Debug, Parser)]
@@ -110,14 +110,20 @@ pub struct SpecArgs {
     /// Style images are resized to size x this on their long side [default: 1].
     #[arg(long)]
     pub style_scale: Option<f64>,
-    /// Iteration budget at full size [default: 300].
+    /// Iteration budget: at 512 px, where the automatic schedule settles the picture (larger
+    /// stages run a fifth of it, then halving), or at full size with --scales N [default: 300].
     #[arg(long)]
     pub iters: Option<usize>,
-    /// Coarse-to-fine stages: each stage doubles the size up to --size, warm-started from the
-    /// previous one; the full-size stage runs half of --iters, each smaller one as many.
-    /// 1 = single scale, exactly --iters at full size [default: 1].
+    /// Stages: 0 = automatic (one stage up to 640 px; above, --iters at 512 px, then steps of
+    /// at most 2x up to --size, each warm-started from the one before); 1 = single scale,
+    /// exactly --iters at full size; N = N stages doubling up to --size, the full-size stage
+    /// running half of --iters and each smaller one as many [default: 0].
     #[arg(long)]
     pub scales: Option<usize>,
+    /// Explicit stages, smallest first, e.g. 512x200,1024x80,2048x30 (SIZExITERATIONS); the last
+    /// is the output size, so --size may be left out. Replaces --iters and --scales.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub stages: Vec<Stage>,
     /// Weight of the content loss [default: 1].
     #[arg(long)]
     pub content_weight: Option<f64>,
@@ -229,6 +235,16 @@ impl SpecArgs {
         spec.size = self.size.unwrap_or(spec.size);
         spec.schedule.iterations = self.iters.unwrap_or(spec.schedule.iterations);
         spec.schedule.scales = self.scales.unwrap_or(spec.schedule.scales);
+        if self.iters.is_some() || self.scales.is_some() {
+            spec.schedule.stages.clear();
+        }
+        if let Some(last) = self.stages.last() {
+            if self.iters.is_some() || self.scales.is_some() {
+                bail!("--stages replaces --iters and --scales: give one or the other");
+            }
+            spec.size = self.size.unwrap_or(last.size);
+            spec.schedule.stages = self.stages.clone();
+        }
         if let Some(o) = self.optimizer {
             spec.run.optimizer = o.into();
             spec.run.lr = spec.run.optimizer.default_lr();

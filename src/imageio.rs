@@ -129,6 +129,28 @@ pub fn resize(img: &RgbImage, (w, h): (u32, u32)) -> RgbImage {
     image::imageops::resize(img, w, h, FilterType::CatmullRom)
 }
 
+/// Fine detail per pixel: the mean absolute 4-neighbour Laplacian of the luma (Rec. 601, in
+/// 0..1) over the interior pixels. A bicubic 2x upscale of a picture scores about a third of a
+/// picture with detail at every pixel; 0 for images under 3 px on a side.
+pub fn detail(img: &RgbImage) -> f64 {
+    let (w, h) = img.dimensions();
+    if w < 3 || h < 3 {
+        return 0.0;
+    }
+    let luma = |x: u32, y: u32| {
+        let [r, g, b] = img.get_pixel(x, y).0;
+        (0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b)) / 255.0
+    };
+    let mut sum = 0.0;
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let lap = luma(x - 1, y) + luma(x + 1, y) + luma(x, y - 1) + luma(x, y + 1) - 4.0 * luma(x, y);
+            sum += lap.abs();
+        }
+    }
+    sum / f64::from((w - 2) * (h - 2))
+}
+
 /// Bicubic (Catmull-Rom) resize of an alpha channel to exactly `size`.
 pub fn resize_alpha(alpha: &GrayImage, (w, h): (u32, u32)) -> GrayImage {
     image::imageops::resize(alpha, w, h, FilterType::CatmullRom)
@@ -245,6 +267,17 @@ mod tests {
     fn empty_bytes_are_named_as_empty() {
         assert_eq!(decode_picture(&[]).unwrap_err(), "the file is empty");
         assert_eq!(decode_picture(b"hello, world").unwrap_err(), "not a recognised image format");
+    }
+
+    #[test]
+    fn detail_is_zero_on_flat_images_and_drops_when_a_picture_is_upscaled() {
+        assert_eq!(detail(&RgbImage::from_pixel(9, 7, image::Rgb([90, 40, 200]))), 0.0);
+        // A one-pixel checkerboard: every Laplacian is 4 steps of the full range.
+        let board = RgbImage::from_fn(8, 8, |x, y| image::Rgb([255 * ((x + y) % 2) as u8; 3]));
+        assert!((detail(&board) - 4.0).abs() < 1e-9);
+        let noise = RgbImage::from_fn(64, 64, |x, y| image::Rgb([((x * 7919 + y * 104_729) % 251) as u8; 3]));
+        let up = resize(&noise, (128, 128));
+        assert!(detail(&up) < 0.5 * detail(&noise), "{} vs {}", detail(&up), detail(&noise));
     }
 
     #[test]

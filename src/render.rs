@@ -52,24 +52,34 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     }
     let spec = job.spec().context("the job did not start")?.clone();
     let device = job.net().map_or("CPU", |n| device_name(n.device()));
-    let (stages, _) = job.stages();
+    let stages = job.stages().0.to_vec();
     let plan: Vec<String> = stages.iter().map(|s| format!("{}px x{}", s.size, s.iterations)).collect();
     eprintln!("{} on {device}, {}: {}", spec.run.optimizer.name(), spec.content_path()?.display(), plan.join(" -> "));
     let total = job.total();
-    let bar = ProgressBar::new(total as u64);
+    // The bar counts work, not iterations, so that its ETA holds across stages: an iteration
+    // costs about its stage's pixel count (a 1024 px iteration four of a 512 px one).
+    let cost = |size: u32| (u64::from(size) * u64::from(size)).div_ceil(4096).max(1);
+    let n_stages = stages.len();
+    let bar = ProgressBar::new(stages.iter().map(|s| s.iterations as u64 * cost(s.size)).sum());
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]")
+        ProgressStyle::with_template("{bar:30} {percent:>3}% {msg} [{elapsed_precise} < {eta_precise}]")
             .context("progress bar template")?,
     );
     let mut log = Vec::with_capacity(total + 1);
     while !job.is_finished() {
         let stage = job.stage_size();
+        let index = job.stages().1 + 1;
         for event in job.step()? {
             match event {
                 Event::Stepped(r) => {
                     let l = &r.losses;
-                    bar.set_message(format!("{stage}px loss {:.4e} {:.2} it/s", l.total, 1.0 / r.seconds));
-                    bar.inc(1);
+                    bar.set_message(format!(
+                        "iteration {}/{total}, stage {index}/{n_stages} at {stage}px, loss {:.4e}, {:.2} s/it",
+                        r.iteration + 1,
+                        l.total,
+                        r.seconds
+                    ));
+                    bar.inc(cost(stage));
                     log.push(IterationLog::new(r.iteration, l, r.seconds, stage, start.elapsed().as_secs_f64()));
                     let done = r.iteration + 1;
                     if args.save_every.is_some_and(|n| n > 0 && done % n == 0 && done < total) {

@@ -2,7 +2,7 @@
 //! sizes or with different settings against the same targets.
 
 use anyhow::{Context, Result};
-use neural_style_studio::imageio::load_rgb;
+use neural_style_studio::imageio::{detail, load_rgb};
 use neural_style_studio::transfer::Job;
 
 use crate::cli::ScoreArgs;
@@ -13,6 +13,8 @@ struct Scores<'a> {
     content: f64,
     style: f64,
     tv: f64,
+    /// Mean absolute Laplacian of the image as given (fine detail per pixel, before resizing).
+    detail: f64,
     /// Unweighted style loss per style layer, shallow to deep.
     style_layers: &'a [f64],
     /// The style layers' names, in the same order.
@@ -28,6 +30,7 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     // Targets at the one size asked for; no optimisation.
     spec.schedule.iterations = 0;
     spec.schedule.scales = 1;
+    spec.schedule.stages.clear();
     let image = load_rgb(&args.image)?;
     let mut job = Job::new();
     job.start(spec.clone())?;
@@ -38,6 +41,8 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     println!("content {:.6e}", l.content);
     println!("style   {:.6e}", l.style);
     println!("tv      {:.6e}", l.tv);
+    let detail = detail(&image);
+    println!("detail  {detail:.6e}");
     for (name, v) in layers.iter().zip(&l.style_layers) {
         println!("{name} {v:.6e}");
     }
@@ -47,6 +52,7 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
             content: l.content,
             style: l.style,
             tv: l.tv,
+            detail,
             style_layers: &l.style_layers,
             layers,
         };

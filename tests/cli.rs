@@ -306,6 +306,30 @@ fn score_prints_the_losses_of_any_image_and_a_render_scores_better_than_its_phot
     assert!(render["style"].as_f64().unwrap() < photo["style"].as_f64().unwrap());
     assert!(render["total"].as_f64().unwrap() < photo["total"].as_f64().unwrap());
     assert!(render["content"].as_f64().unwrap() > 0.0);
+    assert!(render["detail"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn explicit_stages_run_in_order_are_logged_per_iteration_and_stored_in_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 120, 90);
+    let (out, json) = (dir.path().join("staged.png"), dir.path().join("staged.json"));
+    let args = ["render", "--content", s(&content), "--style", s(&style), "--stages", "64x3,96x2"];
+    let o = run(&[&args[..], &["--out", s(&out), "--json", s(&json)]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("64px x3 -> 96px x2"));
+    assert_eq!(image::image_dimensions(&out).unwrap(), (96, 72), "the last stage is the output size");
+    let log: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let stages: Vec<u64> = log["iterations"].as_array().unwrap().iter().map(|i| i["stage"].as_u64().unwrap()).collect();
+    assert_eq!(stages, [64, 64, 64, 96, 96, 96], "each iteration's stage, then the final losses");
+    // The stages come back with the settings; a stage list that does not end at --size is refused.
+    let again = dir.path().join("again.png");
+    let o = run(&["render", "--settings-from", s(&out), "--out", s(&again)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("64px x3 -> 96px x2"));
+    let o = run(&[&args[..], &["--size", "128", "--out", s(&again)]].concat());
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("must be the output size (128 px)"));
 }
 
 #[test]

@@ -179,3 +179,53 @@ fn matching_colour_statistics_moves_the_results_colours_towards_the_photos() {
         "mean colour distance to the photo: {d_matched:.1} with matching, {d_plain:.1} without"
     );
 }
+
+#[test]
+fn a_print_goes_on_from_the_preview_at_a_larger_size_and_cancel_returns_to_the_finished_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut job = Job::new();
+    let preview_spec = spec(dir.path(), 64, 4, 0);
+    job.start(preview_spec).unwrap();
+    drain(&mut job);
+    let (preview, photo_64) = (job.image().unwrap(), job.content().unwrap().clone());
+    let err = job.print(64).unwrap_err().to_string();
+    assert!(err.contains("larger than the preview (64 px)"), "{err}");
+
+    job.print(160).unwrap();
+    let stages = |job: &Job| job.spec().unwrap().schedule.stages.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(stages(&job), ["64x4", "101x10", "160x10"], "the print's settings describe all it ran");
+    assert_eq!((job.spec().unwrap().size, job.stages().1, job.done()), (160, 1, 4));
+    assert!(!job.is_finished());
+    // It starts from the preview: upscaled with the photo's finer detail added, it is as far
+    // from the photo at the new size as the preview was from the photo at its size (a restart
+    // from the photo would be at distance 0).
+    let first = job.image().unwrap();
+    assert_eq!(first.width(), 101);
+    let distance = |a: &image::RgbImage, b: &image::RgbImage| {
+        a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| f64::from(x.abs_diff(y))).sum::<f64>()
+            / a.as_raw().len() as f64
+    };
+    let (now, before) = (distance(&first, job.content().unwrap()), distance(&preview, &photo_64));
+    assert!(before > 5.0 && (now / before - 1.0).abs() < 0.3, "{now} vs {before}");
+    for _ in 0..3 {
+        job.step().unwrap();
+    }
+    assert_eq!(job.done(), 7);
+
+    // Cancel: back to the preview's image, size, count and settings; the run has ended there.
+    assert!(job.cancel_stage().unwrap());
+    let again = job.image().unwrap();
+    assert_eq!(again.dimensions(), preview.dimensions());
+    assert!(again.as_raw().iter().zip(preview.as_raw()).all(|(a, b)| a.abs_diff(*b) <= 1));
+    assert_eq!((job.spec().unwrap().size, job.done(), job.is_finished()), (64, 4, true));
+    assert_eq!(stages(&job), ["64x4"]);
+    assert!(!job.cancel_stage().unwrap(), "nothing left to cancel");
+
+    // A print that runs to the end ends at full size; cancelling a finished print does nothing.
+    job.print(160).unwrap();
+    let events = drain(&mut job);
+    assert!(events.contains(&Event::StageChanged { index: 2, size: 160 }), "{events:?}");
+    assert_eq!((job.output().unwrap().width(), job.done()), (160, 24));
+    assert!(!job.cancel_stage().unwrap());
+    assert_eq!(job.output().unwrap().width(), 160);
+}

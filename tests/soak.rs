@@ -28,7 +28,7 @@ fn two_thousand_iterations_keep_memory_flat() {
     let mut spec = RenderSpec { size: 128, ..RenderSpec::new(content, &[style]) };
     spec.schedule.iterations = ITERATIONS;
     let w = Worker::spawn(|| {}).unwrap();
-    w.send(Command::Start(spec));
+    w.send(Command::Start(Box::new(spec)));
     let started = Instant::now();
     let mut plot = Vec::new(); // the loss history the app keeps for its plot
                                // RSS every 10 iterations. The allocator moves RSS between two levels ~30 MiB apart as

@@ -17,7 +17,7 @@ fn spec(dir: &std::path::Path, size: u32) -> RenderSpec {
 fn start(mut spec: RenderSpec, iterations: usize, scales: usize) -> Command {
     spec.schedule.iterations = iterations;
     spec.schedule.scales = scales;
-    Command::Start(spec)
+    Command::Start(Box::new(spec))
 }
 
 /// Collects frames until `done` says stop, failing after `secs`.

@@ -141,7 +141,7 @@ impl App {
             self.notice = Some(Notice::error(e.to_string()));
             return;
         }
-        self.worker.send(Command::Start(self.settings.spec.clone()));
+        self.worker.send(Command::Start(Box::new(self.settings.spec.clone())));
         self.run_spec = Some(self.settings.spec.clone());
         self.history.clear();
         self.started = Some(Instant::now());

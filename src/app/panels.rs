@@ -136,7 +136,7 @@ fn weights_section(app: &mut App, ui: &mut Ui) {
     ui.add(slider(&mut o.tv_weight, 0.0..=1e3).logarithmic(true).smallest_positive(1e-3).text("TV weight"));
     ui.add(slider(&mut s.style_scale, 0.25..=2.0).text("Style scale"));
     ui.add(slider(&mut s.size, 64..=1024).step_by(32.0).text("Size (px)"));
-    ui.add(slider(&mut s.schedule.iterations, 10..=2000).logarithmic(true).text("Iterations"));
+    schedule_ui(&mut s.schedule, s.size, ui);
     ui.horizontal(|ui| {
         use crate::transfer::PreserveColors;
         ui.label("Photo colours").on_hover_text(
@@ -148,10 +148,38 @@ fn weights_section(app: &mut App, ui: &mut Ui) {
         ui.selectable_value(&mut s.preserve_colors, PreserveColors::Histogram, "Statistics");
     });
     egui::CollapsingHeader::new("Advanced").show(ui, |ui| {
-        ui.add(slider(&mut s.schedule.scales, 1..=3).text("Coarse-to-fine stages"))
-            .on_hover_text("Start at 1/2 or 1/4 of the size and upscale: faster layout, bigger strokes");
         for (tap, w) in &mut s.objective.style_layers {
             ui.add(slider(w, 0.0..=10.0).text(tap.to_string()));
+        }
+    });
+}
+
+/// The iteration budget and the stages it runs in. Explicit stages (from stored settings or the
+/// command line) fix the schedule until the artist returns to the automatic one.
+fn schedule_ui(schedule: &mut crate::transfer::Schedule, size: u32, ui: &mut Ui) {
+    if schedule.stages.last().is_some_and(|s| s.size != size) {
+        // The artist moved the size away from the custom stages' end: back to automatic.
+        schedule.stages.clear();
+    }
+    let custom = !schedule.stages.is_empty();
+    ui.add_enabled(!custom, slider(&mut schedule.iterations, 10..=2000).logarithmic(true).text("Iterations"));
+    ui.horizontal(|ui| {
+        ui.add_enabled_ui(!custom, |ui| {
+            ui.label("Stages").on_hover_text(
+                "Auto: up to 640 px in one stage; larger pictures settle at 512 px, where the look is \
+                 tuned, then grow in steps of at most 2x, adding finer detail with fewer iterations",
+            );
+            ui.selectable_value(&mut schedule.scales, 0, "Auto");
+            ui.selectable_value(&mut schedule.scales, 1, "Single");
+            ui.selectable_value(&mut schedule.scales, 2, "2");
+            ui.selectable_value(&mut schedule.scales, 3, "3");
+        });
+    });
+    let plan: Vec<String> = schedule.plan(size).iter().map(|s| s.to_string()).collect();
+    ui.horizontal_wrapped(|ui| {
+        ui.weak(format!("{} (px x iterations)", plan.join(" -> ")));
+        if custom && ui.small_button("Use automatic").clicked() {
+            schedule.stages.clear();
         }
     });
 }

@@ -3,6 +3,8 @@
 //! numerical faults and reports what happened as [`Event`]s. The command line and the app's
 //! worker both drive it one step at a time; neither keeps a loop of its own. No threads, no UI.
 
+mod print;
+
 use std::sync::Arc;
 
 use image::{DynamicImage, GrayImage, RgbImage};
@@ -12,7 +14,7 @@ pub use super::events::{Event, Fault, MAX_FAULTS};
 use super::memory::{available_memory, fit_in_memory};
 use super::objective::{Losses, Objective};
 use super::optimizer::Optimizer;
-use super::schedule::{carry_over, Stage};
+use super::schedule::{carry_over, grow, Stage};
 use super::sources::SourceImages;
 use super::spec::{RenderSpec, MIN_SHORT_SIDE, MIN_SIZE};
 use super::stepper::{StepReport, Stepper};
@@ -47,6 +49,8 @@ struct Run {
     faults: u32,
     paused: bool,
     last: Option<StepReport>,
+    /// The result of the last finished stage, once a larger one has begun.
+    kept: Option<print::Kept>,
 }
 
 impl Run {
@@ -100,10 +104,13 @@ impl Job {
         if spec.preserve_colors == PreserveColors::Histogram {
             sources = Arc::new(sources.with_matched_colours());
         }
-        let mut spec =
+        let spec =
             RenderSpec { content: Some(sources.content_ref.clone()), styles: sources.style_refs.clone(), ..spec };
         let net = self.model_for(&spec)?;
-        let plan = fit_in_memory(&mut spec, sources.content.dimensions(), &net.config(), available_memory())?;
+        // Refuse early what the largest stage cannot do; each stage is planned on its own when
+        // it starts (tiles and a shorter history only where its size needs them), so the spec
+        // keeps what was asked for.
+        let plan = fit_in_memory(&mut spec.clone(), sources.content.dimensions(), &net.config(), available_memory())?;
         let stages = spec.stages();
         let model = self.model.as_mut().ok_or_else(|| Error::internal("no model after loading"))?;
         let first = stages.first().ok_or_else(|| Error::internal("a schedule without stages"))?;
@@ -121,6 +128,7 @@ impl Job {
             faults: 0,
             paused: false,
             last: None,
+            kept: None,
         });
         Ok(plan.note)
     }
@@ -301,6 +309,7 @@ impl Job {
         let size = run.stages.get(run.stage + 1).ok_or_else(|| Error::internal("no next stage"))?.size;
         let mut stepper = stepper_at(model, &run.spec, &run.sources, size)?;
         carry_over(&run.stepper, &mut stepper)?;
+        run.kept = Some(print::Kept::of(run)?);
         run.alpha = run.sources.content_alpha_at(stepper.size());
         run.stepper = stepper;
         run.stage += 1;
@@ -333,6 +342,8 @@ impl Job {
 /// A stepper for `spec` at long side `size`, reusing targets from the model's cache.
 fn stepper_at(model: &mut Model, spec: &RenderSpec, sources: &SourceImages, size: u32) -> Result<Stepper> {
     let net = model.net.clone();
+    let mut at = RenderSpec { size, ..spec.clone() };
+    fit_in_memory(&mut at, sources.content.dimensions(), &net.config(), available_memory())?;
     let dims = workable_size("content image", sources.content.dimensions(), size)?;
     let content = PreparedImage::new(resize(&sources.content, dims), &net)?;
     let style_side = ((f64::from(size) * spec.style_scale).round() as u32).max(MIN_SIZE);
@@ -345,7 +356,7 @@ fn stepper_at(model: &mut Model, spec: &RenderSpec, sources: &SourceImages, size
             PreparedImage::new(resize(s, dims), &net)
         })
         .collect::<Result<Vec<_>>>()?;
-    Stepper::new(net, content, styles, spec.objective.clone(), &spec.run, &mut model.cache)
+    Stepper::new(net, content, styles, spec.objective.clone(), &at.run, &mut model.cache)
 }
 
 /// After a non-finite step (the stepper kept its last finite image): restart the optimiser more

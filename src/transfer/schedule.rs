@@ -11,6 +11,14 @@ use crate::imageio::fit_long_side;
 
 /// Smallest stage worth running (relu5_1 still sees a few pixels).
 const MIN_STAGE: u32 = 96;
+/// Long side at which the automatic schedule settles the picture: the size the default look is
+/// tuned at, where VGG's receptive field spans the painting's strokes.
+pub const WORKING_SIZE: u32 = 512;
+/// Outputs up to this long side run in one stage by default (a stage from 512 would be a step
+/// of less than 1.25x, not worth a restart of the optimiser).
+pub const SINGLE_STAGE_UP_TO: u32 = 640;
+/// Fewest iterations a larger stage of the automatic schedule runs.
+const MIN_LATER_ITERATIONS: usize = 10;
 
 /// One stage: the long side and how many iterations to run there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -42,16 +50,80 @@ pub fn coarse_to_fine(size: u32, scales: usize, iterations: usize) -> Vec<Stage>
     sizes.into_iter().map(|size| Stage { size, iterations: per_stage }).collect()
 }
 
+/// The default schedule: outputs up to [`SINGLE_STAGE_UP_TO`] run `iterations` at their size.
+/// Larger ones run `iterations` at [`WORKING_SIZE`], where the composition and the strokes
+/// settle at the scale the look is tuned at, then go up by equal factors of at most 2 to `size`,
+/// each larger stage warm-started from the one before and adding only the finer detail: the
+/// first larger stage runs a fifth of `iterations`, each further one half as many as the one
+/// before (iterations there cost 2-4x more, and many of them would re-texture the picture at
+/// the finer scale VGG sees at that size), never fewer than 10.
+pub fn automatic(size: u32, iterations: usize) -> Vec<Stage> {
+    if size <= SINGLE_STAGE_UP_TO {
+        return vec![Stage { size, iterations }];
+    }
+    let mut stages = vec![Stage { size: WORKING_SIZE, iterations }];
+    stages.extend(grow(WORKING_SIZE, size, iterations));
+    stages
+}
+
+/// The larger stages that take a picture settled at long side `from` to `to` (nothing when `to`
+/// is not larger): equal steps of at most 2x, the first running a fifth of `iterations`, each
+/// further one half as many as the one before, never fewer than 10.
+pub fn grow(from: u32, to: u32, iterations: usize) -> Vec<Stage> {
+    if to <= from {
+        return Vec::new();
+    }
+    let ratio = f64::from(to) / f64::from(from);
+    let steps = ratio.log2().ceil().max(1.0) as i32;
+    let factor = ratio.powf(1.0 / f64::from(steps));
+    let mut later = (iterations / 5).max(MIN_LATER_ITERATIONS);
+    (1..=steps)
+        .map(|k| {
+            let size = if k == steps { to } else { (f64::from(from) * factor.powi(k)).round() as u32 };
+            let stage = Stage { size, iterations: later };
+            later = (later / 2).max(MIN_LATER_ITERATIONS);
+            stage
+        })
+        .collect()
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.size, self.iterations)
+    }
+}
+
+impl std::str::FromStr for Stage {
+    type Err = String;
+
+    /// Parses `SIZExITERATIONS`, e.g. `1024x80`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("a stage is SIZExITERATIONS, e.g. 1024x80, got {s:?}");
+        let (size, iterations) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+        Ok(Stage {
+            size: size.trim().parse().map_err(|_| bad())?,
+            iterations: iterations.trim().parse().map_err(|_| bad())?,
+        })
+    }
+}
+
 /// Resizes a normalised image (1, 3, H, W) to the size a stage of long side `size` gives an
 /// image of `content_dims` (bicubic, in float: no 8-bit rounding between stages).
 pub fn upscale(x: &Tensor, content_dims: (u32, u32), size: u32, device: &Device) -> Result<Tensor> {
     let (w, h) = fit_long_side(content_dims, size);
     let (_, _, sh, sw) = x.dims4()?;
-    let hwc: Vec<f32> = x.permute((0, 2, 3, 1))?.contiguous()?.flatten_all()?.to_vec1()?;
+    let mut hwc: Vec<f32> = x.permute((0, 2, 3, 1))?.contiguous()?.flatten_all()?.to_vec1()?;
+    // `image` clamps float samples to [0, 1] while filtering, and a normalised image spans about
+    // -2..2.6: map its range into the middle half of [0, 1] (room for the filter's overshoot),
+    // resize, and map back.
+    let (lo, hi) = hwc.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let span = (hi - lo).max(f32::EPSILON);
+    hwc.iter_mut().for_each(|v| *v = (*v - lo) / span * 0.5 + 0.25);
     let src: ImageBuffer<Rgb<f32>, Vec<f32>> = ImageBuffer::from_raw(sw as u32, sh as u32, hwc)
         .ok_or_else(|| crate::Error::internal("image buffer size mismatch"))?;
-    let dst = image::imageops::resize(&src, w, h, image::imageops::FilterType::CatmullRom);
-    let t = Tensor::from_vec(dst.into_raw(), (1, h as usize, w as usize, 3), device)?;
+    let mut dst = image::imageops::resize(&src, w, h, image::imageops::FilterType::CatmullRom).into_raw();
+    dst.iter_mut().for_each(|v| *v = (*v - 0.25) * 2.0 * span + lo);
+    let t = Tensor::from_vec(dst, (1, h as usize, w as usize, 3), device)?;
     Ok(t.permute((0, 3, 1, 2))?.contiguous()?)
 }
 
@@ -80,6 +152,55 @@ mod tests {
         assert_eq!(s[2].iterations, 100);
         // Never below the minimum stage size.
         assert_eq!(coarse_to_fine(256, 4, 100).iter().map(|s| s.size).collect::<Vec<_>>(), vec![128, 256]);
+    }
+
+    #[test]
+    fn the_automatic_schedule_settles_at_512_and_grows_by_at_most_2x_with_fewer_iterations() {
+        let sizes = |s: &[Stage]| s.iter().map(|s| s.size).collect::<Vec<_>>();
+        assert_eq!(automatic(512, 300), vec![Stage { size: 512, iterations: 300 }]);
+        assert_eq!(automatic(640, 300), vec![Stage { size: 640, iterations: 300 }]);
+        assert_eq!(sizes(&automatic(800, 300)), vec![512, 800]);
+        assert_eq!(
+            automatic(1024, 300),
+            vec![Stage { size: 512, iterations: 300 }, Stage { size: 1024, iterations: 60 }]
+        );
+        let s = automatic(1400, 300);
+        assert_eq!(sizes(&s), vec![512, 847, 1400]);
+        assert_eq!(s[2].iterations, 30);
+        let s = automatic(4096, 300);
+        assert_eq!(sizes(&s), vec![512, 1024, 2048, 4096]);
+        assert_eq!(s.iter().map(|s| s.iterations).collect::<Vec<_>>(), vec![300, 60, 30, 15]);
+        for w in automatic(8192, 40).windows(2) {
+            let f = f64::from(w[1].size) / f64::from(w[0].size);
+            assert!((1.25..=2.0).contains(&f), "{w:?}");
+            assert!(w[1].iterations >= 10);
+        }
+    }
+
+    #[test]
+    fn stages_parse_and_print_as_size_x_iterations() {
+        let s: Stage = " 1024x80".parse().unwrap();
+        assert_eq!(s, Stage { size: 1024, iterations: 80 });
+        assert_eq!(s.to_string(), "1024x80");
+        assert!("1024".parse::<Stage>().unwrap_err().contains("SIZExITERATIONS"));
+        assert!("ax5".parse::<Stage>().is_err());
+    }
+
+    #[test]
+    fn upscale_keeps_values_outside_0_1_as_the_8_bit_resize_of_the_picture_would() {
+        // A ramp from -2 to 2.5 across 8 columns (normalised images are not in [0, 1]).
+        let ramp: Vec<f32> = (0..3 * 6 * 8).map(|i| -2.0 + 4.5 * (i % 8) as f32 / 7.0).collect();
+        let x = Tensor::from_vec(ramp, (1, 3, 6, 8), &Device::Cpu).unwrap();
+        let y = upscale(&x, (80, 60), 16, &Device::Cpu).unwrap();
+        let row: Vec<f32> = y.get(0).unwrap().get(1).unwrap().get(5).unwrap().to_vec1().unwrap();
+        assert!(row[0] < -1.9 && row[15] > 2.4, "{row:?}");
+        assert!(row.windows(2).all(|w| w[1] >= w[0] - 1e-4), "a ramp stays a ramp: {row:?}");
+        // The same as resizing the picture itself, up to 8-bit rounding.
+        let img = crate::imageio::from_tensor(&(x.clone() * 0.2).unwrap()).unwrap();
+        let a =
+            crate::imageio::from_tensor(&upscale(&(x * 0.2).unwrap(), (80, 60), 16, &Device::Cpu).unwrap()).unwrap();
+        let b = crate::imageio::resize(&img, (16, 12));
+        assert!(a.as_raw().iter().zip(b.as_raw()).all(|(p, q)| p.abs_diff(*q) <= 2));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::colour::PreserveColors;
 use super::objective::Objective;
-use super::schedule::{coarse_to_fine, Stage};
+use super::schedule::{automatic, coarse_to_fine, Stage};
 use super::stepper::RunSettings;
 use crate::error::{Error, Result};
 use crate::model::{DeviceChoice, WeightsSource};
@@ -42,18 +42,59 @@ impl ImageRef {
 }
 
 /// How many iterations run, and at which sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Schedule {
-    /// The iteration budget at full size (see [`coarse_to_fine`]).
+    /// The iteration budget: at the working size of the automatic schedule ([`automatic`]), or
+    /// at full size with `scales` stages ([`coarse_to_fine`]).
     pub iterations: usize,
-    /// Coarse-to-fine stages (1 = single scale).
+    /// 0: the automatic schedule (single scale up to 640 px, multi-scale above); 1: single
+    /// scale; N: N stages, each twice the size of the one before. Settings written before the
+    /// automatic schedule existed say 1 and so render as they did.
     pub scales: usize,
+    /// Explicit stages, smallest first, ending at the output size: when present they replace
+    /// the two fields above.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
 }
 
 impl Default for Schedule {
     fn default() -> Self {
-        Schedule { iterations: 300, scales: 1 }
+        Schedule { iterations: 300, scales: 0, stages: Vec::new() }
+    }
+}
+
+impl Schedule {
+    /// The stages of a render of long side `size`, smallest first.
+    pub fn plan(&self, size: u32) -> Vec<Stage> {
+        match self.scales {
+            _ if !self.stages.is_empty() => self.stages.clone(),
+            0 => automatic(size, self.iterations),
+            n => coarse_to_fine(size, n, self.iterations),
+        }
+    }
+
+    fn validate(&self, size: u32) -> Result<()> {
+        if self.scales > 8 {
+            return Err(Error::invalid(format!("scales must be between 0 (automatic) and 8, got {}", self.scales)));
+        }
+        if self.stages.len() > 8 {
+            return Err(Error::invalid(format!("at most 8 stages, got {}", self.stages.len())));
+        }
+        let list = || self.stages.iter().map(Stage::to_string).collect::<Vec<_>>().join(",");
+        if let Some(bad) = self.stages.iter().find(|s| !(MIN_SIZE..=MAX_SIZE).contains(&s.size)) {
+            return Err(Error::invalid(format!(
+                "stage sizes must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {bad} in {}",
+                list()
+            )));
+        }
+        if self.stages.windows(2).any(|w| w[1].size < w[0].size) {
+            return Err(Error::invalid(format!("stages go from small to large, got {}", list())));
+        }
+        if self.stages.last().is_some_and(|s| s.size != size) {
+            return Err(Error::invalid(format!("the last stage ({}) must be the output size ({size} px)", list())));
+        }
+        Ok(())
     }
 }
 
@@ -142,7 +183,7 @@ impl RenderSpec {
 
     /// The stages this spec runs, smallest first.
     pub fn stages(&self) -> Vec<Stage> {
-        coarse_to_fine(self.size, self.schedule.scales, self.schedule.iterations)
+        self.schedule.plan(self.size)
     }
 
     /// Checks sizes, scales, images and weights before any work is done.
@@ -160,9 +201,7 @@ impl RenderSpec {
         if self.styles.is_empty() {
             return Err(Error::invalid("at least one style image is needed"));
         }
-        if !(1..=8).contains(&self.schedule.scales) {
-            return Err(Error::invalid(format!("scales must be between 1 and 8, got {}", self.schedule.scales)));
-        }
+        self.schedule.validate(self.size)?;
         if !(self.run.lr.is_finite() && self.run.lr > 0.0) {
             return Err(Error::invalid(format!("learning rate must be > 0, got {}", self.run.lr)));
         }
@@ -191,7 +230,7 @@ impl RenderSpec {
             content: self.content.as_ref().map(unhashed),
             styles: self.styles.iter().map(unhashed).collect(),
             objective: Objective::default(),
-            schedule: Schedule { iterations: 0, ..self.schedule },
+            schedule: Schedule { iterations: 0, ..self.schedule.clone() },
             preserve_colors: match self.preserve_colors {
                 PreserveColors::Luminance => PreserveColors::Off,
                 other => other,
@@ -260,6 +299,7 @@ mod tests {
             |s: &mut RenderSpec| s.size = 256,
             |s: &mut RenderSpec| s.style_scale = 2.0,
             |s: &mut RenderSpec| s.schedule.scales = 2,
+            |s: &mut RenderSpec| s.schedule.stages = vec![Stage { size: 512, iterations: 5 }],
             |s: &mut RenderSpec| s.run.seed = 1,
             |s: &mut RenderSpec| s.run.lr = 0.5,
             |s: &mut RenderSpec| s.model = WeightsSource::File("w.safetensors".into()),
@@ -287,5 +327,21 @@ mod tests {
         assert!(msg(|s| s.styles.clear()).contains("at least one style"));
         assert!(msg(|s| s.run.lr = f64::NAN).contains("learning rate"));
         assert!(msg(|s| s.objective.style_blend.push(1.0)).contains("blend"));
+        fn stages(s: &mut RenderSpec, list: &[(u32, usize)]) {
+            s.schedule.stages = list.iter().map(|&(size, iterations)| Stage { size, iterations }).collect();
+        }
+        assert!(msg(|s| stages(s, &[(1024, 5), (512, 5)])).contains("small to large"));
+        assert!(msg(|s| stages(s, &[(256, 5)])).contains("must be the output size (512 px)"));
+        assert!(msg(|s| stages(s, &[(8, 5), (512, 5)])).contains("8x5 in 8x5,512x5"));
+    }
+
+    #[test]
+    fn stored_single_scale_settings_keep_their_schedule_and_new_ones_are_automatic() {
+        let old: Schedule = serde_json::from_str(r#"{"iterations":300,"scales":1}"#).unwrap();
+        assert_eq!(old.plan(1024), vec![Stage { size: 1024, iterations: 300 }]);
+        let new = RenderSpec { size: 1024, ..RenderSpec::default() };
+        assert_eq!(new.stages().iter().map(|s| s.size).collect::<Vec<_>>(), vec![512, 1024]);
+        let json = serde_json::to_string(&new.schedule).unwrap();
+        assert!(!json.contains("stages"), "{json}");
     }
 }

@@ -19,7 +19,7 @@ use crate::transfer::{Losses, Objective, PreserveColors, RenderSpec};
 pub enum Command {
     /// Start a run of this spec, stopping by itself when its schedule is done (restarts if one
     /// is running; the model, decoded images and cached targets are reused).
-    Start(RenderSpec),
+    Start(Box<RenderSpec>),
     /// Change the loss weights of the running optimisation in place (keeps the image).
     SetObjective(Objective),
     /// Change the iteration budget of the running optimisation (a finished run can go on).

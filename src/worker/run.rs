@@ -75,7 +75,7 @@ impl State {
 
     fn handle(&mut self, cmd: Command) -> Result<()> {
         match cmd {
-            Command::Start(spec) => self.start(spec),
+            Command::Start(spec) => self.start(*spec),
             Command::SetObjective(objective) => {
                 if self.job.has_run() {
                     self.job.set_objective(objective)?;
