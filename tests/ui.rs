@@ -349,3 +349,40 @@ fn keeping_the_photos_colours_applies_to_the_shown_image_without_a_restart() {
     };
     assert!(off(&frame.image) < 0.25 * off(&styled), "{} vs {}", off(&frame.image), off(&styled));
 }
+
+#[test]
+fn a_print_goes_on_from_the_running_preview_and_cancel_returns_to_the_preview() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = small_settings(dir.path());
+    settings.spec.schedule.iterations = 1000;
+    settings.print_size = 128;
+    // Tall enough for the Print section to be on screen (a clipped button takes no clicks).
+    let launch = launch(settings, true);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 1200.0))
+        .wgpu()
+        .build_eframe(move |cc| App::new(cc, launch).unwrap());
+    step_until(&mut h, 60, "preview frames", |a| iteration(a) >= 4);
+    h.get_by_label("Render print").click();
+    step_until(&mut h, 60, "the print's first stage running", |a| {
+        a.printing() && a.frame.as_ref().is_some_and(|f| f.image.width() == 128 && f.stage == 1)
+    });
+    let f = h.state().frame.clone().unwrap();
+    let preview_iterations = f.spec.schedule.stages[0].iterations;
+    assert!(preview_iterations >= 4);
+    let stages: Vec<String> = f.spec.schedule.stages.iter().map(|s| s.to_string()).collect();
+    assert_eq!(stages, [format!("64x{preview_iterations}"), "128x200".to_string()], "grows from the preview");
+    assert_eq!(f.spec.size, 128);
+    step_until(&mut h, 60, "print iterations", |a| iteration(a) >= preview_iterations + 2);
+    assert!(h.query_by_label("Render print").is_none(), "no second print while one runs");
+
+    h.get_by_label("Cancel print").click();
+    step_until(&mut h, 60, "back to the preview", |a| {
+        !a.printing() && a.status == Status::Stopped && a.frame.as_ref().is_some_and(|f| f.image.width() == 64)
+    });
+    let f = h.state().frame.clone().unwrap();
+    assert_eq!((f.spec.size, f.iteration), (64, preview_iterations), "the last finished stage, as it was");
+    assert!(notice_starts(h.state(), Level::Info, "Print cancelled"));
+    // The preview can be printed again.
+    assert!(h.query_by_label("Render print").is_some());
+}

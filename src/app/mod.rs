@@ -45,6 +45,10 @@ pub enum Action {
     Resume,
     /// Stop the run.
     Stop,
+    /// Continue the current render as a print of this long side.
+    Print(u32),
+    /// Abandon the print's stage in progress, back to the last finished stage.
+    CancelPrint,
     /// Restore default settings, keeping the images.
     Reset,
 }
@@ -150,6 +154,11 @@ impl App {
         self.status = Status::Preparing;
     }
 
+    /// Whether a print is being rendered (from the moment it is asked for until it ends).
+    pub fn printing(&self) -> bool {
+        self.worker.printing()
+    }
+
     /// How many in-place objective updates the worker has applied.
     pub fn objective_updates(&self) -> u64 {
         self.worker.objective_updates()
@@ -253,20 +262,26 @@ impl App {
         if !active {
             return;
         }
-        if run.needs_restart(spec) {
+        let restart = run.needs_restart(spec);
+        if restart && !self.worker.printing() {
             // Restart once the user lets go of the slider, not on every drag step.
             if spec.validate().is_ok() && !ctx.input(|i| i.pointer.any_down()) {
                 self.start();
             }
             return;
         }
+        // During a print only the weights steer it; other changes wait for the next Start.
         if run.objective != spec.objective && spec.objective.validate(spec.styles.len()).is_ok() {
             self.worker.send(Command::SetObjective(spec.objective.clone()));
         }
-        if run.schedule.iterations != spec.schedule.iterations {
+        if run.schedule.iterations != spec.schedule.iterations && !restart {
             self.worker.send(Command::SetIterations(spec.schedule.iterations));
         }
-        self.run_spec = Some(spec.clone());
+        if let Some(run) = self.run_spec.as_mut().filter(|_| restart) {
+            run.objective = spec.objective.clone();
+        } else {
+            self.run_spec = Some(spec.clone());
+        }
     }
 
     fn apply(&mut self, action: Action) {
@@ -280,6 +295,14 @@ impl App {
             }
             Action::Stop => {
                 self.worker.send(Command::Stop);
+            }
+            Action::Print(size) => {
+                self.worker.send(Command::Print(size));
+                self.finished = None;
+                self.notice = None;
+            }
+            Action::CancelPrint => {
+                self.worker.send(Command::CancelPrint);
             }
             Action::Reset => {
                 self.settings.reset_render();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::transfer::RenderSpec;
 
 /// What the artist sets and what the app remembers between sessions.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Settings {
     /// The render.
@@ -17,6 +17,20 @@ pub struct Settings {
     pub export_dir: Option<PathBuf>,
     /// Use the in-app file browser instead of the system's dialogs.
     pub builtin_browser: bool,
+    /// Long side of a print ("Render print"), in pixels.
+    pub print_size: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            spec: RenderSpec::default(),
+            open_dir: None,
+            export_dir: None,
+            builtin_browser: false,
+            print_size: 2048,
+        }
+    }
 }
 
 impl Settings {

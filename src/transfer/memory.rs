@@ -240,11 +240,30 @@ pub fn fit_in_memory(
             }
         }
     }
+    let fits = largest_fitting(spec, content, config, Some(available), size.saturating_sub(1));
+    Err(Error::Memory(Shortage { size, needed: wanted.total(), available, fits }))
+}
+
+/// The largest long side up to `limit` (a multiple of 32) at which `spec`'s render fits in
+/// `available` bytes when everything that can shrink has (the smallest tiles, the shortest
+/// history): what the app offers as the largest print. `None` when none fits; `limit` when the
+/// free memory is unknown.
+pub fn largest_fitting(
+    spec: &RenderSpec,
+    content: (u32, u32),
+    config: &Config,
+    available: Option<u64>,
+    limit: u32,
+) -> Option<u32> {
+    let Some(available) = available else { return Some(limit) };
+    let budget = (available as f64 * USABLE) as u64;
+    let kind = spec.run.optimizer;
     let history = if kind == OptimizerKind::Lbfgs { MIN_HISTORY } else { 0 };
     let smallest = spec.run.tile.or(TILE_SIZES.last().copied());
-    let fits =
-        (1..size / 32).rev().map(|k| k * 32).find(|&s| needs(s, history, smallest).is_ok_and(|e| e.total() <= budget));
-    Err(Error::Memory(Shortage { size, needed: wanted.total(), available, fits }))
+    (1..=limit / 32).rev().map(|k| k * 32).find(|&s| {
+        estimate(config, fit_long_side(content, s), spec.styles.len(), kind, history, smallest)
+            .is_ok_and(|e| e.total() <= budget)
+    })
 }
 
 /// Memory the system can give this process now (RAM; GPUs' memory is not visible to candle).

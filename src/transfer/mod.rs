@@ -19,10 +19,10 @@ pub mod tiles;
 
 pub use colour::PreserveColors;
 pub use job::{Event, Fault, Job, MAX_FAULTS};
-pub use memory::{available_memory, estimate, fit_in_memory, MemoryEstimate, MemoryPlan, Shortage};
+pub use memory::{available_memory, estimate, fit_in_memory, largest_fitting, MemoryEstimate, MemoryPlan, Shortage};
 pub use objective::{evaluate, evaluate_timed, Losses, Objective, PhaseTimes, CONTENT_TAP, STYLE_TAPS};
 pub use optimizer::{Optimizer, OptimizerKind};
-pub use schedule::{carry_over, coarse_to_fine, upscale, Stage};
+pub use schedule::{carry_over, coarse_to_fine, seconds_left, upscale, work_done, Stage};
 pub use sources::{check_sources, SourceImages};
 pub use spec::{ImageRef, RenderSpec, Schedule, SPEC_VERSION};
 pub use stepper::{Init, RunSettings, StepReport, Stepper};

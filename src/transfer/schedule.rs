@@ -87,6 +87,43 @@ pub fn grow(from: u32, to: u32, iterations: usize) -> Vec<Stage> {
         .collect()
 }
 
+/// Seconds left in `stages` after `done` updates, when an update at the size of the stage in
+/// progress takes `seconds`: an update costs about its stage's pixel count, so each remaining one
+/// is scaled by its stage's area over the current stage's.
+pub fn seconds_left(stages: &[Stage], done: usize, seconds: f64) -> f64 {
+    let mut start = 0;
+    let mut current = None;
+    let mut left = Vec::with_capacity(stages.len());
+    for s in stages {
+        let remaining = (start + s.iterations).saturating_sub(done.max(start));
+        if current.is_none() && remaining > 0 {
+            current = Some(s.size);
+        }
+        left.push((s.size, remaining));
+        start += s.iterations;
+    }
+    let Some(now) = current else { return 0.0 };
+    let area = |size: u32| f64::from(size) * f64::from(size);
+    left.iter().map(|&(size, n)| n as f64 * seconds * area(size) / area(now)).sum()
+}
+
+/// The share of the work of `stages` done after `done` updates, each update weighted by its
+/// stage's area (0 to 1).
+pub fn work_done(stages: &[Stage], done: usize) -> f64 {
+    let area = |size: u32| f64::from(size) * f64::from(size);
+    let (mut start, mut finished, mut all) = (0, 0.0, 0.0);
+    for s in stages {
+        finished += done.saturating_sub(start).min(s.iterations) as f64 * area(s.size);
+        all += s.iterations as f64 * area(s.size);
+        start += s.iterations;
+    }
+    if all > 0.0 {
+        finished / all
+    } else {
+        1.0
+    }
+}
+
 impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}x{}", self.size, self.iterations)
@@ -175,6 +212,18 @@ mod tests {
             assert!((1.25..=2.0).contains(&f), "{w:?}");
             assert!(w[1].iterations >= 10);
         }
+    }
+
+    #[test]
+    fn time_left_counts_larger_stages_by_their_area() {
+        let stages = [Stage { size: 512, iterations: 10 }, Stage { size: 1024, iterations: 5 }];
+        assert_eq!(seconds_left(&stages, 0, 1.0), 10.0 + 5.0 * 4.0);
+        assert_eq!(seconds_left(&stages, 8, 1.0), 2.0 + 20.0);
+        // In the large stage an update takes 4 s: 2 left.
+        assert_eq!(seconds_left(&stages, 13, 4.0), 8.0);
+        assert_eq!(seconds_left(&stages, 15, 4.0), 0.0);
+        assert_eq!(work_done(&stages, 10), 10.0 / 30.0);
+        assert_eq!(work_done(&stages, 15), 1.0);
     }
 
     #[test]

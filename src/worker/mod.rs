@@ -27,6 +27,11 @@ pub enum Command {
     /// Switch luminance-only colour keeping on the current image (republished at once, also
     /// when paused or finished).
     SetPreserveColors(PreserveColors),
+    /// Continue the current render (running or done) as a print of this long side: its image
+    /// is carried up through larger stages, keeping its settings.
+    Print(u32),
+    /// Abandon the stage in progress of a print and go back to the last finished stage.
+    CancelPrint,
     /// Stop iterating but keep the state.
     Pause,
     /// Continue a paused run.
@@ -67,6 +72,11 @@ pub struct Frame {
     pub iteration: usize,
     /// Updates the run will apply in all.
     pub total: usize,
+    /// Index of the stage the image belongs to, in `spec.stages()`.
+    pub stage: usize,
+    /// The largest long side a print of this render can have in the memory free when the run
+    /// started (`None`: not even the smallest fits).
+    pub max_print: Option<u32>,
     /// The device computing it ("CPU", "CUDA", "Metal").
     pub device: &'static str,
     /// Losses at the previous image (the one the last step evaluated), if any step ran.
@@ -103,6 +113,9 @@ pub struct Shared {
     /// Something the user should know that did not stop the run (e.g. a numerical fault that was
     /// rolled back), not yet taken.
     pub notice: Option<Notice>,
+    /// A print was asked for and has not ended (set by the owner when it sends `Print`, so there
+    /// is no gap before the worker takes it; cleared by the worker when the print ends).
+    pub printing: bool,
 }
 
 /// Owner's handle: send commands, take frames. Dropping it shuts the thread down.
@@ -129,6 +142,7 @@ impl Worker {
             status: Status::Idle,
             objective_updates: 0,
             notice: None,
+            printing: false,
         }));
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -139,7 +153,15 @@ impl Worker {
 
     /// Sends a command; never blocks. Returns false if the worker has died.
     pub fn send(&self, cmd: Command) -> bool {
+        if let Command::Print(_) = cmd {
+            lock(&self.shared).printing = true;
+        }
         self.tx.send(cmd).is_ok()
+    }
+
+    /// Whether a print is under way (asked for and not yet finished, cancelled or failed).
+    pub fn printing(&self) -> bool {
+        lock(&self.shared).printing
     }
 
     /// Takes the newest frame, if a new one arrived.

@@ -11,7 +11,8 @@ use crate::error::Result;
 use crate::imageio::{fit_long_side, resize};
 use crate::model::device_name;
 use crate::notice::Notice;
-use crate::transfer::{Event, Job, RenderSpec};
+use crate::transfer::spec::MAX_SIZE;
+use crate::transfer::{available_memory, largest_fitting, Event, Job, RenderSpec};
 
 /// Everything the worker keeps between commands.
 struct State {
@@ -23,10 +24,23 @@ struct State {
     running: bool,
     /// The content at the current stage's size (built once per stage, not per frame).
     content: Option<Arc<RgbaImage>>,
+    /// The largest print of the current run that fits (see [`Frame::max_print`]).
+    max_print: Option<u32>,
+    /// A print this thread took is under way.
+    in_print: bool,
 }
 
 pub(crate) fn main_loop(rx: Inbox, shared: Arc<Mutex<Shared>>, notify: Notify) {
-    let mut state = State { shared, notify, job: Job::new(), id: 0, running: false, content: None };
+    let mut state = State {
+        shared,
+        notify,
+        job: Job::new(),
+        id: 0,
+        running: false,
+        content: None,
+        max_print: None,
+        in_print: false,
+    };
     loop {
         let cmd = if state.running {
             match rx.try_recv() {
@@ -68,7 +82,16 @@ impl State {
         (self.notify)();
     }
 
+    /// Marks the print (if any) as over, for the owner.
+    fn end_print(&mut self) {
+        self.in_print = false;
+        lock(&self.shared).printing = false;
+    }
+
     fn fail(&mut self, msg: String) {
+        if self.in_print {
+            self.end_print();
+        }
         self.running = false;
         self.set_status(Status::Failed(msg));
     }
@@ -95,6 +118,19 @@ impl State {
                 self.job.set_preserve_colors(mode)?;
                 self.publish()
             }
+            Command::Print(size) => self.print(size),
+            Command::CancelPrint => {
+                self.end_print();
+                self.running = false;
+                if self.job.cancel_stage()? {
+                    self.content = Some(Arc::new(to_rgba(self.job.content()?.clone())));
+                    lock(&self.shared).notice =
+                        Some(Notice::info("Print cancelled: back to the last finished stage.".to_string()));
+                }
+                self.publish()?;
+                self.set_status(Status::Stopped);
+                Ok(())
+            }
             Command::Pause => self.set_running(false, Status::Paused),
             Command::Resume => {
                 self.job.resume();
@@ -118,6 +154,9 @@ impl State {
     }
 
     fn start(&mut self, spec: RenderSpec) -> Result<()> {
+        if self.in_print {
+            self.end_print();
+        }
         self.running = false;
         self.id += 1;
         self.set_status(Status::Preparing);
@@ -132,19 +171,43 @@ impl State {
             content: photo,
             iteration: 0,
             total: 0,
+            stage: 0,
+            max_print: None,
             device: self.job.net().map_or("CPU", |n| device_name(n.device())),
             losses: None,
             seconds: 0.0,
             spec: Arc::new(spec.clone()),
         });
+        let spec_for_memory = spec.clone();
         if let Some(note) = self.job.start(spec)? {
             lock(&self.shared).notice = Some(Notice::warning(format!("{note}.")));
         }
         self.content = Some(Arc::new(to_rgba(self.job.content()?.clone())));
+        self.max_print = self.job.net().and_then(|net| {
+            let dims = sources.content.dimensions();
+            largest_fitting(&spec_for_memory, dims, &net.config(), available_memory(), MAX_SIZE)
+        });
         // Show the initial image at once, before the first (slow) iteration.
         self.publish()?;
         self.running = !self.job.is_finished();
         self.set_status(if self.running { Status::Running } else { Status::Stopped });
+        Ok(())
+    }
+
+    /// Continues the current render at a larger size (computing the next stage's targets first).
+    fn print(&mut self, size: u32) -> Result<()> {
+        self.in_print = true;
+        lock(&self.shared).printing = true;
+        self.running = false;
+        self.set_status(Status::Preparing);
+        let note = self.job.print(size)?;
+        if let Some(note) = note {
+            lock(&self.shared).notice = Some(Notice::warning(format!("{note}.")));
+        }
+        self.content = Some(Arc::new(to_rgba(self.job.content()?.clone())));
+        self.publish()?;
+        self.running = true;
+        self.set_status(Status::Running);
         Ok(())
     }
 
@@ -168,6 +231,9 @@ impl State {
                     }
                 }
                 Event::Finished => {
+                    if self.in_print {
+                        self.end_print();
+                    }
                     self.running = false;
                     self.publish()?;
                     self.set_status(Status::Stopped);
@@ -191,6 +257,8 @@ impl State {
             content,
             iteration: self.job.done(),
             total: self.job.total(),
+            stage: self.job.stages().1,
+            max_print: self.max_print,
             device: self.job.net().map_or("CPU", |n| device_name(n.device())),
             losses: last.map(|r| r.losses.clone()),
             seconds: last.map_or(0.0, |r| r.seconds),
