@@ -67,8 +67,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     );
     let mut log = Vec::with_capacity(total + 1);
     while !job.is_finished() {
-        let stage = job.stage_size();
-        let index = job.stages().1 + 1;
+        let (mut stage, mut index) = (job.stage_size(), job.stages().1 + 1);
         for event in job.step()? {
             match event {
                 Event::Stepped(r) => {
@@ -88,7 +87,10 @@ pub fn render(args: &RenderArgs) -> Result<()> {
                     }
                 }
                 // `suspend`, not `println`: the bar hides println when stderr is not a terminal.
-                Event::StageChanged { size, .. } => bar.suspend(|| eprintln!("stage: {size} px")),
+                Event::StageChanged { index: i, size } => {
+                    (stage, index) = (size, i + 1);
+                    bar.suspend(|| eprintln!("stage: {size} px"));
+                }
                 Event::Fault(fault) if fault.paused => {
                     bar.abandon();
                     let done = job.done();

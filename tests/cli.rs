@@ -315,9 +315,11 @@ fn explicit_stages_run_in_order_are_logged_per_iteration_and_stored_in_the_setti
     let (content, style) = common::write_pair(dir.path(), 120, 90);
     let (out, json) = (dir.path().join("staged.png"), dir.path().join("staged.json"));
     let args = ["render", "--content", s(&content), "--style", s(&style), "--stages", "64x3,96x2"];
-    let o = run(&[&args[..], &["--out", s(&out), "--json", s(&json)]].concat());
+    let o = run(&[&args[..], &["--out", s(&out), "--json", s(&json), "--save-every", "3"]].concat());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("64px x3 -> 96px x2"));
+    let saved = dir.path().join("staged_0003.png");
+    assert_eq!(image::image_dimensions(&saved).unwrap(), (64, 48), "a stage's last image, saved before the next");
     assert_eq!(image::image_dimensions(&out).unwrap(), (96, 72), "the last stage is the output size");
     let log: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let stages: Vec<u64> = log["iterations"].as_array().unwrap().iter().map(|i| i["stage"].as_u64().unwrap()).collect();

@@ -133,7 +133,7 @@ impl Job {
         Ok(plan.note)
     }
 
-    /// One iteration of the current stage, moving on to the next stage when it is done. A
+    /// One iteration, first moving on to the next stage when the current one is done. A
     /// non-finite loss or update rolls back to the last finite image, restarts the optimiser
     /// (halving Adam's rate) and pauses after [`MAX_FAULTS`] in a row. Does nothing when there
     /// is no run, or it is paused or finished.
@@ -141,7 +141,7 @@ impl Job {
         let mut events = Vec::new();
         match &self.run {
             Some(r) if !r.paused && !r.finished() => {
-                // A budget cut while a smaller stage runs: move on before stepping.
+                // The stage in progress is done (or its budget was cut): move on before stepping.
                 if r.stage_done() {
                     events.push(self.next_stage()?);
                 }
@@ -163,9 +163,9 @@ impl Job {
         run.done += 1;
         if run.finished() {
             events.push(Event::Finished);
-        } else if run.stage_done() {
-            events.push(self.next_stage()?);
         }
+        // A finished stage moves on at the next call, so that its last image can be shown and
+        // saved first.
         Ok(events)
     }
 
