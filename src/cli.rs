@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use neural_style_studio::model::{DeviceChoice, WeightsSource};
+use neural_style_studio::model::{DeviceChoice, Tap, WeightsSource};
 use neural_style_studio::transfer::{read_settings, Init, OptimizerKind, PreserveColors, RenderSpec, Stage};
 
 /// Neural style transfer: blend the content of one picture with the style of another.
@@ -56,6 +56,11 @@ pub struct ScoreArgs {
     /// Also write the losses as JSON (keys total, content, style, tv, style_layers).
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+/// A layer name such as relu4_2.
+fn parse_tap(name: &str) -> std::result::Result<Tap, String> {
+    Tap::parse(name.trim()).map_err(|e| e.to_string())
 }
 
 /// Optimiser choice on the command line.
@@ -133,9 +138,17 @@ pub struct SpecArgs {
     /// Weight of the total-variation loss [default: 0].
     #[arg(long)]
     pub tv_weight: Option<f64>,
-    /// Per-layer style weights, comma-separated, shallow to deep (relu1_1 .. relu5_1).
+    /// Style layers by name, comma-separated, any reluN_M of the model (VGG16: relu1_1 ..
+    /// relu5_3; VGG19 also relu3_4, relu4_4, relu5_4), each with weight 1 unless
+    /// --style-layer-weights says otherwise [default: relu1_1,relu2_1,relu3_1,relu4_1,relu5_1].
+    #[arg(long, value_delimiter = ',', num_args = 1.., value_parser = parse_tap)]
+    pub style_layers: Vec<Tap>,
+    /// Per-layer style weights, comma-separated, in the order of the style layers.
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub style_layer_weights: Vec<f64>,
+    /// The layer whose features the content loss matches, e.g. relu4_2 [default: relu4_2].
+    #[arg(long, alias = "content-layers", value_parser = parse_tap)]
+    pub content_layer: Option<Tap>,
     /// Optimiser [default: lbfgs].
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerArg>,
@@ -217,6 +230,10 @@ impl SpecArgs {
             }
             spec.objective.style_blend = self.style_blend.clone();
         }
+        if !self.style_layers.is_empty() {
+            spec.objective.style_layers = self.style_layers.iter().map(|&tap| (tap, 1.0)).collect();
+        }
+        spec.objective.content_tap = self.content_layer.unwrap_or(spec.objective.content_tap);
         if !self.style_layer_weights.is_empty() {
             let layers = &mut spec.objective.style_layers;
             if self.style_layer_weights.len() != layers.len() {

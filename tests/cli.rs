@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
@@ -364,4 +364,56 @@ fn tiles_give_the_same_render_in_less_memory_and_are_stored_in_the_settings() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn style_and_content_layers_are_chosen_by_name_change_what_is_matched_and_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 96, 64);
+    let base = ["--content", s(&content), "--style", s(&style), "--size", "64"];
+    let render = |name: &str, extra: &[&str]| -> PathBuf {
+        let out = dir.path().join(format!("{name}.png"));
+        let args = [&["render", "--iters", "6", "--out", s(&out)][..], &base[..], extra].concat();
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let score = |image: &Path, extra: &[&str]| -> serde_json::Value {
+        let json = dir.path().join("score.json");
+        let args = [&["score", "--image", s(image), "--json", s(&json)][..], &base[..], extra].concat();
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    };
+    let default = render("default", &[]);
+    let shallow = render("shallow", &["--style-layers", "relu1_1,relu2_2"]);
+    let content_2_2 = render("content", &["--content-layer", "relu2_2"]);
+    let stored = settings_chunk(&shallow);
+    let tap = |b: u8, c: u8| serde_json::json!({"block": b, "conv": c});
+    assert_eq!(stored["objective"]["style_layers"], serde_json::json!([[tap(1, 1), 1.0], [tap(2, 2), 1.0]]));
+    assert_eq!(settings_chunk(&content_2_2)["objective"]["content_tap"], tap(2, 2));
+    // The style weight on two shallow layers matches them better than the five default layers.
+    let shallow_layers = ["--style-layers", "relu1_1,relu2_2"];
+    let (a, b) = (score(&shallow, &shallow_layers), score(&default, &shallow_layers));
+    assert_eq!(a["layers"], serde_json::json!(["relu1_1", "relu2_2"]));
+    let (a, b) = (a["style"].as_f64().unwrap(), b["style"].as_f64().unwrap());
+    assert!(a < 0.8 * b, "shallow style loss {a} matching them against {b} with the default layers");
+    // Content matched at relu2_2 is closer there than content matched at relu4_2.
+    let at_2_2 = ["--content-layer", "relu2_2"];
+    let (a, b) = (
+        score(&content_2_2, &at_2_2)["content"].as_f64().unwrap(),
+        score(&default, &at_2_2)["content"].as_f64().unwrap(),
+    );
+    assert!(a < 0.8 * b, "relu2_2 content loss {a} matching it against {b} matching relu4_2");
+    // Layers the model does not have, or that are not layers, are named.
+    let o =
+        run(&[&["render", "--style-layers", "relu5_4", "--out", s(&dir.path().join("x.png"))][..], &base[..]].concat());
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("vgg16 has no layer relu5_4"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(&[&["render", "--content-layer", "conv4"][..], &base[..]].concat());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown layer 'conv4'"));
 }

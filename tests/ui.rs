@@ -386,3 +386,18 @@ fn a_print_goes_on_from_the_running_preview_and_cancel_returns_to_the_preview() 
     // The preview can be printed again.
     assert!(h.query_by_label("Render print").is_some());
 }
+
+#[test]
+fn layers_are_picked_by_name_in_the_advanced_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(launch(small_settings(dir.path()), false));
+    h.run_steps(2);
+    h.get_by_label("Advanced").click();
+    h.run_steps(2);
+    h.get_by_label("relu1_2").click();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, "relu5_1").click();
+    h.run_steps(2);
+    let taps: Vec<String> = h.state().settings.spec.objective.style_layers.iter().map(|l| l.0.to_string()).collect();
+    assert_eq!(taps, ["relu1_1", "relu1_2", "relu2_1", "relu3_1", "relu4_1"], "added in depth order, removed");
+}

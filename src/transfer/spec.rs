@@ -229,7 +229,13 @@ impl RenderSpec {
             version: SPEC_VERSION,
             content: self.content.as_ref().map(unhashed),
             styles: self.styles.iter().map(unhashed).collect(),
-            objective: Objective::default(),
+            // Weights steer a run in place; which layers are matched needs new targets and
+            // perhaps a deeper network.
+            objective: Objective {
+                content_tap: self.objective.content_tap,
+                style_layers: self.objective.style_layers.iter().map(|&(tap, _)| (tap, 0.0)).collect(),
+                ..Objective::default()
+            },
             schedule: Schedule { iterations: 0, ..self.schedule.clone() },
             preserve_colors: match self.preserve_colors {
                 PreserveColors::Luminance => PreserveColors::Off,
@@ -306,6 +312,8 @@ mod tests {
             |s: &mut RenderSpec| s.device = DeviceChoice::Cpu,
             |s: &mut RenderSpec| s.add_style(Path::new("t.png")),
             |s: &mut RenderSpec| s.preserve_colors = PreserveColors::Histogram,
+            |s: &mut RenderSpec| s.objective.content_tap = crate::model::Tap::new(2, 2),
+            |s: &mut RenderSpec| s.objective.style_layers.truncate(2),
         ] {
             let mut other = base.clone();
             change(&mut other);
