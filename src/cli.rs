@@ -90,6 +90,8 @@ pub enum InitArg {
     Noise,
     /// Start from the first style image.
     Style,
+    /// Start from the picture given by --init-image.
+    Image,
 }
 
 /// Every setting of a render as an optional override: anything given replaces the value of the
@@ -161,6 +163,9 @@ pub struct SpecArgs {
     /// Initial image [default: content].
     #[arg(long, value_enum)]
     pub init: Option<InitArg>,
+    /// The picture to start from (an earlier render, a sketch); implies --init image.
+    #[arg(long, value_name = "PATH")]
+    pub init_image: Option<PathBuf>,
     /// Seed for noise initialisation [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -273,7 +278,14 @@ impl SpecArgs {
                 InitArg::Content => Init::Content,
                 InitArg::Noise => Init::Noise,
                 InitArg::Style => Init::Style,
+                InitArg::Image => Init::Image,
             };
+        }
+        if let Some(path) = &self.init_image {
+            spec.init_image = Some(neural_style_studio::transfer::ImageRef::new(path));
+            if self.init.is_none() {
+                spec.run.init = Init::Image;
+            }
         }
         spec.run.seed = self.seed.unwrap_or(spec.run.seed);
         spec.run.tile = self.tile.or(spec.run.tile);

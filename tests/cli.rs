@@ -417,3 +417,37 @@ fn style_and_content_layers_are_chosen_by_name_change_what_is_matched_and_are_st
     let o = run(&[&["render", "--content-layer", "conv4"][..], &base[..]].concat());
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown layer 'conv4'"));
 }
+
+#[test]
+fn a_render_can_start_from_a_chosen_picture_which_is_stored_with_its_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 96, 64);
+    let sketch = dir.path().join("sketch.png");
+    image::RgbImage::from_pixel(48, 32, image::Rgb([250, 10, 10])).save(&sketch).unwrap();
+    let base = ["--content", s(&content), "--style", s(&style), "--size", "64"];
+    let render = |name: &str, extra: &[&str]| -> image::RgbImage {
+        let out = dir.path().join(format!("{name}.png"));
+        let o = run(&[&["render", "--out", s(&out)][..], &base[..], extra].concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        image::open(&out).unwrap().to_rgb8()
+    };
+    let redness = |img: &image::RgbImage| img.pixels().map(|p| f64::from(p[0]) - f64::from(p[1])).sum::<f64>() / 4096.0;
+    // No iterations: the output is the picture, resized.
+    let start = render("start", &["--init-image", s(&sketch), "--iters", "0"]);
+    assert!(start.pixels().all(|p| p[0] >= 245 && p[1] <= 15), "the start picture, as given");
+    // A few iterations from it stay far redder than from the photo.
+    let (from_sketch, from_photo) =
+        (render("from_sketch", &["--init-image", s(&sketch), "--iters", "3"]), render("from_photo", &["--iters", "3"]));
+    assert!(
+        redness(&from_sketch) > redness(&from_photo) + 50.0,
+        "{} vs {}",
+        redness(&from_sketch),
+        redness(&from_photo)
+    );
+    let stored = settings_chunk(&dir.path().join("from_sketch.png"));
+    assert_eq!(stored["run"]["init"], "Image");
+    assert_eq!(stored["init_image"]["path"], s(&sketch));
+    assert_eq!(stored["init_image"]["sha256"].as_str().unwrap().len(), 64);
+    let o = run(&[&["render", "--init", "image", "--out", s(&dir.path().join("x.png"))][..], &base[..]].concat());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs the image (--init-image PATH)"));
+}

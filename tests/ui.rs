@@ -34,6 +34,15 @@ fn step_until(h: &mut Harness<'static, App>, secs: u64, what: &str, done: impl F
     h.step();
 }
 
+/// A window tall enough for the whole side panel to be on screen (a clipped button takes no
+/// clicks).
+fn tall_harness(launch: Launch) -> Harness<'static, App> {
+    Harness::builder()
+        .with_size(egui::vec2(1100.0, 1200.0))
+        .wgpu()
+        .build_eframe(move |cc| App::new(cc, launch).unwrap())
+}
+
 fn iteration(app: &App) -> usize {
     app.frame.as_ref().map_or(0, |f| f.iteration)
 }
@@ -356,12 +365,7 @@ fn a_print_goes_on_from_the_running_preview_and_cancel_returns_to_the_preview() 
     let mut settings = small_settings(dir.path());
     settings.spec.schedule.iterations = 1000;
     settings.print_size = 128;
-    // Tall enough for the Print section to be on screen (a clipped button takes no clicks).
-    let launch = launch(settings, true);
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1100.0, 1200.0))
-        .wgpu()
-        .build_eframe(move |cc| App::new(cc, launch).unwrap());
+    let mut h = tall_harness(launch(settings, true));
     step_until(&mut h, 60, "preview frames", |a| iteration(a) >= 4);
     h.get_by_label("Render print").click();
     step_until(&mut h, 60, "the print's first stage running", |a| {
@@ -400,4 +404,22 @@ fn layers_are_picked_by_name_in_the_advanced_section() {
     h.run_steps(2);
     let taps: Vec<String> = h.state().settings.spec.objective.style_layers.iter().map(|l| l.0.to_string()).collect();
     assert_eq!(taps, ["relu1_1", "relu1_2", "relu2_1", "relu3_1", "relu4_1"], "added in depth order, removed");
+}
+
+#[test]
+fn a_run_can_start_from_a_chosen_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let sketch = dir.path().join("sketch.png");
+    image::RgbImage::from_pixel(48, 36, image::Rgb([250, 10, 10])).save(&sketch).unwrap();
+    let mut h = tall_harness(launch(small_settings(dir.path()), false));
+    h.state_mut().set_init_image(&sketch);
+    step_until(&mut h, 30, "the picture checked", |a| a.settings.spec.init_image.is_some());
+    assert_eq!(h.state().settings.spec.run.init, neural_style_studio::transfer::Init::Image);
+    h.state_mut().settings.spec.schedule.iterations = 0;
+    h.get_by_label("Start").click();
+    step_until(&mut h, 60, "the run's first image", |a| {
+        a.status == Status::Stopped && a.frame.as_ref().is_some_and(|f| f.spec.init_image.is_some())
+    });
+    let f = h.state().frame.clone().unwrap();
+    assert!(f.image.pixels().all(|p| p[0] >= 245 && p[1] <= 15), "the run starts from the picture");
 }

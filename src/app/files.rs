@@ -19,6 +19,11 @@ impl App {
         self.tasks.decode(path, Some(Purpose::AddStyle));
     }
 
+    /// Starts future runs from the picture at `path` once it has decoded (in the background).
+    pub fn set_init_image(&mut self, path: &Path) {
+        self.tasks.decode(path, Some(Purpose::InitImage));
+    }
+
     /// Loads the settings stored in `path` (a PNG this program exported, or a JSON settings
     /// file) in the background; images they name that are missing or changed are listed for the
     /// artist to locate.
@@ -133,7 +138,7 @@ impl App {
     /// A file was chosen for `purpose`.
     fn chosen(&mut self, purpose: Purpose, path: PathBuf) {
         match purpose {
-            Purpose::Content | Purpose::AddStyle | Purpose::ReplaceStyle(_) => {
+            Purpose::Content | Purpose::AddStyle | Purpose::ReplaceStyle(_) | Purpose::InitImage => {
                 self.tasks.decode(&path, Some(purpose));
             }
             Purpose::Settings => self.open_settings(&path),
@@ -179,6 +184,10 @@ impl App {
                 self.to_locate.retain(|(i, _)| i.is_some());
             }
             Purpose::AddStyle => spec.add_style(&path),
+            Purpose::InitImage => {
+                spec.init_image = Some(ImageRef::new(&path));
+                spec.run.init = crate::transfer::Init::Image;
+            }
             Purpose::ReplaceStyle(i) if i < spec.styles.len() => {
                 spec.styles[i] = ImageRef::new(&path);
                 self.to_locate.retain(|(j, _)| *j != Some(i));

@@ -235,12 +235,22 @@ fn optimiser_section(app: &mut App, ui: &mut Ui) {
         }
     });
     ui.add(slider(&mut s.lr, 1e-3..=2.0).logarithmic(true).text("Learning rate"));
+    let mut pick = false;
     ui.horizontal(|ui| {
         ui.label("Init");
         ui.selectable_value(&mut s.init, Init::Content, "Content");
         ui.selectable_value(&mut s.init, Init::Noise, "Noise");
         ui.selectable_value(&mut s.init, Init::Style, "Style");
+        let hover = "Start from a picture of your choosing: an earlier render, a sketch";
+        pick = ui.selectable_label(s.init == Init::Image, "Image…").on_hover_text(hover).clicked();
     });
+    if let Some(image) = app.settings.spec.init_image.as_ref().filter(|_| app.settings.spec.run.init == Init::Image) {
+        ui.weak(format!("Starts from {}", file_name(&image.path)));
+    }
+    if pick {
+        app.actions.push(Action::Pick(Purpose::InitImage));
+    }
+    let s = &mut app.settings.spec.run;
     ui.horizontal(|ui| {
         let label = ui.label("Seed");
         ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(label.id);

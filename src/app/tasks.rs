@@ -30,6 +30,8 @@ pub enum Purpose {
     AddStyle,
     /// Replaces style image N.
     ReplaceStyle(usize),
+    /// The picture the optimisation starts from.
+    InitImage,
     /// Settings to open (a PNG this program exported, or JSON).
     Settings,
     /// Where to export the current image.
@@ -58,6 +60,7 @@ impl Purpose {
             Purpose::Content => "Choose the content photo",
             Purpose::AddStyle => "Add a style painting",
             Purpose::ReplaceStyle(_) => "Replace the style painting",
+            Purpose::InitImage => "Choose the picture to start from",
             Purpose::Settings => "Open settings (PNG or JSON)",
             Purpose::Export => "Export PNG",
         }

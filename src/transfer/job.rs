@@ -104,8 +104,12 @@ impl Job {
         if spec.preserve_colors == PreserveColors::Histogram {
             sources = Arc::new(sources.with_matched_colours());
         }
-        let spec =
-            RenderSpec { content: Some(sources.content_ref.clone()), styles: sources.style_refs.clone(), ..spec };
+        let spec = RenderSpec {
+            content: Some(sources.content_ref.clone()),
+            styles: sources.style_refs.clone(),
+            init_image: sources.init.as_ref().map(|(_, r)| r.clone()).or(spec.init_image.clone()),
+            ..spec
+        };
         let net = self.model_for(&spec)?;
         // Refuse early what the largest stage cannot do; each stage is planned on its own when
         // it starts (tiles and a shorter history only where its size needs them), so the spec
@@ -114,7 +118,10 @@ impl Job {
         let stages = spec.stages();
         let model = self.model.as_mut().ok_or_else(|| Error::internal("no model after loading"))?;
         let first = stages.first().ok_or_else(|| Error::internal("a schedule without stages"))?;
-        let stepper = stepper_at(model, &spec, &sources, first.size)?;
+        let mut stepper = stepper_at(model, &spec, &sources, first.size)?;
+        if let Some((picture, _)) = &sources.init {
+            stepper.set_x(to_tensor(&resize(picture, stepper.size()), stepper.x().device())?)?;
+        }
         let alpha = sources.content_alpha_at(stepper.size());
         self.run = Some(Run {
             spec: Arc::new(spec),

@@ -7,6 +7,7 @@ use image::{DynamicImage, GrayImage, RgbImage};
 use sha2::{Digest, Sha256};
 
 use super::spec::{ImageRef, RenderSpec};
+use super::stepper::Init;
 use crate::error::{Error, Result};
 use crate::imageio::{attach_alpha, decode_picture, read_image_file, resize_alpha, Picture};
 
@@ -23,6 +24,8 @@ pub struct SourceImages {
     pub content_ref: ImageRef,
     /// The style files and their hashes.
     pub style_refs: Vec<ImageRef>,
+    /// The picture to start from and its file, when the spec starts from one.
+    pub init: Option<(RgbImage, ImageRef)>,
 }
 
 impl SourceImages {
@@ -38,7 +41,14 @@ impl SourceImages {
             styles.push(picture.rgb);
             style_refs.push(r);
         }
-        Ok(SourceImages { content: picture.rgb, content_alpha: picture.alpha, styles, content_ref, style_refs })
+        let init = match (&spec.init_image, spec.run.init) {
+            (Some(image), Init::Image) => {
+                let (picture, r) = load_checked(image, "start image")?;
+                Some((picture.rgb, r))
+            }
+            _ => None,
+        };
+        Ok(SourceImages { content: picture.rgb, content_alpha: picture.alpha, styles, content_ref, style_refs, init })
     }
 
     /// Whether these are the images `spec` names (same paths, and same hashes where `spec`
@@ -50,6 +60,11 @@ impl SourceImages {
         spec.content.as_ref().is_some_and(|c| same(&self.content_ref, c))
             && spec.styles.len() == self.style_refs.len()
             && self.style_refs.iter().zip(&spec.styles).all(|(h, w)| same(h, w))
+            && match (&self.init, &spec.init_image, spec.run.init) {
+                (Some((_, have)), Some(want), Init::Image) => same(have, want),
+                (None, _, init) => init != Init::Image,
+                _ => false,
+            }
     }
 
     /// These images with the style paintings' colours matched to the photo's (mean and

@@ -108,6 +108,9 @@ pub struct RenderSpec {
     pub content: Option<ImageRef>,
     /// The style paintings (their blend weights are `objective.style_blend`).
     pub styles: Vec<ImageRef>,
+    /// The picture the optimisation starts from when `run.init` is `Image`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_image: Option<ImageRef>,
     /// Long side of the output in pixels.
     pub size: u32,
     /// Style images are resized to `size * style_scale` on their long side.
@@ -132,6 +135,7 @@ impl Default for RenderSpec {
             version: SPEC_VERSION,
             content: None,
             styles: Vec::new(),
+            init_image: None,
             size: 512,
             style_scale: 1.0,
             schedule: Schedule::default(),
@@ -202,6 +206,9 @@ impl RenderSpec {
             return Err(Error::invalid("at least one style image is needed"));
         }
         self.schedule.validate(self.size)?;
+        if self.run.init == super::stepper::Init::Image && self.init_image.is_none() {
+            return Err(Error::invalid("starting from an image needs the image (--init-image PATH)"));
+        }
         if !(self.run.lr.is_finite() && self.run.lr > 0.0) {
             return Err(Error::invalid(format!("learning rate must be > 0, got {}", self.run.lr)));
         }
@@ -229,6 +236,7 @@ impl RenderSpec {
             version: SPEC_VERSION,
             content: self.content.as_ref().map(unhashed),
             styles: self.styles.iter().map(unhashed).collect(),
+            init_image: self.init_image.as_ref().map(unhashed),
             // Weights steer a run in place; which layers are matched needs new targets and
             // perhaps a deeper network.
             objective: Objective {

@@ -27,6 +27,9 @@ pub enum Init {
     Noise,
     /// The (first) style image, resized to the content size.
     Style,
+    /// A picture of the artist's choosing (`RenderSpec::init_image`), resized to the content
+    /// size: an earlier render to go on from, or a sketch.
+    Image,
 }
 
 /// Settings fixed for the life of a stepper (changing them means a new one).
@@ -229,7 +232,8 @@ fn initial_image(
 ) -> Result<Tensor> {
     let (w, h) = content.size();
     match settings.init {
-        Init::Content => Ok(content.tensor.clone()),
+        // The job replaces it with the chosen picture, which the stepper does not hold.
+        Init::Content | Init::Image => Ok(content.tensor.clone()),
         Init::Style => {
             let style = styles.first().ok_or_else(|| Error::internal("style init needs a style image"))?;
             to_tensor(&resize(&style.rgb, (w, h)), net.device())
