@@ -410,7 +410,8 @@ fn style_and_content_layers_are_chosen_by_name_change_what_is_matched_and_are_st
         run(&[&["render", "--style-layers", "relu5_4", "--out", s(&dir.path().join("x.png"))][..], &base[..]].concat());
     assert!(!o.status.success());
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("vgg16 has no layer relu5_4"),
+        String::from_utf8_lossy(&o.stderr)
+            .contains("vgg16 has no layer relu5_4; its layers are relu1_1, relu1_2, relu2_1"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );

@@ -161,14 +161,9 @@ fn weights_section(app: &mut App, ui: &mut Ui) {
 /// embedded model is VGG16; a weights file may be VGG19, whose extra layers are offered too (a
 /// layer the model lacks is named when the run starts).
 fn layers_ui(s: &mut crate::transfer::RenderSpec, ui: &mut Ui) {
-    use crate::model::{Arch, Tap, WeightsSource};
+    use crate::model::{Arch, WeightsSource};
     let arch = if s.model == WeightsSource::Embedded { Arch::Vgg16 } else { Arch::Vgg19 };
-    let taps: Vec<Tap> = arch
-        .convs_per_block()
-        .iter()
-        .enumerate()
-        .flat_map(|(b, &n)| (1..=n).map(move |c| Tap::new(b as u8 + 1, c as u8)))
-        .collect();
+    let taps = arch.taps();
     let o = &mut s.objective;
     egui::ComboBox::from_label("Content layer").selected_text(o.content_tap.to_string()).show_ui(ui, |ui| {
         for &tap in &taps {

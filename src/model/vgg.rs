@@ -33,6 +33,12 @@ impl Arch {
         }
     }
 
+    /// Every feature tap, shallow to deep (relu1_1, relu1_2, relu2_1, ...).
+    pub fn taps(self) -> Vec<Tap> {
+        let counts = self.convs_per_block();
+        (0..5u8).flat_map(|b| (1..=counts[usize::from(b)] as u8).map(move |c| Tap::new(b + 1, c))).collect()
+    }
+
     /// Lower-case name, as used on the command line and in exported metadata.
     pub fn name(self) -> &'static str {
         match self {
@@ -62,7 +68,12 @@ impl Tap {
 
     /// Parses names such as `relu4_2`.
     pub fn parse(name: &str) -> Result<Self> {
-        let bad = || Error::invalid(format!("unknown layer '{name}' (expected e.g. relu4_2)"));
+        let bad = || {
+            Error::invalid(format!(
+                "unknown layer '{name}': layers are named reluB_C (block B, convolution C), e.g. relu4_2; VGG16 \
+                 has relu1_1-1_2, relu2_1-2_2, relu3_1-3_3, relu4_1-4_3, relu5_1-5_3, VGG19 up to _4 in blocks 3-5"
+            ))
+        };
         let rest = name.strip_prefix("relu").ok_or_else(bad)?;
         let (b, c) = rest.split_once('_').ok_or_else(bad)?;
         let tap = Tap::new(b.parse().map_err(|_| bad())?, c.parse().map_err(|_| bad())?);
@@ -114,7 +125,15 @@ impl Config {
     /// Layers from the input up to and including `deepest`, with torchvision indices.
     pub fn layers(&self) -> Result<Vec<LayerSpec>> {
         let counts = self.arch.convs_per_block();
-        let too_deep = || Error::invalid(format!("{} has no layer {}", self.arch.name(), self.deepest));
+        let too_deep = || {
+            let names: Vec<String> = self.arch.taps().iter().map(Tap::to_string).collect();
+            Error::invalid(format!(
+                "{} has no layer {}; its layers are {}",
+                self.arch.name(),
+                self.deepest,
+                names.join(", ")
+            ))
+        };
         if usize::from(self.deepest.conv)
             > *counts.get(usize::from(self.deepest.block).wrapping_sub(1)).ok_or_else(too_deep)?
         {
