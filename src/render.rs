@@ -1,6 +1,8 @@
 //! `render`: drive a [`Job`] to the end, show progress, write the PNG and a JSON log.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -45,6 +47,10 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }
+    // Ctrl+C ends the render between iterations and keeps what is done (see below).
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
     let start = Instant::now();
     let mut job = Job::new();
     if let Some(note) = job.start(spec)? {
@@ -66,7 +72,15 @@ pub fn render(args: &RenderArgs) -> Result<()> {
             .context("progress bar template")?,
     );
     let mut log = Vec::with_capacity(total + 1);
+    let mut stopped = false;
     while !job.is_finished() {
+        if interrupted.load(Ordering::SeqCst) {
+            // A stage cut short is a worse picture than the stage before it finished: keep that.
+            bar.abandon();
+            job.cancel_stage()?;
+            stopped = true;
+            break;
+        }
         let (mut stage, mut index) = (job.stage_size(), job.stages().1 + 1);
         for event in job.step()? {
             match event {
@@ -107,17 +121,26 @@ pub fn render(args: &RenderArgs) -> Result<()> {
             }
         }
     }
-    bar.finish();
+    if !stopped {
+        bar.finish();
+    }
     let done = job.done();
     let final_losses = job.losses()?;
     let output = job.output()?;
     let (w, h) = (output.width(), output.height());
-    log.push(IterationLog::new(done, &final_losses, 0.0, spec.size, start.elapsed().as_secs_f64()));
+    log.push(IterationLog::new(done, &final_losses, 0.0, job.stage_size(), start.elapsed().as_secs_f64()));
     save_png(&output, &args.out, &job.spec().context("no run")?.png_text(done)?)?;
     if let Some(json) = &args.json {
         let run = RunLog { size: [w, h], device, iterations: &log };
         std::fs::write(json, serde_json::to_string_pretty(&run)?)
             .with_context(|| format!("cannot write {}", json.display()))?;
+    }
+    if stopped {
+        bail!(
+            "interrupted: wrote the last finished stage ({w}x{h}, {done} iterations, loss {:.4}) to {}",
+            final_losses.total,
+            args.out.display()
+        );
     }
     let full: Vec<f64> =
         log.iter().filter(|l| l.stage == spec.size && l.seconds > 0.0).skip(1).map(|l| l.seconds).collect();

@@ -452,3 +452,32 @@ fn a_render_can_start_from_a_chosen_picture_which_is_stored_with_its_hash() {
     let o = run(&[&["render", "--init", "image", "--out", s(&dir.path().join("x.png"))][..], &base[..]].concat());
     assert!(String::from_utf8_lossy(&o.stderr).contains("needs the image (--init-image PATH)"));
 }
+
+#[test]
+fn ctrl_c_keeps_the_last_finished_stage_on_disk() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 96, 64);
+    let out = dir.path().join("cut.png");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_neural-style-studio"))
+        .args(["render", "--content", s(&content), "--style", s(&style), "--stages", "64x3,96x100000"])
+        .args(["--out", s(&out)])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("stage: 96 px") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "the render ended before its second stage");
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(!child.wait().unwrap().success());
+    assert!(rest.contains("interrupted: wrote the last finished stage (64x43, 3 iterations"), "{rest}");
+    assert_eq!(image::image_dimensions(&out).unwrap(), (64, 43));
+    let stored = settings_chunk(&out);
+    assert_eq!((stored["size"].as_u64(), stored["schedule"]["stages"].as_array().unwrap().len()), (Some(64), 1));
+}

@@ -362,6 +362,11 @@ pub fn status_bar(app: &App, ui: &mut Ui) {
             if f.seconds > 0.0 {
                 ui.separator();
                 ui.label(format!("{:.2} it/s", 1.0 / f.seconds));
+                if app.status == Status::Running {
+                    let left = crate::transfer::seconds_left(&stages, f.iteration, f.seconds).round() as u64;
+                    ui.separator();
+                    ui.label(format!("about {}:{:02} left", left / 60, left % 60));
+                }
             }
             ui.separator();
             let t = app.elapsed().as_secs();
