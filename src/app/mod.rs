@@ -337,6 +337,13 @@ impl eframe::App for App {
                 if ui.button("Fit").clicked() {
                     self.view.fit();
                 }
+                let ppp = ui.ctx().pixels_per_point();
+                if ui.button("100%").on_hover_text("One picture pixel per screen pixel").clicked() {
+                    self.view.actual_pixels(ppp);
+                }
+                if let Some(p) = self.view.percent(ppp) {
+                    ui.weak(format!("{p:.0}%"));
+                }
             });
             match (&self.result, &self.content_img) {
                 (Some(r), Some(c)) => preview::show(ui, &mut self.view, r, c, &mut self.fallback_texture),

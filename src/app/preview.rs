@@ -27,18 +27,35 @@ pub struct View {
     /// Divider position in image u, when the before/after split is on.
     pub split: Option<f32>,
     dragging_divider: bool,
+    /// Points per image pixel at zoom 1 in the last frame drawn (0 before the first).
+    fit_scale: f32,
 }
 
 impl Default for View {
     fn default() -> Self {
-        View { zoom: 1.0, pan: Vec2::ZERO, split: None, dragging_divider: false }
+        View { zoom: 1.0, pan: Vec2::ZERO, split: None, dragging_divider: false, fit_scale: 0.0 }
     }
 }
 
 impl View {
     /// Back to fit-to-window, keeping the split.
     pub fn fit(&mut self) {
-        *self = View { split: self.split, ..View::default() };
+        *self = View { split: self.split, fit_scale: self.fit_scale, ..View::default() };
+    }
+
+    /// Screen pixels per image pixel, in percent (`None` before the first frame is drawn).
+    pub fn percent(&self, pixels_per_point: f32) -> Option<f32> {
+        (self.fit_scale > 0.0).then_some(self.fit_scale * self.zoom * pixels_per_point * 100.0)
+    }
+
+    /// One image pixel per screen pixel (100%), about the centre of the view: to judge a print's
+    /// detail as it will be.
+    pub fn actual_pixels(&mut self, pixels_per_point: f32) {
+        if self.fit_scale > 0.0 {
+            let zoom = 1.0 / (self.fit_scale * pixels_per_point);
+            self.pan *= zoom / self.zoom;
+            self.zoom = zoom;
+        }
     }
 
     /// Where the image lands inside `rect` for an image of `size` pixels.
@@ -97,6 +114,7 @@ pub fn show(
     let response =
         ui.allocate_rect(rect, Sense::click_and_drag()).on_hover_text("Wheel: zoom · drag: pan · double-click: fit");
     let size = Vec2::new(result.image.width() as f32, result.image.height() as f32);
+    view.fit_scale = (rect.width() / size.x).min(rect.height() / size.y);
     view.interact(ui, &response, rect, size);
     let img = view.image_rect(rect, size);
     if ui.ctx().data(|d| d.get_temp::<bool>(egui::Id::unique(WGPU_READY))).unwrap_or(false) {
@@ -334,5 +352,23 @@ impl egui_wgpu::CallbackTrait for PreviewCallback {
         pass.set_pipeline(&r.pipeline);
         pass.set_bind_group(0, bind_group, &[]);
         pass.draw(0..3, 0..1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_hundred_percent_shows_one_picture_pixel_per_screen_pixel() {
+        // A 2000 px wide picture fitted into 500 points on a 2x screen: 25% at zoom 1.
+        let mut view = View { fit_scale: 0.25, pan: Vec2::new(10.0, -4.0), ..View::default() };
+        assert_eq!(view.percent(2.0), Some(50.0));
+        view.actual_pixels(2.0);
+        assert_eq!((view.zoom, view.percent(2.0)), (2.0, Some(100.0)));
+        assert_eq!(view.pan, Vec2::new(20.0, -8.0), "the same point stays in the middle");
+        view.fit();
+        assert_eq!((view.zoom, view.percent(2.0)), (1.0, Some(50.0)));
+        assert_eq!(View::default().percent(1.0), None);
     }
 }
