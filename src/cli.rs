@@ -169,6 +169,11 @@ pub struct SpecArgs {
     /// Seed for noise initialisation [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Let pixel values leave the displayable range while optimising, as the classic tools do
+    /// (for comparing with them); `--unbounded false` undoes it for settings read from a file
+    /// [default: the image stays displayable, with a line search].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub unbounded: Option<bool>,
     /// Evaluate in tiles of N pixels (exact: the same picture, in less memory) [default: tiles
     /// only when the whole image does not fit].
     #[arg(long, value_name = "N")]
@@ -289,6 +294,7 @@ impl SpecArgs {
         }
         spec.run.seed = self.seed.unwrap_or(spec.run.seed);
         spec.run.tile = self.tile.or(spec.run.tile);
+        spec.run.unbounded = self.unbounded.unwrap_or(spec.run.unbounded);
         if let Some(w) = &self.weights {
             spec.model = WeightsSource::File(w.clone());
         }

@@ -73,6 +73,16 @@ pub enum Error {
     #[error("the {0} became infinite or NaN (weights or learning rate too large?)")]
     NonFinite(&'static str),
 
+    /// The loss jumped by orders of magnitude in one step (an optimiser without a line search
+    /// overshooting).
+    #[error("the loss jumped from {from:.4e} to {to:.4e} (weights or learning rate too large?)")]
+    Diverged {
+        /// The loss of the current image.
+        from: f64,
+        /// The loss of the image the optimiser proposed.
+        to: f64,
+    },
+
     /// An invariant of the engine broke: a bug, not something the user did.
     #[error("internal error: {0} (please report this)")]
     Internal(String),

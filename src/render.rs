@@ -21,6 +21,9 @@ struct IterationLog {
     content: f64,
     style: f64,
     tv: f64,
+    /// Whether the evaluated image was kept (false: the line search stepped back; the losses
+    /// are those of the image kept).
+    accepted: bool,
     seconds: f64,
     /// Long side of the stage the iteration ran at.
     stage: u32,
@@ -29,8 +32,18 @@ struct IterationLog {
 }
 
 impl IterationLog {
-    fn new(iter: usize, l: &Losses, seconds: f64, stage: u32, elapsed: f64) -> Self {
-        IterationLog { iter, total: l.total, content: l.content, style: l.style, tv: l.tv, seconds, stage, elapsed }
+    fn new(iter: usize, l: &Losses, accepted: bool, seconds: f64, stage: u32, elapsed: f64) -> Self {
+        IterationLog {
+            iter,
+            total: l.total,
+            content: l.content,
+            style: l.style,
+            tv: l.tv,
+            accepted,
+            seconds,
+            stage,
+            elapsed,
+        }
     }
 }
 
@@ -93,7 +106,8 @@ pub fn render(args: &RenderArgs) -> Result<()> {
                         r.seconds
                     ));
                     bar.inc(cost(stage));
-                    log.push(IterationLog::new(r.iteration, l, r.seconds, stage, start.elapsed().as_secs_f64()));
+                    let elapsed = start.elapsed().as_secs_f64();
+                    log.push(IterationLog::new(r.iteration, l, r.accepted, r.seconds, stage, elapsed));
                     let done = r.iteration + 1;
                     if args.save_every.is_some_and(|n| n > 0 && done % n == 0 && done < total) {
                         let text = job.spec().context("no run")?.png_text(done)?;
@@ -128,7 +142,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     let final_losses = job.losses()?;
     let output = job.output()?;
     let (w, h) = (output.width(), output.height());
-    log.push(IterationLog::new(done, &final_losses, 0.0, job.stage_size(), start.elapsed().as_secs_f64()));
+    log.push(IterationLog::new(done, &final_losses, true, 0.0, job.stage_size(), start.elapsed().as_secs_f64()));
     save_png(&output, &args.out, &job.spec().context("no run")?.png_text(done)?)?;
     if let Some(json) = &args.json {
         let run = RunLog { size: [w, h], device, iterations: &log };

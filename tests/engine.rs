@@ -200,9 +200,9 @@ fn a_non_finite_loss_rolls_back_to_the_last_finite_image() {
     let net = embedded();
     let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
     let style = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
-    // Adam with an absurd learning rate: the first update is finite (pixels around 1e30) but
-    // the network overflows on it.
-    let settings = RunSettings { optimizer: OptimizerKind::Adam, lr: 1e30, ..RunSettings::default() };
+    // Unbounded Adam with an absurd learning rate: the first update is finite (pixels around
+    // 1e30) but the network overflows on it.
+    let settings = RunSettings { optimizer: OptimizerKind::Adam, lr: 1e30, unbounded: true, ..RunSettings::default() };
     let mut stepper =
         Stepper::new(net, content, vec![style], Objective::default(), &settings, &mut TargetCache::new()).unwrap();
     let start = stepper.x().clone();
@@ -211,12 +211,94 @@ fn a_non_finite_loss_rolls_back_to_the_last_finite_image() {
     assert!(matches!(err, neural_style_studio::Error::NonFinite("loss")), "{err}");
     let diff = (stepper.x() - &start).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
     assert_eq!(diff, 0.0, "back at the last image with a finite loss");
-    if let Optimizer::Adam(adam) = stepper.optimizer_mut() {
+    if let Optimizer::Adam(adam, _) = stepper.optimizer_mut() {
         adam.set_lr(0.05);
     }
     stepper.optimizer_mut().reset();
     let losses: Vec<f64> = (0..3).map(|_| stepper.step().unwrap().losses.total).collect();
     assert!(losses.iter().all(|l| l.is_finite()) && losses[2] < losses[0], "{losses:?}");
+}
+
+#[test]
+fn a_loss_that_jumps_a_hundredfold_is_rolled_back_without_a_line_search() {
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
+    // Unbounded Adam stepping 1000 units per pixel: finite, but far from any picture.
+    let settings = RunSettings { optimizer: OptimizerKind::Adam, lr: 1e3, unbounded: true, ..RunSettings::default() };
+    let mut stepper =
+        Stepper::new(net, content, vec![style], Objective::default(), &settings, &mut TargetCache::new()).unwrap();
+    let first = stepper.step().unwrap();
+    let start = stepper.image().unwrap();
+    let err = stepper.step().unwrap_err();
+    let neural_style_studio::Error::Diverged { from, to } = err else { panic!("{err}") };
+    assert_eq!(from, first.losses.total);
+    assert!(to > 100.0 * from && to.is_finite(), "{from} -> {to}");
+    assert_eq!(stepper.image().unwrap(), start, "the current image is kept");
+    assert_eq!(stepper.iteration(), 1);
+}
+
+#[test]
+fn bounded_runs_keep_every_pixel_displayable_and_report_the_shown_image() {
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(64, 48), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(64, 48), &net).unwrap();
+    let heavy = Objective { style_weight: 1e4, ..Objective::default() };
+    for optimizer in [OptimizerKind::Lbfgs, OptimizerKind::Adam] {
+        let settings = RunSettings { optimizer, lr: optimizer.default_lr(), ..RunSettings::default() };
+        let mut stepper = Stepper::new(
+            net.clone(),
+            content.clone(),
+            vec![style.clone()],
+            heavy.clone(),
+            &settings,
+            &mut TargetCache::new(),
+        )
+        .unwrap();
+        let mut last = None;
+        for _ in 0..15 {
+            last = Some(stepper.step().unwrap());
+        }
+        // Every value of the current image maps to a colour in [0, 1] without clamping.
+        let x = stepper.x().clone();
+        for (c, (mean, std)) in
+            neural_style_studio::imageio::MEAN.iter().zip(neural_style_studio::imageio::STD).enumerate()
+        {
+            let plane = x.narrow(1, c, 1).unwrap().affine(f64::from(std), f64::from(*mean)).unwrap();
+            let lo = plane.min_all().unwrap().to_scalar::<f32>().unwrap();
+            let hi = plane.max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(lo >= -1e-6 && hi <= 1.0 + 1e-6, "{optimizer:?} channel {c}: {lo}..{hi}");
+        }
+        // The reported losses are those of the current image (the one shown and exported).
+        let shown = stepper.losses().unwrap().total;
+        let reported = last.unwrap().losses.total;
+        assert!((shown - reported).abs() <= 1e-4 * reported, "{optimizer:?}: {shown} vs {reported}");
+    }
+}
+
+#[test]
+fn bounded_lbfgs_converges_at_any_style_weight() {
+    // The classic step (torch's tiny first step, no line search) explodes or stalls at high
+    // style weights; the bounded search must cut the loss tenfold within 30 evaluations.
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(128, 96), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(128, 96), &net).unwrap();
+    let mut cache = TargetCache::new();
+    for style_weight in [100.0, 1000.0, 10000.0] {
+        let objective = Objective { style_weight, ..Objective::default() };
+        let mut stepper = Stepper::new(
+            net.clone(),
+            content.clone(),
+            vec![style.clone()],
+            objective,
+            &RunSettings::default(),
+            &mut cache,
+        )
+        .unwrap();
+        let losses: Vec<f64> = (0..30).map(|_| stepper.step().unwrap().losses.total).collect();
+        assert!(losses.windows(2).all(|w| w[1] <= w[0]), "style weight {style_weight}: the loss shown never rises");
+        assert!(losses[29] < losses[0] / 10.0, "style weight {style_weight}: {} -> {}", losses[0], losses[29]);
+    }
 }
 
 #[test]

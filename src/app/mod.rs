@@ -3,8 +3,10 @@
 //! on the worker, and file dialogs, decoding and exports on short-lived threads ([`tasks`]).
 
 mod files;
+mod layers;
 mod panels;
 pub mod preview;
+mod print;
 pub mod settings;
 pub mod tasks;
 

@@ -33,7 +33,7 @@ pub fn side_panel(app: &mut App, ui: &mut Ui) {
         ui.separator();
         run_controls(app, ui);
         ui.separator();
-        print_ui(app, ui);
+        super::print::print_ui(app, ui);
     });
 }
 
@@ -150,40 +150,9 @@ fn weights_section(app: &mut App, ui: &mut Ui) {
         ui.selectable_value(&mut s.preserve_colors, PreserveColors::Histogram, "Statistics");
     });
     egui::CollapsingHeader::new("Advanced").show(ui, |ui| {
-        layers_ui(s, ui);
+        super::layers::layers_ui(s, ui);
         for (tap, w) in &mut s.objective.style_layers {
             ui.add(slider(w, 0.0..=10.0).text(tap.to_string()));
-        }
-    });
-}
-
-/// Which layers the content and style terms match (changing them restarts the run). The
-/// embedded model is VGG16; a weights file may be VGG19, whose extra layers are offered too (a
-/// layer the model lacks is named when the run starts).
-fn layers_ui(s: &mut crate::transfer::RenderSpec, ui: &mut Ui) {
-    use crate::model::{Arch, WeightsSource};
-    let arch = if s.model == WeightsSource::Embedded { Arch::Vgg16 } else { Arch::Vgg19 };
-    let taps = arch.taps();
-    let o = &mut s.objective;
-    egui::ComboBox::from_label("Content layer").selected_text(o.content_tap.to_string()).show_ui(ui, |ui| {
-        for &tap in &taps {
-            ui.selectable_value(&mut o.content_tap, tap, tap.to_string());
-        }
-    });
-    ui.label("Style layers");
-    ui.horizontal_wrapped(|ui| {
-        for &tap in &taps {
-            let mut on = o.style_layers.iter().any(|l| l.0 == tap);
-            let last = on && o.style_layers.len() == 1;
-            if ui.add_enabled(!last, egui::Button::selectable(on, tap.to_string())).clicked() {
-                on = !on;
-                if on {
-                    o.style_layers.push((tap, 1.0));
-                    o.style_layers.sort_by_key(|l| l.0);
-                } else {
-                    o.style_layers.retain(|l| l.0 != tap);
-                }
-            }
         }
     });
 }
@@ -250,6 +219,10 @@ fn optimiser_section(app: &mut App, ui: &mut Ui) {
         let label = ui.label("Seed");
         ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(label.id);
     });
+    ui.checkbox(&mut s.unbounded, "Unbounded pixels (classic)").on_hover_text(
+        "Let values go below black and above white while optimising, as the classic tools do. \
+         Off: the picture shown and exported is exactly the one optimised.",
+    );
 }
 
 fn run_controls(app: &mut App, ui: &mut Ui) {
@@ -285,49 +258,6 @@ fn run_controls(app: &mut App, ui: &mut Ui) {
             Level::Error => ui.visuals().error_fg_color,
         };
         ui.label(egui::RichText::new(&notice.text).color(color));
-    }
-}
-
-/// Preview-then-print: continue the picture at a larger size (up to the largest that fits),
-/// with its stage, progress and time left, and a cancel that goes back to the last finished
-/// stage.
-fn print_ui(app: &mut App, ui: &mut Ui) {
-    use crate::transfer::{seconds_left, spec::MAX_SIZE, work_done};
-    ui.heading("Print");
-    let Some(f) = &app.frame else {
-        ui.weak("Start a preview, then render it large here.");
-        return;
-    };
-    let stages = f.spec.stages();
-    let now = stages.get(f.stage).map_or(f.spec.size, |s| s.size);
-    if app.printing() {
-        ui.label(format!(
-            "Stage {} of {} at {now} px, iteration {} of {}",
-            f.stage + 1,
-            stages.len(),
-            f.iteration,
-            f.total
-        ));
-        let left = seconds_left(&stages, f.iteration, f.seconds).round() as u64;
-        let eta = if f.seconds > 0.0 { format!("about {}:{:02} left", left / 60, left % 60) } else { String::new() };
-        ui.add(egui::ProgressBar::new(work_done(&stages, f.iteration) as f32).text(eta));
-        if ui.button("Cancel print").on_hover_text("Stop and go back to the last finished stage").clicked() {
-            app.actions.push(Action::CancelPrint);
-        }
-        return;
-    }
-    let smallest = (now / 32 + 1) * 32;
-    let Some(largest) = f.max_print.map(|m| m.min(MAX_SIZE)).filter(|&m| m >= smallest) else {
-        ui.weak("No larger size fits in the free memory.");
-        return;
-    };
-    let size = &mut app.settings.print_size;
-    ui.add(slider(size, smallest..=largest).step_by(32.0).text("Print size (px)"));
-    ui.weak(format!("Up to {largest} px fits in the free memory"));
-    let ready = matches!(app.status, Status::Running | Status::Paused | Status::Stopped);
-    let hover = "Continue this picture at the print size: larger stages from the current image, same settings";
-    if ui.add_enabled(ready, egui::Button::new("Render print")).on_hover_text(hover).clicked() {
-        app.actions.push(Action::Print((*size).clamp(smallest, largest)));
     }
 }
 
@@ -422,7 +352,10 @@ pub fn loss_plot(app: &App, ui: &mut Ui) {
 
 /// A slider that never changes a value it did not set: settings loaded from a file or the command
 /// line may lie outside its range (e.g. 2 iterations), and a running render takes every change.
-fn slider<'a, N: egui::emath::Numeric>(value: &'a mut N, range: std::ops::RangeInclusive<N>) -> egui::Slider<'a> {
+pub(super) fn slider<'a, N: egui::emath::Numeric>(
+    value: &'a mut N,
+    range: std::ops::RangeInclusive<N>,
+) -> egui::Slider<'a> {
     egui::Slider::new(value, range).clamping(SliderClamping::Edits)
 }
 

@@ -17,7 +17,7 @@ pub enum Event {
         /// Its long side in pixels.
         size: u32,
     },
-    /// A non-finite loss or update was rolled back.
+    /// A non-finite loss or update, or a jump of the loss, was rolled back.
     Fault(Fault),
     /// The iteration budget is spent.
     Finished,
@@ -28,8 +28,8 @@ pub enum Event {
 pub struct Fault {
     /// The iteration (1-based) that failed.
     pub iteration: usize,
-    /// "loss" or "update".
-    pub what: &'static str,
+    /// What went wrong: "the loss became infinite or NaN", "the loss jumped from ... to ...".
+    pub problem: String,
     /// Faults in a row, this one included.
     pub in_a_row: u32,
     /// Adam's new learning rate, when it was halved.
@@ -43,7 +43,7 @@ impl Fault {
     /// "3 times in a row" when the run paused).
     pub fn cause(&self) -> String {
         let repeated = if self.paused { format!(" {} times in a row", self.in_a_row) } else { String::new() };
-        format!("Iteration {}: the {} became infinite or NaN{repeated}", self.iteration, self.what)
+        format!("Iteration {}: {}{repeated}", self.iteration, self.problem)
     }
 }
 

@@ -159,7 +159,11 @@ impl Job {
         let report = match run.stepper.step() {
             Ok(report) => report,
             Err(Error::NonFinite(what)) => {
-                events.push(Event::Fault(recover(run, what)));
+                events.push(Event::Fault(recover(run, format!("the {what} became infinite or NaN"))));
+                return Ok(events);
+            }
+            Err(Error::Diverged { from, to }) => {
+                events.push(Event::Fault(recover(run, format!("the loss jumped from {from:.3e} to {to:.3e}"))));
                 return Ok(events);
             }
             Err(e) => return Err(e),
@@ -368,12 +372,12 @@ fn stepper_at(model: &mut Model, spec: &RenderSpec, sources: &SourceImages, size
 
 /// After a non-finite step (the stepper kept its last finite image): restart the optimiser more
 /// gently, and pause after [`MAX_FAULTS`] in a row.
-fn recover(run: &mut Run, what: &'static str) -> Fault {
+fn recover(run: &mut Run, problem: String) -> Fault {
     run.faults += 1;
     let optimizer = run.stepper.optimizer_mut();
     optimizer.reset();
     let new_lr = match optimizer {
-        Optimizer::Adam(adam) => {
+        Optimizer::Adam(adam, _) => {
             let lr = adam.lr() * 0.5;
             adam.set_lr(lr);
             Some(lr)
@@ -381,7 +385,7 @@ fn recover(run: &mut Run, what: &'static str) -> Fault {
         Optimizer::Lbfgs(_) => None,
     };
     run.paused = run.faults >= MAX_FAULTS;
-    Fault { iteration: run.done + 1, what, in_a_row: run.faults, new_lr, paused: run.paused }
+    Fault { iteration: run.done + 1, problem, in_a_row: run.faults, new_lr, paused: run.paused }
 }
 
 /// Size of an image fitted to `long_side`; refused when its short side would be too thin for the

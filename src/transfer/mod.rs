@@ -1,6 +1,7 @@
 //! Losses, targets, optimisers, the render's description and its driver (no threads, no UI).
 
 pub mod adam;
+pub mod bounds;
 pub mod colour;
 pub mod events;
 pub mod gram;

@@ -2,13 +2,16 @@
 
 use candle_core::Tensor;
 
+use super::bounds::Bounds;
+use super::lbfgs::Proposal;
 use super::{adam::Adam, lbfgs::Lbfgs};
 use crate::error::Result;
 
 /// Which optimiser to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OptimizerKind {
-    /// L-BFGS without line search (the default).
+    /// L-BFGS (the default): with a line search inside the displayable box, or as the classic
+    /// tools run it when unbounded.
     Lbfgs,
     /// Adam.
     Adam,
@@ -37,16 +40,17 @@ impl OptimizerKind {
 pub enum Optimizer {
     /// L-BFGS state.
     Lbfgs(Lbfgs),
-    /// Adam state.
-    Adam(Adam),
+    /// Adam state, and the box its iterates are clamped to.
+    Adam(Adam, Option<Bounds>),
 }
 
 impl Optimizer {
-    /// A fresh optimiser; `history` is L-BFGS's memory.
-    pub fn new(kind: OptimizerKind, lr: f64, history: usize) -> Self {
+    /// A fresh optimiser; `history` is L-BFGS's memory; with `bounds` every iterate stays
+    /// inside them.
+    pub fn new(kind: OptimizerKind, lr: f64, history: usize, bounds: Option<Bounds>) -> Self {
         match kind {
-            OptimizerKind::Lbfgs => Optimizer::Lbfgs(Lbfgs::new(history, lr)),
-            OptimizerKind::Adam => Optimizer::Adam(Adam::new(lr)),
+            OptimizerKind::Lbfgs => Optimizer::Lbfgs(Lbfgs::new(history, lr, bounds)),
+            OptimizerKind::Adam => Optimizer::Adam(Adam::new(lr), bounds),
         }
     }
 
@@ -54,15 +58,36 @@ impl Optimizer {
     pub fn reset(&mut self) {
         match self {
             Optimizer::Lbfgs(o) => o.reset(),
-            Optimizer::Adam(o) => o.reset(),
+            Optimizer::Adam(o, _) => o.reset(),
         }
     }
 
-    /// Returns the next iterate from `x` and the gradient there.
-    pub fn step(&mut self, x: &Tensor, grad: &Tensor) -> Result<Tensor> {
+    /// Whether a rising loss is the optimiser's to handle (a line search steps back); otherwise
+    /// a loss that jumps is a fault for the caller to roll back.
+    pub fn searches(&self) -> bool {
+        matches!(self, Optimizer::Lbfgs(o) if o.searches())
+    }
+
+    /// Given the loss `f` and gradient at `x` (the last proposal), returns the next point.
+    pub fn step(&mut self, x: &Tensor, f: f64, grad: &Tensor) -> Result<Proposal> {
         match self {
-            Optimizer::Lbfgs(o) => o.step(x, grad),
-            Optimizer::Adam(o) => o.step(x, grad),
+            Optimizer::Lbfgs(o) => o.step(x, f, grad),
+            Optimizer::Adam(o, bounds) => {
+                let next = o.step(x, grad)?;
+                let next = match bounds {
+                    Some(b) => b.project(&next)?,
+                    None => next,
+                };
+                Ok(Proposal { next, accepted: true })
+            }
+        }
+    }
+
+    /// The last proposal could not be evaluated: a safer one, when the optimiser has one.
+    pub fn reject(&mut self) -> Result<Option<Tensor>> {
+        match self {
+            Optimizer::Lbfgs(o) => o.reject(),
+            Optimizer::Adam(..) => Ok(None),
         }
     }
 }

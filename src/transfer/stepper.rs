@@ -10,6 +10,7 @@ use image::RgbImage;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
+use super::bounds::Bounds;
 use super::objective::{evaluate_timed, Losses, Objective, PhaseTimes};
 use super::optimizer::{Optimizer, OptimizerKind};
 use super::targets::{PreparedImage, TargetCache, TargetRequest, Targets};
@@ -49,21 +50,41 @@ pub struct RunSettings {
     /// Evaluate in tiles of this side (pixels, rounded up to the pooling grid) to bound memory;
     /// `None`: the whole image at once. The results are the same either way.
     pub tile: Option<u32>,
+    /// Let pixel values leave the displayable range while optimising, as the classic tools do
+    /// (for comparisons with them). By default the image stays inside it, so the picture shown
+    /// and exported is the one whose losses were computed.
+    pub unbounded: bool,
 }
 
 impl Default for RunSettings {
     fn default() -> Self {
-        RunSettings { optimizer: OptimizerKind::Lbfgs, lr: 1.0, history: 100, init: Init::Content, seed: 0, tile: None }
+        RunSettings {
+            optimizer: OptimizerKind::Lbfgs,
+            lr: 1.0,
+            history: 100,
+            init: Init::Content,
+            seed: 0,
+            tile: None,
+            unbounded: false,
+        }
     }
 }
 
-/// What one step measured: the losses at the image after `iteration` updates.
+/// A loss this many times the last one is a fault for an optimiser without a line search.
+const JUMP: f64 = 100.0;
+
+/// What one step measured. Each step is one evaluation of the loss and its gradient; the
+/// report gives the losses of the current image (the one shown), which is the evaluated image
+/// unless the line search rejected it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StepReport {
-    /// Updates applied before this evaluation.
+    /// Evaluations before this one.
     pub iteration: usize,
-    /// Losses at that image.
+    /// Losses at the current image.
     pub losses: Losses,
+    /// Whether the evaluated image became the current one (false: the line search stepped
+    /// back and the image is unchanged).
+    pub accepted: bool,
     /// Wall time of the step (evaluation, gradient and update).
     pub seconds: f64,
     /// Where the evaluation's time went (the optimiser update is the rest of `seconds`).
@@ -78,9 +99,14 @@ pub struct Stepper {
     objective: Objective,
     targets: Targets,
     optimizer: Optimizer,
+    /// The current image: the last one accepted (shown, exported, carried to the next stage).
     x: Tensor,
-    /// The image before the last update: its loss was finite, so a fault rolls back to it.
-    previous: Option<Tensor>,
+    /// Its losses under the current objective, once evaluated.
+    current: Option<Losses>,
+    /// The next image to evaluate, proposed by the optimiser; a fault drops it.
+    trial: Option<Tensor>,
+    /// The box the image is kept in, unless the run is unbounded.
+    bounds: Option<Bounds>,
     iteration: usize,
     tile: Option<usize>,
 }
@@ -104,44 +130,87 @@ impl Stepper {
         }
         let tile = settings.tile.map(|t| t as usize);
         let targets = Targets::new(&net, &content, &styles, &request(&objective, tile), cache)?;
-        let x = initial_image(&net, &content, &styles, settings)?;
-        let optimizer = Optimizer::new(settings.optimizer, settings.lr, settings.history);
-        Ok(Stepper { net, content, styles, objective, targets, optimizer, x, previous: None, iteration: 0, tile })
+        let bounds = if settings.unbounded { None } else { Some(Bounds::displayable(net.device())?) };
+        let mut x = initial_image(&net, &content, &styles, settings)?;
+        if let Some(b) = &bounds {
+            x = b.project(&x)?;
+        }
+        let optimizer = Optimizer::new(settings.optimizer, settings.lr, settings.history, bounds.clone());
+        Ok(Stepper {
+            net,
+            content,
+            styles,
+            objective,
+            targets,
+            optimizer,
+            x,
+            current: None,
+            trial: None,
+            bounds,
+            iteration: 0,
+            tile,
+        })
     }
 
-    /// One iteration: evaluate at the current image, then update it. On a non-finite loss the
-    /// image rolls back to the last one whose loss was finite; on a non-finite update it stays.
-    /// Either way [`Error::NonFinite`] is returned and the optimiser should be reset.
+    /// One iteration: evaluate the loss and gradient at the optimiser's proposal (the current
+    /// image at first) and let the optimiser propose the next. A proposal whose loss is not
+    /// finite (or, without a line search, jumps [`JUMP`]-fold) is dropped and the current image
+    /// kept: [`Error::NonFinite`] or [`Error::Diverged`] is returned and the optimiser should be
+    /// reset. A line search steps back from such a proposal by itself.
     pub fn step(&mut self) -> Result<StepReport> {
         let start = Instant::now();
-        let evaluated = self.evaluate(true);
-        if let (Err(Error::NonFinite(_)), Some(previous)) = (&evaluated, self.previous.take()) {
-            self.x = previous;
+        let point = self.trial.take().unwrap_or_else(|| self.x.clone());
+        let (losses, grad, phases) = match self.evaluate(&point, true) {
+            Err(Error::NonFinite(what)) => match self.optimizer.reject()? {
+                Some(next) => {
+                    self.trial = Some(next);
+                    return self.unchanged(start, PhaseTimes::default());
+                }
+                None => return Err(Error::NonFinite(what)),
+            },
+            evaluated => evaluated?,
+        };
+        if let Some(current) = &self.current {
+            if !self.optimizer.searches() && losses.total > JUMP * current.total {
+                return Err(Error::Diverged { from: current.total, to: losses.total });
+            }
         }
-        let (losses, grad, phases) = evaluated?;
         let grad = grad.ok_or_else(|| Error::internal("no gradient"))?;
-        let next = self.optimizer.step(&self.x, &grad)?;
+        let proposal = self.optimizer.step(&point, losses.total, &grad)?;
         // One reduction over the image: negligible next to the network, and it guarantees the
         // stepper never holds an image it cannot show or resume from.
-        if !next.abs()?.sum_all()?.to_scalar::<f32>()?.is_finite() {
+        if !proposal.next.abs()?.sum_all()?.to_scalar::<f32>()?.is_finite() {
             return Err(Error::NonFinite("update"));
         }
-        let report = StepReport { iteration: self.iteration, losses, seconds: 0.0, phases };
-        self.previous = Some(std::mem::replace(&mut self.x, next));
+        self.trial = Some(proposal.next);
+        if !proposal.accepted {
+            return self.unchanged(start, phases);
+        }
+        self.x = point;
+        self.current = Some(losses.clone());
+        let report = StepReport { iteration: self.iteration, losses, accepted: true, seconds: 0.0, phases };
+        self.iteration += 1;
+        Ok(StepReport { seconds: start.elapsed().as_secs_f64(), ..report })
+    }
+
+    /// The report of a step whose proposal was rejected: the current image and its losses.
+    fn unchanged(&mut self, start: Instant, phases: PhaseTimes) -> Result<StepReport> {
+        let losses = self.current.clone().ok_or_else(|| Error::internal("a rejected step before any evaluation"))?;
+        let report = StepReport { iteration: self.iteration, losses, accepted: false, seconds: 0.0, phases };
         self.iteration += 1;
         Ok(StepReport { seconds: start.elapsed().as_secs_f64(), ..report })
     }
 
     /// Losses at the current image (forward pass only).
     pub fn losses(&self) -> Result<Losses> {
-        Ok(self.evaluate(false)?.0)
+        Ok(self.evaluate(&self.x, false)?.0)
     }
 
-    /// The losses (and gradient) at the current image, whole or in tiles.
-    fn evaluate(&self, want_grad: bool) -> Result<(Losses, Option<Tensor>, PhaseTimes)> {
+    /// The losses (and gradient) at `x`, whole or in tiles.
+    fn evaluate(&self, x: &Tensor, want_grad: bool) -> Result<(Losses, Option<Tensor>, PhaseTimes)> {
         match self.tile {
-            Some(tile) => evaluate_tiled(&self.net, &self.x, &self.objective, &self.targets, tile, want_grad),
-            None => evaluate_timed(&self.net, &self.x, &self.objective, &self.targets, want_grad),
+            Some(tile) => evaluate_tiled(&self.net, x, &self.objective, &self.targets, tile, want_grad),
+            None => evaluate_timed(&self.net, x, &self.objective, &self.targets, want_grad),
         }
     }
 
@@ -163,7 +232,7 @@ impl Stepper {
             self.targets = Targets::new(&self.net, &self.content, &self.styles, &request, cache)?;
         }
         self.objective = objective;
-        self.optimizer.reset();
+        self.forget();
         Ok(())
     }
 
@@ -177,6 +246,14 @@ impl Stepper {
         &self.objective
     }
 
+    /// Starts the optimisation afresh from the current image: the optimiser's state, its
+    /// proposal and the current losses belong to the old objective or image.
+    fn forget(&mut self) {
+        self.optimizer.reset();
+        self.trial = None;
+        self.current = None;
+    }
+
     /// The optimiser (e.g. to lower Adam's learning rate).
     pub fn optimizer_mut(&mut self) -> &mut Optimizer {
         &mut self.optimizer
@@ -187,7 +264,7 @@ impl Stepper {
         self.iteration
     }
 
-    /// The current normalised image, (1, 3, H, W).
+    /// The current normalised image, (1, 3, H, W): the last one accepted.
     pub fn x(&self) -> &Tensor {
         &self.x
     }
@@ -197,9 +274,11 @@ impl Stepper {
         if x.dims() != self.x.dims() {
             return Err(Error::internal(format!("image of shape {:?}, expected {:?}", x.dims(), self.x.dims())));
         }
-        self.x = x;
-        self.previous = None;
-        self.optimizer.reset();
+        self.x = match &self.bounds {
+            Some(b) => b.project(&x)?,
+            None => x,
+        };
+        self.forget();
         Ok(())
     }
 

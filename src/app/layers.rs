@@ -1,0 +1,34 @@
+//! Which layers of the network the content and style terms match.
+
+use egui::Ui;
+
+/// Which layers the content and style terms match (changing them restarts the run). The
+/// embedded model is VGG16; a weights file may be VGG19, whose extra layers are offered too (a
+/// layer the model lacks is named when the run starts).
+pub(super) fn layers_ui(s: &mut crate::transfer::RenderSpec, ui: &mut Ui) {
+    use crate::model::{Arch, WeightsSource};
+    let arch = if s.model == WeightsSource::Embedded { Arch::Vgg16 } else { Arch::Vgg19 };
+    let taps = arch.taps();
+    let o = &mut s.objective;
+    egui::ComboBox::from_label("Content layer").selected_text(o.content_tap.to_string()).show_ui(ui, |ui| {
+        for &tap in &taps {
+            ui.selectable_value(&mut o.content_tap, tap, tap.to_string());
+        }
+    });
+    ui.label("Style layers");
+    ui.horizontal_wrapped(|ui| {
+        for &tap in &taps {
+            let mut on = o.style_layers.iter().any(|l| l.0 == tap);
+            let last = on && o.style_layers.len() == 1;
+            if ui.add_enabled(!last, egui::Button::selectable(on, tap.to_string())).clicked() {
+                on = !on;
+                if on {
+                    o.style_layers.push((tap, 1.0));
+                    o.style_layers.sort_by_key(|l| l.0);
+                } else {
+                    o.style_layers.retain(|l| l.0 != tap);
+                }
+            }
+        }
+    });
+}
