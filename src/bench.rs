@@ -28,6 +28,9 @@ pub struct BenchArgs {
     /// Optimiser.
     #[arg(long, value_enum, default_value_t = OptimizerArg::Lbfgs)]
     pub optimizer: OptimizerArg,
+    /// Measure the classic unbounded optimiser (no projection, no line search).
+    #[arg(long)]
+    pub unbounded: bool,
     /// Print the breakdown: forward, losses and Grams, backward, the rest (optimiser).
     #[arg(long)]
     pub part: bool,
@@ -92,7 +95,8 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         let content = PreparedImage::new(resize(&photo, dims), &net)?;
         let style = PreparedImage::new(resize(&painting, fit_long_side(painting.dimensions(), size)), &net)?;
         let kind = OptimizerKind::from(args.optimizer);
-        let settings = RunSettings { optimizer: kind, lr: kind.default_lr(), ..RunSettings::default() };
+        let settings =
+            RunSettings { optimizer: kind, lr: kind.default_lr(), unbounded: args.unbounded, ..RunSettings::default() };
         let mut stepper =
             Stepper::new(net.clone(), content, vec![style], Objective::default(), &settings, &mut TargetCache::new())?;
         for _ in 0..args.warmup {

@@ -66,7 +66,7 @@ fn parse_tap(name: &str) -> std::result::Result<Tap, String> {
 /// Optimiser choice on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OptimizerArg {
-    /// L-BFGS, history 100, no line search.
+    /// L-BFGS, history 100; inside the displayable range with a line search unless --unbounded.
     Lbfgs,
     /// Adam.
     Adam,

@@ -373,7 +373,7 @@ fn style_and_content_layers_are_chosen_by_name_change_what_is_matched_and_are_st
     let base = ["--content", s(&content), "--style", s(&style), "--size", "64"];
     let render = |name: &str, extra: &[&str]| -> PathBuf {
         let out = dir.path().join(format!("{name}.png"));
-        let args = [&["render", "--iters", "6", "--out", s(&out)][..], &base[..], extra].concat();
+        let args = [&["render", "--iters", "12", "--out", s(&out)][..], &base[..], extra].concat();
         let o = run(&args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         out

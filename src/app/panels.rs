@@ -218,11 +218,11 @@ fn optimiser_section(app: &mut App, ui: &mut Ui) {
     ui.horizontal(|ui| {
         let label = ui.label("Seed");
         ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(label.id);
+        ui.checkbox(&mut s.unbounded, "Unbounded (classic)").on_hover_text(
+            "Let values go below black and above white while optimising, as the classic tools do. \
+             Off: the picture shown and exported is exactly the one optimised.",
+        );
     });
-    ui.checkbox(&mut s.unbounded, "Unbounded pixels (classic)").on_hover_text(
-        "Let values go below black and above white while optimising, as the classic tools do. \
-         Off: the picture shown and exported is exactly the one optimised.",
-    );
 }
 
 fn run_controls(app: &mut App, ui: &mut Ui) {
