@@ -19,7 +19,8 @@ echo "== PyTorch $("$venv/bin/python" -c 'import torch; print(torch.__version__)
 "$venv/bin/python" benches/torch_reference.py --content "$content" --style "$style" --size "$size" \
   --iters "$iters" --json "$out/torch.json" | tail -1
 echo "== neural-style-studio"
-./target/release/neural-style-studio bench --size "$size" --iters "$((iters - 2))" --warmup 2 \
+# --unbounded: torch.optim.LBFGS is the classic optimiser (no box, no line search).
+./target/release/neural-style-studio bench --unbounded --size "$size" --iters "$((iters - 2))" --warmup 2 \
   --content "$content" --style "$style" --part --json "$out/ours.json"
 python3 - "$out/torch.json" "$out/ours.json" <<'PY'
 import json, sys
