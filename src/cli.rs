@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use neural_style_studio::model::{DeviceChoice, Tap, WeightsSource};
+use neural_style_studio::model::{DeviceChoice, Pooling, Tap, WeightsSource};
 use neural_style_studio::transfer::{read_settings, Init, OptimizerKind, PreserveColors, RenderSpec, Stage};
 
 /// Neural style transfer: blend the content of one picture with the style of another.
@@ -181,6 +181,10 @@ pub struct SpecArgs {
     /// VGG16/VGG19 weights as safetensors in torchvision layout [default: the embedded VGG16].
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// Pooling between the network's blocks: max (as trained) or avg (average, scaled; smoother
+    /// gradients and softer, more even textures) [default: max].
+    #[arg(long, value_enum)]
+    pub pooling: Option<PoolingArg>,
     /// Device: auto, cpu, cuda, cuda:N or metal [default: auto].
     #[arg(long)]
     pub device: Option<DeviceChoice>,
@@ -188,6 +192,15 @@ pub struct SpecArgs {
     /// histogram (the style's colours matched to the photo's first) [default: off].
     #[arg(long, value_enum)]
     pub preserve_colors: Option<ColoursArg>,
+}
+
+/// Pooling on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PoolingArg {
+    /// 2x2 max pooling, as the network was trained.
+    Max,
+    /// 2x2 average pooling, scaled to keep activation magnitudes.
+    Avg,
 }
 
 /// Colour keeping on the command line.
@@ -299,6 +312,12 @@ impl SpecArgs {
             spec.model = WeightsSource::File(w.clone());
         }
         spec.device = self.device.unwrap_or(spec.device);
+        if let Some(p) = self.pooling {
+            spec.pooling = match p {
+                PoolingArg::Max => Pooling::Max,
+                PoolingArg::Avg => Pooling::Avg,
+            };
+        }
         if let Some(c) = self.preserve_colors {
             spec.preserve_colors = match c {
                 ColoursArg::Off => PreserveColors::Off,

@@ -481,3 +481,29 @@ fn ctrl_c_keeps_the_last_finished_stage_on_disk() {
     let stored = settings_chunk(&out);
     assert_eq!((stored["size"].as_u64(), stored["schedule"]["stages"].as_array().unwrap().len()), (Some(64), 1));
 }
+
+#[test]
+fn average_pooling_changes_the_picture_and_is_stored_with_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 96, 64);
+    let base = ["--content", s(&content), "--style", s(&style), "--size", "64", "--iters", "8"];
+    let render = |name: &str, extra: &[&str]| -> PathBuf {
+        let out = dir.path().join(format!("{name}.png"));
+        let o = run(&[&["render", "--out", s(&out)][..], &base[..], extra].concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let max = render("max", &[]);
+    let avg = render("avg", &["--pooling", "avg"]);
+    assert_eq!(settings_chunk(&max)["pooling"], "max");
+    assert_eq!(settings_chunk(&avg)["pooling"], "avg");
+    let (a, b) = (image::open(&max).unwrap().to_rgb8(), image::open(&avg).unwrap().to_rgb8());
+    let differ =
+        a.pixels().zip(b.pixels()).filter(|(p, q)| p.0.iter().zip(q.0).any(|(x, y)| x.abs_diff(y) > 8)).count();
+    assert!(differ > a.pixels().len() / 10, "only {differ} pixels differ");
+    // The stored settings reproduce the average-pooled render exactly.
+    let again = dir.path().join("again.png");
+    let o = run(&["render", "--settings-from", s(&avg), "--out", s(&again)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(image::open(&again).unwrap().to_rgb8(), b);
+}

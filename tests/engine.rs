@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor, Var};
-use neural_style_studio::model::{weights::EMBEDDED_VGG16_SHA256, Arch, Tap, Vgg, WeightsSource, EMBEDDED_VGG16};
+use neural_style_studio::model::{
+    weights::EMBEDDED_VGG16_SHA256, Arch, Pooling, Tap, Vgg, WeightsSource, EMBEDDED_VGG16,
+};
 use neural_style_studio::transfer::gram::gram;
 use neural_style_studio::transfer::{
     evaluate, Init, Objective, Optimizer, OptimizerKind, PreparedImage, RunSettings, Stepper, TargetCache, Targets,
@@ -74,6 +76,7 @@ fn reference_loss(
     objective: &Objective,
     content_t: &Tensor,
     style_t: &[Tensor],
+    pooling: Pooling,
 ) -> Tensor {
     let plan: &[i32] = &[0, 2, -1, 5, 7, -1, 10, 12, 14, -1, 17, 19, 21, -1, 24];
     let taps = [
@@ -87,7 +90,11 @@ fn reference_loss(
             let (n, c, hh, ww) = h.dims4().unwrap();
             let (h2, w2) = (hh / 2, ww / 2);
             h = h.narrow(2, 0, 2 * h2).unwrap().narrow(3, 0, 2 * w2).unwrap().contiguous().unwrap();
-            h = h.reshape((n, c, h2, 2, w2, 2)).unwrap().max(5).unwrap().max(3).unwrap();
+            let windows = h.reshape((n, c, h2, 2, w2, 2)).unwrap();
+            h = match pooling {
+                Pooling::Max => windows.max(5).unwrap().max(3).unwrap(),
+                Pooling::Avg => (windows.mean(5).unwrap().mean(3).unwrap() * 2.0).unwrap(),
+            };
             continue;
         }
         let w = &weights[&format!("features.{idx}.weight")];
@@ -111,8 +118,29 @@ fn reference_loss(
 
 #[test]
 fn explicit_backward_matches_candle_autograd_on_a_small_image() {
+    backward_matches_autograd(Pooling::Max);
+}
+
+#[test]
+fn explicit_backward_with_average_pooling_matches_candle_autograd_on_both_paths() {
+    backward_matches_autograd(Pooling::Avg);
+}
+
+/// The engine's losses and image gradient (fast path, and generic path) against candle's
+/// autograd through an independently written network.
+fn backward_matches_autograd(pooling: Pooling) {
     let dev = Device::Cpu;
-    let net = embedded();
+    for fast in [true, false] {
+        let mut net = WeightsSource::Embedded.load(Tap::new(5, 1), &dev).unwrap();
+        net.set_pooling(pooling);
+        net.set_fast_path(fast);
+        backward_matches_autograd_on(&Arc::new(net), pooling);
+    }
+}
+
+fn backward_matches_autograd_on(net: &Arc<Vgg>, pooling: Pooling) {
+    let dev = Device::Cpu;
+    let net = net.clone();
     let weights: HashMap<String, Tensor> = candle_core::safetensors::load_buffer(EMBEDDED_VGG16, &dev)
         .unwrap()
         .into_iter()
@@ -147,7 +175,7 @@ fn explicit_backward_matches_candle_autograd_on_a_small_image() {
         .map(|(t, _)| gram(style_acts.output(net.tap_index(*t).unwrap()).unwrap()).unwrap())
         .collect();
     let var = Var::from_tensor(&x).unwrap();
-    let loss = reference_loss(var.as_tensor(), &weights, &objective, &content_t, &style_t);
+    let loss = reference_loss(var.as_tensor(), &weights, &objective, &content_t, &style_t, pooling);
     let reference_total = f64::from(loss.to_scalar::<f32>().unwrap());
     let auto = loss.backward().unwrap().get(var.as_tensor()).unwrap().clone();
 

@@ -407,6 +407,28 @@ fn layers_are_picked_by_name_in_the_advanced_section() {
 }
 
 #[test]
+fn pooling_and_unbounded_pixels_are_chosen_in_the_panel_and_reach_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = tall_harness(launch(small_settings(dir.path()), false));
+    h.run_steps(2);
+    h.get_by_label("Advanced").click();
+    h.run_steps(2);
+    h.get_by_label("Average").click();
+    h.get_by_label("Unbounded (classic)").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.spec.pooling, neural_style_studio::model::Pooling::Avg);
+    assert!(h.state().settings.spec.run.unbounded);
+    h.state_mut().settings.spec.schedule.iterations = 2;
+    h.get_by_label("Start").click();
+    step_until(&mut h, 60, "the run's frames", |a| {
+        a.status == Status::Stopped && a.frame.as_ref().is_some_and(|f| f.iteration == 2)
+    });
+    let f = h.state().frame.clone().unwrap();
+    assert_eq!(f.spec.pooling, neural_style_studio::model::Pooling::Avg, "the run uses average pooling");
+    assert!(f.spec.run.unbounded);
+}
+
+#[test]
 fn a_run_can_start_from_a_chosen_picture() {
     let dir = tempfile::tempdir().unwrap();
     let sketch = dir.path().join("sketch.png");

@@ -1,4 +1,4 @@
-//! Which layers of the network the content and style terms match.
+//! Which layers of the network the content and style terms match, and how it pools.
 
 use egui::Ui;
 
@@ -9,6 +9,15 @@ pub(super) fn layers_ui(s: &mut crate::transfer::RenderSpec, ui: &mut Ui) {
     use crate::model::{Arch, WeightsSource};
     let arch = if s.model == WeightsSource::Embedded { Arch::Vgg16 } else { Arch::Vgg19 };
     let taps = arch.taps();
+    ui.horizontal(|ui| {
+        use crate::model::Pooling;
+        ui.label("Pooling").on_hover_text(
+            "Max: as the network was trained. Average: smoother gradients and softer, more even \
+             textures (Gatys et al.). Changing it restarts the run.",
+        );
+        ui.selectable_value(&mut s.pooling, Pooling::Max, "Max");
+        ui.selectable_value(&mut s.pooling, Pooling::Avg, "Average");
+    });
     let o = &mut s.objective;
     egui::ComboBox::from_label("Content layer").selected_text(o.content_tap.to_string()).show_ui(ui, |ui| {
         for &tap in &taps {

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 
 pub use super::epilogue::{vectorised, Epilogue};
-pub use super::pool::{max_pool, max_pool_backward};
+pub use super::pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};
 use super::scatter::{self, ScatterKernel};
 use super::winograd::{self, WinogradKernel};
 

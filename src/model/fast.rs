@@ -5,6 +5,7 @@ use candle_core::Tensor;
 use rayon::prelude::*;
 
 use super::cpu;
+use super::pooling::{Pooling, AVG_SCALE};
 use super::vgg::{Activations, Layer, Vgg};
 use crate::error::{Error, Result};
 
@@ -26,7 +27,10 @@ impl Vgg {
                 }
                 Layer::Pool => {
                     let mut out = vec![0f32; (h / 2) * (w / 2) * c];
-                    cpu::max_pool(prev, h, w, c, &mut out);
+                    match self.pooling {
+                        Pooling::Max => cpu::max_pool(prev, h, w, c, &mut out),
+                        Pooling::Avg => cpu::avg_pool(prev, h, w, c, AVG_SCALE, &mut out),
+                    }
                     (h, w) = (h / 2, w / 2);
                     out
                 }
@@ -86,7 +90,11 @@ impl Vgg {
                 Layer::Pool => {
                     let below = below.ok_or_else(|| Error::internal("pooling cannot be the first layer"))?;
                     let relu_input = relu_output(below).is_some();
-                    cpu::max_pool_backward(data[below], (hi, wi, ci), relu_input, &cur, &mut out);
+                    let input = (data[below], (hi, wi, ci), relu_input);
+                    match self.pooling {
+                        Pooling::Max => cpu::max_pool_backward(input.0, input.1, input.2, &cur, &mut out),
+                        Pooling::Avg => cpu::avg_pool_backward(input.0, input.1, input.2, AVG_SCALE, &cur, &mut out),
+                    }
                 }
             }
             g = Some(out);

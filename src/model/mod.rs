@@ -5,12 +5,14 @@ mod device;
 mod epilogue;
 mod fast;
 mod pool;
+pub mod pooling;
 mod scatter;
 pub mod vgg;
 pub mod weights;
 pub mod winograd;
 
 pub use device::DeviceChoice;
+pub use pooling::Pooling;
 pub use vgg::{Activations, Arch, Config, LayerSpec, Tap, Vgg};
 pub use weights::{load_file, load_safetensors, WeightsSource, EMBEDDED_VGG16};
 

@@ -1,4 +1,4 @@
-//! 2x2 max-pooling on channels-last (HWC) activations and its gradient.
+//! 2x2 max- and scaled average pooling on channels-last (HWC) activations, and their gradients.
 
 use rayon::prelude::*;
 
@@ -52,6 +52,51 @@ pub fn max_pool_backward(
     });
 }
 
+/// 2x2/stride-2 average pool (floor mode) of (h, w, c) into (h/2, w/2, c), times `scale`.
+pub fn avg_pool(input: &[f32], h: usize, w: usize, c: usize, scale: f32, out: &mut [f32]) {
+    let (h2, w2) = (h / 2, w / 2);
+    debug_assert_eq!(out.len(), h2 * w2 * c);
+    let k = scale / 4.0;
+    out.par_chunks_mut(w2 * c).enumerate().for_each(|(y, row)| {
+        for x in 0..w2 {
+            let at = |dy: usize, dx: usize| ((2 * y + dy) * w + 2 * x + dx) * c;
+            let (a, b, d, e) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+            for ch in 0..c {
+                row[x * c + ch] = (input[a + ch] + input[b + ch] + input[d + ch] + input[e + ch]) * k;
+            }
+        }
+    });
+}
+
+/// Gradient of [`avg_pool`] into `out` (h, w, c), which must be zero: each output gradient
+/// times `scale / 4` to the four positions of its window. With `relu_input` the input is a
+/// ReLU's output and that ReLU's backward is fused in: positions whose value is 0 get nothing.
+pub fn avg_pool_backward(
+    input: &[f32],
+    (h, w, c): (usize, usize, usize),
+    relu_input: bool,
+    scale: f32,
+    grad: &[f32],
+    out: &mut [f32],
+) {
+    let (h2, w2) = (h / 2, w / 2);
+    debug_assert_eq!(out.len(), h * w * c);
+    let k = scale / 4.0;
+    out.par_chunks_mut(2 * w * c).take(h2).enumerate().for_each(|(y, rows)| {
+        for x in 0..w2 {
+            for ch in 0..c {
+                let g = grad[(y * w2 + x) * c + ch] * k;
+                for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                    let at = (dy * w + 2 * x + dx) * c + ch;
+                    if !(relu_input && input[((2 * y + dy) * w + 2 * x + dx) * c + ch] <= 0.0) {
+                        rows[at] = g;
+                    }
+                }
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +123,20 @@ mod tests {
         let mut g = [0f32; 8];
         max_pool_backward(&x, (2, 4, 1), false, &[5., 7.], &mut g);
         assert_eq!(g, [5., 0., 0., 7., 0., 0., 0., 0.]);
+    }
+
+    #[test]
+    fn avg_pool_backward_spreads_to_the_window_and_skips_dead_relus() {
+        // One 2x2 window (floor mode drops the third column) with one dead ReLU.
+        let x = [1f32, 0., 7., 3., 5., 7.];
+        let mut pooled = [0f32];
+        avg_pool(&x, 2, 3, 1, 2.0, &mut pooled);
+        assert_eq!(pooled, [4.5]);
+        let mut g = [0f32; 6];
+        avg_pool_backward(&x, (2, 3, 1), true, 2.0, &[4.], &mut g);
+        assert_eq!(g, [2., 0., 0., 2., 2., 0.]);
+        let mut g = [0f32; 6];
+        avg_pool_backward(&x, (2, 3, 1), false, 2.0, &[4.], &mut g);
+        assert_eq!(g, [2., 2., 0., 2., 2., 0.]);
     }
 }

@@ -13,6 +13,7 @@ use std::fmt;
 use candle_core::{DType, Device, Tensor};
 
 use super::cpu::PackedConv;
+use super::pooling::Pooling;
 use crate::error::{Error, Result};
 
 /// The two supported VGG depths.
@@ -117,7 +118,7 @@ pub struct ConvSpec {
 pub enum LayerSpec {
     /// 3x3 convolution + ReLU.
     Conv(ConvSpec),
-    /// 2x2/stride-2 max-pooling (floor mode, like torchvision).
+    /// 2x2/stride-2 pooling (floor mode, like torchvision): max, or scaled average.
     Pool,
 }
 
@@ -205,6 +206,7 @@ pub struct Vgg {
     pub(super) layers: Vec<Layer>,
     pub(super) device: Device,
     fast: bool,
+    pub(super) pooling: Pooling,
 }
 
 impl Vgg {
@@ -236,13 +238,23 @@ impl Vgg {
                 }
             });
         }
-        Ok(Vgg { config, layers, device: device.clone(), fast: device.is_cpu() })
+        Ok(Vgg { config, layers, device: device.clone(), fast: device.is_cpu(), pooling: Pooling::Max })
     }
 
     /// Chooses between the CPU fast path (the default on the CPU) and the generic candle path
     /// (used on GPUs, and in tests as the reference).
     pub fn set_fast_path(&mut self, fast: bool) {
         self.fast = fast && self.device.is_cpu();
+    }
+
+    /// Sets how the trunk pools between blocks (max, as trained, by default).
+    pub fn set_pooling(&mut self, pooling: Pooling) {
+        self.pooling = pooling;
+    }
+
+    /// How the trunk pools between blocks.
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
     }
 
     /// The network description.
@@ -318,7 +330,7 @@ impl Vgg {
         for layer in self.layers.iter().take(depth) {
             h = match layer {
                 Layer::Conv(c) => h.conv2d(&c.weight, 1, 1, 1, 1)?.broadcast_add(&c.bias)?.relu()?,
-                Layer::Pool => h.max_pool2d(2)?,
+                Layer::Pool => self.pooling.forward(&h)?,
             };
             outputs.push(Some(h.clone()));
         }
@@ -355,7 +367,7 @@ impl Vgg {
                     } else {
                         acts.output(i - 1)
                     };
-                    max_pool_backward(input?, y, &incoming)?
+                    self.pooling.backward(input?, y, &incoming)?
                 }
             });
         }
@@ -375,32 +387,6 @@ pub fn reach(pools: impl IntoIterator<Item = bool>) -> (usize, usize) {
         }
     }
     (radius, stride)
-}
-
-/// Routes the gradient of a 2x2/stride-2 max-pool to the position of each window's maximum.
-///
-/// `input` (1, C, H, W), `output` and `grad` (1, C, H/2, W/2). A row or column dropped by floor
-/// mode gets zero. Ties among positive values (measure zero for real images) would each receive
-/// the gradient; ties at zero are harmless because the preceding ReLU masks them.
-fn max_pool_backward(input: &Tensor, output: &Tensor, grad: &Tensor) -> Result<Tensor> {
-    let (n, c, h, w) = input.dims4()?;
-    let (h2, w2) = (output.dim(2)?, output.dim(3)?);
-    let windows = input.narrow(2, 0, 2 * h2)?.narrow(3, 0, 2 * w2)?.contiguous()?.reshape((n, c, h2, 2, w2, 2))?;
-    let is_max = windows.broadcast_eq(&output.reshape((n, c, h2, 1, w2, 1))?)?.to_dtype(DType::F32)?;
-    // Only the first maximum in row-major window order gets the gradient (torch's rule, and the
-    // CPU fast path's): routing it to every tied maximum would multiply it.
-    // (n, c, h2, w2, 4): window positions dy * 2 + dx along the last axis.
-    let m = is_max.permute((0, 1, 2, 4, 3, 5))?.contiguous()?.reshape((n, c, h2, w2, 4))?;
-    let mut kept = vec![m.narrow(4, 0, 1)?];
-    let mut seen = m.narrow(4, 0, 1)?;
-    for k in 1..4 {
-        let mk = m.narrow(4, k, 1)?;
-        kept.push(mk.mul(&seen.eq(0f32)?.to_dtype(DType::F32)?)?);
-        seen = seen.add(&mk)?;
-    }
-    let first = Tensor::cat(&kept, 4)?.reshape((n, c, h2, w2, 2, 2))?.permute((0, 1, 2, 4, 3, 5))?;
-    let routed = first.broadcast_mul(&grad.reshape((n, c, h2, 1, w2, 1))?)?.reshape((n, c, 2 * h2, 2 * w2))?;
-    Ok(routed.pad_with_zeros(2, 0, h - 2 * h2)?.pad_with_zeros(3, 0, w - 2 * w2)?)
 }
 
 #[cfg(test)]
@@ -450,28 +436,5 @@ mod tests {
         assert!(Tap::parse("relu9_1").is_err());
         let too_deep = Config { arch: Arch::Vgg16, deepest: Tap::new(5, 4) };
         assert!(too_deep.layers().is_err());
-    }
-
-    #[test]
-    fn max_pool_backward_routes_to_the_maximum_and_zeroes_dropped_rows() {
-        let dev = Device::Cpu;
-        let x = Tensor::new(&[[1f32, 2., 9.], [3., 4., 9.], [9., 9., 9.]], &dev).unwrap();
-        let x = x.reshape((1, 1, 3, 3)).unwrap();
-        let y = x.max_pool2d(2).unwrap();
-        let g = Tensor::new(&[[1f32]], &dev).unwrap().reshape((1, 1, 1, 1)).unwrap();
-        let gx = max_pool_backward(&x, &y, &g).unwrap();
-        let v: Vec<f32> = gx.flatten_all().unwrap().to_vec1().unwrap();
-        assert_eq!(v, vec![0., 0., 0., 0., 1., 0., 0., 0., 0.]);
-    }
-
-    #[test]
-    fn max_pool_backward_gives_a_tie_to_its_first_maximum_only() {
-        // Two windows: 5 tied three times (first: top-left), 7 tied twice (first: top-right).
-        let dev = Device::Cpu;
-        let x = Tensor::new(&[[5f32, 5., 1., 7.], [1., 5., 7., 3.]], &dev).unwrap().reshape((1, 1, 2, 4)).unwrap();
-        let y = x.max_pool2d(2).unwrap();
-        let g = Tensor::new(&[[2f32, 3.]], &dev).unwrap().reshape((1, 1, 1, 2)).unwrap();
-        let v: Vec<f32> = max_pool_backward(&x, &y, &g).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-        assert_eq!(v, vec![2., 0., 0., 3., 0., 0., 0., 0.]);
     }
 }

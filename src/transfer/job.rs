@@ -21,12 +21,13 @@ use super::stepper::{StepReport, Stepper};
 use super::targets::{PreparedImage, TargetCache};
 use crate::error::{Error, Result};
 use crate::imageio::{fit_long_side, resize, to_tensor};
-use crate::model::{DeviceChoice, Tap, Vgg, WeightsSource};
+use crate::model::{DeviceChoice, Pooling, Tap, Vgg, WeightsSource};
 
 /// The loaded model, keyed by where it came from.
 struct Model {
     source: WeightsSource,
     device: DeviceChoice,
+    pooling: Pooling,
     deepest: Tap,
     net: Arc<Vgg>,
     /// Targets computed with this model (a new model needs a new cache).
@@ -328,19 +329,21 @@ impl Job {
         Ok(Event::StageChanged { index: run.stage, size })
     }
 
-    /// The model `spec` names, loaded once per (weights, device, depth).
+    /// The model `spec` names, loaded once per (weights, device, depth, pooling).
     fn model_for(&mut self, spec: &RenderSpec) -> Result<Arc<Vgg>> {
         let deepest = spec.objective.taps().into_iter().max().unwrap_or(Tap::new(5, 1)).max(Tap::new(5, 1));
-        let fresh = self
-            .model
-            .as_ref()
-            .is_none_or(|m| m.source != spec.model || m.device != spec.device || m.deepest < deepest);
+        let fresh = self.model.as_ref().is_none_or(|m| {
+            m.source != spec.model || m.device != spec.device || m.pooling != spec.pooling || m.deepest < deepest
+        });
         if fresh {
             self.model = None;
-            let net = Arc::new(spec.model.load(deepest, &spec.device.open()?)?);
+            let mut net = spec.model.load(deepest, &spec.device.open()?)?;
+            net.set_pooling(spec.pooling);
+            let net = Arc::new(net);
             self.model = Some(Model {
                 source: spec.model.clone(),
                 device: spec.device,
+                pooling: spec.pooling,
                 deepest,
                 net,
                 cache: TargetCache::new(),

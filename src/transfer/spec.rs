@@ -10,7 +10,7 @@ use super::objective::Objective;
 use super::schedule::{automatic, coarse_to_fine, Stage};
 use super::stepper::RunSettings;
 use crate::error::{Error, Result};
-use crate::model::{DeviceChoice, WeightsSource};
+use crate::model::{DeviceChoice, Pooling, WeightsSource};
 
 /// Version of the spec's layout this build writes. Version 0 is the unversioned layout of the
 /// first releases (`content` and `styles` as bare paths, `weights` for the model).
@@ -123,6 +123,9 @@ pub struct RenderSpec {
     pub run: RunSettings,
     /// Model weights.
     pub model: WeightsSource,
+    /// How the network pools between blocks (max as trained, or average as Gatys et al. also
+    /// used): part of the model, so a change recomputes the targets.
+    pub pooling: Pooling,
     /// Where to compute.
     pub device: DeviceChoice,
     /// Whether and how the photo's colours are kept.
@@ -142,6 +145,7 @@ impl Default for RenderSpec {
             objective: Objective { style_blend: Vec::new(), ..Objective::default() },
             run: RunSettings::default(),
             model: WeightsSource::Embedded,
+            pooling: Pooling::Max,
             device: DeviceChoice::Auto,
             preserve_colors: PreserveColors::Off,
         }
