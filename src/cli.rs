@@ -181,6 +181,10 @@ pub struct SpecArgs {
     /// VGG16/VGG19 weights as safetensors in torchvision layout [default: the embedded VGG16].
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// A named look applied before the other options (they override it): Subtle, Balanced,
+    /// Bold, "Fine texture", "Large strokes", or one saved in the app (any case).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
     /// Pooling between the network's blocks: max (as trained) or avg (average, scaled; smoother
     /// gradients and softer, more even textures) [default: max].
     #[arg(long, value_enum)]
@@ -237,6 +241,16 @@ impl SpecArgs {
     /// weights for another number of styles, layer weights for another number of layers) is
     /// refused with one line.
     pub fn apply(&self, mut spec: RenderSpec) -> Result<RenderSpec> {
+        if let Some(name) = &self.preset {
+            use neural_style_studio::transfer::preset::{all_presets, find, load_user_presets, user_presets_path};
+            // A presets file that does not parse costs the artist's presets, not the built-ins.
+            let user = user_presets_path().map(|p| load_user_presets(&p)).transpose().unwrap_or_else(|e| {
+                eprintln!("warning: {e}");
+                None
+            });
+            let user = user.unwrap_or_default();
+            find(&all_presets(user), name)?.apply(&mut spec);
+        }
         if let Some(content) = &self.content {
             spec.content = Some(neural_style_studio::transfer::ImageRef::new(content));
         }
@@ -375,6 +389,17 @@ mod tests {
         assert_eq!(spec.objective.style_blend, vec![0.7, 0.3]);
         assert_eq!((spec.size, spec.schedule.iterations, spec.run.lr), (256, 9, 0.02));
         assert_eq!(spec.content_path().unwrap(), std::path::Path::new("c.png"));
+    }
+
+    #[test]
+    fn a_preset_sets_the_look_and_the_other_options_override_it() {
+        let base = RenderSpec::new("c.png", &["s.png".into()]);
+        let args = SpecArgs { preset: Some("BOLD".into()), style_weight: Some(50.0), ..SpecArgs::default() };
+        let spec = args.apply(base.clone()).unwrap();
+        assert_eq!((spec.style_scale, spec.objective.style_weight), (1.25, 50.0));
+        let unknown = SpecArgs { preset: Some("wild".into()), ..SpecArgs::default() };
+        let msg = unknown.apply(base).unwrap_err().to_string();
+        assert!(msg.contains("no preset called 'wild'") && msg.contains("Large strokes"), "{msg}");
     }
 
     #[test]
