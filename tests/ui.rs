@@ -394,7 +394,7 @@ fn a_print_goes_on_from_the_running_preview_and_cancel_returns_to_the_preview() 
 #[test]
 fn layers_are_picked_by_name_in_the_advanced_section() {
     let dir = tempfile::tempdir().unwrap();
-    let mut h = harness(launch(small_settings(dir.path()), false));
+    let mut h = tall_harness(launch(small_settings(dir.path()), false));
     h.run_steps(2);
     h.get_by_label("Advanced").click();
     h.run_steps(2);
@@ -426,6 +426,42 @@ fn pooling_and_unbounded_pixels_are_chosen_in_the_panel_and_reach_the_run() {
     let f = h.state().frame.clone().unwrap();
     assert_eq!(f.spec.pooling, neural_style_studio::model::Pooling::Avg, "the run uses average pooling");
     assert!(f.spec.run.unbounded);
+}
+
+#[test]
+fn a_preset_is_picked_from_the_panel_and_the_current_look_saved_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = tall_harness(launch(small_settings(dir.path()), false));
+    let file = dir.path().join("config").join("presets.json");
+    h.state_mut().presets.path = Some(file.clone());
+    h.run_steps(2);
+    h.get_by_label("Preset").click();
+    h.run_steps(2);
+    h.get_by_label("Bold").click();
+    h.run_steps(2);
+    let spec = h.state().settings.spec.clone();
+    assert_eq!((spec.objective.style_weight, spec.style_scale), (1000.0, 1.25), "Bold's look");
+    // Save a look of one's own.
+    h.state_mut().settings.spec.objective.style_weight = 777.0;
+    h.state_mut().presets.new_name = "Mine".into();
+    h.run_steps(2);
+    h.get_by_label("Save preset").click();
+    step_until(&mut h, 30, "saved", |a| notice_starts(a, Level::Info, "Saved the preset"));
+    let saved: Vec<neural_style_studio::transfer::Preset> =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!((saved[0].name.as_str(), saved[0].style_weight), ("Mine", 777.0));
+    // It is offered with the built-ins and restores its look.
+    h.get_by_label("Preset").click();
+    h.run_steps(2);
+    h.get_by_label("Balanced").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.spec.objective.style_weight, 100.0);
+    h.get_by_label("Preset").click();
+    h.run_steps(2);
+    h.get_by_label("Mine").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.spec.objective.style_weight, 777.0);
 }
 
 #[test]

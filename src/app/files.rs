@@ -125,6 +125,8 @@ impl App {
                     }
                     Err(e) => self.notice = Some(Notice::error(e)),
                 },
+                Done::PresetsLoaded(result) => self.presets_done(result.map(|list| (list, None))),
+                Done::PresetsSaved(result) => self.presets_done(result.map(|(list, name)| (list, Some(name)))),
                 Done::Exported(result) => {
                     self.notice = Some(match result {
                         Ok(p) => Notice::info(format!("Exported {}", p.display())),

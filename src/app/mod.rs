@@ -5,6 +5,7 @@
 mod files;
 mod layers;
 mod panels;
+mod presets;
 pub mod preview;
 mod print;
 pub mod settings;
@@ -53,6 +54,8 @@ pub enum Action {
     CancelPrint,
     /// Restore default settings, keeping the images.
     Reset,
+    /// Save the current look as the artist's preset of this name.
+    SavePreset(String),
 }
 
 /// The application state.
@@ -92,6 +95,8 @@ pub struct App {
     actions: Vec<Action>,
     content_rect: Option<egui::Rect>,
     style_rect: Option<egui::Rect>,
+    /// The artist's presets.
+    pub presets: presets::Presets,
 }
 
 impl App {
@@ -127,7 +132,11 @@ impl App {
             actions: Vec::new(),
             content_rect: None,
             style_rect: None,
+            presets: presets::Presets::new(),
         };
+        if let Some(path) = app.presets.path.clone() {
+            app.tasks.load_presets(path);
+        }
         if launch.start {
             app.start();
         }
@@ -311,6 +320,7 @@ impl App {
                 self.view = preview::View::default();
             }
             Action::Pick(purpose) => self.pick(purpose),
+            Action::SavePreset(name) => self.save_preset(name),
         }
     }
 }

@@ -16,6 +16,10 @@ pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bm
 
 /// Left panel: everything the artist sets.
 pub fn side_panel(app: &mut App, ui: &mut Ui) {
+    // The run's controls and its messages first, where they are always in view; the settings
+    // scroll below them.
+    run_controls(app, ui);
+    ui.separator();
     egui::ScrollArea::vertical().show(ui, |ui| {
         settings_row(app, ui);
         ui.separator();
@@ -30,8 +34,6 @@ pub fn side_panel(app: &mut App, ui: &mut Ui) {
         weights_section(app, ui);
         ui.separator();
         optimiser_section(app, ui);
-        ui.separator();
-        run_controls(app, ui);
         ui.separator();
         super::print::print_ui(app, ui);
     });
@@ -130,8 +132,9 @@ fn styles_section(app: &mut App, ui: &mut Ui) {
 }
 
 fn weights_section(app: &mut App, ui: &mut Ui) {
-    let s = &mut app.settings.spec;
     ui.heading("Weights");
+    super::presets::presets_ui(app, ui);
+    let s = &mut app.settings.spec;
     let o = &mut s.objective;
     ui.add(slider(&mut o.content_weight, 1e-3..=1e3).logarithmic(true).text("Content weight"));
     ui.add(slider(&mut o.style_weight, 1e-2..=1e5).logarithmic(true).text("Style weight"));

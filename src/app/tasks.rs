@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use image::RgbaImage;
 
 use crate::imageio::{fit_long_side, load_rgb, save_png};
-use crate::transfer::{check_sources, read_settings, StoredSpec};
+use crate::transfer::preset::{load_user_presets, save_user_presets};
+use crate::transfer::{check_sources, read_settings, Preset, StoredSpec};
 
 /// A dialog reply faster than this means no dialog appeared.
 pub const NO_DIALOG: Duration = Duration::from_millis(250);
@@ -105,6 +106,10 @@ pub enum Done {
     },
     /// An export finished.
     Exported(Result<PathBuf, String>),
+    /// The artist's presets were read (none when there is no file), or why not.
+    PresetsLoaded(Result<Vec<Preset>, String>),
+    /// The artist's presets were saved: the list now stored and the name just saved, or why not.
+    PresetsSaved(Result<(Vec<Preset>, String), String>),
 }
 
 /// The channel background tasks report into.
@@ -194,6 +199,20 @@ impl Tasks {
     pub fn export(&mut self, image: image::DynamicImage, path: PathBuf, text: Vec<(String, String)>) {
         self.spawn("export", move || {
             Done::Exported(save_png(&image, &path, &text).map(|()| path).map_err(|e| e.to_string()))
+        });
+    }
+}
+
+impl Tasks {
+    /// Reads the artist's presets from `path`.
+    pub fn load_presets(&mut self, path: PathBuf) {
+        self.spawn("presets", move || Done::PresetsLoaded(load_user_presets(&path).map_err(|e| e.to_string())));
+    }
+
+    /// Writes `presets` to `path` (atomically); `name` is the one just added.
+    pub fn save_presets(&mut self, path: PathBuf, presets: Vec<Preset>, name: String) {
+        self.spawn("presets", move || {
+            Done::PresetsSaved(save_user_presets(&path, &presets).map(|()| (presets, name)).map_err(|e| e.to_string()))
         });
     }
 }

@@ -1,0 +1,83 @@
+//! Presets in the app: pick a named look (it steers a running render like the sliders do) or
+//! save the current one under a name. The artist's presets are read and written in the
+//! background ([`super::tasks`]).
+
+use std::path::PathBuf;
+
+use egui::Ui;
+
+use super::{Action, App};
+use crate::notice::Notice;
+use crate::transfer::preset::{all_presets, user_presets_path};
+use crate::transfer::Preset;
+
+/// The artist's presets and the name being typed for a new one (runtime state, not persisted:
+/// the presets file is the record).
+#[derive(Debug, Default)]
+pub struct Presets {
+    /// Presets from the config folder (empty until read, or when the file is unreadable).
+    pub user: Vec<Preset>,
+    /// Where they are kept (`None`: the system has no config folder).
+    pub path: Option<PathBuf>,
+    /// The name typed for a new preset.
+    pub new_name: String,
+}
+
+impl Presets {
+    /// Where the artist's presets live; reading them is started by the app.
+    pub fn new() -> Self {
+        Presets { path: user_presets_path(), ..Presets::default() }
+    }
+}
+
+/// The preset picker and "Save preset" row.
+pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
+    let all = all_presets(app.presets.user.clone());
+    let spec = &mut app.settings.spec;
+    let current = all.iter().find(|p| p.matches(spec)).map_or("Custom", |p| p.name.as_str()).to_string();
+    ui.horizontal(|ui| {
+        egui::ComboBox::from_label("Preset").selected_text(current).show_ui(ui, |ui| {
+            for preset in &all {
+                let picked = ui.selectable_label(preset.matches(spec), &preset.name).on_hover_text(&preset.description);
+                if picked.clicked() {
+                    preset.apply(spec);
+                }
+            }
+        });
+    });
+    ui.horizontal(|ui| {
+        let name = &mut app.presets.new_name;
+        let field = egui::TextEdit::singleline(name).hint_text("Name").desired_width(120.0);
+        ui.add(field).on_hover_text("Name for the current look");
+        let ready = !name.trim().is_empty() && app.presets.path.is_some();
+        if ui.add_enabled(ready, egui::Button::new("Save preset")).clicked() {
+            app.actions.push(Action::SavePreset(name.trim().to_string()));
+        }
+    });
+}
+
+impl App {
+    /// Saves the current look as the artist's preset `name` (replacing one of that name).
+    pub(super) fn save_preset(&mut self, name: String) {
+        let Some(path) = self.presets.path.clone() else { return };
+        let mut list: Vec<Preset> =
+            self.presets.user.iter().filter(|p| !p.name.eq_ignore_ascii_case(&name)).cloned().collect();
+        list.push(Preset::of(&name, "Saved by you", &self.settings.spec));
+        self.tasks.save_presets(path, list, name);
+    }
+
+    /// Takes the result of reading or saving the artist's presets.
+    pub(super) fn presets_done(&mut self, done: std::result::Result<(Vec<Preset>, Option<String>), String>) {
+        match done {
+            Ok((list, saved)) => {
+                self.presets.user = list;
+                if let Some(name) = saved {
+                    self.presets.new_name.clear();
+                    self.notice = Some(Notice::info(format!("Saved the preset \"{name}\".")));
+                }
+            }
+            // The file is kept as it is; the built-ins are still offered.
+            Err(e) => self.notice = Some(Notice::warning(e)),
+        }
+    }
+}
