@@ -93,7 +93,7 @@ fn reference_loss(
             let windows = h.reshape((n, c, h2, 2, w2, 2)).unwrap();
             h = match pooling {
                 Pooling::Max => windows.max(5).unwrap().max(3).unwrap(),
-                Pooling::Avg => (windows.mean(5).unwrap().mean(3).unwrap() * 2.0).unwrap(),
+                Pooling::Avg => (windows.mean(5).unwrap().mean(3).unwrap() * 1.25).unwrap(),
             };
             continue;
         }
