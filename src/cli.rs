@@ -42,6 +42,8 @@ pub enum Command {
     /// Print the losses of any image under given settings (total, content, style, TV and the
     /// unweighted style loss of each layer).
     Score(Box<ScoreArgs>),
+    /// Render a contact sheet: contents x styles, or styles x presets, each cell small.
+    Sheet(crate::sheet::SheetArgs),
 }
 
 /// Arguments of `score`.

@@ -4,6 +4,7 @@ mod bench;
 mod cli;
 mod render;
 mod score;
+mod sheet;
 
 use clap::Parser;
 
@@ -14,6 +15,7 @@ fn main() {
         Some(cli::Command::Render(args)) => render::render(args),
         Some(cli::Command::Bench(args)) => bench::bench(args),
         Some(cli::Command::Score(args)) => score::score(args),
+        Some(cli::Command::Sheet(args)) => sheet::sheet(args),
         None => window::run_app(&cli.app),
     };
     if let Err(e) = result {

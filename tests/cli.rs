@@ -507,3 +507,45 @@ fn average_pooling_changes_the_picture_and_is_stored_with_the_settings() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(image::open(&again).unwrap().to_rgb8(), b);
 }
+
+#[test]
+fn a_contact_sheet_renders_styles_by_presets_and_stores_each_cells_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 96, 64);
+    let second = dir.path().join("stripes.png");
+    image::RgbImage::from_fn(64, 64, |x, _| {
+        if (x / 4) % 2 == 0 {
+            image::Rgb([200, 40, 40])
+        } else {
+            image::Rgb([20, 20, 90])
+        }
+    })
+    .save(&second)
+    .unwrap();
+    let out = dir.path().join("sheet.png");
+    let args = ["sheet", "--content", s(&content), "--style", s(&style), "--style", s(&second)];
+    let o = run(&[
+        &args[..],
+        &["--preset", "subtle", "--preset", "BOLD", "--size", "48", "--iters", "4"],
+        &["-o", s(&out)],
+    ]
+    .concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reader = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&out).unwrap())).read_info().unwrap();
+    let text = reader.info().utf8_text.iter().find(|t| t.keyword == "nss:sheet").unwrap().get_text().unwrap();
+    let cells: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(cells.len(), 4, "2 styles x 2 presets");
+    let cell = |r: u64, c: u64| cells.iter().find(|v| v["row"] == r && v["col"] == c).unwrap()["spec"].clone();
+    assert_eq!(cell(0, 1)["objective"]["style_weight"], 1000.0, "Bold in the second column");
+    assert_eq!(cell(1, 0)["objective"]["style_weight"], 20.0, "Subtle in the first");
+    assert!(cell(1, 0)["styles"][0]["path"].as_str().unwrap().ends_with("stripes.png"), "the second style's row");
+    // The sheet: a label column and header, then four cells, each one of the renders.
+    let sheet = image::open(&out).unwrap().to_rgb8();
+    assert!(sheet.width() > 2 * 48 && sheet.height() > 2 * 48);
+    let distinct: std::collections::HashSet<_> = sheet.pixels().map(|p| p.0).collect();
+    assert!(distinct.len() > 200, "pictures and anti-aliased labels, not a blank sheet");
+    // Unknown presets are named before any work.
+    let o = run(&[&args[..], &["--preset", "wild", "-o", s(&out)]].concat());
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no preset called 'wild'"));
+}

@@ -1,0 +1,170 @@
+//! `sheet`: a contact sheet. Contents x styles, or (with presets) styles x presets for one
+//! photo, each cell a small render driven by one reused [`Job`] (the model, decoded images and
+//! targets carry over from cell to cell), under one progress bar. The sheet PNG stores every
+//! cell's settings, so any cell can be rendered large later.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use image::RgbImage;
+use indicatif::{ProgressBar, ProgressStyle};
+use neural_style_studio::grid::Grid;
+use neural_style_studio::imageio::save_png;
+use neural_style_studio::transfer::preset::{all_presets, find, load_user_presets, user_presets_path};
+use neural_style_studio::transfer::{Event, Job, RenderSpec};
+
+/// Arguments of `sheet`.
+#[derive(Debug, Args)]
+pub struct SheetArgs {
+    /// Content photos: the rows (one photo when presets are given).
+    #[arg(long, required = true)]
+    pub content: Vec<PathBuf>,
+    /// Style paintings: the columns (the rows when presets are given).
+    #[arg(long, required = true)]
+    pub style: Vec<PathBuf>,
+    /// Presets to compare: the columns, for each style (any case; built-in or saved).
+    #[arg(long)]
+    pub preset: Vec<String>,
+    /// Long side of each cell's render, in pixels.
+    #[arg(long, default_value_t = 256)]
+    pub size: u32,
+    /// Iterations per cell.
+    #[arg(long, default_value_t = 100)]
+    pub iters: usize,
+    /// Output PNG.
+    #[arg(short, long, default_value = "sheet.png")]
+    pub out: PathBuf,
+}
+
+/// One cell: where it goes and what it renders.
+#[derive(serde::Serialize)]
+struct Cell {
+    row: usize,
+    col: usize,
+    spec: RenderSpec,
+}
+
+/// Runs `sheet`.
+pub fn sheet(args: &SheetArgs) -> Result<()> {
+    let (grid, cells) = plan(args)?;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
+    let bar = ProgressBar::new((cells.len() * args.iters.max(1)) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {percent:>3}% {msg} [{elapsed_precise} < {eta_precise}]")
+            .context("progress bar template")?,
+    );
+    let mut job = Job::new();
+    let mut pictures: Vec<Option<RgbImage>> = vec![None; cells.len()];
+    let mut failed = 0;
+    for (i, cell) in cells.iter().enumerate() {
+        if interrupted.load(Ordering::SeqCst) {
+            break;
+        }
+        let label = format!("{} / {}", grid.rows[cell.row], grid.cols[cell.col]);
+        bar.set_message(format!("cell {} of {}: {label}", i + 1, cells.len()));
+        match render_cell(&mut job, &cell.spec, &bar, &interrupted) {
+            Ok(Some(picture)) => pictures[i] = Some(picture),
+            Ok(None) => break,
+            Err(e) => {
+                failed += 1;
+                bar.suspend(|| eprintln!("warning: {label}: {e:#}"));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let done = pictures.iter().flatten().count();
+    let json = serde_json::to_string(&cells).context("the cells' settings as JSON")?;
+    let text = vec![
+        ("Software".to_string(), format!("neural-style-studio {}", env!("CARGO_PKG_VERSION"))),
+        ("nss:sheet".to_string(), json),
+    ];
+    save_png(&image::DynamicImage::ImageRgb8(grid.draw(&pictures)?), &args.out, &text)?;
+    eprintln!("wrote {} ({} of {} cells)", args.out.display(), done, cells.len());
+    if interrupted.load(Ordering::SeqCst) {
+        bail!("interrupted: the sheet holds the {done} cells finished");
+    }
+    if failed == cells.len() {
+        bail!("no cell could be rendered");
+    }
+    Ok(())
+}
+
+/// The grid and its cells' settings, row-major.
+fn plan(args: &SheetArgs) -> Result<(Grid, Vec<Cell>)> {
+    let base = |content: &Path, style: &Path| {
+        let mut spec = RenderSpec::new(content, &[style.to_path_buf()]);
+        spec.size = args.size;
+        spec.schedule.iterations = args.iters;
+        spec
+    };
+    let name = |p: &Path| p.file_stem().map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into_owned());
+    let mut cells = Vec::new();
+    let grid = if args.preset.is_empty() {
+        for (row, content) in args.content.iter().enumerate() {
+            for (col, style) in args.style.iter().enumerate() {
+                cells.push(Cell { row, col, spec: base(content, style) });
+            }
+        }
+        Grid {
+            rows: args.content.iter().map(|p| name(p)).collect(),
+            cols: args.style.iter().map(|p| name(p)).collect(),
+            cell: args.size,
+        }
+    } else {
+        let [content] = &args.content[..] else {
+            bail!("with --preset the sheet is styles x presets for one photo: give one --content");
+        };
+        // A presets file that does not parse costs the artist's presets, not the built-ins.
+        let user = user_presets_path().map(|p| load_user_presets(&p)).transpose().unwrap_or_else(|e| {
+            eprintln!("warning: {e}");
+            None
+        });
+        let all = all_presets(user.unwrap_or_default());
+        let presets = args.preset.iter().map(|n| find(&all, n).cloned()).collect::<Result<Vec<_>, _>>()?;
+        for (row, style) in args.style.iter().enumerate() {
+            for (col, preset) in presets.iter().enumerate() {
+                let mut spec = base(content, style);
+                preset.apply(&mut spec);
+                cells.push(Cell { row, col, spec });
+            }
+        }
+        Grid {
+            rows: args.style.iter().map(|p| name(p)).collect(),
+            cols: presets.into_iter().map(|p| p.name).collect(),
+            cell: args.size,
+        }
+    };
+    if let Some(bad) = cells.iter().find_map(|c| c.spec.validate().err()) {
+        bail!("the sheet's settings cannot be rendered: {bad}");
+    }
+    Ok((grid, cells))
+}
+
+/// Renders one cell to the end; `None` when interrupted.
+fn render_cell(
+    job: &mut Job,
+    spec: &RenderSpec,
+    bar: &ProgressBar,
+    interrupted: &AtomicBool,
+) -> Result<Option<RgbImage>> {
+    job.start(spec.clone())?;
+    while !job.is_finished() {
+        if interrupted.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        for event in job.step()? {
+            match event {
+                Event::Stepped(_) => bar.inc(1),
+                Event::Fault(fault) if fault.paused => bail!("{}", fault.cause()),
+                Event::Fault(fault) => bar.suspend(|| eprintln!("warning: {fault}.")),
+                Event::StageChanged { .. } | Event::Finished => {}
+            }
+        }
+    }
+    Ok(Some(job.output()?.to_rgb8()))
+}
