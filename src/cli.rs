@@ -244,14 +244,11 @@ impl SpecArgs {
     /// refused with one line.
     pub fn apply(&self, mut spec: RenderSpec) -> Result<RenderSpec> {
         if let Some(name) = &self.preset {
-            use neural_style_studio::transfer::preset::{all_presets, find, load_user_presets, user_presets_path};
-            // A presets file that does not parse costs the artist's presets, not the built-ins.
-            let user = user_presets_path().map(|p| load_user_presets(&p)).transpose().unwrap_or_else(|e| {
+            let (presets, unreadable) = neural_style_studio::transfer::preset::available_presets();
+            if let Some(e) = unreadable {
                 eprintln!("warning: {e}");
-                None
-            });
-            let user = user.unwrap_or_default();
-            find(&all_presets(user), name)?.apply(&mut spec);
+            }
+            neural_style_studio::transfer::preset::find(&presets, name)?.apply(&mut spec);
         }
         if let Some(content) = &self.content {
             spec.content = Some(neural_style_studio::transfer::ImageRef::new(content));

@@ -13,7 +13,7 @@ use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::grid::Grid;
 use neural_style_studio::imageio::save_png;
-use neural_style_studio::transfer::preset::{all_presets, find, load_user_presets, user_presets_path};
+use neural_style_studio::transfer::preset::{available_presets, find};
 use neural_style_studio::transfer::{Event, Job, RenderSpec};
 
 /// Arguments of `sheet`.
@@ -119,12 +119,10 @@ fn plan(args: &SheetArgs) -> Result<(Grid, Vec<Cell>)> {
         let [content] = &args.content[..] else {
             bail!("with --preset the sheet is styles x presets for one photo: give one --content");
         };
-        // A presets file that does not parse costs the artist's presets, not the built-ins.
-        let user = user_presets_path().map(|p| load_user_presets(&p)).transpose().unwrap_or_else(|e| {
+        let (all, unreadable) = available_presets();
+        if let Some(e) = unreadable {
             eprintln!("warning: {e}");
-            None
-        });
-        let all = all_presets(user.unwrap_or_default());
+        }
         let presets = args.preset.iter().map(|n| find(&all, n).cloned()).collect::<Result<Vec<_>, _>>()?;
         for (row, style) in args.style.iter().enumerate() {
             for (col, preset) in presets.iter().enumerate() {

@@ -175,6 +175,16 @@ pub fn all_presets(user: Vec<Preset>) -> Vec<Preset> {
     all
 }
 
+/// Every preset on offer: the built-ins and the artist's from [`user_presets_path`]. A presets
+/// file that cannot be read costs only the artist's presets: the error comes back beside the
+/// built-ins, for the caller to show.
+pub fn available_presets() -> (Vec<Preset>, Option<Error>) {
+    match user_presets_path().map(|p| load_user_presets(&p)).transpose() {
+        Ok(user) => (all_presets(user.unwrap_or_default()), None),
+        Err(e) => (all_presets(Vec::new()), Some(e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
