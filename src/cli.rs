@@ -90,6 +90,8 @@ pub enum InitArg {
     Content,
     /// Start from seeded noise.
     Noise,
+    /// Start from flat grey with a whisper of noise, as the classic tools do (most painted).
+    Grey,
     /// Start from the first style image.
     Style,
     /// Start from the picture given by --init-image.
@@ -308,6 +310,7 @@ impl SpecArgs {
             spec.run.init = match i {
                 InitArg::Content => Init::Content,
                 InitArg::Noise => Init::Noise,
+                InitArg::Grey => Init::Grey,
                 InitArg::Style => Init::Style,
                 InitArg::Image => Init::Image,
             };

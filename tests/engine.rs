@@ -468,6 +468,23 @@ fn noise_init_is_seeded() {
 }
 
 #[test]
+fn a_grey_start_is_the_mean_colour_and_the_painting_takes_over_from_it() {
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(64, 48), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(64, 48), &net).unwrap();
+    let s = RunSettings { init: Init::Grey, ..RunSettings::default() };
+    let mut stepper =
+        Stepper::new(net, content, vec![style], Objective::default(), &s, &mut TargetCache::new()).unwrap();
+    // ImageNet's mean colour (0.485, 0.456, 0.406) in 8 bits, give or take the whisper of noise.
+    let mean = [124i32, 116, 104];
+    assert!(stepper.image().unwrap().pixels().all(|p| (0..3).all(|c| (i32::from(p[c]) - mean[c]).abs() <= 1)));
+    let first = stepper.step().unwrap().losses;
+    assert!(first.content > 0.0, "the grey start is far from the photo");
+    let last = (0..15).map(|_| stepper.step().unwrap().losses).last().unwrap();
+    assert!(last.style < first.style / 10.0, "style {} -> {}", first.style, last.style);
+}
+
+#[test]
 fn cpu_fast_path_agrees_with_the_generic_candle_path() {
     let fast = embedded();
     let mut generic = WeightsSource::Embedded.load(Tap::new(5, 1), &Device::Cpu).unwrap();

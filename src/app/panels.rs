@@ -203,9 +203,11 @@ fn optimiser_section(app: &mut App, ui: &mut Ui) {
     });
     ui.add(slider(&mut s.lr, 1e-3..=2.0).logarithmic(true).text("Learning rate"));
     let mut pick = false;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label("Init");
         ui.selectable_value(&mut s.init, Init::Content, "Content");
+        ui.selectable_value(&mut s.init, Init::Grey, "Grey")
+            .on_hover_text("Flat grey, as the classic tools start: the most painted look");
         ui.selectable_value(&mut s.init, Init::Noise, "Noise");
         ui.selectable_value(&mut s.init, Init::Style, "Style");
         let hover = "Start from a picture of your choosing: an earlier render, a sketch";

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::spec::RenderSpec;
+use super::stepper::Init;
 use crate::error::{Error, Result};
 use crate::model::{Pooling, Tap};
 
@@ -33,6 +34,8 @@ pub struct Preset {
     pub style_scale: f64,
     /// Pooling between the network's blocks.
     pub pooling: Pooling,
+    /// What the optimisation starts from (a grey start lets the painting take over).
+    pub init: Init,
 }
 
 impl Default for Preset {
@@ -59,6 +62,8 @@ impl Preset {
             style_layers: o.style_layers.clone(),
             style_scale: spec.style_scale,
             pooling: spec.pooling,
+            // A picture of the artist's is not a look: such a preset starts from the photo.
+            init: if spec.run.init == Init::Image { Init::Content } else { spec.run.init },
         }
     }
 
@@ -71,6 +76,7 @@ impl Preset {
         o.style_layers = self.style_layers.clone();
         spec.style_scale = self.style_scale;
         spec.pooling = self.pooling;
+        spec.run.init = self.init;
     }
 
     /// Whether `spec` has exactly this look.

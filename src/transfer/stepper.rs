@@ -26,6 +26,10 @@ pub enum Init {
     Content,
     /// Seeded Gaussian noise in normalised space.
     Noise,
+    /// A flat picture of the network's mean colour with a whisper of seeded noise, as the
+    /// classic tools start (`randn * 0.001`): the painting takes over and the photo's layout
+    /// emerges from it, for the most painted looks.
+    Grey,
     /// The (first) style image, resized to the content size.
     Style,
     /// A picture of the artist's choosing (`RenderSpec::init_image`), resized to the content
@@ -317,11 +321,24 @@ fn initial_image(
             let style = styles.first().ok_or_else(|| Error::internal("style init needs a style image"))?;
             to_tensor(&resize(&style.rgb, (w, h)), net.device())
         }
-        Init::Noise => {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed);
-            let n = 3 * w as usize * h as usize;
-            let v: Vec<f32> = (0..n).map(|_| StandardNormal.sample(&mut rng)).collect();
-            Ok(Tensor::from_vec(v, (1, 3, h as usize, w as usize), net.device())?)
-        }
+        Init::Noise => noise(settings.seed, (w, h), 1.0, net),
+        Init::Grey => noise(settings.seed, (w, h), GREY_NOISE, net),
     }
+}
+
+/// Standard deviation of [`Init::Grey`]'s noise in normalised units (about 0.06 of a level in 8
+/// bits): enough to break the symmetry of a flat picture, too little to see.
+const GREY_NOISE: f32 = 1e-3;
+
+/// Seeded Gaussian noise of standard deviation `std` around 0 (the mean colour), (1, 3, h, w).
+fn noise(seed: u64, (w, h): (u32, u32), std: f32, net: &Vgg) -> Result<Tensor> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let n = 3 * w as usize * h as usize;
+    let v: Vec<f32> = (0..n)
+        .map(|_| {
+            let z: f32 = StandardNormal.sample(&mut rng);
+            std * z
+        })
+        .collect();
+    Ok(Tensor::from_vec(v, (1, 3, h as usize, w as usize), net.device())?)
 }
