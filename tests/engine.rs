@@ -193,6 +193,14 @@ fn backward_matches_autograd_on(net: &Arc<Vgg>, pooling: Pooling) {
     assert!(norm_err <= 1e-3, "relative L2 error {norm_err}");
 }
 
+/// A stepper on the generated 48 x 48 photo and painting.
+fn stepper_48(objective: Objective, settings: &RunSettings) -> Stepper {
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
+    Stepper::new(net, content, vec![style], objective, settings, &mut TargetCache::new()).unwrap()
+}
+
 fn small_run(kind: OptimizerKind, iters: usize) -> Vec<f64> {
     let net = embedded();
     let content = PreparedImage::new(common::content_image(64, 48), &net).unwrap();
@@ -225,14 +233,10 @@ fn runs_are_deterministic() {
 
 #[test]
 fn a_non_finite_loss_rolls_back_to_the_last_finite_image() {
-    let net = embedded();
-    let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
-    let style = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
     // Unbounded Adam with an absurd learning rate: the first update is finite (pixels around
     // 1e30) but the network overflows on it.
     let settings = RunSettings { optimizer: OptimizerKind::Adam, lr: 1e30, unbounded: true, ..RunSettings::default() };
-    let mut stepper =
-        Stepper::new(net, content, vec![style], Objective::default(), &settings, &mut TargetCache::new()).unwrap();
+    let mut stepper = stepper_48(Objective::default(), &settings);
     let start = stepper.x().clone();
     stepper.step().unwrap();
     let err = stepper.step().unwrap_err();
@@ -249,13 +253,9 @@ fn a_non_finite_loss_rolls_back_to_the_last_finite_image() {
 
 #[test]
 fn a_loss_that_jumps_a_hundredfold_is_rolled_back_without_a_line_search() {
-    let net = embedded();
-    let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
-    let style = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
     // Unbounded Adam stepping 1000 units per pixel: finite, but far from any picture.
     let settings = RunSettings { optimizer: OptimizerKind::Adam, lr: 1e3, unbounded: true, ..RunSettings::default() };
-    let mut stepper =
-        Stepper::new(net, content, vec![style], Objective::default(), &settings, &mut TargetCache::new()).unwrap();
+    let mut stepper = stepper_48(Objective::default(), &settings);
     let first = stepper.step().unwrap();
     let start = stepper.image().unwrap();
     let err = stepper.step().unwrap_err();
@@ -331,13 +331,9 @@ fn bounded_lbfgs_converges_at_any_style_weight() {
 
 #[test]
 fn a_non_finite_update_leaves_the_image_unchanged() {
-    let net = embedded();
-    let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
-    let style = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
     // A weight that is finite in f64 but infinite once the gradient is formed in f32.
     let absurd = Objective { style_weight: 1e300, ..Objective::default() };
-    let mut stepper =
-        Stepper::new(net, content, vec![style], absurd, &RunSettings::default(), &mut TargetCache::new()).unwrap();
+    let mut stepper = stepper_48(absurd, &RunSettings::default());
     let start = stepper.image().unwrap();
     let err = stepper.step().unwrap_err();
     assert!(matches!(err, neural_style_studio::Error::NonFinite(_)), "{err}");

@@ -391,13 +391,18 @@ fn a_print_goes_on_from_the_running_preview_and_cancel_returns_to_the_preview() 
     assert!(h.query_by_label("Render print").is_some());
 }
 
+/// Unfolds the Advanced section of the side panel.
+fn open_advanced(h: &mut Harness<'static, App>) {
+    h.run_steps(2);
+    h.get_by_label("Advanced").click();
+    h.run_steps(2);
+}
+
 #[test]
 fn layers_are_picked_by_name_in_the_advanced_section() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = tall_harness(launch(small_settings(dir.path()), false));
-    h.run_steps(2);
-    h.get_by_label("Advanced").click();
-    h.run_steps(2);
+    open_advanced(&mut h);
     h.get_by_label("relu1_2").click();
     h.run_steps(2);
     h.get_by_role_and_label(Role::Button, "relu5_1").click();
@@ -410,9 +415,7 @@ fn layers_are_picked_by_name_in_the_advanced_section() {
 fn pooling_and_unbounded_pixels_are_chosen_in_the_panel_and_reach_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = tall_harness(launch(small_settings(dir.path()), false));
-    h.run_steps(2);
-    h.get_by_label("Advanced").click();
-    h.run_steps(2);
+    open_advanced(&mut h);
     h.get_by_label("Average").click();
     h.get_by_label("Unbounded (classic)").click();
     h.run_steps(2);

@@ -16,7 +16,9 @@ use crate::transfer::Preset;
 #[derive(Debug, Default)]
 pub struct Presets {
     /// Presets from the config folder (empty until read, or when the file is unreadable).
-    pub user: Vec<Preset>,
+    user: Vec<Preset>,
+    /// The built-ins and `user`, as offered (rebuilt when `user` changes, not every frame).
+    all: Vec<Preset>,
     /// Where they are kept (`None`: the system has no config folder).
     pub path: Option<PathBuf>,
     /// The name typed for a new preset.
@@ -26,18 +28,24 @@ pub struct Presets {
 impl Presets {
     /// Where the artist's presets live; reading them is started by the app.
     pub fn new() -> Self {
-        Presets { path: user_presets_path(), ..Presets::default() }
+        Presets { path: user_presets_path(), all: all_presets(Vec::new()), ..Presets::default() }
+    }
+
+    /// Replaces the artist's presets.
+    fn set_user(&mut self, user: Vec<Preset>) {
+        self.all = all_presets(user.clone());
+        self.user = user;
     }
 }
 
 /// The preset picker and "Save preset" row.
 pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
-    let all = all_presets(app.presets.user.clone());
+    let all = &app.presets.all;
     let spec = &mut app.settings.spec;
     let current = all.iter().find(|p| p.matches(spec)).map_or("Custom", |p| p.name.as_str()).to_string();
     ui.horizontal(|ui| {
         egui::ComboBox::from_label("Preset").selected_text(current).show_ui(ui, |ui| {
-            for preset in &all {
+            for preset in all {
                 let picked = ui.selectable_label(preset.matches(spec), &preset.name).on_hover_text(&preset.description);
                 if picked.clicked() {
                     preset.apply(spec);
@@ -70,7 +78,7 @@ impl App {
     pub(super) fn presets_done(&mut self, done: std::result::Result<(Vec<Preset>, Option<String>), String>) {
         match done {
             Ok((list, saved)) => {
-                self.presets.user = list;
+                self.presets.set_user(list);
                 if let Some(name) = saved {
                     self.presets.new_name.clear();
                     self.notice = Some(Notice::info(format!("Saved the preset \"{name}\".")));
