@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use neural_style_studio::model::{DeviceChoice, Pooling, Tap, WeightsSource};
-use neural_style_studio::transfer::{read_settings, Init, OptimizerKind, PreserveColors, RenderSpec, Stage};
+use neural_style_studio::transfer::{
+    read_settings, Init, Mask, OptimizerKind, PreserveColors, RenderSpec, Stage, Unpainted,
+};
 
 /// Neural style transfer: blend the content of one picture with the style of another.
 #[derive(Debug, Parser)]
@@ -200,6 +202,34 @@ pub struct SpecArgs {
     /// histogram (the style's colours matched to the photo's first) [default: off].
     #[arg(long, value_enum)]
     pub preserve_colors: Option<ColoursArg>,
+    /// Where style N applies: N=PATH, an image white where the style goes (N counts from 1;
+    /// repeat for other styles). Once one style has a mask, each style applies only where its
+    /// mask is painted.
+    #[arg(long, value_name = "N=PATH", value_parser = parse_mask)]
+    pub mask: Vec<(usize, PathBuf)>,
+    /// Outside every mask: keep the photo (content) or take the blend of all styles (blend)
+    /// [default: content].
+    #[arg(long, value_enum)]
+    pub unpainted: Option<UnpaintedArg>,
+}
+
+/// What unpainted areas do, on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnpaintedArg {
+    /// Keep the photo.
+    Content,
+    /// Take the blend of all styles.
+    Blend,
+}
+
+/// `N=PATH` of `--mask`.
+fn parse_mask(arg: &str) -> std::result::Result<(usize, PathBuf), String> {
+    let (n, path) =
+        arg.split_once('=').ok_or_else(|| format!("expected N=PATH (style number = mask image), got {arg:?}"))?;
+    match n.trim().parse::<usize>() {
+        Ok(n) if n >= 1 && !path.is_empty() => Ok((n, PathBuf::from(path))),
+        _ => Err(format!("expected N=PATH with N the style's number from 1, got {arg:?}")),
+    }
 }
 
 /// Pooling on the command line.
@@ -328,6 +358,15 @@ impl SpecArgs {
             spec.model = WeightsSource::File(w.clone());
         }
         spec.device = self.device.unwrap_or(spec.device);
+        for (n, path) in &self.mask {
+            spec.objective.masks.set(n - 1, Some(Mask::load(path)?));
+        }
+        if let Some(u) = self.unpainted {
+            spec.objective.masks.unpainted = match u {
+                UnpaintedArg::Content => Unpainted::Content,
+                UnpaintedArg::Blend => Unpainted::Blend,
+            };
+        }
         if let Some(p) = self.pooling {
             spec.pooling = match p {
                 PoolingArg::Max => Pooling::Max,

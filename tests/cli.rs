@@ -549,3 +549,71 @@ fn a_contact_sheet_renders_styles_by_presets_and_stores_each_cells_settings() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no preset called 'wild'"));
 }
+
+#[test]
+fn a_mask_file_confines_the_style_is_stored_in_the_png_and_bad_masks_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 96, 64);
+    // Left half white, at another size than the photo (resized, same shape).
+    let mask = dir.path().join("left.png");
+    image::GrayImage::from_fn(48, 32, |x, _| image::Luma([if x < 24 { 255 } else { 0 }])).save(&mask).unwrap();
+    let out = dir.path().join("masked.png");
+    let base = ["--content", s(&content), "--style", s(&style), "--size", "96", "--iters", "12"];
+    let o = run(&[
+        &["render", "--out", s(&out), "--style-weight", "10000"][..],
+        &base[..],
+        &["--mask", &format!("1={}", s(&mask))],
+    ]
+    .concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stored = settings_chunk(&out);
+    assert!(stored["objective"]["masks"]["masks"][0].is_string(), "the mask is stored in the settings");
+    assert_eq!(stored["objective"]["masks"]["unpainted"], "content");
+    let (result, photo) = (image::open(&out).unwrap().to_rgb8(), image::open(&content).unwrap().to_rgb8());
+    let photo = image::imageops::resize(&photo, 96, 64, image::imageops::FilterType::CatmullRom);
+    let change = |xs: std::ops::Range<u32>| {
+        let mut sum = 0u64;
+        for y in 0..64 {
+            for x in xs.clone() {
+                sum += result
+                    .get_pixel(x, y)
+                    .0
+                    .iter()
+                    .zip(photo.get_pixel(x, y).0)
+                    .map(|(a, b)| u64::from(a.abs_diff(b)))
+                    .sum::<u64>();
+            }
+        }
+        sum as f64 / (64.0 * 3.0 * 32.0)
+    };
+    assert!(change(0..32) > 3.0 * change(64..96), "left {} right {}", change(0..32), change(64..96));
+    // The stored settings re-render the same picture, mask and all.
+    let again = dir.path().join("again.png");
+    let o = run(&["render", "--settings-from", s(&out), "--out", s(&again)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(image::open(&again).unwrap().to_rgb8(), result);
+
+    // Bad masks: not an image, a style that does not exist, no N=, all black (a warning).
+    let junk = dir.path().join("junk.png");
+    std::fs::write(&junk, b"not a mask").unwrap();
+    let black = dir.path().join("black.png");
+    image::GrayImage::new(96, 64).save(&black).unwrap();
+    let cases: [(String, &str); 3] = [
+        (format!("1={}", s(&junk)), "junk.png"),
+        (format!("2={}", s(&mask)), "a mask for style 2 but there is 1 style image"),
+        (s(&mask).to_string(), "expected N=PATH"),
+    ];
+    for (arg, expect) in cases {
+        let o = run(&[&["render", "--out", s(&dir.path().join("x.png"))][..], &base[..], &["--mask", &arg]].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(expect), "{arg}: {err}");
+    }
+    let o = run(&[
+        &["render", "--out", s(&dir.path().join("b.png")), "--iters", "1"][..],
+        &base[..6],
+        &["--mask", &format!("1={}", s(&black))],
+    ]
+    .concat());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && err.contains("all black: it applies nowhere"), "{err}");
+}

@@ -56,6 +56,16 @@ pub fn gram_sum(features: &Tensor) -> Result<Tensor> {
     outer(&f, channels_last)
 }
 
+/// `features` (1, C, H, W) with each pixel scaled by `weights` (1, 1, H, W), in the features'
+/// layout (a mask applied before the Gram matrix; see `guide`).
+pub fn weighted(features: &Tensor, weights: &Tensor) -> Result<Tensor> {
+    let (_, c, h, w) = features.dims4()?;
+    let (f, channels_last) = matrix(features)?;
+    let m = weights.contiguous()?;
+    let m = if channels_last { m.reshape((h * w, 1))? } else { m.reshape((1, h * w))? };
+    unmatrix(&f.broadcast_mul(&m)?, channels_last, (c, h, w))
+}
+
 /// `mean((G(F) - target)^2)` as a scalar tensor and its gradient w.r.t. `features` (in their
 /// layout), scaled by `weight`.
 pub fn style_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {

@@ -97,7 +97,7 @@ impl Job {
     }
 
     /// Starts a run of `spec` (ending any run in progress). Returns a note for the user when
-    /// the spec had to be adjusted to fit in memory.
+    /// the spec had to be adjusted to fit in memory or its masks deserve a word.
     pub fn start(&mut self, spec: RenderSpec) -> Result<Option<String>> {
         self.run = None;
         spec.validate()?;
@@ -124,6 +124,7 @@ impl Job {
             stepper.set_x(to_tensor(&resize(picture, stepper.size()), stepper.x().device())?)?;
         }
         let alpha = sources.content_alpha_at(stepper.size());
+        let masks = spec.objective.masks.warnings(spec.styles.len(), sources.content.dimensions());
         self.run = Some(Run {
             spec: Arc::new(spec),
             sources,
@@ -138,7 +139,8 @@ impl Job {
             last: None,
             kept: None,
         });
-        Ok(plan.note)
+        let notes: Vec<String> = plan.note.into_iter().chain(masks).collect();
+        Ok((!notes.is_empty()).then(|| notes.join("; ")))
     }
 
     /// One iteration, first moving on to the next stage when the current one is done. A

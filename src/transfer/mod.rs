@@ -5,8 +5,10 @@ pub mod bounds;
 pub mod colour;
 pub mod events;
 pub mod gram;
+pub mod guide;
 pub mod job;
 pub mod lbfgs;
+pub mod mask;
 pub mod memory;
 pub mod objective;
 pub mod optimizer;
@@ -21,6 +23,7 @@ pub mod tiles;
 
 pub use colour::PreserveColors;
 pub use job::{Event, Fault, Job, MAX_FAULTS};
+pub use mask::{Mask, StyleMasks, Unpainted};
 pub use memory::{available_memory, estimate, fit_in_memory, largest_fitting, MemoryEstimate, MemoryPlan, Shortage};
 pub use objective::{evaluate, evaluate_timed, Losses, Objective, PhaseTimes, CONTENT_TAP, STYLE_TAPS};
 pub use optimizer::{Optimizer, OptimizerKind};

@@ -3,7 +3,8 @@
 
 use candle_core::Tensor;
 
-use super::gram::{content_loss_and_grad, style_loss_and_grad, tv_loss_and_grad};
+use super::gram::{content_loss_and_grad, gram_sum, style_grad, tv_loss_and_grad};
+use super::mask::StyleMasks;
 use super::targets::{TargetRequest, Targets};
 use crate::error::{Error, Result};
 use crate::model::{Tap, Vgg};
@@ -30,6 +31,13 @@ pub struct Objective {
     pub style_layers: Vec<(Tap, f64)>,
     /// Blend weights of the style images (normalised to sum 1 when targets are blended).
     pub style_blend: Vec<f64>,
+    /// Where each style applies (nothing painted: everywhere, blended).
+    #[serde(skip_serializing_if = "is_unmasked")]
+    pub masks: StyleMasks,
+}
+
+fn is_unmasked(masks: &StyleMasks) -> bool {
+    *masks == StyleMasks::default()
 }
 
 impl Default for Objective {
@@ -41,6 +49,7 @@ impl Default for Objective {
             content_tap: CONTENT_TAP,
             style_layers: STYLE_TAPS.iter().map(|&t| (t, 1.0)).collect(),
             style_blend: vec![1.0],
+            masks: StyleMasks::default(),
         }
     }
 }
@@ -66,7 +75,7 @@ impl Objective {
         if n_styles > 0 && self.style_blend.iter().sum::<f64>() <= 0.0 {
             return Err(Error::invalid("style blend weights sum to zero"));
         }
-        Ok(())
+        self.masks.validate(n_styles)
     }
 
     /// The targets this objective needs.
@@ -75,6 +84,7 @@ impl Objective {
             content_tap: self.content_tap,
             style_taps: self.style_layers.iter().map(|l| l.0).collect(),
             blend: self.style_blend.clone(),
+            masks: self.masks.clone(),
             tile: None,
         }
     }
@@ -224,10 +234,17 @@ pub fn evaluate_timed(
             style_slots.push(None);
             continue;
         };
-        let target = targets.style_gram(k)?;
-        let (l, g) = style_loss_and_grad(acts.output(i)?, target, objective.style_weight * w)?;
-        add_grad(i, g)?;
-        scalars.push(l);
+        let f = acts.output(i)?;
+        let (_, c, h, wd) = f.dims4()?;
+        let mut loss = Tensor::zeros((), f.dtype(), f.device())?;
+        for region in targets.regions() {
+            let Some(g) = region.gram(k, &gram_sum(&region.weigh(k, f, None, 1)?)?, c, h * wd)? else { continue };
+            let diff = g.sub(region.target(k)?)?;
+            loss = loss.add(&region.loss(k, &diff, h * wd)?)?;
+            let weighed = region.weigh(k, f, None, 2)?;
+            add_grad(i, style_grad(&weighed, &diff, objective.style_weight * w, c * h * wd)?)?;
+        }
+        scalars.push(loss);
         style_slots.push(Some(scalars.len() - 1));
     }
     let (tv_loss, tv_grad) = tv_loss_and_grad(x, objective.tv_weight)?;

@@ -175,13 +175,15 @@ impl RenderSpec {
             if index < self.objective.style_blend.len() {
                 self.objective.style_blend.remove(index);
             }
+            self.objective.masks.remove(index);
         }
     }
 
-    /// Replaces the style images (equal blend).
+    /// Replaces the style images (equal blend, no masks).
     pub fn set_styles(&mut self, paths: &[PathBuf]) {
         self.styles = paths.iter().map(ImageRef::new).collect();
         self.objective.style_blend = vec![1.0; paths.len()];
+        self.objective.masks.masks.clear();
     }
 
     /// The content photo's path, or a user error if none is chosen.

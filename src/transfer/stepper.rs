@@ -228,8 +228,8 @@ impl Stepper {
         let same_layers = objective.content_tap == self.objective.content_tap
             && objective.style_layers.iter().map(|l| l.0).eq(self.objective.style_layers.iter().map(|l| l.0));
         if same_layers {
-            if objective.style_blend != self.objective.style_blend {
-                self.targets.reblend(&objective.style_blend)?;
+            if objective.style_blend != self.objective.style_blend || objective.masks != self.objective.masks {
+                self.targets.retarget(&objective.style_blend, &objective.masks)?;
             }
         } else {
             let request = request(&objective, self.tile);

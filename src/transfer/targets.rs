@@ -8,6 +8,8 @@ use candle_core::Tensor;
 use image::RgbImage;
 
 use super::gram::gram;
+use super::guide::{regions, Region};
+use super::mask::StyleMasks;
 use super::tiles::{features_tiled, grams_tiled};
 use crate::error::{Error, Result};
 use crate::imageio::to_tensor;
@@ -156,7 +158,7 @@ impl TargetCache {
     }
 }
 
-/// Which targets a run needs (the objective's layers and blend; see
+/// Which targets a run needs (the objective's layers, blend and masks; see
 /// `Objective::target_request`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetRequest {
@@ -166,20 +168,26 @@ pub struct TargetRequest {
     pub style_taps: Vec<Tap>,
     /// Blend weights of the style images.
     pub blend: Vec<f64>,
+    /// Where each style applies.
+    pub masks: StyleMasks,
     /// Compute them in tiles of this side (images larger than one tile); the values are the same.
     pub tile: Option<usize>,
 }
 
-/// The targets of one run: content features and each style image's Gram per style layer, plus
-/// the Grams blended by the objective's blend weights.
+/// The targets of one run: content features, each style image's Gram per style layer, and the
+/// regions the style terms are evaluated over (the blend everywhere, or one per painted mask).
 #[derive(Debug, Clone)]
 pub struct Targets {
     /// Content activations at the content tap.
     pub content: Tensor,
     /// `styles[s][k]`: Gram of style image `s` at style tap `k`.
     styles: Vec<Vec<Tensor>>,
-    /// `blended[k]`: blend of `styles[..][k]`.
-    blended: Vec<Tensor>,
+    /// The regions and their Gram targets.
+    regions: Vec<Region>,
+    /// Downsampling of each style tap (to pool masks to its resolution).
+    strides: Vec<usize>,
+    /// The picture's (width, height).
+    size: (u32, u32),
 }
 
 impl Targets {
@@ -196,20 +204,29 @@ impl Targets {
         }
         let content_t = cache.get(net, content, &[request.content_tap], Kind::Features, request.tile)?.remove(0);
         let (taps, tile) = (&request.style_taps, request.tile);
+        let strides = taps
+            .iter()
+            .map(|&t| {
+                let i = net.tap_index(t).ok_or_else(|| Error::invalid(format!("the network does not reach {t}")))?;
+                Ok(net.reach(i + 1).1)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let styles = styles.iter().map(|s| cache.get(net, s, taps, Kind::Gram, tile)).collect::<Result<Vec<_>>>()?;
-        let mut targets = Targets { content: content_t, styles, blended: Vec::new() };
-        targets.reblend(&request.blend)?;
+        let mut targets = Targets { content: content_t, styles, regions: Vec::new(), strides, size: content.size() };
+        targets.retarget(&request.blend, &request.masks)?;
         Ok(targets)
     }
 
-    /// Recomputes the blended Grams for new blend weights (cheap: a weighted sum of C x C matrices).
-    pub fn reblend(&mut self, blend: &[f64]) -> Result<()> {
+    /// Rebuilds the regions for new blend weights or masks (cheap next to an iteration: a
+    /// weighted sum of C x C matrices, and each mask resized and pooled).
+    pub fn retarget(&mut self, blend: &[f64], masks: &StyleMasks) -> Result<()> {
         if blend.len() != self.styles.len() {
             return Err(Error::invalid("one blend weight per style image is needed"));
         }
+        masks.validate(self.styles.len())?;
         let sum: f64 = blend.iter().sum();
         let layers = self.styles[0].len();
-        self.blended = (0..layers)
+        let blended = (0..layers)
             .map(|k| {
                 let mut acc = (&self.styles[0][k] * (blend[0] / sum))?;
                 for (s, &b) in self.styles.iter().zip(blend).skip(1) {
@@ -218,11 +235,23 @@ impl Targets {
                 Ok(acc)
             })
             .collect::<Result<Vec<_>>>()?;
+        let device = self.content.device().clone();
+        self.regions = regions(masks, &self.styles, &blended, &self.strides, self.size, &device)?;
         Ok(())
     }
 
-    /// The blended Gram target of style layer `k`.
+    /// The regions the style terms are evaluated over (none when every mask is black).
+    pub fn regions(&self) -> &[Region] {
+        &self.regions
+    }
+
+    /// The Gram target of style layer `k` everywhere: the blend (unmasked renders only).
     pub fn style_gram(&self, k: usize) -> Result<&Tensor> {
-        self.blended.get(k).ok_or_else(|| Error::internal("style layer has no target"))
+        match self.regions.as_slice() {
+            [only] if only.is_whole() => {
+                only.targets.get(k).ok_or_else(|| Error::internal("style layer has no target"))
+            }
+            _ => Err(Error::internal("a masked render has a target per region")),
+        }
     }
 }

@@ -164,23 +164,28 @@ pub fn evaluate_tiled(
         Ok(c * (height / stride) * (width / stride))
     };
 
-    // Pass 1: the sums over every tile's interior.
-    let mut sums: Vec<Option<Tensor>> = vec![None; objective.style_layers.len()];
+    // Pass 1: the sums over every tile's interior, per style layer and region.
+    let regions = targets.regions();
+    let mut sums: Vec<Vec<Option<Tensor>>> = vec![vec![None; regions.len()]; objective.style_layers.len()];
     let mut content_sum: Option<Tensor> = None;
     let mut kept: Option<Activations> = None;
     for (t, tile) in grid.tiles().iter().enumerate() {
         let acts = net.forward_taps(&crop(x, tile.outer)?, &terms.keep)?;
         if let Some(i) = terms.content {
             let (inner, outer) = grid.at_stride(tile, content_stride);
-            let target = crop(&targets.content, Rect { x: outer.x + inner.x, y: outer.y + inner.y, ..inner })?;
+            let target = crop(&targets.content, global(inner, outer))?;
             let (part, _) = content_term(&crop(acts.output(i)?, inner)?, &target, 0.0, layer_elems(i)?)?;
             add(&mut content_sum, part)?;
         }
-        for (sum, &layer) in sums.iter_mut().zip(&terms.style) {
+        for (k, (layer_sums, &layer)) in sums.iter_mut().zip(&terms.style).enumerate() {
             let Some(i) = layer else { continue };
-            let (inner, _) = grid.at_stride(tile, net.reach(i + 1).1);
-            if inner.w > 0 && inner.h > 0 {
-                add(sum, gram_sum(&crop(acts.output(i)?, inner)?)?)?;
+            let (inner, outer) = grid.at_stride(tile, net.reach(i + 1).1);
+            if inner.w == 0 || inner.h == 0 {
+                continue;
+            }
+            let part = crop(acts.output(i)?, inner)?;
+            for (sum, region) in layer_sums.iter_mut().zip(regions) {
+                add(sum, gram_sum(&region.weigh(k, &part, Some(global(inner, outer)), 1)?)?)?;
             }
         }
         if want_grad && t + 1 == grid.tiles().len() {
@@ -190,16 +195,33 @@ pub fn evaluate_tiled(
     times.forward = clock.elapsed().as_secs_f64();
 
     // The global Gram differences, and every loss read back at once.
-    let mut diffs: Vec<Option<Tensor>> = Vec::with_capacity(sums.len());
+    let mut diffs: Vec<Option<Vec<Option<Tensor>>>> = Vec::with_capacity(sums.len());
     let mut scalars: Vec<Tensor> = Vec::new();
-    for ((k, sum), &layer) in sums.into_iter().enumerate().zip(&terms.style) {
-        let (Some(sum), Some(i)) = (sum, layer) else {
+    for ((k, layer_sums), &layer) in sums.into_iter().enumerate().zip(&terms.style) {
+        let Some(i) = layer else {
             diffs.push(None);
             continue;
         };
-        let diff = (sum / layer_elems(i)? as f64)?.sub(targets.style_gram(k)?)?;
-        scalars.push(diff.sqr()?.mean_all()?);
-        diffs.push(Some(diff));
+        let c = net.layer_channels(i).ok_or_else(|| Error::internal("no such layer"))?;
+        let pixels = layer_elems(i)? / c;
+        let mut loss = Tensor::zeros((), x.dtype(), x.device())?;
+        let mut layer_diffs = Vec::with_capacity(regions.len());
+        for (sum, region) in layer_sums.into_iter().zip(regions) {
+            let gram = match sum {
+                Some(sum) => region.gram(k, &sum, c, pixels)?,
+                None => None,
+            };
+            let diff = match gram {
+                Some(g) => Some(g.sub(region.target(k)?)?),
+                None => None,
+            };
+            if let Some(d) = &diff {
+                loss = loss.add(&region.loss(k, d, pixels)?)?;
+            }
+            layer_diffs.push(diff);
+        }
+        scalars.push(loss);
+        diffs.push(Some(layer_diffs));
     }
     let content_slot = content_sum.map(|s| {
         scalars.push(s);
@@ -240,10 +262,16 @@ pub fn evaluate_tiled(
             let (_, g) = content_term(acts.output(i)?, &target, objective.content_weight, layer_elems(i)?)?;
             add(&mut tap_grads[i], g)?;
         }
-        for ((diff, &layer), &(_, w)) in diffs.iter().zip(&terms.style).zip(&objective.style_layers) {
-            let (Some(diff), Some(i)) = (diff, layer) else { continue };
-            let g = style_grad(acts.output(i)?, diff, objective.style_weight * w, layer_elems(i)?)?;
-            add(&mut tap_grads[i], g)?;
+        for (k, ((layer_diffs, &layer), &(_, w))) in
+            diffs.iter().zip(&terms.style).zip(&objective.style_layers).enumerate()
+        {
+            let (Some(layer_diffs), Some(i)) = (layer_diffs, layer) else { continue };
+            let (_, outer) = grid.at_stride(tile, net.reach(i + 1).1);
+            for (diff, region) in layer_diffs.iter().zip(regions) {
+                let Some(diff) = diff else { continue };
+                let weighed = region.weigh(k, acts.output(i)?, Some(outer), 2)?;
+                add(&mut tap_grads[i], style_grad(&weighed, diff, objective.style_weight * w, layer_elems(i)?)?)?;
+            }
         }
         let g =
             if terms.depth == 0 { crop(x, tile.outer)?.zeros_like()? } else { net.backward(&acts, &mut tap_grads)? };
@@ -317,6 +345,11 @@ fn assemble(parts: &[Tensor], columns: usize) -> Result<Tensor> {
     let rows = parts.chunks(columns.max(1)).map(|row| Tensor::cat(row, w)).collect::<candle_core::Result<Vec<_>>>()?;
     let whole = Tensor::cat(&rows, h)?;
     Ok(if channels_last { whole.permute((0, 3, 1, 2))? } else { whole })
+}
+
+/// `inner` (relative to `outer`) in the whole layer's coordinates.
+fn global(inner: Rect, outer: Rect) -> Rect {
+    Rect { x: outer.x + inner.x, y: outer.y + inner.y, ..inner }
 }
 
 /// `acc += t` (or `acc = t` when empty).
