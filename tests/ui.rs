@@ -484,3 +484,47 @@ fn a_run_can_start_from_a_chosen_picture() {
     let f = h.state().frame.clone().unwrap();
     assert!(f.image.pixels().all(|p| p[0] >= 245 && p[1] <= 15), "the run starts from the picture");
 }
+
+#[test]
+fn painting_a_mask_on_the_preview_steers_the_running_render_and_clear_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = tall_harness(launch(small_settings(dir.path()), true));
+    step_until(&mut h, 60, "preview frames", |a| iteration(a) >= 2);
+    let run = h.state().frame.as_ref().unwrap().run;
+    h.get_by_label("Masks").click();
+    h.run_steps(2);
+    h.get_by_label("Paint masks").click();
+    h.run_steps(2);
+    let updates = h.state().objective_updates();
+    // A stroke across the left third of the picture.
+    let r = h.state().preview_rect.unwrap();
+    let at = |fx: f32| egui::pos2(r.left() + fx * r.width(), r.center().y);
+    h.hover_at(at(0.05));
+    h.run_steps(1);
+    h.drag_at(at(0.05));
+    h.run_steps(1);
+    for i in 1..=10 {
+        h.hover_at(at(0.05 + 0.025 * i as f32));
+        h.run_steps(1);
+    }
+    assert!(!h.state().settings.spec.objective.masks.is_active(), "nothing is committed mid-stroke");
+    h.drop_at(at(0.3));
+    h.run_steps(2);
+    let masks = h.state().settings.spec.objective.masks.clone();
+    let mask = masks.get(0).expect("the stroke painted style 1's mask");
+    let img = mask.image();
+    let (w, hgt) = img.dimensions();
+    assert_eq!(w.max(hgt), 1024);
+    assert_eq!(img.get_pixel(w / 5, hgt / 2)[0], 255, "painted along the stroke");
+    assert_eq!(img.get_pixel(w * 4 / 5, hgt / 2)[0], 0, "the right side is untouched");
+    step_until(&mut h, 60, "the worker to take the painted mask", |a| a.objective_updates() > updates);
+    step_until(&mut h, 60, "frames after the stroke", |a| iteration(a) >= 4);
+    assert_eq!(h.state().frame.as_ref().unwrap().run, run, "steered in place, not restarted");
+
+    h.get_by_label("Clear").click();
+    h.run_steps(2);
+    assert!(!h.state().settings.spec.objective.masks.is_active());
+    h.get_by_label("Fill").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.spec.objective.masks.get(0).map(|m| m.coverage()), Some(1.0));
+}

@@ -4,6 +4,7 @@
 
 mod files;
 mod layers;
+mod masks;
 mod panels;
 mod presets;
 pub mod preview;
@@ -97,6 +98,10 @@ pub struct App {
     style_rect: Option<egui::Rect>,
     /// The artist's presets.
     pub presets: presets::Presets,
+    /// The mask brush and its layers.
+    pub masks: masks::MaskEditor,
+    /// Where the preview drew the picture in the last frame (screen points).
+    pub preview_rect: Option<egui::Rect>,
 }
 
 impl App {
@@ -133,6 +138,8 @@ impl App {
             content_rect: None,
             style_rect: None,
             presets: presets::Presets::new(),
+            masks: masks::MaskEditor::default(),
+            preview_rect: None,
         };
         if let Some(path) = app.presets.path.clone() {
             app.tasks.load_presets(path);
@@ -358,7 +365,13 @@ impl eframe::App for App {
                 }
             });
             match (&self.result, &self.content_img) {
-                (Some(r), Some(c)) => preview::show(ui, &mut self.view, r, c, &mut self.fallback_texture),
+                (Some(r), Some(c)) => {
+                    let painting = self.masks.painting;
+                    let (response, img) = preview::show(ui, &mut self.view, r, c, &mut self.fallback_texture, painting);
+                    let picture = r.image.dimensions();
+                    self.masks.preview_ui(ui, &response, img, &mut self.settings.spec.objective.masks, picture);
+                    self.preview_rect = Some(img);
+                }
                 _ => {
                     ui.centered_and_justified(|ui| {
                         ui.label("Pick a content photo and a style painting, then press Start.");

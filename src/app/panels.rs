@@ -30,6 +30,7 @@ pub fn side_panel(app: &mut App, ui: &mut Ui) {
         ui.separator();
         ui.heading("Style");
         styles_section(app, ui);
+        egui::CollapsingHeader::new("Masks").show(ui, |ui| super::masks::masks_ui(app, ui));
         ui.separator();
         weights_section(app, ui);
         ui.separator();

@@ -65,9 +65,10 @@ impl View {
     }
 
     /// Applies wheel zoom (about the cursor), drags (pan or divider) and double-click (reset).
-    fn interact(&mut self, ui: &egui::Ui, response: &egui::Response, rect: Rect, size: Vec2) {
+    /// While `painting`, the primary button paints and only the other buttons pan.
+    fn interact(&mut self, ui: &egui::Ui, response: &egui::Response, rect: Rect, size: Vec2, painting: bool) {
         let img = self.image_rect(rect, size);
-        if response.double_clicked() {
+        if response.double_clicked() && !painting {
             self.fit();
             return;
         }
@@ -83,7 +84,7 @@ impl View {
                 self.zoom = new_zoom;
             }
         }
-        if response.drag_started() {
+        if response.drag_started() && !painting {
             let near = |p: egui::Pos2| self.split.is_some_and(|s| (p.x - (img.left() + s * img.width())).abs() < 8.0);
             self.dragging_divider = response.interact_pointer_pos().is_some_and(near);
         }
@@ -92,7 +93,7 @@ impl View {
                 if let (Some(p), Some(_)) = (response.interact_pointer_pos(), self.split) {
                     self.split = Some(((p.x - img.left()) / img.width()).clamp(0.0, 1.0));
                 }
-            } else {
+            } else if !painting || !response.dragged_by(egui::PointerButton::Primary) {
                 self.pan += response.drag_delta();
             }
         }
@@ -102,20 +103,27 @@ impl View {
     }
 }
 
-/// Draws the preview into the remaining space of `ui`.
+/// Draws the preview into the remaining space of `ui`; returns its response and where the
+/// picture landed (for the mask brush, which paints while `painting`).
 pub fn show(
     ui: &mut egui::Ui,
     view: &mut View,
     result: &Versioned,
     content: &Versioned,
     fallback: &mut Option<(egui::TextureHandle, u64)>,
-) {
+    painting: bool,
+) -> (egui::Response, Rect) {
     let rect = ui.available_rect_before_wrap();
-    let response =
-        ui.allocate_rect(rect, Sense::click_and_drag()).on_hover_text("Wheel: zoom · drag: pan · double-click: fit");
+    let hint = if painting {
+        "Drag: paint · right-drag: pan · wheel: zoom"
+    } else {
+        "Wheel: zoom · drag: pan · double-click: fit"
+    };
+    let response = ui.allocate_rect(rect, Sense::click_and_drag());
+    let response = if painting { response } else { response.on_hover_text(hint) };
     let size = Vec2::new(result.image.width() as f32, result.image.height() as f32);
     view.fit_scale = (rect.width() / size.x).min(rect.height() / size.y);
-    view.interact(ui, &response, rect, size);
+    view.interact(ui, &response, rect, size, painting);
     let img = view.image_rect(rect, size);
     if ui.ctx().data(|d| d.get_temp::<bool>(egui::Id::unique(WGPU_READY))).unwrap_or(false) {
         let place = [
@@ -141,6 +149,7 @@ pub fn show(
         let uv = Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
         ui.painter().with_clip_rect(rect).image(tex.id(), img, uv, egui::Color32::WHITE);
     }
+    (response, img)
 }
 
 /// egui image from RGBA8.

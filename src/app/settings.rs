@@ -34,13 +34,16 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Restores the default render settings, keeping the images and the preferences.
+    /// Restores the default render settings, keeping the images, the painted masks and the
+    /// preferences.
     pub fn reset_render(&mut self) {
         let defaults = RenderSpec::default();
         let spec = &mut self.spec;
         let blend = vec![1.0; spec.styles.len()];
+        let masks = std::mem::take(&mut spec.objective.masks);
         *spec = RenderSpec { content: spec.content.take(), styles: std::mem::take(&mut spec.styles), ..defaults };
         spec.objective.style_blend = blend;
+        spec.objective.masks = masks;
     }
 
     /// Why the render cannot start yet, in the artist's words, or `None` if it can.

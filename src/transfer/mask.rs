@@ -16,13 +16,22 @@ use crate::imageio::{decode_picture, read_image_file};
 /// them, so a painted or loaded mask is stored at most this large and resized to each stage.
 pub const MAX_MASK_SIDE: u32 = 2048;
 
-/// A greyscale mask: white, the style applies; black, it does not; grey, partly.
+/// A greyscale mask: white, the style applies; black, it does not; grey, partly. Immutable
+/// and cheap to clone (a painted stroke makes a new one).
 #[derive(Clone, PartialEq)]
-pub struct Mask(Arc<GrayImage>);
+pub struct Mask(Arc<Levels>);
+
+/// A mask's pixels and its painted fraction (computed once: the app shows it every frame).
+#[derive(PartialEq)]
+struct Levels {
+    image: GrayImage,
+    coverage: f64,
+}
 
 impl std::fmt::Debug for Mask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Mask({}x{}, {:.0}% painted)", self.0.width(), self.0.height(), 100.0 * self.coverage())
+        let (w, h) = self.size();
+        write!(f, "Mask({w}x{h}, {:.0}% painted)", 100.0 * self.coverage())
     }
 }
 
@@ -39,7 +48,9 @@ impl Mask {
         } else {
             image
         };
-        Ok(Mask(Arc::new(image)))
+        let sum: u64 = image.pixels().map(|p| u64::from(p[0])).sum();
+        let coverage = sum as f64 / (255.0 * image.len() as f64);
+        Ok(Mask(Arc::new(Levels { image, coverage })))
     }
 
     /// A mask of `size` painted everywhere (`on`) or nowhere.
@@ -60,33 +71,37 @@ impl Mask {
         Mask::new(grey)
     }
 
+    /// Whether both are the same stored mask (not merely equal pixels): a cheap change test.
+    pub fn ptr_eq(&self, other: &Mask) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// The grey levels.
     pub fn image(&self) -> &GrayImage {
-        &self.0
+        &self.0.image
     }
 
     /// (width, height).
     pub fn size(&self) -> (u32, u32) {
-        self.0.dimensions()
+        self.0.image.dimensions()
     }
 
     /// The painted fraction of the picture (mean grey level, 0..=1).
     pub fn coverage(&self) -> f64 {
-        let sum: u64 = self.0.pixels().map(|p| u64::from(p[0])).sum();
-        sum as f64 / (255.0 * self.0.len().max(1) as f64)
+        self.0.coverage
     }
 
     /// Black everywhere: the style would apply nowhere.
     pub fn is_blank(&self) -> bool {
-        self.0.pixels().all(|p| p[0] == 0)
+        self.0.coverage == 0.0
     }
 
     /// The grey levels in 0..=1 at exactly `size` (bilinear), row by row.
     pub fn weights_at(&self, (w, h): (u32, u32)) -> Vec<f32> {
         let img = if self.size() == (w, h) {
-            self.0.as_ref().clone()
+            self.0.image.clone()
         } else {
-            image::imageops::resize(self.0.as_ref(), w, h, image::imageops::FilterType::Triangle)
+            image::imageops::resize(&self.0.image, w, h, image::imageops::FilterType::Triangle)
         };
         img.pixels().map(|p| f32::from(p[0]) / 255.0).collect()
     }
@@ -95,6 +110,7 @@ impl Mask {
     pub fn to_png(&self) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
         self.0
+            .image
             .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
             .map_err(|e| Error::internal(format!("encoding a mask: {e}")))?;
         Ok(bytes)
