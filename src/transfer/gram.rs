@@ -66,6 +66,20 @@ pub fn weighted(features: &Tensor, weights: &Tensor) -> Result<Tensor> {
     unmatrix(&f.broadcast_mul(&m)?, channels_last, (c, h, w))
 }
 
+/// `a + b` for features (1, C, H, W) in the layout of `a`: two channels-last views give a
+/// channels-last view (a plain add would give a contiguous NCHW tensor, which the CPU fast
+/// path's backward would have to transpose back). Tensors of other ranks are added plainly.
+pub fn add_features(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.rank() != 4 || b.rank() != 4 {
+        return Ok(a.add(b)?);
+    }
+    let (an, bn) = (a.permute((0, 2, 3, 1))?, b.permute((0, 2, 3, 1))?);
+    if !a.is_contiguous() && an.is_contiguous() && bn.is_contiguous() {
+        return Ok(an.add(&bn)?.permute((0, 3, 1, 2))?);
+    }
+    Ok(a.add(b)?)
+}
+
 /// `mean((G(F) - target)^2)` as a scalar tensor and its gradient w.r.t. `features` (in their
 /// layout), scaled by `weight`.
 pub fn style_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
@@ -179,6 +193,17 @@ mod tests {
         let (lc, gc) = content_loss_and_grad(&f, &target_f, 2.0).unwrap();
         let (lcv, gcv) = content_loss_and_grad(&view, &target_f, 2.0).unwrap();
         assert!(max_rel_err(&lc, &lcv) < 1e-6 && max_rel_err(&gc, &gcv) < 1e-6);
+    }
+
+    #[test]
+    fn adding_channels_last_features_keeps_them_channels_last() {
+        let a =
+            rand((1, 3, 4, 5), 7).permute((0, 2, 3, 1)).unwrap().contiguous().unwrap().permute((0, 3, 1, 2)).unwrap();
+        let b =
+            rand((1, 3, 4, 5), 8).permute((0, 2, 3, 1)).unwrap().contiguous().unwrap().permute((0, 3, 1, 2)).unwrap();
+        let sum = add_features(&a, &b).unwrap();
+        assert!(!sum.is_contiguous() && sum.permute((0, 2, 3, 1)).unwrap().is_contiguous());
+        assert!(max_rel_err(&sum, &a.add(&b).unwrap()) < 1e-7);
     }
 
     #[test]

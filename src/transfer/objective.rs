@@ -3,7 +3,7 @@
 
 use candle_core::Tensor;
 
-use super::gram::{content_loss_and_grad, gram_sum, style_grad, tv_loss_and_grad};
+use super::gram::{add_features, content_loss_and_grad, gram_sum, style_grad, tv_loss_and_grad};
 use super::mask::StyleMasks;
 use super::targets::{TargetRequest, Targets};
 use crate::error::{Error, Result};
@@ -212,7 +212,7 @@ pub fn evaluate_timed(
     let mut tap_grads: Vec<Option<Tensor>> = vec![None; terms.depth];
     let mut add_grad = |i: usize, g: Tensor| -> Result<()> {
         tap_grads[i] = Some(match tap_grads[i].take() {
-            Some(prev) => prev.add(&g)?,
+            Some(prev) => add_features(&prev, &g)?,
             None => g,
         });
         Ok(())

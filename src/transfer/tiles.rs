@@ -11,7 +11,7 @@
 
 use candle_core::Tensor;
 
-use super::gram::{content_term, gram_sum, style_grad, tv_loss_and_grad};
+use super::gram::{add_features, content_term, gram_sum, style_grad, tv_loss_and_grad};
 use super::objective::{evaluate_timed, Losses, Objective, PhaseTimes, Terms};
 use super::targets::Targets;
 use crate::error::{Error, Result};
@@ -355,7 +355,7 @@ fn global(inner: Rect, outer: Rect) -> Rect {
 /// `acc += t` (or `acc = t` when empty).
 fn add(acc: &mut Option<Tensor>, t: Tensor) -> Result<()> {
     *acc = Some(match acc.take() {
-        Some(a) => a.add(&t)?,
+        Some(a) => add_features(&a, &t)?,
         None => t,
     });
     Ok(())
