@@ -168,6 +168,15 @@ impl StyleMasks {
         self.masks.iter().any(Option::is_some)
     }
 
+    /// How many regions the style terms are evaluated over when masked (0: unmasked): one per
+    /// painted style, and the unpainted rest when it takes the blend.
+    pub fn regions(&self) -> usize {
+        match self.is_active() {
+            false => 0,
+            true => self.masks.iter().flatten().count() + usize::from(self.unpainted == Unpainted::Blend),
+        }
+    }
+
     /// The mask of style `k`, if painted.
     pub fn get(&self, k: usize) -> Option<&Mask> {
         self.masks.get(k).and_then(Option::as_ref)

@@ -51,11 +51,12 @@ impl MemoryEstimate {
 }
 
 /// Estimates the peak memory of optimising a `width` x `height` image with this network, whole
-/// or (with `tile`) in tiles of that side.
+/// or (with `tile`) in tiles of that side, with `masks` masked regions (see `guide`).
 pub fn estimate(
     config: &Config,
     (width, height): (u32, u32),
     n_styles: usize,
+    masks: usize,
     kind: OptimizerKind,
     history: usize,
     tile: Option<u32>,
@@ -76,6 +77,13 @@ pub fn estimate(
             let content = 2 * 512 * (h / 8) * (w / 8);
             ((2 * one.kept + 3 * one.largest) * F32 + 3 * image, (n_styles as u64 * whole.grams + content) * F32)
         }
+    };
+    // Each region's mask at every resolution (4/3 of the picture), and while a layer's terms
+    // are evaluated, two masked copies of its features (the largest layer's at most).
+    let largest = tile_outer(&layers, (w, h), tile).map_or(whole.largest, |outer| walk(&layers, outer).largest);
+    let (network, targets) = match masks {
+        0 => (network, targets),
+        n => (network + 2 * largest * F32, targets + n as u64 * (4 * w * h / 3) * F32),
     };
     let optimizer = match kind {
         OptimizerKind::Lbfgs => (2 * history as u64 + 4) * image,
@@ -175,8 +183,9 @@ pub fn fit_in_memory(
     available: Option<u64>,
 ) -> Result<MemoryPlan> {
     let (n, kind, size) = (spec.styles.len(), spec.run.optimizer, spec.size);
+    let masks = spec.objective.masks.regions();
     let needs = |size: u32, history: usize, tile: Option<u32>| {
-        estimate(config, fit_long_side(content, size), n, kind, history, tile)
+        estimate(config, fit_long_side(content, size), n, masks, kind, history, tile)
     };
     let mut notes = Vec::new();
     if kind == OptimizerKind::Lbfgs {
@@ -261,7 +270,8 @@ pub fn largest_fitting(
     let history = if kind == OptimizerKind::Lbfgs { MIN_HISTORY } else { 0 };
     let smallest = spec.run.tile.or(TILE_SIZES.last().copied());
     (1..=limit / 32).rev().map(|k| k * 32).find(|&s| {
-        estimate(config, fit_long_side(content, s), spec.styles.len(), kind, history, smallest)
+        let masks = spec.objective.masks.regions();
+        estimate(config, fit_long_side(content, s), spec.styles.len(), masks, kind, history, smallest)
             .is_ok_and(|e| e.total() <= budget)
     })
 }
@@ -295,9 +305,20 @@ mod tests {
     }
 
     #[test]
+    fn each_masked_region_adds_its_mask_pyramid() {
+        let plain = estimate(&vgg16(), (2048, 1536), 2, 0, OptimizerKind::Adam, 0, None).unwrap();
+        let one = estimate(&vgg16(), (2048, 1536), 2, 1, OptimizerKind::Adam, 0, None).unwrap();
+        let three = estimate(&vgg16(), (2048, 1536), 2, 3, OptimizerKind::Adam, 0, None).unwrap();
+        let pyramid = 4 * 2048 * 1536 / 3 * 4;
+        assert_eq!(three.targets - one.targets, 2 * pyramid);
+        assert!(one.network > plain.network, "masked copies of the features");
+        assert_eq!(three.network, one.network);
+    }
+
+    #[test]
     fn lbfgs_history_costs_two_image_vectors_per_entry() {
-        let a = estimate(&vgg16(), (512, 384), 1, OptimizerKind::Lbfgs, 10, None).unwrap();
-        let b = estimate(&vgg16(), (512, 384), 1, OptimizerKind::Lbfgs, 11, None).unwrap();
+        let a = estimate(&vgg16(), (512, 384), 1, 0, OptimizerKind::Lbfgs, 10, None).unwrap();
+        let b = estimate(&vgg16(), (512, 384), 1, 0, OptimizerKind::Lbfgs, 11, None).unwrap();
         assert_eq!(b.total() - a.total(), 2 * 3 * 512 * 384 * 4);
         assert_eq!(a.network, b.network);
     }
@@ -309,7 +330,7 @@ mod tests {
         // (docs/reliability.md).
         let measured = [((128, 96), 484.0), ((256, 192), 595.0), ((512, 384), 977.0), ((1024, 768), 2485.0)];
         for ((w, h), measured_mib) in measured {
-            let e = estimate(&vgg16(), (w, h), 1, OptimizerKind::Lbfgs, 3, None).unwrap();
+            let e = estimate(&vgg16(), (w, h), 1, 0, OptimizerKind::Lbfgs, 3, None).unwrap();
             let mib = e.total() as f64 / f64::from(1 << 20);
             assert!(mib >= measured_mib && mib <= measured_mib * 1.3, "{w}x{h}: {mib:.0} MiB vs {measured_mib}");
         }
@@ -327,7 +348,7 @@ mod tests {
     #[test]
     fn tight_memory_shortens_the_lbfgs_history_and_says_so() {
         let mut s = spec(2048);
-        let full = estimate(&vgg16(), (2048, 1536), 1, OptimizerKind::Lbfgs, 100, None).unwrap().total();
+        let full = estimate(&vgg16(), (2048, 1536), 1, 0, OptimizerKind::Lbfgs, 100, None).unwrap().total();
         let available = (full as f64 * 0.85) as u64;
         let plan = fit_in_memory(&mut s, (1024, 768), &vgg16(), Some(available)).unwrap();
         assert!(s.run.history < 100 && s.run.history >= MIN_HISTORY, "{}", s.run.history);
@@ -350,18 +371,18 @@ mod tests {
         let msg = shortage.to_string();
         assert!(msg.contains("a 4096 px render needs about") && msg.contains(&format!("{fits} px fits")), "{msg}");
         let tile = Some(256);
-        let e =
-            estimate(&vgg16(), fit_long_side((4000, 3000), fits), 1, OptimizerKind::Lbfgs, MIN_HISTORY, tile).unwrap();
+        let e = estimate(&vgg16(), fit_long_side((4000, 3000), fits), 1, 0, OptimizerKind::Lbfgs, MIN_HISTORY, tile)
+            .unwrap();
         assert!(e.total() as f64 <= available as f64 * USABLE);
         let bigger = fit_long_side((4000, 3000), fits + 32);
-        let e = estimate(&vgg16(), bigger, 1, OptimizerKind::Lbfgs, MIN_HISTORY, tile).unwrap();
+        let e = estimate(&vgg16(), bigger, 1, 0, OptimizerKind::Lbfgs, MIN_HISTORY, tile).unwrap();
         assert!(e.total() as f64 > available as f64 * USABLE, "the largest size that fits is named");
     }
 
     #[test]
     fn a_print_too_large_to_run_whole_is_tiled_with_a_bounded_history_and_says_so() {
         let mut s = spec(4096);
-        let whole = estimate(&vgg16(), (4096, 3072), 1, OptimizerKind::Lbfgs, 10, None).unwrap();
+        let whole = estimate(&vgg16(), (4096, 3072), 1, 0, OptimizerKind::Lbfgs, 10, None).unwrap();
         assert!(whole.total() > 20 << 30, "the whole 4096 px image needs {} GiB", whole.total() >> 30);
         let plan = fit_in_memory(&mut s, (4000, 3000), &vgg16(), Some(20 << 30)).unwrap();
         assert_eq!(s.run.history, 10, "3 GiB of L-BFGS state at 4096 x 3072");
@@ -369,7 +390,7 @@ mod tests {
         assert!((256..4096).contains(&tile));
         assert!(plan.estimate.total() <= TILED_BUDGET, "{} GiB", plan.estimate.total() >> 30);
         let bigger = TILE_SIZES.iter().copied().filter(|&t| t > tile).min().unwrap();
-        let e = estimate(&vgg16(), (4096, 3072), 1, OptimizerKind::Lbfgs, 10, Some(bigger)).unwrap();
+        let e = estimate(&vgg16(), (4096, 3072), 1, 0, OptimizerKind::Lbfgs, 10, Some(bigger)).unwrap();
         assert!(e.total() > TILED_BUDGET, "the largest tile within the budget is chosen");
         let note = plan.note.unwrap();
         assert!(note.contains("from 100 to 10") && note.contains(&format!("tiles of {tile} px")), "{note}");
@@ -384,8 +405,8 @@ mod tests {
         let mut s = spec(512);
         fit_in_memory(&mut s, (4000, 3000), &vgg16(), Some(20 << 30)).unwrap();
         assert_eq!((s.run.tile, s.run.history), (None, 100));
-        let tiled = estimate(&vgg16(), (4096, 3072), 1, OptimizerKind::Adam, 0, Some(512)).unwrap();
-        let whole = estimate(&vgg16(), (4096, 3072), 1, OptimizerKind::Adam, 0, None).unwrap();
+        let tiled = estimate(&vgg16(), (4096, 3072), 1, 0, OptimizerKind::Adam, 0, Some(512)).unwrap();
+        let whole = estimate(&vgg16(), (4096, 3072), 1, 0, OptimizerKind::Adam, 0, None).unwrap();
         assert!(tiled.network * 8 < whole.network, "{} vs {}", tiled.network, whole.network);
     }
 }
