@@ -57,7 +57,12 @@ mod window {
             options,
             Box::new(move |cc| {
                 let remembered: Option<Settings> = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY));
-                let mut launch = Launch { settings: None, start: args.start, warning };
+                let mut launch = Launch {
+                    settings: None,
+                    start: args.start,
+                    warning,
+                    autosave: neural_style_studio::app::autosave_dir(),
+                };
                 if !args.spec.is_empty() {
                     let mut settings = remembered.unwrap_or_default();
                     let base = stored.unwrap_or_else(|| settings.spec.clone());

@@ -35,12 +35,16 @@ fn step_until(h: &mut Harness<'static, App>, secs: u64, what: &str, done: impl F
 }
 
 /// A window tall enough for the whole side panel to be on screen (a clipped button takes no
-/// clicks).
+/// clicks). The panel's thumbnails decode in the background and push what is below them down when they
+/// arrive: the harness waits for them, so a query and its click see the same layout.
 fn tall_harness(launch: Launch) -> Harness<'static, App> {
-    Harness::builder()
-        .with_size(egui::vec2(1100.0, 1200.0))
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 1400.0))
         .wgpu()
-        .build_eframe(move |cc| App::new(cc, launch).unwrap())
+        .build_eframe(move |cc| App::new(cc, launch).unwrap());
+    h.run_steps(2);
+    step_until(&mut h, 30, "the thumbnails", |a| a.pending_tasks() == 0);
+    h
 }
 
 fn iteration(app: &App) -> usize {

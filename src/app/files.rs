@@ -42,6 +42,7 @@ impl App {
             Ok(text) => {
                 let image = image::DynamicImage::ImageRgba8((*frame.image).clone());
                 self.tasks.export(image, path, text);
+                self.exporting();
                 self.notice = Some(Notice::info("Exporting…"));
             }
             Err(e) => self.notice = Some(Notice::error(format!("Export failed: {e}"))),
@@ -127,7 +128,10 @@ impl App {
                 },
                 Done::PresetsLoaded(result) => self.presets_done(result.map(|list| (list, None))),
                 Done::PresetsSaved(result) => self.presets_done(result.map(|(list, name)| (list, Some(name)))),
+                Done::Autosaved(result) => self.autosaved(result),
+                Done::AutosaveFound(found) => self.autosave.offer = found,
                 Done::Exported(result) => {
+                    self.export_done(result.is_ok());
                     self.notice = Some(match result {
                         Ok(p) => Notice::info(format!("Exported {}", p.display())),
                         Err(e) => Notice::error(format!("Export failed: {e}")),

@@ -2,6 +2,7 @@
 //! the background, and a GPU preview of the newest frame. The UI thread never waits: compute runs
 //! on the worker, and file dialogs, decoding and exports on short-lived threads ([`tasks`]).
 
+mod autosave;
 mod files;
 mod layers;
 mod masks;
@@ -34,6 +35,14 @@ pub struct Launch {
     pub start: bool,
     /// A warning about the settings given (e.g. fields a settings file held that were ignored).
     pub warning: Option<String>,
+    /// Where the current render is saved every few seconds and on exit, and earlier sessions'
+    /// unsaved renders are found (`None`: autosave off). See [`autosave_dir`].
+    pub autosave: Option<PathBuf>,
+}
+
+/// The folder the app autosaves into by default.
+pub fn autosave_dir() -> Option<PathBuf> {
+    autosave::default_dir()
 }
 
 /// Something a panel asked for; applied after the panels are drawn.
@@ -102,6 +111,8 @@ pub struct App {
     pub masks: masks::MaskEditor,
     /// Where the preview drew the picture in the last frame (screen points).
     pub preview_rect: Option<egui::Rect>,
+    /// Saving the current render in the background, and offering back an unsaved one.
+    pub autosave: autosave::Autosave,
 }
 
 impl App {
@@ -140,7 +151,9 @@ impl App {
             presets: presets::Presets::new(),
             masks: masks::MaskEditor::default(),
             preview_rect: None,
+            autosave: autosave::Autosave::new(launch.autosave.clone()),
         };
+        app.look_for_autosave();
         if let Some(path) = app.presets.path.clone() {
             app.tasks.load_presets(path);
         }
@@ -347,6 +360,7 @@ impl eframe::App for App {
         egui::Panel::bottom("status").show(ui, |ui| panels::status_bar(self, ui));
         egui::Panel::left("controls").resizable(true).default_size(300.0).show(ui, |ui| panels::side_panel(self, ui));
         egui::CentralPanel::default().show(ui, |ui| {
+            self.restore_ui(ui);
             egui::CollapsingHeader::new("Loss curves").default_open(true).show(ui, |ui| panels::loss_plot(self, ui));
             ui.horizontal(|ui| {
                 let mut split = self.view.split.is_some();
@@ -384,6 +398,7 @@ impl eframe::App for App {
             self.apply(action);
         }
         self.steer(&ctx);
+        self.autosave_tick();
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -392,5 +407,6 @@ impl eframe::App for App {
 
     fn on_exit(&mut self) {
         self.worker.shutdown(Duration::from_secs(1));
+        self.autosave_on_exit();
     }
 }

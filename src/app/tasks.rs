@@ -110,6 +110,10 @@ pub enum Done {
     PresetsLoaded(Result<Vec<Preset>, String>),
     /// The artist's presets were saved: the list now stored and the name just saved, or why not.
     PresetsSaved(Result<(Vec<Preset>, String), String>),
+    /// An autosave was written (or an old one removed), or why not.
+    Autosaved(Result<(), String>),
+    /// The search for an earlier session's unsaved render finished.
+    AutosaveFound(Option<Box<super::autosave::Recovered>>),
 }
 
 /// The channel background tasks report into.
@@ -135,7 +139,8 @@ impl Tasks {
         done
     }
 
-    fn spawn(&mut self, name: &str, work: impl FnOnce() -> Done + Send + 'static) {
+    /// Runs `work` on its own thread; its result arrives through [`Tasks::poll`].
+    pub(super) fn spawn_done(&mut self, name: &str, work: impl FnOnce() -> Done + Send + 'static) {
         let (tx, wake) = (self.tx.clone(), self.wake.clone());
         self.pending += 1;
         let spawned = std::thread::Builder::new().name(format!("nss-{name}")).spawn(move || {
@@ -149,7 +154,7 @@ impl Tasks {
 
     /// Opens the system's file dialog for `purpose` on its own thread.
     pub fn pick(&mut self, purpose: Purpose, dir: Option<PathBuf>, file_name: Option<String>) {
-        self.spawn("dialog", move || {
+        self.spawn_done("dialog", move || {
             let mut dialog = rfd::FileDialog::new().set_title(purpose.title());
             let kind = match purpose {
                 Purpose::Export => "PNG",
@@ -173,7 +178,7 @@ impl Tasks {
     /// Decodes `path` and makes its panel thumbnail.
     pub fn decode(&mut self, path: &Path, purpose: Option<Purpose>) {
         let path = path.to_path_buf();
-        self.spawn("decode", move || {
+        self.spawn_done("decode", move || {
             let thumbnail = load_rgb(&path).map_err(|e| e.to_string()).map(|img| {
                 let (w, h) = fit_long_side(img.dimensions(), THUMB.min(img.width().max(img.height())));
                 image::DynamicImage::ImageRgb8(image::imageops::thumbnail(&img, w, h)).into_rgba8()
@@ -186,7 +191,7 @@ impl Tasks {
     /// and `fallback` is given, the file is to be used as an image for that purpose.
     pub fn read_settings(&mut self, path: &Path, fallback: Option<Purpose>) {
         let path = path.to_path_buf();
-        self.spawn("settings", move || {
+        self.spawn_done("settings", move || {
             let result = read_settings(&path).map_err(|e| e.to_string()).map(|stored| {
                 let faults = check_sources(&stored.spec).into_iter().map(|(i, e)| (i, e.to_string())).collect();
                 (Box::new(stored), faults)
@@ -197,7 +202,7 @@ impl Tasks {
 
     /// Writes `image` to `path` (atomically, with `text` chunks).
     pub fn export(&mut self, image: image::DynamicImage, path: PathBuf, text: Vec<(String, String)>) {
-        self.spawn("export", move || {
+        self.spawn_done("export", move || {
             Done::Exported(save_png(&image, &path, &text).map(|()| path).map_err(|e| e.to_string()))
         });
     }
@@ -206,12 +211,12 @@ impl Tasks {
 impl Tasks {
     /// Reads the artist's presets from `path`.
     pub fn load_presets(&mut self, path: PathBuf) {
-        self.spawn("presets", move || Done::PresetsLoaded(load_user_presets(&path).map_err(|e| e.to_string())));
+        self.spawn_done("presets", move || Done::PresetsLoaded(load_user_presets(&path).map_err(|e| e.to_string())));
     }
 
     /// Writes `presets` to `path` (atomically); `name` is the one just added.
     pub fn save_presets(&mut self, path: PathBuf, presets: Vec<Preset>, name: String) {
-        self.spawn("presets", move || {
+        self.spawn_done("presets", move || {
             Done::PresetsSaved(save_user_presets(&path, &presets).map(|()| (presets, name)).map_err(|e| e.to_string()))
         });
     }

@@ -58,6 +58,15 @@ pub fn read_settings(path: &Path) -> Result<StoredSpec> {
     settings_from_bytes(&bytes, &origin)
 }
 
+/// The `nss:iteration` text chunk of a PNG this program wrote: how many iterations made it.
+pub fn iteration_of(path: &Path) -> Option<usize> {
+    let file = std::fs::File::open(path).ok()?;
+    let decoder = png::Decoder::new_with_limits(std::io::BufReader::new(file), png::Limits { bytes: 64 << 20 });
+    let reader = decoder.read_info().ok()?;
+    let chunk = reader.info().utf8_text.iter().find(|t| t.keyword == "nss:iteration")?;
+    chunk.get_text().ok()?.parse().ok()
+}
+
 /// [`read_settings`] for bytes in memory; `origin` names them in errors.
 pub fn settings_from_bytes(bytes: &[u8], origin: &str) -> Result<StoredSpec> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {

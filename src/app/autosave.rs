@@ -1,0 +1,277 @@
+//! Nothing the artist made is lost: the current render (its newest image, with its settings in
+//! the PNG exactly as an export stores them) is written in the background every few seconds and
+//! on exit, to a file of its own per session. A clean exit after exporting the image shown
+//! removes it; otherwise the next start offers it back (a crash, a kill, a close without
+//! export). The folder is `$NSS_AUTOSAVE_DIR`, else `autosave` in the user's data folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use image::RgbaImage;
+
+use super::preview::Versioned;
+use super::tasks::Done;
+use super::App;
+use crate::imageio::{attach_alpha, load_picture, save_png};
+use crate::notice::Notice;
+use crate::transfer::stored::iteration_of;
+use crate::transfer::{read_settings, Init, StoredSpec};
+use crate::worker::Frame;
+
+/// Overrides the autosave folder.
+pub const AUTOSAVE_DIR_ENV: &str = "NSS_AUTOSAVE_DIR";
+/// How often a changed render is written.
+pub const EVERY: Duration = Duration::from_secs(5);
+/// Sessions' files kept at most (the newest); older ones are removed when a session starts.
+const KEEP: usize = 5;
+/// The run number of a restored frame (the worker's runs count up from 1).
+const RESTORED_RUN: u64 = u64::MAX;
+
+/// The default autosave folder (`None` when the system has no data folder).
+pub fn default_dir() -> Option<PathBuf> {
+    match std::env::var_os(AUTOSAVE_DIR_ENV) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => Some(directories::ProjectDirs::from("", "", "neural-style-studio")?.data_local_dir().join("autosave")),
+    }
+}
+
+/// A render found from an earlier session.
+#[derive(Debug)]
+pub struct Recovered {
+    /// Its file.
+    pub path: PathBuf,
+    /// When it was last written.
+    pub modified: SystemTime,
+    /// Its settings.
+    pub stored: Box<StoredSpec>,
+    /// Its image.
+    pub image: RgbaImage,
+    /// Iterations done when it was written.
+    pub iteration: usize,
+}
+
+/// The autosave state of a session.
+pub struct Autosave {
+    /// The folder (`None`: autosave is off).
+    pub dir: Option<PathBuf>,
+    /// This session's file.
+    file: Option<PathBuf>,
+    /// The frame last written, `(run, iteration, stage)`, and when.
+    saved: Option<(u64, usize, usize)>,
+    last: Option<Instant>,
+    in_flight: bool,
+    /// The frame last exported, and the one being exported.
+    pub exported: Option<(u64, usize, usize)>,
+    exporting: Option<(u64, usize, usize)>,
+    /// A render from an earlier session, offered until restored or discarded.
+    pub offer: Option<Box<Recovered>>,
+    warned: bool,
+}
+
+impl Autosave {
+    /// Autosave into `dir` (`None`: off).
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let file = dir.as_ref().map(|d| d.join(format!("session-{}-{}.png", stamp.as_millis(), std::process::id())));
+        Autosave {
+            dir,
+            file,
+            saved: None,
+            last: None,
+            in_flight: false,
+            exported: None,
+            exporting: None,
+            offer: None,
+            warned: false,
+        }
+    }
+}
+
+/// What identifies a frame for saving.
+fn key(frame: &Frame) -> (u64, usize, usize) {
+    (frame.run, frame.iteration, frame.stage)
+}
+
+/// The newest earlier session's render in `dir`, readable, other than `own`; older ones beyond
+/// [`KEEP`] are removed. Runs on a task thread.
+pub fn find(dir: &Path, own: Option<&Path>) -> Option<Box<Recovered>> {
+    let mut files: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| Some(p.as_path()) != own && p.extension().is_some_and(|e| e == "png"))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("session-")))
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
+    for (_, old) in files.iter().skip(KEEP) {
+        let _ = std::fs::remove_file(old);
+    }
+    files.into_iter().take(KEEP).find_map(|(modified, path)| {
+        let stored = read_settings(&path).ok()?;
+        let picture = load_picture(&path).ok()?;
+        let image = match &picture.alpha {
+            Some(alpha) => attach_alpha(&picture.rgb, alpha),
+            None => image::DynamicImage::ImageRgb8(picture.rgb).into_rgba8(),
+        };
+        let iteration = iteration_of(&path).unwrap_or(0);
+        Some(Box::new(Recovered { path, modified, stored: Box::new(stored), image, iteration }))
+    })
+}
+
+impl App {
+    /// Looks for an earlier session's unsaved render (in the background).
+    pub(super) fn look_for_autosave(&mut self) {
+        let Some(dir) = self.autosave.dir.clone() else { return };
+        let own = self.autosave.file.clone();
+        self.tasks.spawn_done("autosave", move || Done::AutosaveFound(find(&dir, own.as_deref())));
+    }
+
+    /// Writes the newest frame when it changed and [`EVERY`] has passed (in the background).
+    pub(super) fn autosave_tick(&mut self) {
+        let a = &mut self.autosave;
+        let (Some(file), Some(frame)) = (&a.file, &self.frame) else { return };
+        let due = a.last.is_none_or(|t| t.elapsed() >= EVERY);
+        if a.in_flight || !due || a.saved == Some(key(frame)) || frame.run == RESTORED_RUN {
+            return;
+        }
+        let Ok(text) = frame.spec.png_text(frame.iteration) else { return };
+        a.in_flight = true;
+        a.last = Some(Instant::now());
+        a.saved = Some(key(frame));
+        let image = image::DynamicImage::ImageRgba8((*frame.image).clone());
+        let path = file.clone();
+        self.tasks.spawn_done("autosave", move || {
+            let made = path.parent().map_or(Ok(()), std::fs::create_dir_all).map_err(|e| e.to_string());
+            Done::Autosaved(made.and_then(|()| save_png(&image, &path, &text).map_err(|e| e.to_string())))
+        });
+    }
+
+    /// An autosave finished: a failure is said once, and the app goes on.
+    pub(super) fn autosaved(&mut self, result: Result<(), String>) {
+        self.autosave.in_flight = false;
+        if let Err(e) = result {
+            if !self.autosave.warned {
+                self.autosave.warned = true;
+                self.notice =
+                    Some(Notice::warning(format!("Autosave is not working ({e}); export to keep your work.")));
+            }
+        }
+    }
+
+    /// The newest frame is being exported; once that succeeds ([`App::export_done`]) a clean
+    /// exit need not keep the autosave.
+    pub(super) fn exporting(&mut self) {
+        self.autosave.exporting = self.frame.as_ref().map(key);
+    }
+
+    /// An export finished: if it succeeded, its frame is safe.
+    pub(super) fn export_done(&mut self, ok: bool) {
+        let frame = self.autosave.exporting.take();
+        if ok {
+            self.autosave.exported = frame;
+        }
+    }
+
+    /// On exit: the autosave goes when the image shown was exported (or nothing was made);
+    /// otherwise it is written now, to be offered at the next start.
+    pub(super) fn autosave_on_exit(&mut self) {
+        let a = &self.autosave;
+        let Some(file) = &a.file else { return };
+        match &self.frame {
+            Some(frame) if a.exported != Some(key(frame)) => {
+                if a.saved != Some(key(frame)) {
+                    if let Ok(text) = frame.spec.png_text(frame.iteration) {
+                        let image = image::DynamicImage::ImageRgba8((*frame.image).clone());
+                        let _ = file.parent().map(std::fs::create_dir_all);
+                        let _ = save_png(&image, file, &text);
+                    }
+                }
+            }
+            _ => {
+                let _ = std::fs::remove_file(file);
+            }
+        }
+    }
+
+    /// Shows the offered render: its image as the current frame (exportable) and its settings,
+    /// set to start from that image, so Start carries on from it. Its file becomes this
+    /// session's autosave.
+    pub fn restore_autosave(&mut self) {
+        let Some(r) = self.autosave.offer.take() else { return };
+        let r = *r;
+        let mut spec = r.stored.spec;
+        if let Some(own) = &self.autosave.file {
+            // The restored picture stays on disk as this session's file until it is exported.
+            let _ = std::fs::rename(&r.path, own);
+            spec.init_image = Some(crate::transfer::ImageRef::new(own));
+            spec.run.init = Init::Image;
+        }
+        let image = Arc::new(r.image);
+        self.versions += 1;
+        self.result = Some(Versioned { image: image.clone(), version: self.versions });
+        self.content_img = Some(Versioned { image: image.clone(), version: self.versions });
+        self.settings.spec = spec.clone();
+        self.frame = Some(Frame {
+            run: RESTORED_RUN,
+            image,
+            content: self.content_img.as_ref().map(|c| c.image.clone()).unwrap_or_default(),
+            iteration: r.iteration,
+            total: r.iteration,
+            stage: spec.stages().len().saturating_sub(1),
+            max_print: None,
+            device: "CPU",
+            losses: None,
+            seconds: 0.0,
+            spec: Arc::new(spec),
+        });
+        self.autosave.saved = self.frame.as_ref().map(key);
+        self.notice = Some(Notice::info(format!(
+            "Restored the render of {} ({} iterations). Export it, or press Start to carry on from it.",
+            ago(r.modified),
+            r.iteration
+        )));
+    }
+
+    /// Forgets the offered render and removes its file.
+    pub fn discard_autosave(&mut self) {
+        if let Some(r) = self.autosave.offer.take() {
+            self.tasks.spawn_done("autosave", move || {
+                Done::Autosaved(std::fs::remove_file(&r.path).map_err(|e| e.to_string()))
+            });
+        }
+    }
+
+    /// The offer of an earlier session's render, above the preview.
+    pub(super) fn restore_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(r) = &self.autosave.offer else { return };
+        let text = format!("An unsaved render from {} was recovered ({} iterations).", ago(r.modified), r.iteration);
+        let mut choice = None;
+        ui.horizontal_wrapped(|ui| {
+            ui.label(egui::RichText::new(text).color(ui.visuals().warn_fg_color));
+            if ui.button("Restore").clicked() {
+                choice = Some(true);
+            }
+            if ui.button("Discard").clicked() {
+                choice = Some(false);
+            }
+        });
+        match choice {
+            Some(true) => self.restore_autosave(),
+            Some(false) => self.discard_autosave(),
+            None => {}
+        }
+    }
+}
+
+/// "3 minutes ago" and the like.
+fn ago(t: SystemTime) -> String {
+    let s = SystemTime::now().duration_since(t).unwrap_or_default().as_secs();
+    match s {
+        0..=59 => "moments ago".to_string(),
+        60..=3599 => format!("{} minute{} ago", s / 60, if s / 60 == 1 { "" } else { "s" }),
+        3600..=86_399 => format!("{} hour{} ago", s / 3600, if s / 3600 == 1 { "" } else { "s" }),
+        _ => format!("{} day{} ago", s / 86_400, if s / 86_400 == 1 { "" } else { "s" }),
+    }
+}
