@@ -110,9 +110,12 @@ fn a_killed_session_is_offered_back_with_its_picture_and_settings() {
     // Its file is now this session's; closing without exporting keeps it for next time.
     eframe::App::on_exit(h.state_mut());
     assert_eq!(sessions(&autosave).len(), 1);
-    let next = harness(Launch { autosave: Some(autosave.clone()), ..Launch::default() });
-    let mut next = next;
+    let mut next = harness(Launch { autosave: Some(autosave.clone()), ..Launch::default() });
     step_until(&mut next, 30, "the offer again", |a| a.autosave.offer.is_some());
+    // Discarding removes it for good.
+    next.get_by_label("Discard").click();
+    step_until(&mut next, 30, "the file removed", |_| sessions(&autosave).is_empty());
+    assert!(next.state().frame.is_none() && next.state().autosave.offer.is_none());
 }
 
 #[test]

@@ -21,8 +21,11 @@ use crate::worker::Frame;
 
 /// Overrides the autosave folder.
 pub const AUTOSAVE_DIR_ENV: &str = "NSS_AUTOSAVE_DIR";
-/// How often a changed render is written.
+/// How often a changed render is written, at most.
 pub const EVERY: Duration = Duration::from_secs(5);
+/// Writing takes at most this share of the time (a 4096 px print's PNG takes seconds to
+/// encode, on a core the render would otherwise use).
+const SHARE: u32 = 20;
 /// Sessions' files kept at most (the newest); older ones are removed when a session starts.
 const KEEP: usize = 5;
 /// The run number of a restored frame (the worker's runs count up from 1).
@@ -60,6 +63,8 @@ pub struct Autosave {
     /// The frame last written, `(run, iteration, stage)`, and when.
     saved: Option<(u64, usize, usize)>,
     last: Option<Instant>,
+    /// Time between writes: [`EVERY`], or longer when writing is slow.
+    interval: Duration,
     in_flight: bool,
     /// The frame last exported, and the one being exported.
     pub exported: Option<(u64, usize, usize)>,
@@ -79,6 +84,7 @@ impl Autosave {
             file,
             saved: None,
             last: None,
+            interval: EVERY,
             in_flight: false,
             exported: None,
             exporting: None,
@@ -132,7 +138,7 @@ impl App {
     pub(super) fn autosave_tick(&mut self) {
         let a = &mut self.autosave;
         let (Some(file), Some(frame)) = (&a.file, &self.frame) else { return };
-        let due = a.last.is_none_or(|t| t.elapsed() >= EVERY);
+        let due = a.last.is_none_or(|t| t.elapsed() >= a.interval);
         if a.in_flight || !due || a.saved == Some(key(frame)) || frame.run == RESTORED_RUN {
             return;
         }
@@ -143,20 +149,24 @@ impl App {
         let image = image::DynamicImage::ImageRgba8((*frame.image).clone());
         let path = file.clone();
         self.tasks.spawn_done("autosave", move || {
+            let clock = Instant::now();
             let made = path.parent().map_or(Ok(()), std::fs::create_dir_all).map_err(|e| e.to_string());
-            Done::Autosaved(made.and_then(|()| save_png(&image, &path, &text).map_err(|e| e.to_string())))
+            let saved = made.and_then(|()| save_png(&image, &path, &text).map_err(|e| e.to_string()));
+            Done::Autosaved(saved.map(|()| clock.elapsed()))
         });
     }
 
-    /// An autosave finished: a failure is said once, and the app goes on.
-    pub(super) fn autosaved(&mut self, result: Result<(), String>) {
+    /// An autosave finished (in this long): a failure is said once, and the app goes on.
+    pub(super) fn autosaved(&mut self, result: Result<Duration, String>) {
         self.autosave.in_flight = false;
-        if let Err(e) = result {
-            if !self.autosave.warned {
+        match result {
+            Ok(took) => self.autosave.interval = EVERY.max(took * SHARE),
+            Err(e) if !self.autosave.warned => {
                 self.autosave.warned = true;
                 self.notice =
                     Some(Notice::warning(format!("Autosave is not working ({e}); export to keep your work.")));
             }
+            Err(_) => {}
         }
     }
 
@@ -238,7 +248,7 @@ impl App {
     pub fn discard_autosave(&mut self) {
         if let Some(r) = self.autosave.offer.take() {
             self.tasks.spawn_done("autosave", move || {
-                Done::Autosaved(std::fs::remove_file(&r.path).map_err(|e| e.to_string()))
+                Done::Discarded(std::fs::remove_file(&r.path).map_err(|e| e.to_string()))
             });
         }
     }

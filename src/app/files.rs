@@ -129,6 +129,8 @@ impl App {
                 Done::PresetsLoaded(result) => self.presets_done(result.map(|list| (list, None))),
                 Done::PresetsSaved(result) => self.presets_done(result.map(|(list, name)| (list, Some(name)))),
                 Done::Autosaved(result) => self.autosaved(result),
+                Done::Discarded(Err(e)) => self.notice = Some(Notice::warning(format!("Could not remove it: {e}"))),
+                Done::Discarded(Ok(())) => {}
                 Done::AutosaveFound(found) => self.autosave.offer = found,
                 Done::Exported(result) => {
                     self.export_done(result.is_ok());

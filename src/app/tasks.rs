@@ -110,8 +110,10 @@ pub enum Done {
     PresetsLoaded(Result<Vec<Preset>, String>),
     /// The artist's presets were saved: the list now stored and the name just saved, or why not.
     PresetsSaved(Result<(Vec<Preset>, String), String>),
-    /// An autosave was written (or an old one removed), or why not.
-    Autosaved(Result<(), String>),
+    /// An autosave was written, in this long, or why not.
+    Autosaved(Result<Duration, String>),
+    /// A recovered render the artist discarded was removed, or why not.
+    Discarded(Result<(), String>),
     /// The search for an earlier session's unsaved render finished.
     AutosaveFound(Option<Box<super::autosave::Recovered>>),
 }
