@@ -532,3 +532,63 @@ fn painting_a_mask_on_the_preview_steers_the_running_render_and_clear_removes_it
     h.run_steps(2);
     assert_eq!(h.state().settings.spec.objective.masks.get(0).map(|m| m.coverage()), Some(1.0));
 }
+
+#[test]
+fn the_filmstrip_keeps_snapshots_to_show_compare_export_and_start_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = small_settings(dir.path());
+    settings.spec.schedule.iterations = 60;
+    let mut h = tall_harness(launch(settings, true));
+    step_until(&mut h, 120, "the run to finish", |a| a.status == Status::Stopped && iteration(a) == 60);
+    let iterations: Vec<usize> = h.state().film.snapshots.iter().map(|s| s.iteration).collect();
+    assert!(iterations.len() >= 3 && iterations.contains(&60), "every 25 iterations and the end: {iterations:?}");
+    assert!(iterations.windows(2).all(|w| w[1] > w[0]));
+    let live = h.state().frame.as_ref().unwrap().image.clone();
+
+    // Show the first snapshot, then compare it with the live image.
+    let first = iterations[0];
+    step_until(&mut h, 30, "the snapshots written", |a| a.film.snapshots.iter().all(|s| s.spilled));
+    h.get_by_label(&format!("iter {first}")).click();
+    step_until(&mut h, 30, "the snapshot shown", |a| a.film.shown().is_some());
+    let shown = h.state().film.shown().unwrap().image.clone();
+    assert_eq!(shown.dimensions(), live.dimensions());
+    assert_ne!(*shown, *live, "an earlier picture than the live one");
+    h.get_by_label("Compare with live").click();
+    h.run_steps(2);
+    assert!(h.state().film.compare);
+
+    // Export it: the full image with the settings and iteration it was made with.
+    let out = dir.path().join("snapshot.png");
+    h.state_mut().export_snapshot_to(out.clone());
+    step_until(&mut h, 30, "the export", |a| notice_starts(a, Level::Info, "Exported"));
+    assert_eq!(image::open(&out).unwrap().to_rgba8(), *shown);
+    assert_eq!(neural_style_studio::transfer::stored::iteration_of(&out), Some(first));
+
+    // Start a new run from it.
+    let runs = h.state().frame.as_ref().unwrap().run;
+    h.get_by_label("Start from here").click();
+    step_until(&mut h, 60, "the new run's frames", |a| a.frame.as_ref().is_some_and(|f| f.run > runs));
+    let spec = &h.state().settings.spec;
+    assert_eq!(spec.run.init, neural_style_studio::transfer::Init::Image);
+    assert!(h.state().film.selected.is_none(), "back to the live image");
+}
+
+#[test]
+fn a_change_of_settings_keeps_a_snapshot_of_the_picture_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = tall_harness(launch(small_settings(dir.path()), true));
+    step_until(&mut h, 60, "frames", |a| iteration(a) >= 3);
+    h.state_mut().settings.spec.objective.style_weight = 555.0;
+    h.run_steps(1);
+    let snaps = &h.state().film.snapshots;
+    let last = snaps.last().unwrap();
+    assert_eq!(last.spec.objective.style_weight, 100.0, "taken under the old settings");
+    assert!(last.iteration >= 3);
+    let count = snaps.len();
+    step_until(&mut h, 60, "more frames", |a| iteration(a) >= last_iteration(a) + 3);
+    assert_eq!(h.state().film.snapshots.len(), count, "one snapshot per change");
+}
+
+fn last_iteration(app: &App) -> usize {
+    app.film.snapshots.last().map_or(0, |s| s.iteration)
+}

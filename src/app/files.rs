@@ -52,14 +52,25 @@ impl App {
     /// Asks for a file for `purpose`: the system's dialog on its own thread, or the in-app
     /// browser when the system has none (or the artist prefers it).
     pub(super) fn pick(&mut self, purpose: Purpose) {
-        if self.dialog_open || self.browser.is_some() || (purpose == Purpose::Export && self.frame.is_none()) {
+        let nothing = match purpose {
+            Purpose::Export => self.frame.is_none(),
+            Purpose::ExportSnapshot => self.selected_snapshot_file().is_none(),
+            _ => false,
+        };
+        if self.dialog_open || self.browser.is_some() || nothing {
             return;
         }
         let dir = match purpose {
-            Purpose::Export => self.settings.export_dir.clone(),
+            Purpose::Export | Purpose::ExportSnapshot => self.settings.export_dir.clone(),
             _ => self.settings.open_dir.clone(),
         };
-        let name = (purpose == Purpose::Export).then(|| self.export_name());
+        let name = match purpose {
+            Purpose::Export => Some(self.export_name()),
+            Purpose::ExportSnapshot => {
+                self.selected_snapshot_file().and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+            }
+            _ => None,
+        };
         if self.settings.builtin_browser || self.no_system_dialog {
             self.browser = Some(Browser::open(purpose, dir.as_deref(), name));
         } else {
@@ -131,6 +142,8 @@ impl App {
                 Done::Autosaved(result) => self.autosaved(result),
                 Done::Discarded(Err(e)) => self.notice = Some(Notice::warning(format!("Could not remove it: {e}"))),
                 Done::Discarded(Ok(())) => {}
+                Done::SnapshotSpilled { id, result } => self.snapshot_spilled(id, result),
+                Done::SnapshotLoaded { id, image } => self.snapshot_loaded(id, image),
                 Done::AutosaveFound(found) => self.autosave.offer = found,
                 Done::Exported(result) => {
                     self.export_done(result.is_ok());
@@ -150,10 +163,13 @@ impl App {
                 self.tasks.decode(&path, Some(purpose));
             }
             Purpose::Settings => self.open_settings(&path),
-            Purpose::Export => {
+            Purpose::Export | Purpose::ExportSnapshot => {
                 let path = if path.extension().is_none() { path.with_extension("png") } else { path };
                 self.settings.export_dir = path.parent().map(Path::to_path_buf);
-                self.export_to(path);
+                match purpose {
+                    Purpose::ExportSnapshot => self.export_snapshot_to(path),
+                    _ => self.export_to(path),
+                }
             }
         }
     }

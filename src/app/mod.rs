@@ -4,6 +4,7 @@
 
 mod autosave;
 mod files;
+mod filmstrip;
 mod layers;
 mod masks;
 mod panels;
@@ -113,6 +114,8 @@ pub struct App {
     pub preview_rect: Option<egui::Rect>,
     /// Saving the current render in the background, and offering back an unsaved one.
     pub autosave: autosave::Autosave,
+    /// Snapshots of the render (history).
+    pub film: filmstrip::Filmstrip,
 }
 
 impl App {
@@ -152,6 +155,7 @@ impl App {
             masks: masks::MaskEditor::default(),
             preview_rect: None,
             autosave: autosave::Autosave::new(launch.autosave.clone()),
+            film: filmstrip::Filmstrip::default(),
         };
         app.look_for_autosave();
         if let Some(path) = app.presets.path.clone() {
@@ -176,6 +180,7 @@ impl App {
             self.notice = Some(Notice::error(e.to_string()));
             return;
         }
+        self.before_change(false);
         self.worker.send(Command::Start(Box::new(self.settings.spec.clone())));
         self.run_spec = Some(self.settings.spec.clone());
         self.history.clear();
@@ -303,8 +308,13 @@ impl App {
         }
         // During a print only the weights steer it; other changes wait for the next Start.
         if run.objective != spec.objective && spec.objective.validate(spec.styles.len()).is_ok() {
-            self.worker.send(Command::SetObjective(spec.objective.clone()));
+            let objective = spec.objective.clone();
+            self.before_change(ctx.input(|i| i.pointer.any_down()));
+            self.worker.send(Command::SetObjective(objective));
+        } else if !ctx.input(|i| i.pointer.any_down()) {
+            self.film.change_open = false;
         }
+        let (Some(run), spec) = (&self.run_spec, &self.settings.spec) else { return };
         if run.schedule.iterations != spec.schedule.iterations && !restart {
             self.worker.send(Command::SetIterations(spec.schedule.iterations));
         }
@@ -349,6 +359,7 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.poll_worker();
+        self.capture();
         self.poll_tasks(&ctx);
         self.handle_drops(&ctx);
         if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::S)) {
@@ -358,6 +369,9 @@ impl eframe::App for App {
             self.actions.push(Action::Pick(Purpose::Settings));
         }
         egui::Panel::bottom("status").show(ui, |ui| panels::status_bar(self, ui));
+        if !self.film.snapshots.is_empty() {
+            egui::Panel::bottom("filmstrip").show(ui, |ui| self.filmstrip_ui(ui));
+        }
         egui::Panel::left("controls").resizable(true).default_size(300.0).show(ui, |ui| panels::side_panel(self, ui));
         egui::CentralPanel::default().show(ui, |ui| {
             self.restore_ui(ui);
@@ -378,7 +392,16 @@ impl eframe::App for App {
                     ui.weak(format!("{p:.0}%"));
                 }
             });
-            match (&self.result, &self.content_img) {
+            // A selected snapshot shows alone, or as the "before" beside the live image.
+            let (shown, beside) = match (self.film.shown(), self.film.compare) {
+                (Some(snap), false) => (Some(snap), self.content_img.as_ref()),
+                (Some(snap), true) => (self.result.as_ref(), Some(snap)),
+                (None, _) => (self.result.as_ref(), self.content_img.as_ref()),
+            };
+            if self.film.shown().is_some() && self.film.compare && self.view.split.is_none() {
+                self.view.split = Some(0.5);
+            }
+            match (shown, beside) {
                 (Some(r), Some(c)) => {
                     let painting = self.masks.painting;
                     let (response, img) = preview::show(ui, &mut self.view, r, c, &mut self.fallback_texture, painting);

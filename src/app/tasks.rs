@@ -37,13 +37,15 @@ pub enum Purpose {
     Settings,
     /// Where to export the current image.
     Export,
+    /// Where to export the selected snapshot.
+    ExportSnapshot,
 }
 
 impl Purpose {
     /// File extensions offered for this purpose (lower case).
     pub fn extensions(self) -> &'static [&'static str] {
         match self {
-            Purpose::Export => &["png"],
+            Purpose::Export | Purpose::ExportSnapshot => &["png"],
             Purpose::Settings => &["png", "json"],
             _ => super::IMAGE_EXTENSIONS,
         }
@@ -64,6 +66,7 @@ impl Purpose {
             Purpose::InitImage => "Choose the picture to start from",
             Purpose::Settings => "Open settings (PNG or JSON)",
             Purpose::Export => "Export PNG",
+            Purpose::ExportSnapshot => "Export the snapshot as PNG",
         }
     }
 }
@@ -114,6 +117,20 @@ pub enum Done {
     Autosaved(Result<Duration, String>),
     /// A recovered render the artist discarded was removed, or why not.
     Discarded(Result<(), String>),
+    /// A snapshot's full image was written to its file, or why not.
+    SnapshotSpilled {
+        /// Which snapshot.
+        id: u64,
+        /// Whether it was written.
+        result: Result<(), String>,
+    },
+    /// A snapshot's full image was read back, or why not.
+    SnapshotLoaded {
+        /// Which snapshot.
+        id: u64,
+        /// Its pixels.
+        image: Result<RgbaImage, String>,
+    },
     /// The search for an earlier session's unsaved render finished.
     AutosaveFound(Option<Box<super::autosave::Recovered>>),
 }
@@ -159,7 +176,7 @@ impl Tasks {
         self.spawn_done("dialog", move || {
             let mut dialog = rfd::FileDialog::new().set_title(purpose.title());
             let kind = match purpose {
-                Purpose::Export => "PNG",
+                Purpose::Export | Purpose::ExportSnapshot => "PNG",
                 Purpose::Settings => "Settings",
                 _ => "Images",
             };
@@ -171,7 +188,8 @@ impl Tasks {
                 dialog = dialog.set_file_name(name);
             }
             let opened = Instant::now();
-            let path = if purpose == Purpose::Export { dialog.save_file() } else { dialog.pick_file() };
+            let saving = matches!(purpose, Purpose::Export | Purpose::ExportSnapshot);
+            let path = if saving { dialog.save_file() } else { dialog.pick_file() };
             let shown = path.is_some() || opened.elapsed() >= NO_DIALOG;
             Done::Picked { purpose, path, shown }
         });
@@ -199,6 +217,23 @@ impl Tasks {
                 (Box::new(stored), faults)
             });
             Done::SettingsRead { path, result, fallback }
+        });
+    }
+
+    /// The context tasks repaint (and textures are made with).
+    pub fn ctx(&self) -> &egui::Context {
+        &self.wake
+    }
+
+    /// Copies the PNG `from` to `to` (atomically: a temporary file renamed over it).
+    pub fn copy_png(&mut self, from: PathBuf, to: PathBuf) {
+        self.spawn_done("export", move || {
+            let tmp = to.with_extension("png.tmp");
+            let copied = std::fs::copy(&from, &tmp).and_then(|_| std::fs::rename(&tmp, &to));
+            if copied.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            Done::Exported(copied.map(|()| to).map_err(|e| e.to_string()))
         });
     }
 
@@ -234,7 +269,7 @@ impl Browser {
     /// Opens the browser for `purpose` in `dir`.
     pub fn open(purpose: Purpose, dir: Option<&Path>, file_name: Option<String>) -> Self {
         let mut dialog = match purpose {
-            Purpose::Export => egui_file::FileDialog::save_file(),
+            Purpose::Export | Purpose::ExportSnapshot => egui_file::FileDialog::save_file(),
             _ => egui_file::FileDialog::open_file(),
         }
         .title(purpose.title())

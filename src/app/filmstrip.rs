@@ -1,0 +1,263 @@
+//! History: a filmstrip of snapshots of the render, taken every [`EVERY`] iterations, when a
+//! run ends and before each change of settings. Memory stays bounded: thumbnails in RAM, the full
+//! images spilled (as PNGs with their settings, like exports) to a temporary folder removed on
+//! exit, at most [`MAX_SNAPSHOTS`] kept. A snapshot can be shown, compared with the live image,
+//! exported at full resolution, or used to start a new run with its settings.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use egui::Ui;
+use image::RgbaImage;
+
+use super::preview::Versioned;
+use super::tasks::Done;
+use super::App;
+use crate::imageio::save_png;
+use crate::notice::Notice;
+use crate::transfer::{ImageRef, Init, RenderSpec};
+use crate::worker::Frame;
+
+/// Iterations between snapshots of a run.
+pub const EVERY: usize = 25;
+/// Snapshots kept; the oldest goes (with its file) when another is taken.
+pub const MAX_SNAPSHOTS: usize = 48;
+/// Height of a thumbnail, in pixels.
+const THUMB: u32 = 72;
+
+/// One moment of a render.
+pub struct Snapshot {
+    /// Unique within the session.
+    pub id: u64,
+    /// The run and iteration it shows.
+    pub run: u64,
+    /// Iterations done.
+    pub iteration: usize,
+    /// Its settings as run.
+    pub spec: Arc<RenderSpec>,
+    /// The full image's file (written in the background; usable once `spilled`).
+    pub path: PathBuf,
+    /// Whether the file is written.
+    pub spilled: bool,
+    thumb: egui::TextureHandle,
+}
+
+/// The snapshots of this session and what is shown.
+#[derive(Default)]
+pub struct Filmstrip {
+    /// Where the full images go (made on the first snapshot; removed on drop).
+    dir: Option<tempfile::TempDir>,
+    /// Oldest first.
+    pub snapshots: Vec<Snapshot>,
+    next_id: u64,
+    /// The snapshot shown instead of the live image, and its full image once loaded.
+    pub selected: Option<u64>,
+    shown: Option<(u64, Versioned)>,
+    /// Show the selected snapshot beside the live image (before/after) instead of alone.
+    pub compare: bool,
+    /// The last frame captured, `(run, iteration)`.
+    last: Option<(u64, usize)>,
+    /// A change of settings is pending: capture the current frame before it takes effect.
+    pub changing: bool,
+    /// A change of settings is under way (a slider held): one snapshot for all of it.
+    pub change_open: bool,
+}
+
+impl Filmstrip {
+    /// Whether `frame` should be captured: a new run's first frame, [`EVERY`] iterations on,
+    /// the end of a run, or the frame before a change of settings.
+    fn wants(&self, frame: &Frame, finished: bool) -> bool {
+        match self.last {
+            Some((run, it)) if run == frame.run => {
+                it != frame.iteration && (self.changing || finished || frame.iteration >= it + EVERY)
+            }
+            _ => true,
+        }
+    }
+
+    /// The image to show in place of the live one, if a snapshot is selected and loaded.
+    pub fn shown(&self) -> Option<&Versioned> {
+        self.shown.as_ref().filter(|(id, _)| Some(*id) == self.selected).map(|(_, v)| v)
+    }
+}
+
+impl App {
+    /// Snapshots the current frame before the settings change: once per change (a slider held
+    /// down is one change), called when a change is sent or a run restarts.
+    pub(super) fn before_change(&mut self, pointer_down: bool) {
+        if !self.film.change_open {
+            self.film.changing = true;
+            self.capture();
+            self.film.changing = false;
+        }
+        self.film.change_open = pointer_down;
+    }
+
+    /// The file of the selected snapshot, once written.
+    pub(super) fn selected_snapshot_file(&self) -> Option<PathBuf> {
+        let id = self.film.selected?;
+        self.film.snapshots.iter().find(|s| s.id == id && s.spilled).map(|s| s.path.clone())
+    }
+
+    /// Captures the newest frame when the filmstrip wants it (after each poll of the worker, and
+    /// before a change of settings).
+    pub(super) fn capture(&mut self) {
+        let Some(frame) = &self.frame else { return };
+        let finished = frame.iteration >= frame.total;
+        if frame.run == u64::MAX || !self.film.wants(frame, finished) {
+            return;
+        }
+        let dir = match &self.film.dir {
+            Some(d) => d.path().to_path_buf(),
+            None => match tempfile::Builder::new().prefix("nss-history-").tempdir() {
+                Ok(d) => {
+                    let path = d.path().to_path_buf();
+                    self.film.dir = Some(d);
+                    path
+                }
+                Err(_) => return,
+            },
+        };
+        let f = &mut self.film;
+        f.last = Some((frame.run, frame.iteration));
+        f.changing = false;
+        let id = f.next_id;
+        f.next_id += 1;
+        let (w, h) = frame.image.dimensions();
+        let small = image::imageops::thumbnail(frame.image.as_ref(), (w * THUMB / h.max(1)).clamp(1, 4 * THUMB), THUMB);
+        let thumb = self.tasks.ctx().load_texture(
+            format!("snapshot-{id}"),
+            super::preview::to_color_image(&small),
+            Default::default(),
+        );
+        let path = dir.join(format!("{id:05}-iteration-{}.png", frame.iteration));
+        f.snapshots.push(Snapshot {
+            id,
+            run: frame.run,
+            iteration: frame.iteration,
+            spec: frame.spec.clone(),
+            path: path.clone(),
+            spilled: false,
+            thumb,
+        });
+        if f.snapshots.len() > MAX_SNAPSHOTS {
+            let old = f.snapshots.remove(0);
+            let _ = std::fs::remove_file(&old.path);
+        }
+        let (image, text) =
+            (image::DynamicImage::ImageRgba8((*frame.image).clone()), frame.spec.png_text(frame.iteration));
+        self.tasks.spawn_done("snapshot", move || {
+            let saved =
+                text.map_err(|e| e.to_string()).and_then(|t| save_png(&image, &path, &t).map_err(|e| e.to_string()));
+            Done::SnapshotSpilled { id, result: saved }
+        });
+    }
+
+    /// A snapshot's file was written (or not: it stays a thumbnail only).
+    pub(super) fn snapshot_spilled(&mut self, id: u64, result: Result<(), String>) {
+        if let Some(s) = self.film.snapshots.iter_mut().find(|s| s.id == id) {
+            s.spilled = result.is_ok();
+        }
+    }
+
+    /// A snapshot's full image was read back for showing.
+    pub(super) fn snapshot_loaded(&mut self, id: u64, image: Result<RgbaImage, String>) {
+        match image {
+            Ok(image) => {
+                self.versions += 1;
+                self.film.shown = Some((id, Versioned { image: Arc::new(image), version: self.versions }));
+            }
+            Err(e) => self.notice = Some(Notice::error(format!("The snapshot cannot be read: {e}"))),
+        }
+    }
+
+    /// Shows snapshot `id` instead of the live image (its full image loads in the background).
+    pub fn select_snapshot(&mut self, id: u64) {
+        self.film.selected = Some(id);
+        if self.film.shown.as_ref().is_some_and(|(s, _)| *s == id) {
+            return;
+        }
+        let Some(s) = self.film.snapshots.iter().find(|s| s.id == id && s.spilled) else { return };
+        let path = s.path.clone();
+        self.tasks.spawn_done("snapshot", move || {
+            let image = crate::imageio::load_picture(&path).map_err(|e| e.to_string()).map(|p| match &p.alpha {
+                Some(a) => crate::imageio::attach_alpha(&p.rgb, a),
+                None => image::DynamicImage::ImageRgb8(p.rgb).into_rgba8(),
+            });
+            Done::SnapshotLoaded { id, image }
+        });
+    }
+
+    /// Exports the selected snapshot's full image (with its settings) to `path`, in the background.
+    pub fn export_snapshot_to(&mut self, path: PathBuf) {
+        match self.selected_snapshot_file() {
+            Some(from) => {
+                self.tasks.copy_png(from, path);
+                self.notice = Some(Notice::info("Exporting…"));
+            }
+            None => self.notice = Some(Notice::error("No snapshot is selected.")),
+        }
+    }
+
+    /// Sets up a new run from the selected snapshot: its settings, starting from its image.
+    fn start_from_snapshot(&mut self, id: u64) {
+        let Some(s) = self.film.snapshots.iter().find(|s| s.id == id) else { return };
+        let mut spec = (*s.spec).clone();
+        spec.init_image = Some(ImageRef::new(&s.path));
+        spec.run.init = Init::Image;
+        self.settings.spec = spec;
+        self.film.selected = None;
+        self.start();
+    }
+
+    /// The filmstrip under the preview, and what can be done with the selected snapshot.
+    pub(super) fn filmstrip_ui(&mut self, ui: &mut Ui) {
+        if self.film.snapshots.is_empty() {
+            return;
+        }
+        let mut clicked = None;
+        egui::ScrollArea::horizontal().id_salt("filmstrip").stick_to_right(true).show(ui, |ui| {
+            ui.horizontal(|ui| {
+                for s in &self.film.snapshots {
+                    let selected = self.film.selected == Some(s.id);
+                    let size = s.thumb.size_vec2() * (48.0 / s.thumb.size_vec2().y.max(1.0));
+                    let image = egui::Image::new((s.thumb.id(), size));
+                    let text = egui::RichText::new(format!("iter {}", s.iteration)).small();
+                    let button = egui::Button::image_and_text(image, text).selected(selected);
+                    let hover = "Show this snapshot (click again for the live image)";
+                    if ui.add(button).on_hover_text(hover).clicked() {
+                        clicked = Some(s.id);
+                    }
+                }
+            });
+        });
+        if let Some(id) = clicked {
+            if self.film.selected == Some(id) {
+                self.film.selected = None;
+            } else {
+                self.select_snapshot(id);
+            }
+        }
+        let Some(id) = self.film.selected else { return };
+        let Some(s) = self.film.snapshots.iter().find(|s| s.id == id) else { return };
+        let (iteration, spilled) = (s.iteration, s.spilled);
+        ui.horizontal_wrapped(|ui| {
+            ui.label(format!("Snapshot at iteration {iteration}"));
+            if ui.button("Back to live").clicked() {
+                self.film.selected = None;
+            }
+            ui.checkbox(&mut self.film.compare, "Compare with live")
+                .on_hover_text("The snapshot on the left of the divider, the live image on the right");
+            if ui.add_enabled(spilled, egui::Button::new("Export snapshot…")).clicked() {
+                self.actions.push(super::Action::Pick(super::tasks::Purpose::ExportSnapshot));
+            }
+            if ui
+                .add_enabled(spilled, egui::Button::new("Start from here"))
+                .on_hover_text("A new run with this snapshot's settings, starting from its picture")
+                .clicked()
+            {
+                self.start_from_snapshot(id);
+            }
+        });
+    }
+}
