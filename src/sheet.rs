@@ -3,7 +3,7 @@
 //! targets carry over from cell to cell), under one progress bar. The sheet PNG stores every
 //! cell's settings, so any cell can be rendered large later.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::grid::Grid;
 use neural_style_studio::imageio::save_png;
 use neural_style_studio::transfer::preset::{available_presets, find};
+use neural_style_studio::transfer::sheet::{contents_by_styles, styles_by_presets, SheetCell};
 use neural_style_studio::transfer::{Event, Job, RenderSpec};
 
 /// Arguments of `sheet`.
@@ -37,14 +38,6 @@ pub struct SheetArgs {
     /// Output PNG.
     #[arg(short, long, default_value = "sheet.png")]
     pub out: PathBuf,
-}
-
-/// One cell: where it goes and what it renders.
-#[derive(serde::Serialize)]
-struct Cell {
-    row: usize,
-    col: usize,
-    spec: RenderSpec,
 }
 
 /// Runs `sheet`.
@@ -95,26 +88,10 @@ pub fn sheet(args: &SheetArgs) -> Result<()> {
 }
 
 /// The grid and its cells' settings, row-major.
-fn plan(args: &SheetArgs) -> Result<(Grid, Vec<Cell>)> {
-    let base = |content: &Path, style: &Path| {
-        let mut spec = RenderSpec::new(content, &[style.to_path_buf()]);
-        spec.size = args.size;
-        spec.schedule.iterations = args.iters;
-        spec
-    };
-    let name = |p: &Path| p.file_stem().map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into_owned());
-    let mut cells = Vec::new();
-    let grid = if args.preset.is_empty() {
-        for (row, content) in args.content.iter().enumerate() {
-            for (col, style) in args.style.iter().enumerate() {
-                cells.push(Cell { row, col, spec: base(content, style) });
-            }
-        }
-        Grid {
-            rows: args.content.iter().map(|p| name(p)).collect(),
-            cols: args.style.iter().map(|p| name(p)).collect(),
-            cell: args.size,
-        }
+fn plan(args: &SheetArgs) -> Result<(Grid, Vec<SheetCell>)> {
+    let base = RenderSpec::default();
+    let plan = if args.preset.is_empty() {
+        contents_by_styles(&base, &args.content, &args.style, args.size, args.iters)?
     } else {
         let [content] = &args.content[..] else {
             bail!("with --preset the sheet is styles x presets for one photo: give one --content");
@@ -124,23 +101,9 @@ fn plan(args: &SheetArgs) -> Result<(Grid, Vec<Cell>)> {
             eprintln!("warning: {e}");
         }
         let presets = args.preset.iter().map(|n| find(&all, n).cloned()).collect::<Result<Vec<_>, _>>()?;
-        for (row, style) in args.style.iter().enumerate() {
-            for (col, preset) in presets.iter().enumerate() {
-                let mut spec = base(content, style);
-                preset.apply(&mut spec);
-                cells.push(Cell { row, col, spec });
-            }
-        }
-        Grid {
-            rows: args.style.iter().map(|p| name(p)).collect(),
-            cols: presets.into_iter().map(|p| p.name).collect(),
-            cell: args.size,
-        }
+        styles_by_presets(&base, content, &args.style, &presets, args.size, args.iters)?
     };
-    if let Some(bad) = cells.iter().find_map(|c| c.spec.validate().err()) {
-        bail!("the sheet's settings cannot be rendered: {bad}");
-    }
-    Ok((grid, cells))
+    Ok((Grid { rows: plan.rows, cols: plan.cols, cell: plan.size }, plan.cells))
 }
 
 /// Renders one cell to the end; `None` when interrupted.

@@ -14,6 +14,7 @@ pub mod objective;
 pub mod optimizer;
 pub mod preset;
 pub mod schedule;
+pub mod sheet;
 pub mod sources;
 pub mod spec;
 pub mod stepper;
