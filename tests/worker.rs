@@ -129,3 +129,38 @@ fn frames_of_a_transparent_photo_keep_its_alpha() {
     assert_eq!(last.image.get_pixel(5, 20)[3], 255);
     assert_eq!(last.image.get_pixel(60, 20)[3], 0);
 }
+
+#[test]
+fn a_contact_sheet_renders_its_cells_while_the_live_run_waits_and_then_goes_on() {
+    use neural_style_studio::transfer::sheet::styles_by_presets;
+    use neural_style_studio::transfer::Preset;
+    let dir = tempfile::tempdir().unwrap();
+    let live = spec(dir.path(), 64);
+    let content = live.content.clone().unwrap().path;
+    let style = live.styles[0].path.clone();
+    let w = Worker::spawn(|| {}).unwrap();
+    w.send(start(live.clone(), 100_000, 1));
+    frames_until(&w, 60, |f, _| f.last().is_some_and(|f| f.iteration >= 2));
+    let presets = Preset::builtins();
+    let plan = styles_by_presets(&live, &content, &[style], &presets[..2], 48, 4).unwrap();
+    w.send(Command::Sheet(Box::new(plan)));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut cells = Vec::new();
+    let mut paused_during = false;
+    while cells.len() < 2 {
+        assert!(Instant::now() < deadline, "cells: {}", cells.len());
+        if w.sheet_progress().is_some() {
+            paused_during |= w.status() == Status::Paused;
+        }
+        cells.extend(w.take_sheet_cells());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(paused_during, "the live run waits while the sheet renders");
+    assert_eq!(cells.iter().map(|c| c.0).collect::<Vec<_>>(), [0, 1]);
+    assert!(cells.iter().all(|c| c.1.dimensions() == (48, 36)));
+    assert_ne!(cells[0].1, cells[1].1, "two looks, two pictures");
+    // The sheet is over and the live run goes on from where it was.
+    let before = w.take_frame().map_or(0, |f| f.iteration);
+    frames_until(&w, 60, |f, s| *s == Status::Running && f.last().is_some_and(|f| f.iteration > before.max(2)));
+    assert_eq!(w.sheet_progress(), None);
+}

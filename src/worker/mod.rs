@@ -3,6 +3,7 @@
 //! so a slow UI never queues frames and a slow iteration never blocks the UI).
 
 mod run;
+mod sheet;
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,6 +13,7 @@ use std::time::Duration;
 use image::RgbaImage;
 
 use crate::notice::Notice;
+use crate::transfer::sheet::SheetPlan;
 use crate::transfer::{Losses, Objective, PreserveColors, RenderSpec};
 
 /// What the UI asks of the worker.
@@ -38,6 +40,11 @@ pub enum Command {
     Resume,
     /// End the run (the last frame stays visible).
     Stop,
+    /// Render a contact sheet, cell by cell (the live run waits and then goes on); finished
+    /// cells arrive through [`Worker::take_sheet_cells`].
+    Sheet(Box<SheetPlan>),
+    /// Stop the contact sheet (the cells done stay).
+    CancelSheet,
     /// End the thread.
     Shutdown,
 }
@@ -116,6 +123,10 @@ pub struct Shared {
     /// A print was asked for and has not ended (set by the owner when it sends `Print`, so there
     /// is no gap before the worker takes it; cleared by the worker when the print ends).
     pub printing: bool,
+    /// Finished cells of the contact sheet, not yet taken: (cell index, picture).
+    pub sheet_cells: Vec<(usize, Arc<RgbaImage>)>,
+    /// The contact sheet's iterations done and in all; `None` when no sheet is rendering.
+    pub sheet_progress: Option<(usize, usize)>,
 }
 
 /// Owner's handle: send commands, take frames. Dropping it shuts the thread down.
@@ -143,6 +154,8 @@ impl Worker {
             objective_updates: 0,
             notice: None,
             printing: false,
+            sheet_cells: Vec::new(),
+            sheet_progress: None,
         }));
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -172,6 +185,16 @@ impl Worker {
     /// Takes the loss points published since the last call.
     pub fn take_history(&self) -> Vec<LossPoint> {
         std::mem::take(&mut lock(&self.shared).history)
+    }
+
+    /// Takes the contact sheet's cells finished since the last call.
+    pub fn take_sheet_cells(&self) -> Vec<(usize, Arc<RgbaImage>)> {
+        std::mem::take(&mut lock(&self.shared).sheet_cells)
+    }
+
+    /// The contact sheet's progress (iterations done, in all), while one renders.
+    pub fn sheet_progress(&self) -> Option<(usize, usize)> {
+        lock(&self.shared).sheet_progress
     }
 
     /// Takes the newest notice, if one arrived.

@@ -15,19 +15,23 @@ use crate::transfer::spec::MAX_SIZE;
 use crate::transfer::{available_memory, largest_fitting, Event, Job, RenderSpec};
 
 /// Everything the worker keeps between commands.
-struct State {
-    shared: Arc<Mutex<Shared>>,
-    notify: Notify,
-    job: Job,
+pub(super) struct State {
+    pub(super) shared: Arc<Mutex<Shared>>,
+    pub(super) notify: Notify,
+    pub(super) job: Job,
     /// Identifies the current run (increases with every Start).
     id: u64,
-    running: bool,
+    pub(super) running: bool,
     /// The content at the current stage's size (built once per stage, not per frame).
     content: Option<Arc<RgbaImage>>,
     /// The largest print of the current run that fits (see [`Frame::max_print`]).
     max_print: Option<u32>,
     /// A print this thread took is under way.
     in_print: bool,
+    /// A contact sheet being rendered (it goes before the live run).
+    pub(super) sheet: Option<super::sheet::SheetRun>,
+    /// The Job of the last sheet, kept with its model for the next.
+    pub(super) spare_sheet_job: Option<Job>,
 }
 
 pub(crate) fn main_loop(rx: Inbox, shared: Arc<Mutex<Shared>>, notify: Notify) {
@@ -40,9 +44,11 @@ pub(crate) fn main_loop(rx: Inbox, shared: Arc<Mutex<Shared>>, notify: Notify) {
         content: None,
         max_print: None,
         in_print: false,
+        sheet: None,
+        spare_sheet_job: None,
     };
     loop {
-        let cmd = if state.running {
+        let cmd = if state.running || state.sheet.is_some() {
             match rx.try_recv() {
                 Ok(c) => Some(c),
                 Err(TryRecvError::Empty) => None,
@@ -77,7 +83,7 @@ pub(crate) fn main_loop(rx: Inbox, shared: Arc<Mutex<Shared>>, notify: Notify) {
 }
 
 impl State {
-    fn set_status(&self, status: Status) {
+    pub(super) fn set_status(&self, status: Status) {
         lock(&self.shared).status = status;
         (self.notify)();
     }
@@ -141,6 +147,11 @@ impl State {
                 }
             }
             Command::Stop => self.set_running(false, Status::Stopped),
+            Command::Sheet(plan) => self.start_sheet(*plan),
+            Command::CancelSheet => {
+                self.end_sheet();
+                Ok(())
+            }
             Command::Shutdown => Ok(()),
         }
     }
@@ -212,6 +223,9 @@ impl State {
     }
 
     fn step(&mut self) -> Result<()> {
+        if self.sheet.is_some() {
+            return self.sheet_step();
+        }
         for event in self.job.step()? {
             match event {
                 Event::Stepped(report) => lock(&self.shared).history.push(LossPoint {
