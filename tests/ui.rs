@@ -592,3 +592,23 @@ fn a_change_of_settings_keeps_a_snapshot_of_the_picture_before_it() {
 fn last_iteration(app: &App) -> usize {
     app.film.snapshots.last().map_or(0, |s| s.iteration)
 }
+
+#[test]
+fn try_styles_renders_each_style_under_each_preset_and_a_click_loads_that_look() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = tall_harness(launch(small_settings(dir.path()), false));
+    h.get_by_label("Try styles…").click();
+    h.run_steps(2);
+    let t = h.state().try_styles.as_ref().expect("the sheet is planned");
+    assert_eq!((t.plan.rows.len(), t.plan.cols.len()), (1, 5), "one style x the five built-in presets");
+    step_until(&mut h, 240, "every cell", |a| {
+        a.try_styles.as_ref().is_some_and(|t| t.rendered() == 5 && t.progress.is_none())
+    });
+    let bold = "style / Bold";
+    h.get_by_label(bold).click();
+    h.run_steps(2);
+    let spec = &h.state().settings.spec;
+    assert_eq!((spec.objective.style_weight, spec.style_scale), (1000.0, 1.25), "Bold's look");
+    assert_eq!(spec.size, 64, "the artist's size is kept");
+    assert!(notice_starts(h.state(), Level::Info, "Loaded the look of style / Bold"));
+}

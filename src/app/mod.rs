@@ -13,6 +13,7 @@ pub mod preview;
 mod print;
 pub mod settings;
 pub mod tasks;
+mod trystyles;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -67,6 +68,8 @@ pub enum Action {
     Reset,
     /// Save the current look as the artist's preset of this name.
     SavePreset(String),
+    /// Render every style under every preset in the "Try styles" window.
+    TryStyles,
 }
 
 /// The application state.
@@ -116,6 +119,8 @@ pub struct App {
     pub autosave: autosave::Autosave,
     /// Snapshots of the render (history).
     pub film: filmstrip::Filmstrip,
+    /// The "Try styles" contact sheet, once asked for.
+    pub try_styles: Option<trystyles::TryStyles>,
 }
 
 impl App {
@@ -156,6 +161,7 @@ impl App {
             preview_rect: None,
             autosave: autosave::Autosave::new(launch.autosave.clone()),
             film: filmstrip::Filmstrip::default(),
+            try_styles: None,
         };
         app.look_for_autosave();
         if let Some(path) = app.presets.path.clone() {
@@ -351,6 +357,7 @@ impl App {
             }
             Action::Pick(purpose) => self.pick(purpose),
             Action::SavePreset(name) => self.save_preset(name),
+            Action::TryStyles => self.try_styles(),
         }
     }
 }
@@ -359,6 +366,7 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.poll_worker();
+        self.poll_sheet();
         self.capture();
         self.poll_tasks(&ctx);
         self.handle_drops(&ctx);
@@ -417,6 +425,7 @@ impl eframe::App for App {
             }
         });
         self.browser_ui(&ctx);
+        self.try_styles_ui(&ctx);
         for action in std::mem::take(&mut self.actions) {
             self.apply(action);
         }

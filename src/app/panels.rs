@@ -126,9 +126,16 @@ fn styles_section(app: &mut App, ui: &mut Ui) {
     if n == 0 {
         ui.label(egui::RichText::new("Drop a painting here").weak());
     }
-    if ui.button("Add style…").clicked() {
-        app.actions.push(Action::Pick(Purpose::AddStyle));
-    }
+    ui.horizontal(|ui| {
+        if ui.button("Add style…").clicked() {
+            app.actions.push(Action::Pick(Purpose::AddStyle));
+        }
+        let ready = app.settings.spec.content.is_some() && n > 0;
+        let hover = "Each style under each preset, small, side by side; click one to use its look";
+        if ui.add_enabled(ready, egui::Button::new("Try styles…")).on_hover_text(hover).clicked() {
+            app.actions.push(Action::TryStyles);
+        }
+    });
     app.style_rect = Some(egui::Rect::from_min_max(top, ui.cursor().min + egui::vec2(ui.available_width(), 0.0)));
 }
 

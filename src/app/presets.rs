@@ -31,6 +31,11 @@ impl Presets {
         Presets { path: user_presets_path(), all: all_presets(Vec::new()), ..Presets::default() }
     }
 
+    /// The presets offered: the built-ins, then the artist's.
+    pub fn offered(&self) -> &[Preset] {
+        &self.all
+    }
+
     /// Replaces the artist's presets.
     fn set_user(&mut self, user: Vec<Preset>) {
         self.all = all_presets(user.clone());
