@@ -184,9 +184,11 @@ pub struct SpecArgs {
     /// only when the whole image does not fit].
     #[arg(long, value_name = "N")]
     pub tile: Option<u32>,
-    /// VGG16/VGG19 weights as safetensors in torchvision layout [default: the embedded VGG16].
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
+    /// The network: vgg16 (embedded), vgg19 (torchvision's, fetched once from the Hugging Face
+    /// Hub into its cache, with a progress bar; HF_HUB_OFFLINE=1 uses the cache only), or the
+    /// path of VGG16/VGG19 safetensors in torchvision layout [default: vgg16].
+    #[arg(long, alias = "weights", value_name = "vgg16|vgg19|PATH", value_parser = parse_model)]
+    pub model: Option<WeightsSource>,
     /// A named look applied before the other options (they override it): Subtle, Balanced,
     /// Bold, "Fine texture", "Large strokes", or one saved in the app (any case).
     #[arg(long, value_name = "NAME")]
@@ -220,6 +222,45 @@ pub enum UnpaintedArg {
     Content,
     /// Take the blend of all styles.
     Blend,
+}
+
+/// `--model`: a name, or a weights file.
+fn parse_model(arg: &str) -> std::result::Result<WeightsSource, String> {
+    Ok(match arg.trim().to_ascii_lowercase().as_str() {
+        "vgg16" => WeightsSource::Embedded,
+        "vgg19" => WeightsSource::Vgg19,
+        _ => WeightsSource::File(PathBuf::from(arg)),
+    })
+}
+
+/// Makes sure the model `spec` names is on disk: VGG19 is fetched into the Hugging Face cache
+/// with a progress bar (Ctrl+C cancels). If it cannot be had, says why in one line and goes on
+/// with the embedded VGG16.
+pub fn ensure_model(spec: &mut RenderSpec, interrupted: &std::sync::atomic::AtomicBool) -> Result<()> {
+    use neural_style_studio::model::hub;
+    if spec.model != WeightsSource::Vgg19 {
+        return Ok(());
+    }
+    let bar = indicatif::ProgressBar::new(hub::VGG19_BYTES).with_message("fetching VGG19");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg} [{eta_precise}]")
+            .context("progress bar template")?,
+    );
+    let result = hub::fetch(hub::VGG19_REPO, &mut |done, total| {
+        bar.set_length(total.max(1));
+        bar.set_position(done);
+        !interrupted.load(std::sync::atomic::Ordering::SeqCst)
+    });
+    bar.finish_and_clear();
+    match result {
+        Ok(_) => Ok(()),
+        Err(neural_style_studio::Error::Cancelled) => bail!("interrupted while fetching VGG19"),
+        Err(e) => {
+            eprintln!("warning: {e}; going on with the embedded VGG16");
+            spec.model = WeightsSource::Embedded;
+            Ok(())
+        }
+    }
 }
 
 /// `N=PATH` of `--mask`.
@@ -354,8 +395,8 @@ impl SpecArgs {
         spec.run.seed = self.seed.unwrap_or(spec.run.seed);
         spec.run.tile = self.tile.or(spec.run.tile);
         spec.run.unbounded = self.unbounded.unwrap_or(spec.run.unbounded);
-        if let Some(w) = &self.weights {
-            spec.model = WeightsSource::File(w.clone());
+        if let Some(model) = &self.model {
+            spec.model = model.clone();
         }
         spec.device = self.device.unwrap_or(spec.device);
         for (n, path) in &self.mask {

@@ -83,6 +83,19 @@ pub enum Error {
         to: f64,
     },
 
+    /// A model could not be fetched (offline, network, or a damaged download).
+    #[error("cannot get the model {model}: {reason}")]
+    Download {
+        /// Which model.
+        model: String,
+        /// Why, in a few words.
+        reason: String,
+    },
+
+    /// The user cancelled a long operation.
+    #[error("cancelled")]
+    Cancelled,
+
     /// An invariant of the engine broke: a bug, not something the user did.
     #[error("internal error: {0} (please report this)")]
     Internal(String),

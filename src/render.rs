@@ -56,7 +56,7 @@ struct RunLog<'a> {
 
 /// Runs `render`.
 pub fn render(args: &RenderArgs) -> Result<()> {
-    let (spec, warning) = args.spec.to_spec()?;
+    let (mut spec, warning) = args.spec.to_spec()?;
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }
@@ -64,6 +64,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
+    crate::cli::ensure_model(&mut spec, &interrupted)?;
     let start = Instant::now();
     let mut job = Job::new();
     if let Some(note) = job.start(spec)? {

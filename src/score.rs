@@ -27,6 +27,7 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }
+    crate::cli::ensure_model(&mut spec, &std::sync::atomic::AtomicBool::new(false))?;
     // Targets at the one size asked for; no optimisation.
     spec.schedule.iterations = 0;
     spec.schedule.scales = 1;

@@ -4,6 +4,7 @@ pub mod cpu;
 mod device;
 mod epilogue;
 mod fast;
+pub mod hub;
 mod pool;
 pub mod pooling;
 mod scatter;

@@ -23,6 +23,9 @@ pub enum WeightsSource {
     Embedded,
     /// A safetensors file on disk.
     File(std::path::PathBuf),
+    /// torchvision's VGG19 from the Hugging Face Hub's cache (fetched beforehand: loading never
+    /// touches the network; see [`super::hub`]).
+    Vgg19,
 }
 
 impl WeightsSource {
@@ -31,15 +34,37 @@ impl WeightsSource {
         match self {
             WeightsSource::Embedded => load_safetensors(EMBEDDED_VGG16, "embedded vgg16", deepest, device),
             WeightsSource::File(path) => load_file(path, deepest, device),
+            WeightsSource::Vgg19 => match super::hub::cached(super::hub::VGG19_REPO)? {
+                Some(path) => load_file(&path, deepest, device),
+                None => Err(Error::Download {
+                    model: super::hub::VGG19_REPO.into(),
+                    reason: "it is not downloaded yet (choose VGG19 in the app, or render with --model vgg19)".into(),
+                }),
+            },
+        }
+    }
+
+    /// The architecture it holds, as far as known without reading it (files are VGG19 or VGG16).
+    pub fn arch_hint(&self) -> Option<Arch> {
+        match self {
+            WeightsSource::Embedded => Some(Arch::Vgg16),
+            WeightsSource::Vgg19 => Some(Arch::Vgg19),
+            WeightsSource::File(_) => None,
         }
     }
 }
 
-/// Loads a safetensors file; see [`load_safetensors`].
+/// Loads a safetensors file, memory-mapped (only the layers used are read); see
+/// [`load_safetensors`].
 pub fn load_file(path: &Path, deepest: Tap, device: &Device) -> Result<Vgg> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| Error::Weights { source_name: name.clone(), reason: e.to_string() })?;
-    load_safetensors(&bytes, &name, deepest, device)
+    let fail = |e: std::io::Error| Error::Weights { source_name: name.clone(), reason: e.to_string() };
+    let file = std::fs::File::open(path).map_err(fail)?;
+    // SAFETY: the map is read-only and dropped before this function returns; every tensor is
+    // copied out of it. A file truncated by another process meanwhile could fault, which is the
+    // documented limit of memory-mapping (every tool reading safetensors accepts it).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(fail)?;
+    load_safetensors(&map, &name, deepest, device)
 }
 
 /// Parses safetensors bytes holding torchvision/timm VGG16 or VGG19 `features.N.{weight,bias}`
