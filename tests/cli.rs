@@ -618,53 +618,6 @@ fn a_mask_file_confines_the_style_is_stored_in_the_png_and_bad_masks_are_named()
     assert!(o.status.success() && err.contains("all black: it applies nowhere"), "{err}");
 }
 
-/// VGG19-layout safetensors (bf16, small deterministic weights), as timm's vgg19.tv_in1k names them.
-fn vgg19_bytes() -> Vec<u8> {
-    use safetensors::tensor::TensorView;
-    let blocks = [(64, 2), (128, 2), (256, 4), (512, 4), (512, 4)];
-    let (mut index, mut cin) = (0, 3);
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    for (b, &(cout, n)) in blocks.iter().enumerate() {
-        if b > 0 {
-            index += 1;
-        }
-        for _ in 0..n {
-            let count = cout * cin * 9;
-            let scale = (2.0 / (cin * 9) as f32).sqrt();
-            let weights: Vec<u8> = (0..count)
-                .flat_map(|i| half::bf16::from_f32((((i * 7919) % 13) as f32 - 6.0) / 6.0 * scale).to_le_bytes())
-                .collect();
-            tensors.push((format!("features.{index}.weight"), vec![cout, cin, 3, 3], weights));
-            tensors.push((format!("features.{index}.bias"), vec![cout], vec![0; cout * 2]));
-            index += 2;
-            cin = cout;
-        }
-    }
-    let views: Vec<(String, TensorView)> = tensors
-        .iter()
-        .map(|(n, s, b)| (n.clone(), TensorView::new(safetensors::Dtype::BF16, s.clone(), b).unwrap()))
-        .collect();
-    safetensors::serialize(views, None).unwrap()
-}
-
-/// A Hugging Face cache under `home/hub` holding `bytes` as timm/vgg19.tv_in1k's weights, stored
-/// as the Hub client stores them (a blob named by its sha256, a snapshot link, refs/main); with
-/// `name` overriding the blob's name (a damaged download).
-fn fake_hub_cache(home: &Path, bytes: &[u8], name: Option<&str>) -> PathBuf {
-    use sha2::Digest;
-    let repo = home.join("hub").join("models--timm--vgg19.tv_in1k");
-    let digest: String = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
-    let blob = repo.join("blobs").join(name.unwrap_or(&digest));
-    std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
-    std::fs::write(&blob, bytes).unwrap();
-    std::fs::create_dir_all(repo.join("refs")).unwrap();
-    std::fs::write(repo.join("refs").join("main"), "0123abcd").unwrap();
-    let snapshot = repo.join("snapshots").join("0123abcd");
-    std::fs::create_dir_all(&snapshot).unwrap();
-    std::os::unix::fs::symlink(&blob, snapshot.join("model.safetensors")).unwrap();
-    blob
-}
-
 #[test]
 fn vgg19_comes_from_the_hub_cache_offline_and_a_missing_or_damaged_one_falls_back_to_vgg16() {
     let dir = tempfile::tempdir().unwrap();
@@ -683,8 +636,8 @@ fn vgg19_comes_from_the_hub_cache_offline_and_a_missing_or_damaged_one_falls_bac
     // A whole file in the cache: loaded (memory-mapped) without the network, and VGG19's own
     // layers (relu3_4) can be matched.
     let good = dir.path().join("good");
-    let bytes = vgg19_bytes();
-    fake_hub_cache(&good, &bytes, None);
+    let bytes = common::vgg19_bytes();
+    common::fake_hub_cache(&good, &bytes, None);
     let (o, out) = render(&good, "vgg19.png", "relu1_1,relu3_4");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() && !err.contains("warning"), "{err}");
@@ -698,7 +651,7 @@ fn vgg19_comes_from_the_hub_cache_offline_and_a_missing_or_damaged_one_falls_bac
 
     // A cut-off download (its content does not hash to its name) is removed, never loaded.
     let damaged = dir.path().join("damaged");
-    let blob = fake_hub_cache(&damaged, &bytes[..bytes.len() / 2], Some(&"e".repeat(64)));
+    let blob = common::fake_hub_cache(&damaged, &bytes[..bytes.len() / 2], Some(&"e".repeat(64)));
     let (o, _) = render(&damaged, "damaged.png", "relu1_1,relu3_1");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() && err.contains("embedded VGG16"), "{err}");

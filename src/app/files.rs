@@ -142,6 +142,8 @@ impl App {
                 Done::Autosaved(result) => self.autosaved(result),
                 Done::Discarded(Err(e)) => self.notice = Some(Notice::warning(format!("Could not remove it: {e}"))),
                 Done::Discarded(Ok(())) => {}
+                Done::ModelChecked(cached) => self.models.vgg19_cached = Some(cached),
+                Done::ModelFetched(result) => self.model_fetched(result),
                 Done::SnapshotSpilled { id, result } => self.snapshot_spilled(id, result),
                 Done::SnapshotLoaded { id, image } => self.snapshot_loaded(id, image),
                 Done::AutosaveFound(found) => self.autosave.offer = found,

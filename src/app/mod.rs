@@ -7,6 +7,7 @@ mod files;
 mod filmstrip;
 mod layers;
 mod masks;
+mod model;
 mod panels;
 mod presets;
 pub mod preview;
@@ -121,6 +122,8 @@ pub struct App {
     pub film: filmstrip::Filmstrip,
     /// The "Try styles" contact sheet, once asked for.
     pub try_styles: Option<trystyles::TryStyles>,
+    /// The models on offer and a fetch in progress.
+    pub models: model::Models,
 }
 
 impl App {
@@ -162,7 +165,9 @@ impl App {
             autosave: autosave::Autosave::new(launch.autosave.clone()),
             film: filmstrip::Filmstrip::default(),
             try_styles: None,
+            models: model::Models::default(),
         };
+        app.check_models();
         app.look_for_autosave();
         if let Some(path) = app.presets.path.clone() {
             app.tasks.load_presets(path);

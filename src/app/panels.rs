@@ -161,6 +161,8 @@ fn weights_section(app: &mut App, ui: &mut Ui) {
         ui.selectable_value(&mut s.preserve_colors, PreserveColors::Histogram, "Statistics");
     });
     egui::CollapsingHeader::new("Advanced").show(ui, |ui| {
+        app.model_ui(ui);
+        let s = &mut app.settings.spec;
         super::layers::layers_ui(s, ui);
         for (tap, w) in &mut s.objective.style_layers {
             ui.add(slider(w, 0.0..=10.0).text(tap.to_string()));

@@ -117,6 +117,10 @@ pub enum Done {
     Autosaved(Result<Duration, String>),
     /// A recovered render the artist discarded was removed, or why not.
     Discarded(Result<(), String>),
+    /// Whether VGG19 is in the model cache, whole.
+    ModelChecked(bool),
+    /// A model fetch ended, or why it failed.
+    ModelFetched(Result<(), String>),
     /// A snapshot's full image was written to its file, or why not.
     SnapshotSpilled {
         /// Which snapshot.

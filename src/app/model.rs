@@ -1,0 +1,128 @@
+//! The model picker: the embedded VGG16, or VGG19 fetched once from the Hugging Face Hub (with
+//! a progress bar and Cancel; a failure is one message and VGG16 stays), or a weights file the
+//! settings name. Checking and fetching run on task threads.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use egui::Ui;
+
+use super::tasks::Done;
+use super::App;
+use crate::model::hub;
+use crate::model::WeightsSource;
+use crate::notice::Notice;
+
+/// What is known of VGG19 on this machine, and a fetch in progress.
+#[derive(Default)]
+pub struct Models {
+    /// Whether VGG19 is in the cache, whole (`None`: not checked yet).
+    pub vgg19_cached: Option<bool>,
+    /// A fetch in progress: bytes done and in all, and the cancel flag.
+    fetching: Option<Fetch>,
+}
+
+struct Fetch {
+    done: Arc<AtomicU64>,
+    total: Arc<AtomicU64>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Models {
+    /// Whether a fetch is under way.
+    pub fn fetching(&self) -> bool {
+        self.fetching.is_some()
+    }
+}
+
+impl App {
+    /// Checks the cache for VGG19 (hashing it takes a second or two: in the background).
+    pub(super) fn check_models(&mut self) {
+        self.tasks.spawn_done("model", || Done::ModelChecked(matches!(hub::cached(hub::VGG19_REPO), Ok(Some(_)))));
+    }
+
+    /// Fetches VGG19 in the background; the picker shows the progress and a Cancel button.
+    pub fn fetch_vgg19(&mut self) {
+        if self.models.fetching.is_some() {
+            return;
+        }
+        let fetch = Fetch {
+            done: Arc::new(AtomicU64::new(0)),
+            total: Arc::new(AtomicU64::new(hub::VGG19_BYTES)),
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        let (done, total, cancel) = (fetch.done.clone(), fetch.total.clone(), fetch.cancel.clone());
+        let wake = self.tasks.ctx().clone();
+        self.models.fetching = Some(fetch);
+        self.tasks.spawn_done("model", move || {
+            let result = hub::fetch(hub::VGG19_REPO, &mut |d, t| {
+                done.store(d, Ordering::Relaxed);
+                total.store(t.max(1), Ordering::Relaxed);
+                wake.request_repaint();
+                !cancel.load(Ordering::Relaxed)
+            });
+            Done::ModelFetched(result.map(|_| ()).map_err(|e| e.to_string()))
+        });
+    }
+
+    /// A fetch ended: VGG19 is chosen, or the message says why not (VGG16 stays).
+    pub(super) fn model_fetched(&mut self, result: Result<(), String>) {
+        let cancelled = self.models.fetching.take().is_some_and(|f| f.cancel.load(Ordering::Relaxed));
+        match result {
+            Ok(()) => {
+                self.models.vgg19_cached = Some(true);
+                self.settings.spec.model = WeightsSource::Vgg19;
+                self.notice = Some(Notice::info("VGG19 is ready."));
+            }
+            Err(_) if cancelled => self.notice = Some(Notice::info("The VGG19 download was cancelled.")),
+            Err(e) => self.notice = Some(Notice::error(format!("{e}. VGG16 stays in use."))),
+        }
+    }
+
+    /// The Model row of the Advanced section.
+    pub(super) fn model_ui(&mut self, ui: &mut Ui) {
+        let current = match &self.settings.spec.model {
+            WeightsSource::Embedded => "VGG16 (built in)".to_string(),
+            WeightsSource::Vgg19 => "VGG19".to_string(),
+            WeightsSource::File(p) => {
+                format!("File: {}", p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))
+            }
+        };
+        let vgg19 = match self.models.vgg19_cached {
+            Some(true) => "VGG19".to_string(),
+            _ if !hub::CAN_DOWNLOAD => "VGG19 (this build cannot download it)".to_string(),
+            _ => format!("VGG19 (download, {} MB)", hub::VGG19_BYTES / 1_000_000),
+        };
+        let mut choice = None;
+        ui.add_enabled_ui(!self.models.fetching(), |ui| {
+            egui::ComboBox::from_label("Model").selected_text(current).show_ui(ui, |ui| {
+                if ui
+                    .selectable_label(self.settings.spec.model == WeightsSource::Embedded, "VGG16 (built in)")
+                    .clicked()
+                {
+                    choice = Some(WeightsSource::Embedded);
+                }
+                let enabled = hub::CAN_DOWNLOAD || self.models.vgg19_cached == Some(true);
+                let vgg19_on = self.settings.spec.model == WeightsSource::Vgg19;
+                if ui.add_enabled(enabled, egui::Button::selectable(vgg19_on, vgg19)).clicked() {
+                    choice = Some(WeightsSource::Vgg19);
+                }
+            });
+        });
+        match choice {
+            Some(WeightsSource::Vgg19) if self.models.vgg19_cached != Some(true) => self.fetch_vgg19(),
+            Some(source) => self.settings.spec.model = source,
+            None => {}
+        }
+        if let Some(f) = &self.models.fetching {
+            let (done, total) = (f.done.load(Ordering::Relaxed), f.total.load(Ordering::Relaxed).max(1));
+            ui.horizontal(|ui| {
+                let text = format!("VGG19: {} of {} MB", done / 1_000_000, total / 1_000_000);
+                ui.add(egui::ProgressBar::new(done as f32 / total as f32).desired_width(160.0).text(text));
+                if ui.button("Cancel download").clicked() {
+                    f.cancel.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+    }
+}
