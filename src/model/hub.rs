@@ -104,9 +104,11 @@ fn download(repo: &str, progress: &mut dyn FnMut(u64, u64) -> bool) -> Result<Pa
         total: u64,
     }
     impl hf_hub::api::Progress for Report<'_> {
+        // The client calls `init` before each request, then `update` with the bytes already on
+        // disk when it resumes a cut-off download.
         fn init(&mut self, size: usize, _filename: &str) {
             self.total = size as u64;
-            self.update(0);
+            self.done = 0;
         }
         fn update(&mut self, size: usize) {
             self.done += size as u64;
@@ -118,7 +120,9 @@ fn download(repo: &str, progress: &mut dyn FnMut(u64, u64) -> bool) -> Result<Pa
     }
 
     let root = cache_dir().ok_or_else(|| fail("this system has no home folder for the model cache"))?;
-    let api = hf_hub::api::sync::ApiBuilder::from_cache(hf_hub::Cache::new(root))
+    // From the environment: HF_ENDPOINT (a mirror) and the token are honoured.
+    let api = hf_hub::api::sync::ApiBuilder::from_env()
+        .with_cache_dir(root)
         .with_progress(false)
         .build()
         .map_err(|e| fail(e.to_string()))?;
