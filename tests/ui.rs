@@ -597,6 +597,8 @@ fn last_iteration(app: &App) -> usize {
 fn try_styles_renders_each_style_under_each_preset_and_a_click_loads_that_look() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = tall_harness(launch(small_settings(dir.path()), false));
+    // Small cells keep the test quick; the app's are 160 px x 60 iterations.
+    h.state_mut().try_styles_cells = (64, 12);
     h.get_by_label("Try styles…").click();
     h.run_steps(2);
     let t = h.state().try_styles.as_ref().expect("the sheet is planned");

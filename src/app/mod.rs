@@ -122,6 +122,8 @@ pub struct App {
     pub film: filmstrip::Filmstrip,
     /// The "Try styles" contact sheet, once asked for.
     pub try_styles: Option<trystyles::TryStyles>,
+    /// Long side and iterations of its cells.
+    pub try_styles_cells: (u32, usize),
     /// The models on offer and a fetch in progress.
     pub models: model::Models,
 }
@@ -165,6 +167,7 @@ impl App {
             autosave: autosave::Autosave::new(launch.autosave.clone()),
             film: filmstrip::Filmstrip::default(),
             try_styles: None,
+            try_styles_cells: (trystyles::CELL, trystyles::ITERATIONS),
             models: model::Models::default(),
         };
         app.check_models();

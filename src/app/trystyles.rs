@@ -43,7 +43,8 @@ impl App {
         };
         let styles: Vec<_> = spec.styles.iter().map(|s| s.path.clone()).collect();
         let presets = self.presets.offered().to_vec();
-        match styles_by_presets(spec, &content, &styles, &presets, CELL, ITERATIONS) {
+        let (size, iterations) = self.try_styles_cells;
+        match styles_by_presets(spec, &content, &styles, &presets, size, iterations) {
             Ok(plan) => {
                 let total = plan.iterations();
                 self.try_styles = Some(TryStyles {
