@@ -5,33 +5,20 @@
 
 mod common;
 
+use common::ui::{harness, step_until};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use egui_kittest::kittest::Queryable;
-use egui_kittest::Harness;
-use neural_style_studio::app::{App, Launch, Settings};
+use neural_style_studio::app::{Launch, Settings};
 use neural_style_studio::notice::Level;
 use neural_style_studio::transfer::stored::iteration_of;
 use neural_style_studio::transfer::{read_settings, RenderSpec};
 
 /// Set to a folder, the child half of the kill test runs there until it is killed.
 const CHILD_ENV: &str = "NSS_TEST_AUTOSAVE_CHILD";
-
-fn harness(launch: Launch) -> Harness<'static, App> {
-    Harness::builder().with_size(egui::vec2(1100.0, 720.0)).wgpu().build_eframe(move |cc| App::new(cc, launch).unwrap())
-}
-
-fn step_until(h: &mut Harness<'static, App>, secs: u64, what: &str, done: impl Fn(&App) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done(h.state()) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; notice {:?}", h.state().notice);
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.step();
-}
 
 fn settings(dir: &Path) -> Settings {
     let (content, style) = common::write_pair(dir, 96, 72);

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use common::ui::step_until;
 
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
@@ -17,21 +17,7 @@ use neural_style_studio::transfer::RenderSpec;
 use neural_style_studio::worker::Status;
 
 fn harness(settings: Settings) -> Harness<'static, App> {
-    let launch = Launch { settings: Some(settings), ..Launch::default() };
-    Harness::builder()
-        .with_size(egui::vec2(1100.0, 1400.0))
-        .wgpu()
-        .build_eframe(move |cc| App::new(cc, launch).unwrap())
-}
-
-fn step_until(h: &mut Harness<'static, App>, secs: u64, what: &str, done: impl Fn(&App) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done(h.state()) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; notice {:?}", h.state().notice);
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.step();
+    common::ui::harness_sized(Launch { settings: Some(settings), ..Launch::default() }, (1100.0, 1400.0))
 }
 
 fn open_model_picker(h: &mut Harness<'static, App>) {

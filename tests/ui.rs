@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::ui::{harness, step_until, tall_harness};
 use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
@@ -13,39 +14,6 @@ use neural_style_studio::app::{App, Launch, Settings};
 use neural_style_studio::notice::Level;
 use neural_style_studio::transfer::{ImageRef, RenderSpec};
 use neural_style_studio::worker::Status;
-
-fn harness(launch: Launch) -> Harness<'static, App> {
-    Harness::builder().with_size(egui::vec2(1100.0, 720.0)).wgpu().build_eframe(move |cc| App::new(cc, launch).unwrap())
-}
-
-/// Steps the UI (as the event loop would) until `done` holds, failing after `secs`.
-fn step_until(h: &mut Harness<'static, App>, secs: u64, what: &str, done: impl Fn(&App) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done(h.state()) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; status {:?}, notice {:?}",
-            h.state().status,
-            h.state().notice
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.step();
-}
-
-/// A window tall enough for the whole side panel to be on screen (a clipped button takes no
-/// clicks). The panel's thumbnails decode in the background and push what is below them down when they
-/// arrive: the harness waits for them, so a query and its click see the same layout.
-fn tall_harness(launch: Launch) -> Harness<'static, App> {
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1100.0, 1400.0))
-        .wgpu()
-        .build_eframe(move |cc| App::new(cc, launch).unwrap());
-    h.run_steps(2);
-    step_until(&mut h, 30, "the thumbnails", |a| a.pending_tasks() == 0);
-    h
-}
 
 fn iteration(app: &App) -> usize {
     app.frame.as_ref().map_or(0, |f| f.iteration)
@@ -613,4 +581,30 @@ fn try_styles_renders_each_style_under_each_preset_and_a_click_loads_that_look()
     assert_eq!((spec.objective.style_weight, spec.style_scale), (1000.0, 1.25), "Bold's look");
     assert_eq!(spec.size, 64, "the artist's size is kept");
     assert!(notice_starts(h.state(), Level::Info, "Loaded the look of style / Bold"));
+}
+
+#[test]
+fn a_device_the_build_lacks_fails_with_its_name_and_the_cpu_is_offered() {
+    use neural_style_studio::model::DeviceChoice;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = small_settings(dir.path());
+    settings.spec.schedule.iterations = 3;
+    let mut h = tall_harness(launch(settings, false));
+    open_advanced(&mut h);
+    h.get_by_label("Device").click();
+    h.run_steps(2);
+    h.get_by_label("CPU").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.spec.device, DeviceChoice::Cpu);
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    // As stored settings from a machine with a GPU would ask.
+    h.state_mut().settings.spec.device = DeviceChoice::Cuda(0);
+    h.get_by_label("Start").click();
+    step_until(&mut h, 60, "the failure", |a| matches!(a.status, Status::Failed(_)));
+    assert!(notice_starts(h.state(), Level::Error, "invalid setting: cuda:0 is not available"));
+    h.get_by_label("Use the CPU").click();
+    step_until(&mut h, 60, "the render on the CPU", |a| a.status == Status::Stopped && iteration(a) == 3);
+    assert_eq!(h.state().frame.as_ref().unwrap().spec.device, DeviceChoice::Cpu);
 }

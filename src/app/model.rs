@@ -79,6 +79,44 @@ impl App {
         }
     }
 
+    /// The Device row of the Advanced section: what this build can run on (a change restarts).
+    pub(super) fn device_ui(&mut self, ui: &mut Ui) {
+        use crate::model::DeviceChoice;
+        let device = &mut self.settings.spec.device;
+        let mut offered = vec![(DeviceChoice::Auto, "Auto".to_string()), (DeviceChoice::Cpu, "CPU".to_string())];
+        if cfg!(feature = "cuda") {
+            offered.push((DeviceChoice::Cuda(0), "CUDA GPU 0".into()));
+            offered.push((DeviceChoice::Cuda(1), "CUDA GPU 1".into()));
+        }
+        if cfg!(feature = "metal") {
+            offered.push((DeviceChoice::Metal, "Metal GPU".into()));
+        }
+        let current = offered.iter().find(|o| o.0 == *device).map_or_else(|| device.to_string(), |o| o.1.clone());
+        egui::ComboBox::from_label("Device")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                for (choice, label) in offered {
+                    ui.selectable_value(device, choice, label);
+                }
+            })
+            .response
+            .on_hover_text(if !cfg!(any(feature = "cuda", feature = "metal")) {
+                "This build computes on the CPU; see the README to build for a CUDA or Metal GPU"
+            } else {
+                "Auto: CUDA, then Metal, then the CPU"
+            });
+    }
+
+    /// After a device failed: one click to render on the CPU instead.
+    pub(super) fn cpu_fallback_ui(&mut self, ui: &mut Ui) {
+        use crate::model::DeviceChoice;
+        let gpu = matches!(self.settings.spec.device, DeviceChoice::Cuda(_) | DeviceChoice::Metal);
+        if gpu && matches!(self.status, crate::worker::Status::Failed(_)) && ui.button("Use the CPU").clicked() {
+            self.settings.spec.device = DeviceChoice::Cpu;
+            self.actions.push(super::Action::Start);
+        }
+    }
+
     /// The Model row of the Advanced section.
     pub(super) fn model_ui(&mut self, ui: &mut Ui) {
         let current = match &self.settings.spec.model {

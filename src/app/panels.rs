@@ -162,6 +162,7 @@ fn weights_section(app: &mut App, ui: &mut Ui) {
     });
     egui::CollapsingHeader::new("Advanced").show(ui, |ui| {
         app.model_ui(ui);
+        app.device_ui(ui);
         let s = &mut app.settings.spec;
         super::layers::layers_ui(s, ui);
         for (tap, w) in &mut s.objective.style_layers {
@@ -274,6 +275,7 @@ fn run_controls(app: &mut App, ui: &mut Ui) {
         };
         ui.label(egui::RichText::new(&notice.text).color(color));
     }
+    app.cpu_fallback_ui(ui);
 }
 
 /// Bottom status bar.

@@ -27,7 +27,7 @@ impl DeviceChoice {
     /// names it (the CPU remains available).
     pub fn open(self) -> Result<Device> {
         let unavailable = |what: String, why: String| {
-            Error::invalid(format!("{what} is not available ({why}); choose --device cpu or auto"))
+            Error::invalid(format!("{what} is not available ({why}); use the CPU (--device cpu) or auto"))
         };
         match self {
             DeviceChoice::Auto => Ok(super::default_device()),

@@ -2,6 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
+#[cfg(feature = "app")]
+pub mod ui;
+
 use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};

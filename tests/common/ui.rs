@@ -1,0 +1,42 @@
+//! Driving the real app in egui_kittest (the `app` feature's test binaries).
+
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use neural_style_studio::app::{App, Launch};
+
+/// The app in a window of `width` x `height` points, rendered by wgpu (lavapipe without a GPU).
+pub fn harness_sized(launch: Launch, (width, height): (f32, f32)) -> Harness<'static, App> {
+    Harness::builder().with_size(egui::vec2(width, height)).wgpu().build_eframe(move |cc| App::new(cc, launch).unwrap())
+}
+
+/// The app in an ordinary window.
+pub fn harness(launch: Launch) -> Harness<'static, App> {
+    harness_sized(launch, (1100.0, 720.0))
+}
+
+/// A window tall enough for the whole side panel to be on screen (a clipped button takes no
+/// clicks). The panel's thumbnails decode in the background and push what is below them down
+/// when they arrive: the harness waits for them, so a query and its click see the same layout.
+pub fn tall_harness(launch: Launch) -> Harness<'static, App> {
+    let mut h = harness_sized(launch, (1100.0, 1400.0));
+    h.run_steps(2);
+    step_until(&mut h, 30, "the thumbnails", |a| a.pending_tasks() == 0);
+    h
+}
+
+/// Steps the UI (as the event loop would) until `done` holds, failing after `secs`.
+pub fn step_until(h: &mut Harness<'static, App>, secs: u64, what: &str, done: impl Fn(&App) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done(h.state()) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; status {:?}, notice {:?}",
+            h.state().status,
+            h.state().notice
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.step();
+}
