@@ -146,10 +146,11 @@ impl App {
         a.in_flight = true;
         a.last = Some(Instant::now());
         a.saved = Some(key(frame));
-        let image = image::DynamicImage::ImageRgba8((*frame.image).clone());
-        let path = file.clone();
+        let (picture, path) = (frame.image.clone(), file.clone());
         self.tasks.spawn_done("autosave", move || {
             let clock = Instant::now();
+            // Copied here, not on the UI thread: a print's frame is tens of megabytes.
+            let image = image::DynamicImage::ImageRgba8((*picture).clone());
             let made = path.parent().map_or(Ok(()), std::fs::create_dir_all).map_err(|e| e.to_string());
             let saved = made.and_then(|()| save_png(&image, &path, &text).map_err(|e| e.to_string()));
             Done::Autosaved(saved.map(|()| clock.elapsed()))

@@ -40,8 +40,7 @@ impl App {
         };
         match frame.spec.png_text(frame.iteration) {
             Ok(text) => {
-                let image = image::DynamicImage::ImageRgba8((*frame.image).clone());
-                self.tasks.export(image, path, text);
+                self.tasks.export(frame.image.clone(), path, text);
                 self.exporting();
                 self.notice = Some(Notice::info("Exporting…"));
             }
@@ -144,7 +143,7 @@ impl App {
                 Done::Discarded(Ok(())) => {}
                 Done::ModelChecked(cached) => self.models.vgg19_cached = Some(cached),
                 Done::ModelFetched(result) => self.model_fetched(result),
-                Done::SnapshotSpilled { id, result } => self.snapshot_spilled(id, result),
+                Done::SnapshotSpilled { id, thumb, result } => self.snapshot_spilled(id, thumb, result),
                 Done::SnapshotLoaded { id, image } => self.snapshot_loaded(id, image),
                 Done::AutosaveFound(found) => self.autosave.offer = found,
                 Done::Exported(result) => {

@@ -39,7 +39,8 @@ pub struct Snapshot {
     pub path: PathBuf,
     /// Whether the file is written.
     pub spilled: bool,
-    thumb: egui::TextureHandle,
+    /// Its thumbnail, once made (on the snapshot's task thread).
+    thumb: Option<egui::TextureHandle>,
 }
 
 /// The snapshots of this session and what is shown.
@@ -123,13 +124,6 @@ impl App {
         f.changing = false;
         let id = f.next_id;
         f.next_id += 1;
-        let (w, h) = frame.image.dimensions();
-        let small = image::imageops::thumbnail(frame.image.as_ref(), (w * THUMB / h.max(1)).clamp(1, 4 * THUMB), THUMB);
-        let thumb = self.tasks.ctx().load_texture(
-            format!("snapshot-{id}"),
-            super::preview::to_color_image(&small),
-            Default::default(),
-        );
         let path = dir.join(format!("{id:05}-iteration-{}.png", frame.iteration));
         f.snapshots.push(Snapshot {
             id,
@@ -138,25 +132,32 @@ impl App {
             spec: frame.spec.clone(),
             path: path.clone(),
             spilled: false,
-            thumb,
+            thumb: None,
         });
         if f.snapshots.len() > MAX_SNAPSHOTS {
             let old = f.snapshots.remove(0);
             let _ = std::fs::remove_file(&old.path);
         }
-        let (image, text) =
-            (image::DynamicImage::ImageRgba8((*frame.image).clone()), frame.spec.png_text(frame.iteration));
+        // The thumbnail, the copy and the PNG are made on the task's thread: a print's frame is
+        // tens of megabytes.
+        let (picture, text) = (frame.image.clone(), frame.spec.png_text(frame.iteration));
         self.tasks.spawn_done("snapshot", move || {
+            let (w, h) = picture.dimensions();
+            let thumb = image::imageops::thumbnail(picture.as_ref(), (w * THUMB / h.max(1)).clamp(1, 4 * THUMB), THUMB);
+            let image = image::DynamicImage::ImageRgba8((*picture).clone());
             let saved =
                 text.map_err(|e| e.to_string()).and_then(|t| save_png(&image, &path, &t).map_err(|e| e.to_string()));
-            Done::SnapshotSpilled { id, result: saved }
+            Done::SnapshotSpilled { id, thumb, result: saved }
         });
     }
 
-    /// A snapshot's file was written (or not: it stays a thumbnail only).
-    pub(super) fn snapshot_spilled(&mut self, id: u64, result: Result<(), String>) {
+    /// A snapshot's thumbnail is made and its file written (or not: it stays a thumbnail only).
+    pub(super) fn snapshot_spilled(&mut self, id: u64, thumb: RgbaImage, result: Result<(), String>) {
+        let ctx = self.tasks.ctx().clone();
         if let Some(s) = self.film.snapshots.iter_mut().find(|s| s.id == id) {
             s.spilled = result.is_ok();
+            let image = super::preview::to_color_image(&thumb);
+            s.thumb = Some(ctx.load_texture(format!("snapshot-{id}"), image, Default::default()));
         }
     }
 
@@ -220,10 +221,15 @@ impl App {
             ui.horizontal(|ui| {
                 for s in &self.film.snapshots {
                     let selected = self.film.selected == Some(s.id);
-                    let size = s.thumb.size_vec2() * (48.0 / s.thumb.size_vec2().y.max(1.0));
-                    let image = egui::Image::new((s.thumb.id(), size));
                     let text = egui::RichText::new(format!("iter {}", s.iteration)).small();
-                    let button = egui::Button::image_and_text(image, text).selected(selected);
+                    let button = match &s.thumb {
+                        Some(thumb) => {
+                            let size = thumb.size_vec2() * (48.0 / thumb.size_vec2().y.max(1.0));
+                            egui::Button::image_and_text(egui::Image::new((thumb.id(), size)), text)
+                        }
+                        None => egui::Button::new(text).min_size(egui::vec2(48.0, 48.0)),
+                    }
+                    .selected(selected);
                     let hover = "Show this snapshot (click again for the live image)";
                     if ui.add(button).on_hover_text(hover).clicked() {
                         clicked = Some(s.id);

@@ -121,10 +121,12 @@ pub enum Done {
     ModelChecked(bool),
     /// A model fetch ended, or why it failed.
     ModelFetched(Result<(), String>),
-    /// A snapshot's full image was written to its file, or why not.
+    /// A snapshot's thumbnail was made and its full image written to its file, or why not.
     SnapshotSpilled {
         /// Which snapshot.
         id: u64,
+        /// Its thumbnail.
+        thumb: RgbaImage,
         /// Whether it was written.
         result: Result<(), String>,
     },
@@ -241,9 +243,11 @@ impl Tasks {
         });
     }
 
-    /// Writes `image` to `path` (atomically, with `text` chunks).
-    pub fn export(&mut self, image: image::DynamicImage, path: PathBuf, text: Vec<(String, String)>) {
+    /// Writes `picture` to `path` (atomically, with `text` chunks).
+    pub fn export(&mut self, picture: std::sync::Arc<RgbaImage>, path: PathBuf, text: Vec<(String, String)>) {
         self.spawn_done("export", move || {
+            // Copied here, not on the UI thread: a print is tens of megabytes.
+            let image = image::DynamicImage::ImageRgba8((*picture).clone());
             Done::Exported(save_png(&image, &path, &text).map(|()| path).map_err(|e| e.to_string()))
         });
     }
