@@ -23,11 +23,25 @@ pub enum DeviceChoice {
 }
 
 impl DeviceChoice {
+    /// What this build can compute on (the GPU kinds its features include; whether a GPU is
+    /// present is only known when it is opened).
+    pub fn built() -> Vec<DeviceChoice> {
+        let mut all = vec![DeviceChoice::Auto, DeviceChoice::Cpu];
+        if cfg!(feature = "cuda") {
+            all.push(DeviceChoice::Cuda(0));
+        }
+        if cfg!(feature = "metal") {
+            all.push(DeviceChoice::Metal);
+        }
+        all
+    }
+
     /// Opens the device; a GPU this build lacks, or that does not answer, is a user error that
     /// names it (the CPU remains available).
     pub fn open(self) -> Result<Device> {
         let unavailable = |what: String, why: String| {
-            Error::invalid(format!("{what} is not available ({why}); use the CPU (--device cpu) or auto"))
+            let built: Vec<String> = DeviceChoice::built().iter().map(ToString::to_string).collect();
+            Error::invalid(format!("{what} is not available ({why}); this build can use {}", built.join(", ")))
         };
         match self {
             DeviceChoice::Auto => Ok(super::default_device()),
@@ -108,6 +122,7 @@ mod tests {
         if !cfg!(feature = "cuda") {
             let msg = DeviceChoice::Cuda(0).open().unwrap_err().to_string();
             assert!(msg.contains("CUDA device 0") || msg.contains("cuda:0"), "{msg}");
+            assert!(msg.contains("this build can use auto, cpu"), "{msg}");
         }
         assert!(DeviceChoice::Cpu.open().unwrap().is_cpu());
     }
