@@ -9,13 +9,14 @@ work=${CUDA_WORK:-/tmp/nss-cuda}
 features=${1:-}
 if [ "$features" = "--features" ]; then features=$2; else features=cuda; fi
 
-if [ ! -x "$work/root/nvidia/cu13/bin/nvcc" ]; then
+if [ ! -x "$work/root/nvidia/cu13/nvvm/bin/cicc" ]; then
   mkdir -p "$work"
   # CUDA 13.x: the *-cu12 nvcc wheel has no nvcc binary; crt holds host_config.h.
   python3 -m pip download --quiet --no-deps -d "$work/whl" \
     nvidia-cuda-nvcc nvidia-cuda-runtime nvidia-cuda-cccl nvidia-cuda-crt nvidia-nvvm
   for w in "$work"/whl/*.whl; do python3 -m zipfile -e "$w" "$work/root"; done
-  chmod +x "$work"/root/nvidia/cu13/bin/* 2>/dev/null || true
+  # zipfile drops the executable bits: nvcc's tools live in bin/ and nvvm/bin/.
+  find "$work/root" -path '*/bin/*' -type f -exec chmod +x {} +
 fi
 export CUDA_ROOT=$work/root/nvidia/cu13 CUDA_PATH=$work/root/nvidia/cu13
 export PATH=$CUDA_ROOT/bin:$PATH
