@@ -224,6 +224,18 @@ pub enum UnpaintedArg {
     Blend,
 }
 
+/// Says when a mask file has the photo's shape but another size (it is resized to each stage; a
+/// mask of another shape is stretched, which the render itself warns about).
+fn note_mask_resized(n: usize, mask: &std::path::Path, content: Option<&std::path::Path>) {
+    let (Ok((w, h)), Some(Ok((cw, ch)))) = (image::image_dimensions(mask), content.map(image::image_dimensions)) else {
+        return;
+    };
+    let same_shape = (f64::from(w) * f64::from(ch) / (f64::from(h) * f64::from(cw)) - 1.0).abs() <= 0.01;
+    if (w, h) != (cw, ch) && same_shape {
+        eprintln!("note: the mask of style {n} is {w}x{h} and the photo {cw}x{ch}: it is resized to fit");
+    }
+}
+
 /// `--model`: a name, or a weights file.
 fn parse_model(arg: &str) -> std::result::Result<WeightsSource, String> {
     Ok(match arg.trim().to_ascii_lowercase().as_str() {
@@ -401,6 +413,7 @@ impl SpecArgs {
         spec.device = self.device.unwrap_or(spec.device);
         for (n, path) in &self.mask {
             spec.objective.masks.set(n - 1, Some(Mask::load(path)?));
+            note_mask_resized(*n, path, spec.content.as_ref().map(|c| c.path.as_path()));
         }
         if let Some(u) = self.unpainted {
             spec.objective.masks.unpainted = match u {

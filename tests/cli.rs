@@ -565,7 +565,9 @@ fn a_mask_file_confines_the_style_is_stored_in_the_png_and_bad_masks_are_named()
         &["--mask", &format!("1={}", s(&mask))],
     ]
     .concat());
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("note: the mask of style 1 is 48x32 and the photo 96x64: it is resized to fit"), "{err}");
     let stored = settings_chunk(&out);
     assert!(stored["objective"]["masks"]["masks"][0].is_string(), "the mask is stored in the settings");
     assert_eq!(stored["objective"]["masks"]["unpainted"], "content");
