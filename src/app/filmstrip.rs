@@ -46,7 +46,7 @@ pub struct Snapshot {
 /// The snapshots of this session and what is shown.
 #[derive(Default)]
 pub struct Filmstrip {
-    /// Where the full images go (made on the first snapshot; removed on drop).
+    /// Where the full images go (removed on drop).
     dir: Option<tempfile::TempDir>,
     /// Oldest first.
     pub snapshots: Vec<Snapshot>,
@@ -65,6 +65,12 @@ pub struct Filmstrip {
 }
 
 impl Filmstrip {
+    /// A filmstrip whose full images go to a new temporary folder (removed when it is dropped);
+    /// without one, snapshots are not taken.
+    pub fn new() -> Self {
+        Filmstrip { dir: tempfile::Builder::new().prefix("nss-history-").tempdir().ok(), ..Filmstrip::default() }
+    }
+
     /// Whether `frame` should be captured: a new run's first frame, [`EVERY`] iterations on,
     /// the end of a run, or the frame before a change of settings.
     fn wants(&self, frame: &Frame, finished: bool) -> bool {
@@ -108,17 +114,7 @@ impl App {
         if frame.run == u64::MAX || !self.film.wants(frame, finished) {
             return;
         }
-        let dir = match &self.film.dir {
-            Some(d) => d.path().to_path_buf(),
-            None => match tempfile::Builder::new().prefix("nss-history-").tempdir() {
-                Ok(d) => {
-                    let path = d.path().to_path_buf();
-                    self.film.dir = Some(d);
-                    path
-                }
-                Err(_) => return,
-            },
-        };
+        let Some(dir) = self.film.dir.as_ref().map(|d| d.path().to_path_buf()) else { return };
         let f = &mut self.film;
         f.last = Some((frame.run, frame.iteration));
         f.changing = false;
@@ -134,14 +130,14 @@ impl App {
             spilled: false,
             thumb: None,
         });
-        if f.snapshots.len() > MAX_SNAPSHOTS {
-            let old = f.snapshots.remove(0);
-            let _ = std::fs::remove_file(&old.path);
-        }
+        let trimmed = (f.snapshots.len() > MAX_SNAPSHOTS).then(|| f.snapshots.remove(0).path);
         // The thumbnail, the copy and the PNG are made on the task's thread: a print's frame is
         // tens of megabytes.
         let (picture, text) = (frame.image.clone(), frame.spec.png_text(frame.iteration));
         self.tasks.spawn_done("snapshot", move || {
+            if let Some(old) = trimmed {
+                let _ = std::fs::remove_file(old);
+            }
             let (w, h) = picture.dimensions();
             let thumb = image::imageops::thumbnail(picture.as_ref(), (w * THUMB / h.max(1)).clamp(1, 4 * THUMB), THUMB);
             let image = image::DynamicImage::ImageRgba8((*picture).clone());

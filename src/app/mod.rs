@@ -165,7 +165,7 @@ impl App {
             masks: masks::MaskEditor::default(),
             preview_rect: None,
             autosave: autosave::Autosave::new(launch.autosave.clone()),
-            film: filmstrip::Filmstrip::default(),
+            film: filmstrip::Filmstrip::new(),
             try_styles: None,
             try_styles_cells: (trystyles::CELL, trystyles::ITERATIONS),
             models: model::Models::default(),

@@ -18,8 +18,16 @@ pub const MAX_MASK_SIDE: u32 = 2048;
 
 /// A greyscale mask: white, the style applies; black, it does not; grey, partly. Immutable
 /// and cheap to clone (a painted stroke makes a new one).
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Mask(Arc<Levels>);
+
+impl PartialEq for Mask {
+    /// The same stored mask, or equal pixels: the app compares its settings every frame, and a
+    /// mask shared with the running render is found equal without reading its pixels.
+    fn eq(&self, other: &Mask) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
 
 /// A mask's pixels and its painted fraction (computed once: the app shows it every frame).
 #[derive(PartialEq)]
