@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use neural_style_studio::model::{DeviceChoice, Pooling, Tap, WeightsSource};
 use neural_style_studio::transfer::{
-    read_settings, Init, Mask, OptimizerKind, PreserveColors, RenderSpec, Stage, Unpainted,
+    read_settings, Init, Look, Mask, OptimizerKind, PreserveColors, RenderSpec, Stage, Unpainted,
 };
 
 /// Neural style transfer: blend the content of one picture with the style of another.
@@ -189,6 +189,16 @@ pub struct SpecArgs {
     /// path of VGG16/VGG19 safetensors in torchvision layout [default: vgg16].
     #[arg(long, alias = "weights", value_name = "vgg16|vgg19|PATH", value_parser = parse_model)]
     pub model: Option<WeightsSource>,
+    /// The recipe: classic (Gatys et al. as the classic tools run it: L-BFGS, equal layer
+    /// weights) or modern (after crowsonkb/style-transfer-pytorch: each layer's loss scaled to a
+    /// unit gradient, layers 256:64:16:4:1, Adam, the average of the iterates shown). Sets the
+    /// weights and optimiser first; --preset and the other options override them [default:
+    /// classic].
+    #[arg(long, value_enum)]
+    pub look: Option<LookArg>,
+    /// Show the running average of the iterates with this decay (0: off; modern: 0.99).
+    #[arg(long, value_name = "DECAY")]
+    pub average: Option<f64>,
     /// A named look applied before the other options (they override it): Subtle, Balanced,
     /// Bold, "Fine texture", "Large strokes", or one saved in the app (any case).
     #[arg(long, value_name = "NAME")]
@@ -285,6 +295,15 @@ fn parse_mask(arg: &str) -> std::result::Result<(usize, PathBuf), String> {
     }
 }
 
+/// The look on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LookArg {
+    /// Gatys et al. as the classic tools run it.
+    Classic,
+    /// After crowsonkb/style-transfer-pytorch.
+    Modern,
+}
+
 /// Pooling on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PoolingArg {
@@ -328,6 +347,13 @@ impl SpecArgs {
     /// weights for another number of styles, layer weights for another number of layers) is
     /// refused with one line.
     pub fn apply(&self, mut spec: RenderSpec) -> Result<RenderSpec> {
+        if let Some(look) = self.look {
+            match look {
+                LookArg::Classic => Look::Classic,
+                LookArg::Modern => Look::Modern,
+            }
+            .apply(&mut spec);
+        }
         if let Some(name) = &self.preset {
             let (presets, unreadable) = neural_style_studio::transfer::preset::available_presets();
             if let Some(e) = unreadable {
@@ -389,6 +415,7 @@ impl SpecArgs {
         }
         set(&mut spec.run.lr, self.lr);
         spec.run.history = self.history.unwrap_or(spec.run.history);
+        set(&mut spec.run.average, self.average);
         if let Some(i) = self.init {
             spec.run.init = match i {
                 InitArg::Content => Init::Content,

@@ -509,6 +509,41 @@ fn average_pooling_changes_the_picture_and_is_stored_with_the_settings() {
 }
 
 #[test]
+fn the_modern_look_is_stored_with_its_recipe_and_re_renders_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 96, 64);
+    let out = dir.path().join("modern.png");
+    let o = run(&[
+        "render",
+        "--out",
+        s(&out),
+        "--content",
+        s(&content),
+        "--style",
+        s(&style),
+        "--size",
+        "64",
+        "--iters",
+        "12",
+        "--look",
+        "modern",
+        "--style-weight",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("adam"), "the look brings Adam");
+    let stored = settings_chunk(&out);
+    assert_eq!(stored["objective"]["look"], "Modern");
+    assert_eq!(stored["objective"]["style_weight"], 2.0, "options given after the look override it");
+    assert_eq!(stored["run"]["average"], 0.99);
+    assert_eq!(stored["run"]["optimizer"], "Adam");
+    let again = dir.path().join("again.png");
+    let o = run(&["render", "--settings-from", s(&out), "--out", s(&again)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(image::open(&again).unwrap().to_rgb8(), image::open(&out).unwrap().to_rgb8());
+}
+
+#[test]
 fn a_contact_sheet_renders_styles_by_presets_and_stores_each_cells_settings() {
     let dir = tempfile::tempdir().unwrap();
     let (content, style) = common::write_pair(dir.path(), 96, 64);

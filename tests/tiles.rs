@@ -11,7 +11,7 @@ use candle_core::{Device, Tensor};
 use neural_style_studio::model::{Tap, Vgg, WeightsSource};
 use neural_style_studio::transfer::gram::gram;
 use neural_style_studio::transfer::tiles::{evaluate_tiled, features_tiled, grams_tiled, TileGrid};
-use neural_style_studio::transfer::{evaluate_timed, Objective, PreparedImage, TargetCache, Targets};
+use neural_style_studio::transfer::{evaluate_timed, Look, Objective, PreparedImage, TargetCache, Targets};
 
 fn nets() -> [(&'static str, Arc<Vgg>); 2] {
     let fast = WeightsSource::Embedded.load(Tap::new(5, 1), &Device::Cpu).unwrap();
@@ -76,6 +76,16 @@ fn tiled_losses_and_gradient_equal_the_whole_image_with_many_small_tiles() {
         // Down to relu3_1: a 28 px halo on a 4 px grid; 27 px tiles round up to 28, and the
         // 150 x 110 image leaves remainders of 10 and 26 px.
         compare(&net, label, &shallow(), (150, 110), 27);
+    }
+}
+
+#[test]
+fn tiled_evaluation_is_exact_under_the_modern_looks_scaled_measure() {
+    // The scaled measure divides by sums over the whole Gram difference: pass 2 must use the
+    // global ones.
+    let objective = Objective { look: Look::Modern, ..shallow() };
+    for (label, net) in nets() {
+        compare(&net, label, &objective, (150, 110), 27);
     }
 }
 

@@ -440,6 +440,27 @@ fn a_preset_is_picked_from_the_panel_and_the_current_look_saved_as_one() {
 }
 
 #[test]
+fn the_modern_look_is_one_click_and_the_run_uses_its_recipe() {
+    use neural_style_studio::transfer::{Look, OptimizerKind};
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = tall_harness(launch(small_settings(dir.path()), false));
+    h.get_by_label("Modern").click();
+    h.run_steps(2);
+    let spec = h.state().settings.spec.clone();
+    assert_eq!((spec.objective.look, spec.run.optimizer), (Look::Modern, OptimizerKind::Adam));
+    assert!(spec.run.average > 0.0, "the average of the iterates is shown");
+    h.state_mut().settings.spec.schedule.iterations = 3;
+    h.get_by_label("Start").click();
+    step_until(&mut h, 60, "the run's frames", |a| {
+        a.status == Status::Stopped && a.frame.as_ref().is_some_and(|f| f.iteration == 3)
+    });
+    assert_eq!(h.state().frame.as_ref().unwrap().spec.objective.look, Look::Modern);
+    h.get_by_label("Classic").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.spec.run.optimizer, OptimizerKind::Lbfgs, "back to the classic recipe");
+}
+
+#[test]
 fn a_run_can_start_from_a_chosen_picture() {
     let dir = tempfile::tempdir().unwrap();
     let sketch = dir.path().join("sketch.png");
@@ -570,9 +591,9 @@ fn try_styles_renders_each_style_under_each_preset_and_a_click_loads_that_look()
     h.get_by_label("Try styles…").click();
     h.run_steps(2);
     let t = h.state().try_styles.as_ref().expect("the sheet is planned");
-    assert_eq!((t.plan.rows.len(), t.plan.cols.len()), (1, 5), "one style x the five built-in presets");
+    assert_eq!((t.plan.rows.len(), t.plan.cols.len()), (1, 6), "one style x the six built-in presets");
     step_until(&mut h, 240, "every cell", |a| {
-        a.try_styles.as_ref().is_some_and(|t| t.rendered() == 5 && t.progress.is_none())
+        a.try_styles.as_ref().is_some_and(|t| t.rendered() == 6 && t.progress.is_none())
     });
     let bold = "style / Bold";
     h.get_by_label(bold).click();

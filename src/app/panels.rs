@@ -213,6 +213,12 @@ fn optimiser_section(app: &mut App, ui: &mut Ui) {
         }
     });
     ui.add(slider(&mut s.lr, 1e-3..=2.0).logarithmic(true).text("Learning rate"));
+    let mut averaged = s.average > 0.0;
+    let hover = "Show the average of the recent iterations instead of the latest: calmer with Adam \
+                 (the Modern look's default)";
+    if ui.checkbox(&mut averaged, "Show the average of iterations").on_hover_text(hover).changed() {
+        s.average = if averaged { crate::transfer::look::MODERN_AVERAGE } else { 0.0 };
+    }
     let mut pick = false;
     ui.horizontal_wrapped(|ui| {
         ui.label("Init");

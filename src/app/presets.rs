@@ -9,7 +9,7 @@ use egui::Ui;
 use super::{Action, App};
 use crate::notice::Notice;
 use crate::transfer::preset::{all_presets, user_presets_path};
-use crate::transfer::Preset;
+use crate::transfer::{Look, Preset};
 
 /// The artist's presets and the name being typed for a new one (runtime state, not persisted:
 /// the presets file is the record).
@@ -48,6 +48,19 @@ pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
     let all = &app.presets.all;
     let spec = &mut app.settings.spec;
     let current = all.iter().find(|p| p.matches(spec)).map_or("Custom", |p| p.name.as_str()).to_string();
+    ui.horizontal(|ui| {
+        ui.label("Look").on_hover_text(
+            "Classic: Gatys et al. as the classic tools run it (L-BFGS). Modern: after \
+             crowsonkb/style-transfer-pytorch, every layer's texture in balance, Adam, the average \
+             of the recent iterations shown. Sets the weights and the optimiser (restarts).",
+        );
+        for look in Look::ALL {
+            let on = spec.objective.look == look;
+            if ui.selectable_label(on, look.label()).clicked() && !on {
+                look.apply(spec);
+            }
+        }
+    });
     ui.horizontal(|ui| {
         egui::ComboBox::from_label("Preset").selected_text(current).show_ui(ui, |ui| {
             for preset in all {

@@ -103,6 +103,33 @@ pub fn style_grad(features: &Tensor, diff: &Tensor, weight: f64, n: usize) -> Re
     unmatrix(&grad, channels_last, (c, h, w))
 }
 
+/// Keeps the scaled measure finite when a layer's Gram matrix matches its target exactly.
+const SCALED_EPS: f64 = 1e-12;
+
+/// One style layer's loss from its Gram difference `diff = G - A` (C, C), and the matrix that
+/// [`style_grad`] turns into the loss's gradient (its `diff` argument).
+///
+/// Classic: `mean(d^2)`, and `d` itself. Scaled (the Modern look): with `e = C d` (the Gram
+/// normalised by H W only, as crowsonkb/style-transfer-pytorch does), `sum e^2 / sum |e|`. It
+/// is homogeneous of degree 1 in `d`, so its gradient has the same size at every layer whatever
+/// the layer's scale: no layer's texture drowns the others'. With `S1 = sum |d|` and
+/// `S2 = sum d^2` it is `C S2 / S1`, whose derivative is `C (2 d S1 - S2 sign d) / S1^2`;
+/// `style_grad` applies `2 / C^2` times its argument, hence the `C^3 / 2`.
+pub fn style_measure(diff: &Tensor, scaled: bool) -> Result<(Tensor, Tensor)> {
+    if !scaled {
+        return Ok((diff.sqr()?.mean_all()?, diff.clone()));
+    }
+    let c = diff.dim(0)? as f64;
+    // Sums stay on the device as 0-d tensors: no synchronisation per layer.
+    let s1 = (diff.abs()?.sum_all()? + SCALED_EPS)?;
+    let s2 = diff.sqr()?.sum_all()?;
+    let loss = (s2.div(&s1)? * c)?;
+    let slope = diff.broadcast_div(&s1)?;
+    let pull = diff.sign()?.broadcast_mul(&s2.div(&s1.sqr()?)?)?;
+    let grad_matrix = ((slope - (pull * 0.5)?)? * c.powi(3))?;
+    Ok((loss, grad_matrix))
+}
+
 /// `mean((F - target)^2)` and its gradient w.r.t. `features`, scaled by `weight`.
 pub fn content_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
     content_term(features, target, weight, features.elem_count())
@@ -223,6 +250,23 @@ mod tests {
         let auto = (var.as_tensor().sub(&target_f).unwrap().sqr().unwrap().mean_all().unwrap() * 2.0).unwrap();
         let ag = auto.backward().unwrap().get(var.as_tensor()).unwrap().clone();
         assert!(max_rel_err(&g, &ag) < 1e-5, "content gradient");
+
+        for scaled in [false, true] {
+            let (l, m) = style_measure(&gram(&f).unwrap().sub(&a).unwrap(), scaled).unwrap();
+            let g = style_grad(&f, &m, 3.0, 4 * 3 * 5).unwrap();
+            let d = gram(var.as_tensor()).unwrap().sub(&a).unwrap();
+            let measure = if scaled {
+                // Written out independently: sum (4 d)^2 / sum |4 d| for C = 4.
+                let e = (d * 4.0).unwrap();
+                e.sqr().unwrap().sum_all().unwrap().div(&e.abs().unwrap().sum_all().unwrap()).unwrap()
+            } else {
+                d.sqr().unwrap().mean_all().unwrap()
+            };
+            let rel = (measure.to_scalar::<f32>().unwrap() / l.to_scalar::<f32>().unwrap() - 1.0).abs();
+            assert!(rel < 1e-5, "measure (scaled: {scaled}): {rel}");
+            let ag = (measure * 3.0).unwrap().backward().unwrap().get(var.as_tensor()).unwrap().clone();
+            assert!(max_rel_err(&g, &ag) < 1e-4, "measure's gradient (scaled: {scaled})");
+        }
 
         let (_, g) = tv_loss_and_grad(&f, 0.5).unwrap();
         let g = g.unwrap();

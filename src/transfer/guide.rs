@@ -78,12 +78,12 @@ impl Region {
         Ok(Some((sum / (c as f64 * mass))?))
     }
 
-    /// `mean((G - A)^2)` times the region's share of the layer, for `diff = G - A`.
-    pub fn loss(&self, k: usize, diff: &Tensor, pixels: usize) -> Result<Tensor> {
-        let mse = diff.sqr()?.mean_all()?;
+    /// A layer's loss `measure` over this region (see `gram::style_measure`) times the region's
+    /// share of the layer.
+    pub fn loss(&self, k: usize, measure: Tensor, pixels: usize) -> Result<Tensor> {
         match &self.guides {
-            None => Ok(mse),
-            Some(_) => Ok((mse * (self.mass(k, pixels)? / pixels as f64))?),
+            None => Ok(measure),
+            Some(_) => Ok((measure * (self.mass(k, pixels)? / pixels as f64))?),
         }
     }
 }
@@ -153,7 +153,7 @@ mod tests {
     use candle_core::{DType, Device, Tensor, Var};
 
     use super::*;
-    use crate::transfer::gram::{gram_sum, style_grad};
+    use crate::transfer::gram::{gram_sum, style_grad, style_measure};
     use crate::transfer::mask::Mask;
 
     fn close(a: &Tensor, b: &Tensor) -> f32 {
@@ -180,16 +180,25 @@ mod tests {
     fn the_masked_style_gradient_matches_autograd() {
         let (f, region, target) = setup();
         let pixels = 30;
-        // Autograd of share * mean((F M F^T / (C sum m^2) - A)^2).
-        let var = Var::from_tensor(&f).unwrap();
-        let fm = region.weigh(0, var.as_tensor(), None, 1).unwrap();
-        let g = region.gram(0, &gram_sum(&fm).unwrap(), 3, pixels).unwrap().unwrap();
-        let loss = region.loss(0, &g.sub(&target).unwrap(), pixels).unwrap();
-        let auto = loss.backward().unwrap().get(var.as_tensor()).unwrap().clone();
-        // The closed form.
-        let diff = g.detach().sub(&target).unwrap();
-        let explicit = style_grad(&region.weigh(0, &f, None, 2).unwrap(), &diff, 1.0, 3 * pixels).unwrap();
-        assert!(close(&explicit, &auto) < 1e-5, "{}", close(&explicit, &auto));
+        for scaled in [false, true] {
+            // Autograd of share * measure(F M F^T / (C sum m^2) - A), written out.
+            let var = Var::from_tensor(&f).unwrap();
+            let fm = region.weigh(0, var.as_tensor(), None, 1).unwrap();
+            let g = region.gram(0, &gram_sum(&fm).unwrap(), 3, pixels).unwrap().unwrap();
+            let d = g.sub(&target).unwrap();
+            let measure = if scaled {
+                let e = (d * 3.0).unwrap();
+                e.sqr().unwrap().sum_all().unwrap().div(&e.abs().unwrap().sum_all().unwrap()).unwrap()
+            } else {
+                d.sqr().unwrap().mean_all().unwrap()
+            };
+            let loss = region.loss(0, measure, pixels).unwrap();
+            let auto = loss.backward().unwrap().get(var.as_tensor()).unwrap().clone();
+            // The closed form.
+            let (_, slope) = style_measure(&g.detach().sub(&target).unwrap(), scaled).unwrap();
+            let explicit = style_grad(&region.weigh(0, &f, None, 2).unwrap(), &slope, 1.0, 3 * pixels).unwrap();
+            assert!(close(&explicit, &auto) < 1e-5, "scaled {scaled}: {}", close(&explicit, &auto));
+        }
     }
 
     #[test]

@@ -35,7 +35,8 @@ pub struct MemoryEstimate {
     pub network: u64,
     /// Content features and style Gram matrices.
     pub targets: u64,
-    /// Optimiser state: L-BFGS keeps 2 x history image-sized vectors, Adam 2.
+    /// Optimiser state: L-BFGS keeps 2 x history image-sized vectors, Adam 2 (and the average of
+    /// its iterates 2 more).
     pub optimizer: u64,
     /// The network's weights in every form the passes use.
     pub model: u64,
@@ -87,7 +88,7 @@ pub fn estimate(
     };
     let optimizer = match kind {
         OptimizerKind::Lbfgs => (2 * history as u64 + 4) * image,
-        OptimizerKind::Adam => 4 * image,
+        OptimizerKind::Adam => 6 * image,
     };
     Ok(MemoryEstimate { network, targets, optimizer, model: whole.weights * BYTES_PER_WEIGHT, base: PROGRAM_BYTES })
 }

@@ -1,6 +1,7 @@
 //! Losses, targets, optimisers, the render's description and its driver (no threads, no UI).
 
 pub mod adam;
+pub mod average;
 pub mod bounds;
 pub mod colour;
 pub mod events;
@@ -8,6 +9,7 @@ pub mod gram;
 pub mod guide;
 pub mod job;
 pub mod lbfgs;
+pub mod look;
 pub mod mask;
 pub mod memory;
 pub mod objective;
@@ -24,6 +26,7 @@ pub mod tiles;
 
 pub use colour::PreserveColors;
 pub use job::{Event, Fault, Job, MAX_FAULTS};
+pub use look::Look;
 pub use mask::{Mask, StyleMasks, Unpainted};
 pub use memory::{available_memory, estimate, fit_in_memory, largest_fitting, MemoryEstimate, MemoryPlan, Shortage};
 pub use objective::{evaluate, evaluate_timed, Losses, Objective, PhaseTimes, CONTENT_TAP, STYLE_TAPS};

@@ -3,7 +3,8 @@
 
 use candle_core::Tensor;
 
-use super::gram::{add_features, content_loss_and_grad, gram_sum, style_grad, tv_loss_and_grad};
+use super::gram::{add_features, content_loss_and_grad, gram_sum, style_grad, style_measure, tv_loss_and_grad};
+use super::look::Look;
 use super::mask::StyleMasks;
 use super::targets::{TargetRequest, Targets};
 use crate::error::{Error, Result};
@@ -34,6 +35,8 @@ pub struct Objective {
     /// Where each style applies (nothing painted: everywhere, blended).
     #[serde(skip_serializing_if = "is_unmasked")]
     pub masks: StyleMasks,
+    /// How each style layer's mismatch is measured (Classic or Modern).
+    pub look: Look,
 }
 
 fn is_unmasked(masks: &StyleMasks) -> bool {
@@ -50,6 +53,7 @@ impl Default for Objective {
             style_layers: STYLE_TAPS.iter().map(|&t| (t, 1.0)).collect(),
             style_blend: vec![1.0],
             masks: StyleMasks::default(),
+            look: Look::Classic,
         }
     }
 }
@@ -239,10 +243,10 @@ pub fn evaluate_timed(
         let mut loss = Tensor::zeros((), f.dtype(), f.device())?;
         for region in targets.regions() {
             let Some(g) = region.gram(k, &gram_sum(&region.weigh(k, f, None, 1)?)?, c, h * wd)? else { continue };
-            let diff = g.sub(region.target(k)?)?;
-            loss = loss.add(&region.loss(k, &diff, h * wd)?)?;
+            let (measure, slope) = style_measure(&g.sub(region.target(k)?)?, objective.look.scaled())?;
+            loss = loss.add(&region.loss(k, measure, h * wd)?)?;
             let weighed = region.weigh(k, f, None, 2)?;
-            add_grad(i, style_grad(&weighed, &diff, objective.style_weight * w, c * h * wd)?)?;
+            add_grad(i, style_grad(&weighed, &slope, objective.style_weight * w, c * h * wd)?)?;
         }
         scalars.push(loss);
         style_slots.push(Some(scalars.len() - 1));

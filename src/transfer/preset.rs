@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::look::Look;
 use super::spec::RenderSpec;
 use super::stepper::Init;
 use crate::error::{Error, Result};
@@ -36,6 +37,8 @@ pub struct Preset {
     pub pooling: Pooling,
     /// What the optimisation starts from (a grey start lets the painting take over).
     pub init: Init,
+    /// The recipe the weights belong to (its measure and optimiser).
+    pub look: Look,
 }
 
 impl Default for Preset {
@@ -64,11 +67,16 @@ impl Preset {
             pooling: spec.pooling,
             // A picture of the artist's is not a look: such a preset starts from the photo.
             init: if spec.run.init == Init::Image { Init::Content } else { spec.run.init },
+            look: spec.objective.look,
         }
     }
 
     /// Sets the look of `spec` to this preset's (images, size, schedule and the rest stay).
     pub fn apply(&self, spec: &mut RenderSpec) {
+        if spec.objective.look != self.look {
+            // The look's optimiser and measure first; the weights below are this preset's.
+            self.look.apply(spec);
+        }
         let o = &mut spec.objective;
         o.content_weight = self.content_weight;
         o.style_weight = self.style_weight;
@@ -87,6 +95,8 @@ impl Preset {
     /// The built-in presets, mildest first.
     pub fn builtins() -> Vec<Preset> {
         let base = Preset::default();
+        let mut modern = RenderSpec::default();
+        Look::Modern.apply(&mut modern);
         vec![
             Preset {
                 name: "Subtle".into(),
@@ -122,6 +132,12 @@ impl Preset {
                 style_layers: layers([0.5, 0.5, 1.0, 2.0, 2.0]),
                 style_scale: 1.6,
                 ..base
+            },
+            Preset {
+                name: "Modern".into(),
+                description: "crowsonkb's recipe: every layer's texture in balance, Adam, a calm averaged picture"
+                    .into(),
+                ..Preset::of("", "", &modern)
             },
         ]
     }
@@ -218,6 +234,19 @@ mod tests {
     }
 
     #[test]
+    fn a_preset_of_another_look_brings_that_looks_optimiser() {
+        use crate::transfer::OptimizerKind;
+        let mut spec = RenderSpec::default();
+        let modern = Preset::builtins().into_iter().find(|p| p.name == "Modern").unwrap();
+        modern.apply(&mut spec);
+        assert_eq!((spec.objective.look, spec.run.optimizer), (Look::Modern, OptimizerKind::Adam));
+        assert!(spec.run.average > 0.0 && modern.matches(&spec));
+        Preset::builtins()[2].apply(&mut spec);
+        assert_eq!((spec.objective.look, spec.run.optimizer), (Look::Classic, OptimizerKind::Lbfgs));
+        assert_eq!((spec.run.average, spec.objective.style_weight), (0.0, 1000.0));
+    }
+
+    #[test]
     fn user_presets_round_trip_and_replace_a_builtin_of_the_same_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join("presets.json");
@@ -227,7 +256,7 @@ mod tests {
         let loaded = load_user_presets(&path).unwrap();
         assert_eq!(loaded, vec![mine]);
         let all = all_presets(loaded);
-        assert_eq!(all.len(), 5);
+        assert_eq!(all.len(), Preset::builtins().len());
         assert_eq!(find(&all, "Bold").unwrap().style_weight, 5000.0);
     }
 

@@ -10,6 +10,7 @@ use image::RgbImage;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
+use super::average::Average;
 use super::bounds::Bounds;
 use super::objective::{evaluate_timed, Losses, Objective, PhaseTimes};
 use super::optimizer::{Optimizer, OptimizerKind};
@@ -58,6 +59,10 @@ pub struct RunSettings {
     /// (for comparisons with them). By default the image stays inside it, so the picture shown
     /// and exported is the one whose losses were computed.
     pub unbounded: bool,
+    /// Decay of the running average of the iterates that is shown instead of the latest
+    /// (0: off; the Modern look uses 0.99, about the last hundred): Adam's iterates jitter, their
+    /// average does not.
+    pub average: f64,
 }
 
 impl Default for RunSettings {
@@ -70,6 +75,7 @@ impl Default for RunSettings {
             seed: 0,
             tile: None,
             unbounded: false,
+            average: 0.0,
         }
     }
 }
@@ -79,7 +85,9 @@ const JUMP: f64 = 100.0;
 
 /// What one step measured. Each step is one evaluation of the loss and its gradient; the
 /// report gives the losses of the current image (the one shown), which is the evaluated image
-/// unless the line search rejected it.
+/// unless the line search rejected it. A run that shows the average of its iterates reports the
+/// latest iterate's losses (scoring the average would cost another forward pass each step);
+/// [`Stepper::losses`] scores the average.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StepReport {
     /// Evaluations before this one.
@@ -103,7 +111,8 @@ pub struct Stepper {
     objective: Objective,
     targets: Targets,
     optimizer: Optimizer,
-    /// The current image: the last one accepted (shown, exported, carried to the next stage).
+    /// The current image: the last one accepted, or the average of those accepted (shown,
+    /// exported, carried to the next stage).
     x: Tensor,
     /// Its losses under the current objective, once evaluated.
     current: Option<Losses>,
@@ -111,6 +120,8 @@ pub struct Stepper {
     trial: Option<Tensor>,
     /// The box the image is kept in, unless the run is unbounded.
     bounds: Option<Bounds>,
+    /// The running average of the iterates, shown as the current image when the run asks.
+    average: Option<Average>,
     iteration: usize,
     tile: Option<usize>,
 }
@@ -133,6 +144,7 @@ impl Stepper {
             return Err(Error::invalid("tiles must be at least 16 pixels"));
         }
         let tile = settings.tile.map(|t| t as usize);
+        let average = if settings.average == 0.0 { None } else { Some(Average::new(settings.average)?) };
         let targets = Targets::new(&net, &content, &styles, &request(&objective, tile), cache)?;
         let bounds = if settings.unbounded { None } else { Some(Bounds::displayable(net.device())?) };
         let mut x = initial_image(&net, &content, &styles, settings)?;
@@ -151,6 +163,7 @@ impl Stepper {
             current: None,
             trial: None,
             bounds,
+            average,
             iteration: 0,
             tile,
         })
@@ -190,7 +203,10 @@ impl Stepper {
         if !proposal.accepted {
             return self.unchanged(start, phases);
         }
-        self.x = point;
+        self.x = match &mut self.average {
+            Some(average) => average.add(&point)?,
+            None => point,
+        };
         self.current = Some(losses.clone());
         let report = StepReport { iteration: self.iteration, losses, accepted: true, seconds: 0.0, phases };
         self.iteration += 1;
@@ -254,6 +270,9 @@ impl Stepper {
     /// proposal and the current losses belong to the old objective or image.
     fn forget(&mut self) {
         self.optimizer.reset();
+        if let Some(average) = &mut self.average {
+            average.reset();
+        }
         self.trial = None;
         self.current = None;
     }

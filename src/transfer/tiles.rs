@@ -11,7 +11,7 @@
 
 use candle_core::Tensor;
 
-use super::gram::{add_features, content_term, gram_sum, style_grad, tv_loss_and_grad};
+use super::gram::{add_features, content_term, gram_sum, style_grad, style_measure, tv_loss_and_grad};
 use super::objective::{evaluate_timed, Losses, Objective, PhaseTimes, Terms};
 use super::targets::Targets;
 use crate::error::{Error, Result};
@@ -211,14 +211,16 @@ pub fn evaluate_tiled(
                 Some(sum) => region.gram(k, &sum, c, pixels)?,
                 None => None,
             };
-            let diff = match gram {
-                Some(g) => Some(g.sub(region.target(k)?)?),
+            // The loss, and the matrix pass 2 back-propagates (the difference, for Classic).
+            let slope = match gram {
+                Some(g) => {
+                    let (measure, slope) = style_measure(&g.sub(region.target(k)?)?, objective.look.scaled())?;
+                    loss = loss.add(&region.loss(k, measure, pixels)?)?;
+                    Some(slope)
+                }
                 None => None,
             };
-            if let Some(d) = &diff {
-                loss = loss.add(&region.loss(k, d, pixels)?)?;
-            }
-            layer_diffs.push(diff);
+            layer_diffs.push(slope);
         }
         scalars.push(loss);
         diffs.push(Some(layer_diffs));
