@@ -180,6 +180,11 @@ pub struct SpecArgs {
     /// [default: the image stays displayable, with a line search].
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub unbounded: Option<bool>,
+    /// Scale each loss term's gradient at its layer to unit L1 norm (times its weight), as
+    /// neural-style's -normalize_gradients does: every layer pulls equally, so the style weight
+    /// means something else (try 1-10x the content weight) [default: off].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub normalize_gradients: Option<bool>,
     /// Evaluate in tiles of N pixels (exact: the same picture, in less memory) [default: tiles
     /// only when the whole image does not fit].
     #[arg(long, value_name = "N")]
@@ -434,6 +439,8 @@ impl SpecArgs {
         spec.run.seed = self.seed.unwrap_or(spec.run.seed);
         spec.run.tile = self.tile.or(spec.run.tile);
         spec.run.unbounded = self.unbounded.unwrap_or(spec.run.unbounded);
+        let normalize = &mut spec.objective.normalize_gradients;
+        *normalize = self.normalize_gradients.unwrap_or(*normalize);
         if let Some(model) = &self.model {
             spec.model = model.clone();
         }

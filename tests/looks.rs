@@ -20,12 +20,11 @@ fn l1(t: &Tensor) -> f64 {
     f64::from(t.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap())
 }
 
-/// The L1 norm of each style layer's gradient on the picture, alone at weight 1.
-fn layer_pulls(look: Look) -> Vec<f64> {
+/// The L1 norm of each style layer's gradient on the picture, alone at weight 1, under `all`.
+fn layer_pulls(all: Objective) -> Vec<f64> {
     let net = embedded();
     let content = PreparedImage::new(common::content_image(96, 96), &net).unwrap();
     let style = PreparedImage::new(common::style_image(96, 96), &net).unwrap();
-    let all = Objective { look, ..Objective::default() };
     let targets = Targets::new(&net, &content, &[style], &all.target_request(), &mut TargetCache::new()).unwrap();
     let x = content.tensor.add(&common::noise(content.tensor.dims(), 0.2, 3)).unwrap();
     (0..STYLE_TAPS.len())
@@ -45,8 +44,8 @@ fn spread(v: &[f64]) -> f64 {
 
 #[test]
 fn the_modern_measure_gives_every_style_layer_a_comparable_pull_where_classic_does_not() {
-    let classic = layer_pulls(Look::Classic);
-    let modern = layer_pulls(Look::Modern);
+    let classic = layer_pulls(Objective::default());
+    let modern = layer_pulls(Objective { look: Look::Modern, ..Objective::default() });
     // Measured: Classic's layers differ 9,000-fold (relu5_1 barely moves the picture), the
     // Modern measure's 13-fold (what is left is the network's own gain between layers).
     assert!(spread(&classic) > 1000.0, "classic {classic:?}");
@@ -82,4 +81,31 @@ fn a_modern_run_shows_the_average_of_its_iterates_and_the_average_improves() {
     assert!(l1(&averaged.x().sub(plain.x()).unwrap()) > 0.0, "the average is not the last iterate");
     let end = averaged.losses().unwrap().total;
     assert!(end < start / 2.0, "the averaged picture's loss went from {start} to {end}");
+}
+
+#[test]
+fn normalised_gradients_give_every_style_layer_a_comparable_pull() {
+    // neural-style's -normalize_gradients: each layer's gradient at the layer has unit L1 norm,
+    // so what differs on the picture is the network's gain (as with the Modern measure).
+    let pulls = layer_pulls(Objective { normalize_gradients: true, ..Objective::default() });
+    assert!(spread(&pulls) < 40.0, "{pulls:?}");
+}
+
+#[test]
+fn a_run_with_normalised_gradients_converges_under_the_line_search() {
+    // Measured: the style loss falls 118-fold in 30 evaluations; with divisors measured at
+    // every point (not held) the line search rejected most steps and it fell 2-fold.
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
+    let objective = Objective { normalize_gradients: true, style_weight: 10.0, ..Objective::default() };
+    let mut stepper =
+        Stepper::new(net, content, vec![style], objective, &RunSettings::default(), &mut TargetCache::new()).unwrap();
+    let first = stepper.step().unwrap().losses;
+    let mut last = first.clone();
+    for _ in 0..30 {
+        last = stepper.step().unwrap().losses;
+    }
+    assert!(last.total < first.total / 3.0, "normalised objective {} -> {}", first.total, last.total);
+    assert!(last.style < first.style / 10.0, "style loss {} -> {}", first.style, last.style);
 }

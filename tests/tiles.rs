@@ -90,6 +90,15 @@ fn tiled_evaluation_is_exact_under_the_modern_looks_scaled_measure() {
 }
 
 #[test]
+fn tiled_evaluation_is_exact_with_normalised_gradients() {
+    // Each term's gradient norm is summed over every tile's interior before any is scaled.
+    let objective = Objective { normalize_gradients: true, ..shallow() };
+    for (label, net) in nets() {
+        compare(&net, label, &objective, (150, 110), 27);
+    }
+}
+
+#[test]
 fn tiled_targets_equal_the_whole_image_ones() {
     for (label, net) in nets() {
         let image = PreparedImage::new(common::style_image(230, 170), &net).unwrap();

@@ -165,6 +165,10 @@ fn weights_section(app: &mut App, ui: &mut Ui) {
         app.device_ui(ui);
         let s = &mut app.settings.spec;
         super::layers::layers_ui(s, ui);
+        ui.checkbox(&mut s.objective.normalize_gradients, "Normalise gradients").on_hover_text(
+            "Each layer's pull on the picture scaled to the same size, as neural-style's \
+             -normalize_gradients: the style weight then means something else (try 1-10)",
+        );
         for (tap, w) in &mut s.objective.style_layers {
             ui.add(slider(w, 0.0..=10.0).text(tap.to_string()));
         }

@@ -130,6 +130,33 @@ pub fn style_measure(diff: &Tensor, scaled: bool) -> Result<(Tensor, Tensor)> {
     Ok((loss, grad_matrix))
 }
 
+/// Keeps a normalised gradient finite when a term's gradient vanishes.
+const NORM_EPS: f64 = 1e-8;
+
+/// The divisor that scales a term's gradient at its layer (already multiplied by the term's
+/// `weight`), whose L1 norm is `l1` (0-d), to L1 norm `weight`: `l1 / weight`, a 0-d tensor
+/// (neural-style's `-normalize_gradients`, which gives every layer the same pull whatever its
+/// scale).
+pub fn gradient_divisor(l1: &Tensor, weight: f64) -> Result<Tensor> {
+    Ok(((l1 / weight)? + NORM_EPS)?)
+}
+
+/// Whether a divisor from [`gradient_divisor`] measured a gradient rather than its absence.
+pub fn gradient_moves(divisor: f64) -> bool {
+    divisor > 10.0 * NORM_EPS
+}
+
+/// `grad` (1, C, H, W) divided by the 0-d `divisor`, in the layout of `grad`.
+pub fn divide_features(grad: &Tensor, divisor: &Tensor) -> Result<Tensor> {
+    if grad.rank() == 4 && !grad.is_contiguous() {
+        let nhwc = grad.permute((0, 2, 3, 1))?;
+        if nhwc.is_contiguous() {
+            return Ok(nhwc.broadcast_div(divisor)?.permute((0, 3, 1, 2))?);
+        }
+    }
+    Ok(grad.broadcast_div(divisor)?)
+}
+
 /// `mean((F - target)^2)` and its gradient w.r.t. `features`, scaled by `weight`.
 pub fn content_loss_and_grad(features: &Tensor, target: &Tensor, weight: f64) -> Result<(Tensor, Tensor)> {
     content_term(features, target, weight, features.elem_count())

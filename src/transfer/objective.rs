@@ -3,7 +3,10 @@
 
 use candle_core::Tensor;
 
-use super::gram::{add_features, content_loss_and_grad, gram_sum, style_grad, style_measure, tv_loss_and_grad};
+use super::gram::{
+    add_features, content_loss_and_grad, divide_features, gradient_divisor, gradient_moves, gram_sum, style_grad,
+    style_measure, tv_loss_and_grad,
+};
 use super::look::Look;
 use super::mask::StyleMasks;
 use super::targets::{TargetRequest, Targets};
@@ -37,6 +40,10 @@ pub struct Objective {
     pub masks: StyleMasks,
     /// How each style layer's mismatch is measured (Classic or Modern).
     pub look: Look,
+    /// Scale each term's gradient at its layer to an L1 norm equal to its weight, as
+    /// neural-style's `-normalize_gradients` does (the total is then the weighted sum of each
+    /// term's loss over its gradient's norm, measured where it is evaluated).
+    pub normalize_gradients: bool,
 }
 
 fn is_unmasked(masks: &StyleMasks) -> bool {
@@ -54,6 +61,7 @@ impl Default for Objective {
             style_blend: vec![1.0],
             masks: StyleMasks::default(),
             look: Look::Classic,
+            normalize_gradients: false,
         }
     }
 }
@@ -116,31 +124,76 @@ pub struct Losses {
     pub tv: f64,
     /// unweighted Gram MSE per style layer, in `Objective::style_layers` order.
     pub style_layers: Vec<f64>,
+    /// The divisors of normalised gradients this evaluation used.
+    #[serde(skip)]
+    pub divisors: Divisors,
 }
 
 impl Losses {
-    /// Weighs the unweighted terms into the total (`None`: a term whose weight is zero).
-    /// A non-finite total is [`Error::NonFinite`].
+    /// Weighs the unweighted terms into the total (`None`: a term whose weight is zero), each
+    /// divided by its gradient's divisor when gradients are normalised. A non-finite total is
+    /// [`Error::NonFinite`].
     pub(super) fn assemble(
         objective: &Objective,
         content: Option<f64>,
         style_layers: &[Option<f64>],
         tv: f64,
+        divisors: &Divisors,
     ) -> Result<Self> {
         let mut losses = Losses {
             content: content.unwrap_or(0.0),
             tv,
             style_layers: style_layers.iter().map(|v| v.unwrap_or(0.0)).collect(),
+            divisors: divisors.clone(),
             ..Losses::default()
         };
         losses.style = objective.style_layers.iter().zip(&losses.style_layers).map(|(l, v)| l.1 * v).sum();
-        losses.total = objective.content_weight * losses.content
-            + objective.style_weight * losses.style
+        let style: f64 = objective
+            .style_layers
+            .iter()
+            .zip(&losses.style_layers)
+            .enumerate()
+            .map(|(k, (l, v))| l.1 * v / divisors.style.get(k).copied().flatten().unwrap_or(1.0))
+            .sum();
+        losses.total = objective.content_weight * losses.content / divisors.content.unwrap_or(1.0)
+            + objective.style_weight * style
             + objective.tv_weight * losses.tv;
         if !losses.total.is_finite() {
             return Err(Error::NonFinite("loss"));
         }
         Ok(losses)
+    }
+}
+
+/// What each term's gradient was divided by when gradients are normalised (`None`: not
+/// normalised), content and per style layer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Divisors {
+    /// The content term's.
+    pub content: Option<f64>,
+    /// Each style layer's, in `Objective::style_layers` order.
+    pub style: Vec<Option<f64>>,
+}
+
+impl Divisors {
+    /// Holds each term's divisor in `measured` that is not held yet and was measured from a
+    /// gradient that is not zero. A term whose gradient vanishes where the run starts (the
+    /// content term, at the photo) is held once it moves: its loss is zero there under any
+    /// divisor, so the function minimised so far is unchanged.
+    pub fn absorb(&mut self, measured: &Divisors) -> bool {
+        let take = |held: &mut Option<f64>, new: Option<f64>| match (*held, new) {
+            (None, Some(v)) if gradient_moves(v) => {
+                *held = Some(v);
+                true
+            }
+            _ => false,
+        };
+        let mut changed = take(&mut self.content, measured.content);
+        self.style.resize(measured.style.len(), None);
+        for (held, &new) in self.style.iter_mut().zip(&measured.style) {
+            changed |= take(held, new);
+        }
+        changed
     }
 }
 
@@ -223,33 +276,68 @@ pub fn evaluate_timed(
     };
     // Scalars are gathered as tensors and read back once, so a GPU is synchronised only once.
     let mut scalars: Vec<Tensor> = Vec::new();
+    // A term's gradient at its layer, normalised when asked by the divisor held or measured
+    // here: the divisor's slot in `scalars`.
+    let normalize = objective.normalize_gradients;
+    let held = targets.held_divisors();
+    let divide = |g: Tensor, weight: f64, held: Option<f64>, scalars: &mut Vec<Tensor>| {
+        if !normalize {
+            return Ok::<_, Error>((g, None));
+        }
+        let divisor = match held {
+            Some(v) => Tensor::new(v as f32, g.device())?.to_dtype(g.dtype())?,
+            None => gradient_divisor(&g.abs()?.sum_all()?, weight)?,
+        };
+        let g = divide_features(&g, &divisor)?;
+        scalars.push(divisor);
+        Ok((g, Some(scalars.len() - 1)))
+    };
+    let mut content_divisor = None;
     let content_slot = match terms.content {
         Some(i) => {
             let (l, g) = content_loss_and_grad(acts.output(i)?, &targets.content, objective.content_weight)?;
-            add_grad(i, g)?;
             scalars.push(l);
-            Some(scalars.len() - 1)
+            let loss_slot = scalars.len() - 1;
+            let (g, slot) = divide(g, objective.content_weight, held.and_then(|d| d.content), &mut scalars)?;
+            content_divisor = slot;
+            add_grad(i, g)?;
+            Some(loss_slot)
         }
         None => None,
     };
     let mut style_slots = Vec::new();
+    let mut style_divisors = Vec::new();
     for (k, (&layer, &(_, w))) in terms.style.iter().zip(&objective.style_layers).enumerate() {
         let Some(i) = layer else {
             style_slots.push(None);
+            style_divisors.push(None);
             continue;
         };
         let f = acts.output(i)?;
         let (_, c, h, wd) = f.dims4()?;
         let mut loss = Tensor::zeros((), f.dtype(), f.device())?;
+        let mut layer_grad: Option<Tensor> = None;
         for region in targets.regions() {
             let Some(g) = region.gram(k, &gram_sum(&region.weigh(k, f, None, 1)?)?, c, h * wd)? else { continue };
             let (measure, slope) = style_measure(&g.sub(region.target(k)?)?, objective.look.scaled())?;
             loss = loss.add(&region.loss(k, measure, h * wd)?)?;
             let weighed = region.weigh(k, f, None, 2)?;
-            add_grad(i, style_grad(&weighed, &slope, objective.style_weight * w, c * h * wd)?)?;
+            let part = style_grad(&weighed, &slope, objective.style_weight * w, c * h * wd)?;
+            layer_grad = Some(match layer_grad {
+                Some(prev) => add_features(&prev, &part)?,
+                None => part,
+            });
         }
         scalars.push(loss);
         style_slots.push(Some(scalars.len() - 1));
+        let mut divisor = None;
+        if let Some(g) = layer_grad {
+            let fixed = held.and_then(|d| d.style.get(k).copied().flatten());
+            let (g, slot) = divide(g, objective.style_weight * w, fixed, &mut scalars)?;
+            divisor = slot;
+            add_grad(i, g)?;
+        }
+        style_divisors.push(divisor);
     }
     let (tv_loss, tv_grad) = tv_loss_and_grad(x, objective.tv_weight)?;
     scalars.push(tv_loss);
@@ -257,7 +345,10 @@ pub fn evaluate_timed(
     let values: Vec<f32> = Tensor::stack(&scalars, 0)?.to_vec1()?;
     let value = |slot: Option<usize>| slot.map(|s| f64::from(values[s]));
     let style_values: Vec<Option<f64>> = style_slots.iter().map(|&s| value(s)).collect();
-    let losses = Losses::assemble(objective, value(content_slot), &style_values, f64::from(values[values.len() - 1]))?;
+    let divisors =
+        Divisors { content: value(content_divisor), style: style_divisors.iter().map(|&s| value(s)).collect() };
+    let tv = f64::from(values[values.len() - 1]);
+    let losses = Losses::assemble(objective, value(content_slot), &style_values, tv, &divisors)?;
     times.losses = clock.elapsed().as_secs_f64() - times.forward;
     if !want_grad {
         return Ok((losses, None, times));

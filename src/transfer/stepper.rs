@@ -187,6 +187,14 @@ impl Stepper {
             },
             evaluated => evaluated?,
         };
+        if self.objective.normalize_gradients {
+            // Normalised gradients: the divisors measured where the optimiser (re)starts are
+            // held until it starts again, so that it minimises one fixed function.
+            let mut held = self.targets.held_divisors().cloned().unwrap_or_default();
+            if held.absorb(&losses.divisors) {
+                self.targets.hold_divisors(Some(held));
+            }
+        }
         if let Some(current) = &self.current {
             if !self.optimizer.searches() && losses.total > JUMP * current.total {
                 return Err(Error::Diverged { from: current.total, to: losses.total });
@@ -270,6 +278,7 @@ impl Stepper {
     /// proposal and the current losses belong to the old objective or image.
     fn forget(&mut self) {
         self.optimizer.reset();
+        self.targets.hold_divisors(None);
         if let Some(average) = &mut self.average {
             average.reset();
         }

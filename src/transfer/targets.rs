@@ -10,6 +10,7 @@ use image::RgbImage;
 use super::gram::gram;
 use super::guide::{regions, Region};
 use super::mask::StyleMasks;
+use super::objective::Divisors;
 use super::tiles::{features_tiled, grams_tiled};
 use crate::error::{Error, Result};
 use crate::imageio::to_tensor;
@@ -188,6 +189,8 @@ pub struct Targets {
     strides: Vec<usize>,
     /// The picture's (width, height).
     size: (u32, u32),
+    /// Gradient divisors held fixed while gradients are normalised (see [`Targets::hold_divisors`]).
+    held: Option<Divisors>,
 }
 
 impl Targets {
@@ -212,7 +215,8 @@ impl Targets {
             })
             .collect::<Result<Vec<_>>>()?;
         let styles = styles.iter().map(|s| cache.get(net, s, taps, Kind::Gram, tile)).collect::<Result<Vec<_>>>()?;
-        let mut targets = Targets { content: content_t, styles, regions: Vec::new(), strides, size: content.size() };
+        let mut targets =
+            Targets { content: content_t, styles, regions: Vec::new(), strides, size: content.size(), held: None };
         targets.retarget(&request.blend, &request.masks)?;
         Ok(targets)
     }
@@ -238,6 +242,18 @@ impl Targets {
         let device = self.content.device().clone();
         self.regions = regions(masks, &self.styles, &blended, &self.strides, self.size, &device)?;
         Ok(())
+    }
+
+    /// Holds the divisors of normalised gradients fixed (`None`: each evaluation measures its
+    /// own). Held, they make the objective one fixed function, which a line search needs;
+    /// measured at every point, the gradient would not be the gradient of any loss.
+    pub fn hold_divisors(&mut self, divisors: Option<Divisors>) {
+        self.held = divisors;
+    }
+
+    /// The divisors held fixed, if any.
+    pub fn held_divisors(&self) -> Option<&Divisors> {
+        self.held.as_ref()
     }
 
     /// The regions the style terms are evaluated over (none when every mask is black).

@@ -11,8 +11,11 @@
 
 use candle_core::Tensor;
 
-use super::gram::{add_features, content_term, gram_sum, style_grad, style_measure, tv_loss_and_grad};
-use super::objective::{evaluate_timed, Losses, Objective, PhaseTimes, Terms};
+use super::gram::{
+    add_features, content_term, divide_features, gradient_divisor, gram_sum, style_grad, style_measure,
+    tv_loss_and_grad,
+};
+use super::objective::{evaluate_timed, Divisors, Losses, Objective, PhaseTimes, Terms};
 use super::targets::Targets;
 use crate::error::{Error, Result};
 use crate::model::{Activations, Vgg};
@@ -229,6 +232,29 @@ pub fn evaluate_tiled(
         scalars.push(s);
         scalars.len() - 1
     });
+    let pass = TermGrads { net, grid: &grid, objective, targets, terms: &terms, slopes: &diffs, size: (width, height) };
+    // Pass 1b, when gradients are normalised by divisors not held fixed: each term's gradient
+    // norm over every interior (one more forward per tile), before any tile's gradient is
+    // scaled by it.
+    let divisor_slots = match (objective.normalize_gradients, targets.held_divisors()) {
+        (false, _) => Vec::new(),
+        (true, Some(held)) => {
+            let terms =
+                std::iter::once(held.content).chain((0..diffs.len()).map(|k| held.style.get(k).copied().flatten()));
+            let mut slots = Vec::new();
+            for value in terms {
+                slots.push(match value {
+                    Some(v) => {
+                        scalars.push(Tensor::new(v as f32, x.device())?.to_dtype(x.dtype())?);
+                        Some(scalars.len() - 1)
+                    }
+                    None => None,
+                });
+            }
+            slots
+        }
+        (true, None) => pass.divisors(x, &mut scalars)?,
+    };
     let (tv_loss, tv_grad) = tv_loss_and_grad(x, objective.tv_weight)?;
     scalars.push(tv_loss);
     let values: Vec<f32> = Tensor::stack(&scalars, 0)?.to_vec1()?;
@@ -243,7 +269,11 @@ pub fn evaluate_tiled(
         })
         .collect();
     let content_value = content_slot.map(|s| f64::from(values[s]));
-    let losses = Losses::assemble(objective, content_value, &style_values, f64::from(values[values.len() - 1]))?;
+    let divisor = |t: usize| divisor_slots.get(t).copied().flatten().map(|s: usize| f64::from(values[s]));
+    let divisors = Divisors { content: divisor(0), style: (1..=diffs.len()).map(divisor).collect() };
+    let tv = f64::from(values[values.len() - 1]);
+    let losses = Losses::assemble(objective, content_value, &style_values, tv, &divisors)?;
+    let scale: Vec<Option<Tensor>> = divisor_slots.iter().map(|s| s.map(|s| scalars[s].clone())).collect();
     times.losses = clock.elapsed().as_secs_f64() - times.forward;
     if !want_grad {
         return Ok((losses, None, times));
@@ -258,22 +288,13 @@ pub fn evaluate_tiled(
             None => net.forward_taps(&crop(x, tile.outer)?, &terms.keep)?,
         };
         let mut tap_grads: Vec<Option<Tensor>> = vec![None; terms.depth];
-        if let Some(i) = terms.content {
-            let (_, outer) = grid.at_stride(tile, content_stride);
-            let target = crop(&targets.content, outer)?;
-            let (_, g) = content_term(acts.output(i)?, &target, objective.content_weight, layer_elems(i)?)?;
+        for (t, term) in pass.tile(&acts, tile)?.into_iter().enumerate() {
+            let Some((i, g)) = term else { continue };
+            let g = match scale.get(t).and_then(Option::as_ref) {
+                Some(divisor) => divide_features(&g, divisor)?,
+                None => g,
+            };
             add(&mut tap_grads[i], g)?;
-        }
-        for (k, ((layer_diffs, &layer), &(_, w))) in
-            diffs.iter().zip(&terms.style).zip(&objective.style_layers).enumerate()
-        {
-            let (Some(layer_diffs), Some(i)) = (layer_diffs, layer) else { continue };
-            let (_, outer) = grid.at_stride(tile, net.reach(i + 1).1);
-            for (diff, region) in layer_diffs.iter().zip(regions) {
-                let Some(diff) = diff else { continue };
-                let weighed = region.weigh(k, acts.output(i)?, Some(outer), 2)?;
-                add(&mut tap_grads[i], style_grad(&weighed, diff, objective.style_weight * w, layer_elems(i)?)?)?;
-            }
         }
         let g =
             if terms.depth == 0 { crop(x, tile.outer)?.zeros_like()? } else { net.backward(&acts, &mut tap_grads)? };
@@ -326,6 +347,91 @@ pub fn grams_tiled(net: &Vgg, x: &Tensor, keep: &[usize], tile: usize) -> Result
             Ok((sum / (c * (height / stride) * (width / stride)) as f64)?)
         })
         .collect()
+}
+
+/// What pass 2 needs to give each term's gradient at its layer for one tile.
+struct TermGrads<'a> {
+    net: &'a Vgg,
+    grid: &'a TileGrid,
+    objective: &'a Objective,
+    targets: &'a Targets,
+    terms: &'a Terms,
+    /// Per style layer and region, the global matrix `style_grad` takes (see `style_measure`).
+    slopes: &'a [Option<Vec<Option<Tensor>>>],
+    /// The image's (width, height).
+    size: (usize, usize),
+}
+
+impl TermGrads<'_> {
+    /// Element count of the whole of layer `i`.
+    fn layer_elems(&self, i: usize) -> Result<usize> {
+        let (_, stride) = self.net.reach(i + 1);
+        let c = self.net.layer_channels(i).ok_or_else(|| Error::internal("no such layer"))?;
+        Ok(c * (self.size.1 / stride) * (self.size.0 / stride))
+    }
+
+    /// Each term's gradient at its layer over the tile `acts` came from, as (layer, gradient):
+    /// the content term first, then each style layer (`None`: inactive), not normalised.
+    fn tile(&self, acts: &Activations, tile: &Tile) -> Result<Vec<Option<(usize, Tensor)>>> {
+        let (net, o) = (self.net, self.objective);
+        let mut out = Vec::with_capacity(1 + self.slopes.len());
+        out.push(match self.terms.content {
+            Some(i) => {
+                let (_, outer) = self.grid.at_stride(tile, net.reach(i + 1).1);
+                let target = crop(&self.targets.content, outer)?;
+                Some((i, content_term(acts.output(i)?, &target, o.content_weight, self.layer_elems(i)?)?.1))
+            }
+            None => None,
+        });
+        for (k, ((slopes, &layer), &(_, w))) in
+            self.slopes.iter().zip(&self.terms.style).zip(&o.style_layers).enumerate()
+        {
+            let (Some(slopes), Some(i)) = (slopes, layer) else {
+                out.push(None);
+                continue;
+            };
+            let (_, outer) = self.grid.at_stride(tile, net.reach(i + 1).1);
+            let mut sum = None;
+            for (slope, region) in slopes.iter().zip(self.targets.regions()) {
+                let Some(slope) = slope else { continue };
+                let weighed = region.weigh(k, acts.output(i)?, Some(outer), 2)?;
+                add(&mut sum, style_grad(&weighed, slope, o.style_weight * w, self.layer_elems(i)?)?)?;
+            }
+            out.push(sum.map(|g| (i, g)));
+        }
+        Ok(out)
+    }
+
+    /// Each term's gradient divisor (see `gram::gradient_divisor`) from its norm over every
+    /// tile's interior, pushed onto `scalars`: their slots, terms in [`Self::tile`]'s order.
+    fn divisors(&self, x: &Tensor, scalars: &mut Vec<Tensor>) -> Result<Vec<Option<usize>>> {
+        let mut norms: Vec<Option<Tensor>> = vec![None; 1 + self.slopes.len()];
+        for tile in self.grid.tiles() {
+            let acts = self.net.forward_taps(&crop(x, tile.outer)?, &self.terms.keep)?;
+            for (norm, term) in norms.iter_mut().zip(self.tile(&acts, tile)?) {
+                let Some((i, g)) = term else { continue };
+                let (inner, _) = self.grid.at_stride(tile, self.net.reach(i + 1).1);
+                if inner.w > 0 && inner.h > 0 {
+                    add(norm, crop(&g, inner)?.abs()?.sum_all()?)?;
+                }
+            }
+        }
+        let o = self.objective;
+        let weights = std::iter::once(o.content_weight).chain(o.style_layers.iter().map(|l| o.style_weight * l.1));
+        norms
+            .into_iter()
+            .zip(weights)
+            .map(|(norm, weight)| {
+                Ok(match norm {
+                    Some(n) => {
+                        scalars.push(gradient_divisor(&n, weight)?);
+                        Some(scalars.len() - 1)
+                    }
+                    None => None,
+                })
+            })
+            .collect()
+    }
 }
 
 fn grid_for(net: &Vgg, x: &Tensor, keep: &[usize], tile: usize) -> Result<TileGrid> {
