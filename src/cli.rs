@@ -201,7 +201,7 @@ pub struct SpecArgs {
     /// classic].
     #[arg(long, value_enum)]
     pub look: Option<LookArg>,
-    /// Show the running average of the iterates with this decay (0: off; modern: 0.99).
+    /// Show the running average of the iterates with this decay (0: off; modern: 0.97).
     #[arg(long, value_name = "DECAY")]
     pub average: Option<f64>,
     /// A named look applied before the other options (they override it): Subtle, Balanced,

@@ -60,7 +60,7 @@ pub struct RunSettings {
     /// and exported is the one whose losses were computed.
     pub unbounded: bool,
     /// Decay of the running average of the iterates that is shown instead of the latest
-    /// (0: off; the Modern look uses 0.99, about the last hundred): Adam's iterates jitter, their
+    /// (0: off; the Modern look uses 0.97, about the last thirty): Adam's iterates jitter, their
     /// average does not.
     pub average: f64,
 }
