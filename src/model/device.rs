@@ -57,6 +57,18 @@ impl DeviceChoice {
     }
 }
 
+/// Bytes free on `device` where candle can tell: a CUDA GPU's own memory (asked of its
+/// context on the calling thread, the worker's). `None` for the CPU and Metal, whose memory is
+/// the system's.
+pub fn free_memory(device: &Device) -> Option<u64> {
+    #[cfg(feature = "cuda")]
+    if let Ok(cuda) = device.as_cuda_device() {
+        return cuda.cuda_stream().context().mem_get_info().ok().map(|(free, _)| free as u64);
+    }
+    let _ = device;
+    None
+}
+
 fn first_line(e: &candle_core::Error) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
 }

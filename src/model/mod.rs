@@ -1,7 +1,7 @@
 //! The pretrained network: VGG architecture, explicit backward, and weight loading.
 
 pub mod cpu;
-mod device;
+pub mod device;
 mod epilogue;
 mod fast;
 pub mod hub;

@@ -11,7 +11,7 @@ use image::{DynamicImage, GrayImage, RgbImage};
 
 use super::colour::{keep_luminance, PreserveColors};
 pub use super::events::{Event, Fault, MAX_FAULTS};
-use super::memory::{available_memory, fit_in_memory};
+use super::memory::{available_memory_on, fit_in_memory};
 use super::objective::{Losses, Objective};
 use super::optimizer::Optimizer;
 use super::schedule::{carry_over, grow, Stage};
@@ -115,7 +115,12 @@ impl Job {
         // Refuse early what the largest stage cannot do; each stage is planned on its own when
         // it starts (tiles and a shorter history only where its size needs them), so the spec
         // keeps what was asked for.
-        let plan = fit_in_memory(&mut spec.clone(), sources.content.dimensions(), &net.config(), available_memory())?;
+        let plan = fit_in_memory(
+            &mut spec.clone(),
+            sources.content.dimensions(),
+            &net.config(),
+            available_memory_on(net.device()),
+        )?;
         let stages = spec.stages();
         let model = self.model.as_mut().ok_or_else(|| Error::internal("no model after loading"))?;
         let first = stages.first().ok_or_else(|| Error::internal("a schedule without stages"))?;
@@ -359,7 +364,7 @@ impl Job {
 fn stepper_at(model: &mut Model, spec: &RenderSpec, sources: &SourceImages, size: u32) -> Result<Stepper> {
     let net = model.net.clone();
     let mut at = RenderSpec { size, ..spec.clone() };
-    fit_in_memory(&mut at, sources.content.dimensions(), &net.config(), available_memory())?;
+    fit_in_memory(&mut at, sources.content.dimensions(), &net.config(), available_memory_on(net.device()))?;
     let dims = workable_size("content image", sources.content.dimensions(), size)?;
     let content = PreparedImage::new(resize(&sources.content, dims), &net)?;
     let style_side = ((f64::from(size) * spec.style_scale).round() as u32).max(MIN_SIZE);

@@ -277,8 +277,19 @@ pub fn largest_fitting(
     })
 }
 
-/// Memory the system can give this process now (RAM; GPUs' memory is not visible to candle).
+/// Memory the system can give this process now (RAM; see [`available_memory_on`] for a
+/// device's).
 pub fn available_memory() -> Option<u64> {
+    system_memory()
+}
+
+/// Bytes free where a render on `device` computes: the GPU's own memory where candle can tell
+/// (CUDA), otherwise the system's (the CPU, and Metal's memory shared with it).
+pub fn available_memory_on(device: &candle_core::Device) -> Option<u64> {
+    crate::model::device::free_memory(device).or_else(system_memory)
+}
+
+fn system_memory() -> Option<u64> {
     let mut sys = sysinfo::System::new().ok()?;
     sys.refresh_memory();
     let mut free = sys.available_memory();
@@ -303,6 +314,14 @@ mod tests {
 
     fn spec(size: u32) -> RenderSpec {
         RenderSpec { size, ..RenderSpec::new("c.png", &["s.png".into()]) }
+    }
+
+    #[test]
+    fn a_render_on_the_cpu_counts_the_systems_free_memory() {
+        let (device, system) = (available_memory_on(&candle_core::Device::Cpu), available_memory());
+        let (Some(device), Some(system)) = (device, system) else { panic!("no memory figure") };
+        // Two readings a moment apart: other processes may allocate in between.
+        assert!(device.abs_diff(system) < system / 20, "{device} vs {system}");
     }
 
     #[test]

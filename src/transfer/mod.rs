@@ -28,7 +28,10 @@ pub use colour::PreserveColors;
 pub use job::{Event, Fault, Job, MAX_FAULTS};
 pub use look::Look;
 pub use mask::{Mask, StyleMasks, Unpainted};
-pub use memory::{available_memory, estimate, fit_in_memory, largest_fitting, MemoryEstimate, MemoryPlan, Shortage};
+pub use memory::{
+    available_memory, available_memory_on, estimate, fit_in_memory, largest_fitting, MemoryEstimate, MemoryPlan,
+    Shortage,
+};
 pub use objective::{evaluate, evaluate_timed, Losses, Objective, PhaseTimes, CONTENT_TAP, STYLE_TAPS};
 pub use optimizer::{Optimizer, OptimizerKind};
 pub use preset::Preset;

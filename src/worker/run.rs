@@ -12,7 +12,7 @@ use crate::imageio::{fit_long_side, resize};
 use crate::model::device_name;
 use crate::notice::Notice;
 use crate::transfer::spec::MAX_SIZE;
-use crate::transfer::{available_memory, largest_fitting, Event, Job, RenderSpec};
+use crate::transfer::{available_memory_on, largest_fitting, Event, Job, RenderSpec};
 
 /// Everything the worker keeps between commands.
 pub(super) struct State {
@@ -196,7 +196,7 @@ impl State {
         self.content = Some(Arc::new(to_rgba(self.job.content()?.clone())));
         self.max_print = self.job.net().and_then(|net| {
             let dims = sources.content.dimensions();
-            largest_fitting(&spec_for_memory, dims, &net.config(), available_memory(), MAX_SIZE)
+            largest_fitting(&spec_for_memory, dims, &net.config(), available_memory_on(net.device()), MAX_SIZE)
         });
         // Show the initial image at once, before the first (slow) iteration.
         self.publish()?;

@@ -8,7 +8,7 @@ use image::RgbImage;
 use super::{grow, stepper_at, Job, Run};
 use crate::error::{Error, Result};
 use crate::imageio::to_tensor;
-use crate::transfer::memory::{available_memory, fit_in_memory};
+use crate::transfer::memory::{available_memory_on, fit_in_memory};
 use crate::transfer::spec::{RenderSpec, Schedule};
 
 /// A finished stage's result, kept while a larger stage runs.
@@ -58,7 +58,7 @@ impl Job {
             &mut spec.clone(),
             run.sources.content.dimensions(),
             &model.net.config(),
-            available_memory(),
+            available_memory_on(model.net.device()),
         )?;
         let mut stepper = stepper_at(model, &spec, &run.sources, stages[run.stage + 1].size)?;
         crate::transfer::carry_over(&run.stepper, &mut stepper)?;
