@@ -529,6 +529,7 @@ fn the_modern_look_is_stored_with_its_recipe_and_re_renders_exactly() {
         "modern",
         "--style-weight",
         "2",
+        "--normalize-gradients",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("adam"), "the look brings Adam");
@@ -537,6 +538,7 @@ fn the_modern_look_is_stored_with_its_recipe_and_re_renders_exactly() {
     assert_eq!(stored["objective"]["style_weight"], 2.0, "options given after the look override it");
     assert_eq!(stored["run"]["average"], 0.97);
     assert_eq!(stored["run"]["optimizer"], "Adam");
+    assert_eq!(stored["objective"]["normalize_gradients"], true);
     let again = dir.path().join("again.png");
     let o = run(&["render", "--settings-from", s(&out), "--out", s(&again)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
