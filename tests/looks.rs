@@ -68,12 +68,14 @@ fn a_modern_run_shows_the_average_of_its_iterates_and_the_average_improves() {
     let mut averaged = modern_stepper(0.9);
     let start = averaged.losses().unwrap().total;
     let (mut sum, mut bias) = (plain.x().zeros_like().unwrap(), 1.0);
-    for _ in 0..40 {
+    for t in 0..40 {
         plain.step().unwrap();
         averaged.step().unwrap();
-        // The iterates are the same; the shown image is their bias-corrected moving average.
-        sum = ((sum * 0.9).unwrap() + (plain.x() * 0.1).unwrap()).unwrap();
-        bias *= 0.9;
+        // The iterates are the same; the shown image is their bias-corrected moving average,
+        // whose window warms up to the decay.
+        let decay = (0.9f64).min((1.0 + t as f64) / (10.0 + t as f64));
+        sum = ((sum * decay).unwrap() + (plain.x() * (1.0 - decay)).unwrap()).unwrap();
+        bias *= decay;
         let expect = (&sum / (1.0 - bias)).unwrap();
         let err = l1(&averaged.x().sub(&expect).unwrap()) / l1(&expect);
         assert!(err < 1e-5, "the shown image is not the average: {err}");

@@ -29,10 +29,11 @@ const MODERN_STYLE: f64 = 1.0;
 /// Modern Adam learning rate in normalised units (0.02 of the 0..1 range, as crowsonkb uses,
 /// is about 0.09 of the network's normalised units).
 const MODERN_LR: f64 = 0.09;
-/// Decay of the average of the iterates shown in the Modern look (about the last 30).
-/// Measured at 256 px, 300 iterations, on tubingen + starry_night, the shown picture's loss:
-/// 20.3 for the last iterate, 10.7 averaged with 0.9, 11.0 with 0.97, 33.0 with 0.99 (crowsonkb's
-/// decay, for runs of 500-1000 iterations per scale: over 300 it lags behind the run).
+/// Decay of the average of the iterates shown in the Modern look (about the last 30, once
+/// warmed up). Measured at 256 px, 300 iterations, on tubingen + starry_night, the shown
+/// picture's loss: 20.3 for the last iterate; with fixed windows 10.7 averaged with 0.9, 11.0
+/// with 0.97, 33.0 with 0.99 (crowsonkb's decay, for runs of 500-1000 iterations per scale:
+/// over 300 it lags behind the run); 10.9 with 0.97 warming up.
 pub const MODERN_AVERAGE: f64 = 0.97;
 
 impl Look {
