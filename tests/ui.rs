@@ -310,7 +310,7 @@ fn keeping_the_photos_colours_applies_to_the_shown_image_without_a_restart() {
     // Adam moves every pixel from the first step (L-BFGS's first steps are tiny).
     settings.spec.run.optimizer = neural_style_studio::transfer::OptimizerKind::Adam;
     settings.spec.run.lr = 0.1;
-    let mut h = harness(launch(settings, true));
+    let mut h = tall_harness(launch(settings, true));
     step_until(&mut h, 60, "run to finish", |a| iteration(a) == 8 && a.status == Status::Stopped);
     let run = h.state().frame.as_ref().unwrap().run;
     let styled = h.state().frame.as_ref().unwrap().image.clone();
