@@ -213,11 +213,15 @@ impl App {
         let Some(r) = self.autosave.offer.take() else { return };
         let r = *r;
         let mut spec = r.stored.spec;
-        if let Some(own) = &self.autosave.file {
-            // The restored picture stays on disk as this session's file until it is exported.
-            let _ = std::fs::rename(&r.path, own);
-            spec.init_image = Some(crate::transfer::ImageRef::new(own));
+        if let Some(own) = self.autosave.file.clone() {
+            // The restored picture stays on disk as this session's file until it is exported:
+            // moved there on a task thread (no file I/O on the UI thread).
+            spec.init_image = Some(crate::transfer::ImageRef::new(&own));
             spec.run.init = Init::Image;
+            let from = r.path.clone();
+            self.tasks.spawn_done("autosave", move || {
+                Done::Adopted(std::fs::rename(&from, &own).map_err(|e| (from, e.to_string())))
+            });
         }
         let image = Arc::new(r.image);
         self.versions += 1;
@@ -243,6 +247,17 @@ impl App {
             ago(r.modified),
             r.iteration
         )));
+    }
+
+    /// A restored render could not become this session's file: Start carries on from where it
+    /// is (it stays there until the artist discards a later offer of it).
+    pub(super) fn adopted(&mut self, result: Result<(), (PathBuf, String)>) {
+        let Err((from, why)) = result else { return };
+        let spec = &mut self.settings.spec;
+        if spec.init_image.as_ref().map(|i| &i.path) == self.autosave.file.as_ref() {
+            spec.init_image = Some(crate::transfer::ImageRef::new(&from));
+        }
+        self.notice = Some(Notice::warning(format!("The restored render stays in {}: {why}", from.display())));
     }
 
     /// Forgets the offered render and removes its file.

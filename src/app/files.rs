@@ -141,6 +141,7 @@ impl App {
                 Done::Autosaved(result) => self.autosaved(result),
                 Done::Discarded(Err(e)) => self.notice = Some(Notice::warning(format!("Could not remove it: {e}"))),
                 Done::Discarded(Ok(())) => {}
+                Done::Adopted(result) => self.adopted(result),
                 Done::ModelChecked(cached) => self.models.vgg19_cached = Some(cached),
                 Done::ModelFetched(result) => self.model_fetched(result),
                 Done::SnapshotSpilled { id, thumb, result } => self.snapshot_spilled(id, thumb, result),

@@ -117,6 +117,9 @@ pub enum Done {
     Autosaved(Result<Duration, String>),
     /// A recovered render the artist discarded was removed, or why not.
     Discarded(Result<(), String>),
+    /// A restored render's file became this session's autosave, or it could not be moved from
+    /// where it is (the path) and why.
+    Adopted(Result<(), (PathBuf, String)>),
     /// Whether VGG19 is in the model cache, whole.
     ModelChecked(bool),
     /// A model fetch ended, or why it failed.
