@@ -509,28 +509,13 @@ fn average_pooling_changes_the_picture_and_is_stored_with_the_settings() {
 }
 
 #[test]
-fn the_modern_look_is_stored_with_its_recipe_and_re_renders_exactly() {
+fn the_modern_look_and_normalised_gradients_are_stored_and_re_render_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let (content, style) = common::write_pair(dir.path(), 96, 64);
     let out = dir.path().join("modern.png");
-    let o = run(&[
-        "render",
-        "--out",
-        s(&out),
-        "--content",
-        s(&content),
-        "--style",
-        s(&style),
-        "--size",
-        "64",
-        "--iters",
-        "12",
-        "--look",
-        "modern",
-        "--style-weight",
-        "2",
-        "--normalize-gradients",
-    ]);
+    let base = ["render", "--out", s(&out), "--content", s(&content), "--style", s(&style), "--size", "64"];
+    let look = ["--iters", "12", "--look", "modern", "--style-weight", "2", "--normalize-gradients"];
+    let o = run(&[&base[..], &look[..]].concat());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("adam"), "the look brings Adam");
     let stored = settings_chunk(&out);

@@ -42,7 +42,8 @@ pub struct Objective {
     pub look: Look,
     /// Scale each term's gradient at its layer to an L1 norm equal to its weight, as
     /// neural-style's `-normalize_gradients` does (the total is then the weighted sum of each
-    /// term's loss over its gradient's norm, measured where it is evaluated).
+    /// term's loss over its gradient's norm, measured where the optimiser starts and held: see
+    /// `Targets::hold_divisors`).
     pub normalize_gradients: bool,
 }
 
