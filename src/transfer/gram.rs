@@ -141,6 +141,11 @@ pub fn gradient_divisor(l1: &Tensor, weight: f64) -> Result<Tensor> {
     Ok(((l1 / weight)? + NORM_EPS)?)
 }
 
+/// A divisor held fixed, as a 0-d tensor on the device and in the dtype of `like`.
+pub fn held_divisor(value: f64, like: &Tensor) -> Result<Tensor> {
+    Ok(Tensor::new(value as f32, like.device())?.to_dtype(like.dtype())?)
+}
+
 /// Whether a divisor from [`gradient_divisor`] measured a gradient rather than its absence.
 pub fn gradient_moves(divisor: f64) -> bool {
     divisor > 10.0 * NORM_EPS

@@ -4,8 +4,8 @@
 use candle_core::Tensor;
 
 use super::gram::{
-    add_features, content_loss_and_grad, divide_features, gradient_divisor, gradient_moves, gram_sum, style_grad,
-    style_measure, tv_loss_and_grad,
+    add_features, content_loss_and_grad, divide_features, gradient_divisor, gradient_moves, gram_sum, held_divisor,
+    style_grad, style_measure, tv_loss_and_grad,
 };
 use super::look::Look;
 use super::mask::StyleMasks;
@@ -286,7 +286,7 @@ pub fn evaluate_timed(
             return Ok::<_, Error>((g, None));
         }
         let divisor = match held {
-            Some(v) => Tensor::new(v as f32, g.device())?.to_dtype(g.dtype())?,
+            Some(v) => held_divisor(v, &g)?,
             None => gradient_divisor(&g.abs()?.sum_all()?, weight)?,
         };
         let g = divide_features(&g, &divisor)?;

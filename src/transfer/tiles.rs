@@ -11,7 +11,9 @@
 
 use candle_core::Tensor;
 
-use super::gram::{add_features, content_term, divide_features, gram_sum, style_measure, tv_loss_and_grad};
+use super::gram::{
+    add_features, content_term, divide_features, gram_sum, held_divisor, style_measure, tv_loss_and_grad,
+};
 use super::objective::{evaluate_timed, Divisors, Losses, Objective, PhaseTimes, Terms};
 use super::targets::Targets;
 use crate::error::{Error, Result};
@@ -245,7 +247,7 @@ pub fn evaluate_tiled(
             for value in terms {
                 slots.push(match value {
                     Some(v) => {
-                        scalars.push(Tensor::new(v as f32, x.device())?.to_dtype(x.dtype())?);
+                        scalars.push(held_divisor(v, x)?);
                         Some(scalars.len() - 1)
                     }
                     None => None,
