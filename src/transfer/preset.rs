@@ -39,6 +39,8 @@ pub struct Preset {
     pub init: Init,
     /// The recipe the weights belong to (its measure and optimiser).
     pub look: Look,
+    /// Whether each term's gradient is normalised (it changes what the weights mean).
+    pub normalize_gradients: bool,
 }
 
 impl Default for Preset {
@@ -68,6 +70,7 @@ impl Preset {
             // A picture of the artist's is not a look: such a preset starts from the photo.
             init: if spec.run.init == Init::Image { Init::Content } else { spec.run.init },
             look: spec.objective.look,
+            normalize_gradients: spec.objective.normalize_gradients,
         }
     }
 
@@ -82,6 +85,7 @@ impl Preset {
         o.style_weight = self.style_weight;
         o.tv_weight = self.tv_weight;
         o.style_layers = self.style_layers.clone();
+        o.normalize_gradients = self.normalize_gradients;
         spec.style_scale = self.style_scale;
         spec.pooling = self.pooling;
         spec.run.init = self.init;
@@ -244,6 +248,20 @@ mod tests {
         Preset::builtins()[2].apply(&mut spec);
         assert_eq!((spec.objective.look, spec.run.optimizer), (Look::Classic, OptimizerKind::Lbfgs));
         assert_eq!((spec.run.average, spec.objective.style_weight), (0.0, 1000.0));
+    }
+
+    #[test]
+    fn a_preset_keeps_whether_gradients_are_normalised() {
+        // Its weights mean something else with normalised gradients: the two travel together.
+        let mut spec = RenderSpec::default();
+        spec.objective.normalize_gradients = true;
+        spec.objective.style_weight = 20.0;
+        let mine = Preset::of("Swirls", "", &spec);
+        let mut other = RenderSpec::default();
+        mine.apply(&mut other);
+        assert!(other.objective.normalize_gradients && mine.matches(&other));
+        Preset::builtins()[1].apply(&mut other);
+        assert!(!other.objective.normalize_gradients, "Balanced does not normalise");
     }
 
     #[test]
