@@ -6,6 +6,7 @@
 //! nothing spawns threads; below the app nothing knows egui.
 
 pub mod error;
+pub mod examples;
 pub mod grid;
 pub mod imageio;
 pub mod model;

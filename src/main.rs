@@ -62,6 +62,7 @@ mod window {
                     start: args.start,
                     warning,
                     autosave: neural_style_studio::app::autosave_dir(),
+                    examples: neural_style_studio::app::examples_dir(),
                 };
                 if !args.spec.is_empty() {
                     let mut settings = remembered.unwrap_or_default();

@@ -147,6 +147,8 @@ impl App {
                 Done::SnapshotSpilled { id, thumb, result } => self.snapshot_spilled(id, thumb, result),
                 Done::SnapshotLoaded { id, image } => self.snapshot_loaded(id, image),
                 Done::AutosaveFound(found) => self.autosave.offer = found,
+                Done::ExampleThumbs(thumbs) => self.example_thumbs(ctx, thumbs),
+                Done::ExampleUnpacked(result) => self.example_unpacked(result),
                 Done::Exported(result) => {
                     self.export_done(result.is_ok());
                     self.notice = Some(match result {

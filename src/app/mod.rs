@@ -3,6 +3,7 @@
 //! on the worker, and file dialogs, decoding and exports on short-lived threads ([`tasks`]).
 
 mod autosave;
+mod examples;
 mod files;
 mod filmstrip;
 mod layers;
@@ -41,11 +42,19 @@ pub struct Launch {
     /// Where the current render is saved every few seconds and on exit, and earlier sessions'
     /// unsaved renders are found (`None`: autosave off). See [`autosave_dir`].
     pub autosave: Option<PathBuf>,
+    /// Where the built-in example pictures are unpacked when the artist tries one (`None`: no
+    /// examples are offered). See [`examples_dir`].
+    pub examples: Option<PathBuf>,
 }
 
 /// The folder the app autosaves into by default.
 pub fn autosave_dir() -> Option<PathBuf> {
     autosave::default_dir()
+}
+
+/// The folder the built-in examples are unpacked into by default.
+pub fn examples_dir() -> Option<PathBuf> {
+    crate::examples::default_dir()
 }
 
 /// Something a panel asked for; applied after the panels are drawn.
@@ -126,6 +135,8 @@ pub struct App {
     pub try_styles_cells: (u32, usize),
     /// The models on offer and a fetch in progress.
     pub models: model::Models,
+    /// The built-in example pairs offered while nothing is loaded.
+    pub examples: examples::Offer,
 }
 
 impl App {
@@ -169,6 +180,7 @@ impl App {
             try_styles: None,
             try_styles_cells: (trystyles::CELL, trystyles::ITERATIONS),
             models: model::Models::default(),
+            examples: examples::Offer::new(launch.examples.clone()),
         };
         app.check_models();
         app.look_for_autosave();
@@ -425,11 +437,7 @@ impl eframe::App for App {
                     self.masks.preview_ui(ui, &response, img, &mut self.settings.spec.objective.masks, picture);
                     self.preview_rect = Some(img);
                 }
-                _ => {
-                    ui.centered_and_justified(|ui| {
-                        ui.label("Pick a content photo and a style painting, then press Start.");
-                    });
-                }
+                _ => self.empty_preview_ui(ui),
             }
         });
         self.browser_ui(&ctx);

@@ -142,6 +142,10 @@ pub enum Done {
     },
     /// The search for an earlier session's unsaved render finished.
     AutosaveFound(Option<Box<super::autosave::Recovered>>),
+    /// The example pictures' thumbnails, by file name.
+    ExampleThumbs(Vec<(&'static str, RgbaImage)>),
+    /// An example pair was written to disk: its photo and painting, or why not.
+    ExampleUnpacked(Result<(PathBuf, PathBuf), String>),
 }
 
 /// The channel background tasks report into.
