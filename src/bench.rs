@@ -37,6 +37,14 @@ pub struct BenchArgs {
     /// Use the generic candle path (what GPUs run) instead of the CPU fast path.
     #[arg(long)]
     pub generic: bool,
+    /// Evaluate in tiles of this side (exact tiled evaluation, as a print too large to run whole).
+    #[arg(long)]
+    pub tile: Option<u32>,
+    /// With --tile: MiB the tiled evaluation may spend keeping tiles' activations from its first
+    /// pass to its second (a render gives it what its memory plan leaves; 0 keeps only the last
+    /// tile's, as under a tight budget).
+    #[arg(long, default_value_t = 0)]
+    pub tile_cache: u64,
     /// Content image (default: a generated 4:3 test picture).
     #[arg(long)]
     pub content: Option<PathBuf>,
@@ -77,6 +85,9 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         args.warmup,
         args.iters
     );
+    if let Some(tile) = args.tile {
+        println!("tiles of {tile} px, {} MiB for activations kept between the passes", args.tile_cache);
+    }
     println!(
         "{:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}",
         "size", "median s", "min s", "GFLOP", "GFLOP/s", "best", "RSS MiB"
@@ -95,10 +106,16 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         let content = PreparedImage::new(resize(&photo, dims), &net)?;
         let style = PreparedImage::new(resize(&painting, fit_long_side(painting.dimensions(), size)), &net)?;
         let kind = OptimizerKind::from(args.optimizer);
-        let settings =
-            RunSettings { optimizer: kind, lr: kind.default_lr(), unbounded: args.unbounded, ..RunSettings::default() };
+        let settings = RunSettings {
+            optimizer: kind,
+            lr: kind.default_lr(),
+            unbounded: args.unbounded,
+            tile: args.tile,
+            ..RunSettings::default()
+        };
         let mut stepper =
             Stepper::new(net.clone(), content, vec![style], Objective::default(), &settings, &mut TargetCache::new())?;
+        stepper.set_tile_cache(args.tile_cache << 20);
         for _ in 0..args.warmup {
             stepper.step()?;
         }

@@ -123,7 +123,7 @@ fn tiled_masked_losses_and_gradient_equal_the_whole_image_on_both_paths() {
         assert_eq!(targets.regions().len(), 3);
         let x = content.tensor.add(&common::noise(content.tensor.dims(), 0.35, 1)).unwrap();
         let (whole, whole_grad, _) = evaluate_timed(&net, &x, &objective, &targets, true).unwrap();
-        let (tiled, tiled_grad, _) = evaluate_tiled(&net, &x, &objective, &targets, 27, true).unwrap();
+        let (tiled, tiled_grad, _) = evaluate_tiled(&net, &x, &objective, &targets, 27, true, 0).unwrap();
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * b.abs().max(1e-12);
         for (k, (a, b)) in tiled.style_layers.iter().zip(&whole.style_layers).enumerate() {
             assert!(close(*a, *b), "fast {fast}: style layer {k}: {a} vs {b}");

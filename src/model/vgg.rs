@@ -197,6 +197,13 @@ impl Activations {
     pub fn output(&self, i: usize) -> Result<&Tensor> {
         self.outputs.get(i).and_then(Option::as_ref).ok_or_else(|| Error::internal(format!("layer {i} was not kept")))
     }
+
+    /// Bytes these activations hold (f32 buffers and kept outputs).
+    pub fn bytes(&self) -> u64 {
+        let buffers: usize = self.hwc.iter().map(Vec::len).sum();
+        let outputs: usize = self.outputs.iter().flatten().map(Tensor::elem_count).sum();
+        (4 * (buffers + outputs)) as u64
+    }
 }
 
 /// A VGG trunk ready to run on one device.

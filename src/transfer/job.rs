@@ -11,7 +11,7 @@ use image::{DynamicImage, GrayImage, RgbImage};
 
 use super::colour::{keep_luminance, PreserveColors};
 pub use super::events::{Event, Fault, MAX_FAULTS};
-use super::memory::{available_memory_on, fit_in_memory};
+use super::memory::{available_memory_on, fit_in_memory, tile_cache};
 use super::objective::{Losses, Objective};
 use super::optimizer::Optimizer;
 use super::schedule::{carry_over, grow, Stage};
@@ -364,7 +364,8 @@ impl Job {
 fn stepper_at(model: &mut Model, spec: &RenderSpec, sources: &SourceImages, size: u32) -> Result<Stepper> {
     let net = model.net.clone();
     let mut at = RenderSpec { size, ..spec.clone() };
-    fit_in_memory(&mut at, sources.content.dimensions(), &net.config(), available_memory_on(net.device()))?;
+    let available = available_memory_on(net.device());
+    let plan = fit_in_memory(&mut at, sources.content.dimensions(), &net.config(), available)?;
     let dims = workable_size("content image", sources.content.dimensions(), size)?;
     let content = PreparedImage::new(resize(&sources.content, dims), &net)?;
     let style_side = ((f64::from(size) * spec.style_scale).round() as u32).max(MIN_SIZE);
@@ -377,7 +378,9 @@ fn stepper_at(model: &mut Model, spec: &RenderSpec, sources: &SourceImages, size
             PreparedImage::new(resize(s, dims), &net)
         })
         .collect::<Result<Vec<_>>>()?;
-    Stepper::new(net, content, styles, spec.objective.clone(), &at.run, &mut model.cache)
+    let mut stepper = Stepper::new(net, content, styles, spec.objective.clone(), &at.run, &mut model.cache)?;
+    stepper.set_tile_cache(tile_cache(&plan, available));
+    Ok(stepper)
 }
 
 /// After a non-finite step (the stepper kept its last finite image): restart the optimiser more

@@ -254,6 +254,14 @@ pub fn fit_in_memory(
     Err(Error::Memory(Shortage { size, needed: wanted.total(), available, fits }))
 }
 
+/// Bytes beyond `plan`'s estimate that a tiled evaluation may spend keeping tiles' activations
+/// from its first pass to its second (each tile kept is one forward pass saved): what is left
+/// of [`TILED_BUDGET`] (or of the free memory, when less) once the plan is counted. Zero when
+/// the free memory is unknown.
+pub fn tile_cache(plan: &MemoryPlan, available: Option<u64>) -> u64 {
+    available.map_or(0, |a| ((a as f64 * USABLE) as u64).min(TILED_BUDGET).saturating_sub(plan.estimate.total()))
+}
+
 /// The largest long side up to `limit` (a multiple of 32) at which `spec`'s render fits in
 /// `available` bytes when everything that can shrink has (the smallest tiles, the shortest
 /// history): what the app offers as the largest print. `None` when none fits; `limit` when the

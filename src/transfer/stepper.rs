@@ -124,6 +124,8 @@ pub struct Stepper {
     average: Option<Average>,
     iteration: usize,
     tile: Option<usize>,
+    /// Bytes tiled evaluations may spend keeping tiles' activations between their passes.
+    tile_cache: u64,
 }
 
 impl Stepper {
@@ -166,6 +168,7 @@ impl Stepper {
             average,
             iteration: 0,
             tile,
+            tile_cache: 0,
         })
     }
 
@@ -229,6 +232,12 @@ impl Stepper {
         Ok(StepReport { seconds: start.elapsed().as_secs_f64(), ..report })
     }
 
+    /// Lets tiled evaluations keep tiles' activations from their first pass to their second in up
+    /// to `bytes` (see [`super::memory::tile_cache`]); the default is none beyond the last tile's.
+    pub fn set_tile_cache(&mut self, bytes: u64) {
+        self.tile_cache = bytes;
+    }
+
     /// Losses at the current image (forward pass only).
     pub fn losses(&self) -> Result<Losses> {
         Ok(self.evaluate(&self.x, false)?.0)
@@ -237,7 +246,9 @@ impl Stepper {
     /// The losses (and gradient) at `x`, whole or in tiles.
     fn evaluate(&self, x: &Tensor, want_grad: bool) -> Result<(Losses, Option<Tensor>, PhaseTimes)> {
         match self.tile {
-            Some(tile) => evaluate_tiled(&self.net, x, &self.objective, &self.targets, tile, want_grad),
+            Some(tile) => {
+                evaluate_tiled(&self.net, x, &self.objective, &self.targets, tile, want_grad, self.tile_cache)
+            }
             None => evaluate_timed(&self.net, x, &self.objective, &self.targets, want_grad),
         }
     }

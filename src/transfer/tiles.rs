@@ -144,7 +144,9 @@ pub fn crop(f: &Tensor, r: Rect) -> Result<Tensor> {
     Ok(f.narrow(2, r.y, r.h)?.narrow(3, r.x, r.w)?.contiguous()?)
 }
 
-/// [`super::objective::evaluate_timed`] tile by tile: the same losses and gradient.
+/// [`super::objective::evaluate_timed`] tile by tile: the same losses and gradient. Pass 1 keeps
+/// the activations of the last tile, and of earlier tiles while they fit in `cache` bytes, so that
+/// pass 2 need not run those tiles forward again.
 pub fn evaluate_tiled(
     net: &Vgg,
     x: &Tensor,
@@ -152,6 +154,7 @@ pub fn evaluate_tiled(
     targets: &Targets,
     tile: usize,
     want_grad: bool,
+    cache: u64,
 ) -> Result<(Losses, Option<Tensor>, PhaseTimes)> {
     let clock = std::time::Instant::now();
     let mut times = PhaseTimes::default();
@@ -173,7 +176,8 @@ pub fn evaluate_tiled(
     let regions = targets.regions();
     let mut sums: Vec<Vec<Option<Tensor>>> = vec![vec![None; regions.len()]; objective.style_layers.len()];
     let mut content_sum: Option<Tensor> = None;
-    let mut kept: Option<Activations> = None;
+    let mut kept: Vec<Option<Activations>> = grid.tiles().iter().map(|_| None).collect();
+    let mut room = cache;
     for (t, tile) in grid.tiles().iter().enumerate() {
         let acts = net.forward_taps(&crop(x, tile.outer)?, &terms.keep)?;
         if let Some(i) = terms.content {
@@ -193,8 +197,9 @@ pub fn evaluate_tiled(
                 add(sum, gram_sum(&region.weigh(k, &part, Some(global(inner, outer)), 1)?)?)?;
             }
         }
-        if want_grad && t + 1 == grid.tiles().len() {
-            kept = Some(acts);
+        if want_grad && (t + 1 == grid.tiles().len() || acts.bytes() <= room) {
+            room = room.saturating_sub(acts.bytes());
+            kept[t] = Some(acts);
         }
     }
     times.forward = clock.elapsed().as_secs_f64();
@@ -281,11 +286,11 @@ pub fn evaluate_tiled(
         return Ok((losses, None, times));
     }
 
-    // Pass 2: each tile's gradient from the global differences, in reverse so that the last
-    // tile's activations from pass 1 are used before being dropped.
+    // Pass 2: each tile's gradient from the global differences, in reverse so that the
+    // activations kept from pass 1 are used (and dropped) first.
     let mut parts: Vec<Option<Tensor>> = vec![None; grid.tiles().len()];
     for (t, tile) in grid.tiles().iter().enumerate().rev() {
-        let acts = match kept.take() {
+        let acts = match kept[t].take() {
             Some(acts) => acts,
             None => net.forward_taps(&crop(x, tile.outer)?, &terms.keep)?,
         };
