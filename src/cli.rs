@@ -189,10 +189,12 @@ pub struct SpecArgs {
     /// only when the whole image does not fit].
     #[arg(long, value_name = "N")]
     pub tile: Option<u32>,
-    /// The network: vgg16 (embedded), vgg19 (torchvision's, fetched once from the Hugging Face
-    /// Hub into its cache, with a progress bar; HF_HUB_OFFLINE=1 uses the cache only), or the
-    /// path of VGG16/VGG19 safetensors in torchvision layout [default: vgg16].
-    #[arg(long, alias = "weights", value_name = "vgg16|vgg19|PATH", value_parser = parse_model)]
+    /// The network: vgg16 (embedded), vgg19-classic (embedded: the original ImageNet VGG19 the
+    /// classic tools run, whose features give their look; the Bold preset's), vgg19
+    /// (torchvision's, fetched once from the Hugging Face Hub into its cache, with a progress bar;
+    /// HF_HUB_OFFLINE=1 uses the cache only), or the path of VGG16/VGG19 safetensors in
+    /// torchvision layout [default: vgg16].
+    #[arg(long, alias = "weights", value_name = "vgg16|vgg19-classic|vgg19|PATH", value_parser = parse_model)]
     pub model: Option<WeightsSource>,
     /// The recipe: classic (Gatys et al. as the classic tools run it: L-BFGS, equal layer
     /// weights) or modern (after crowsonkb/style-transfer-pytorch: each layer's loss scaled to a
@@ -256,6 +258,7 @@ fn parse_model(arg: &str) -> std::result::Result<WeightsSource, String> {
     Ok(match arg.trim().to_ascii_lowercase().as_str() {
         "vgg16" => WeightsSource::Embedded,
         "vgg19" => WeightsSource::Vgg19,
+        "vgg19-classic" => WeightsSource::ClassicVgg19,
         _ => WeightsSource::File(PathBuf::from(arg)),
     })
 }

@@ -558,7 +558,7 @@ fn a_contact_sheet_renders_styles_by_presets_and_stores_each_cells_settings() {
     let cells: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     assert_eq!(cells.len(), 4, "2 styles x 2 presets");
     let cell = |r: u64, c: u64| cells.iter().find(|v| v["row"] == r && v["col"] == c).unwrap()["spec"].clone();
-    assert_eq!(cell(0, 1)["objective"]["style_weight"], 1000.0, "Bold in the second column");
+    assert_eq!(cell(0, 1)["model"], "ClassicVgg19", "Bold, on the classic VGG19, in the second column");
     assert_eq!(cell(1, 0)["objective"]["style_weight"], 20.0, "Subtle in the first");
     assert!(cell(1, 0)["styles"][0]["path"].as_str().unwrap().ends_with("stripes.png"), "the second style's row");
     // The sheet: a label column and header, then four cells, each one of the renders.

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor, Var};
 use neural_style_studio::model::{
-    weights::EMBEDDED_VGG16_SHA256, Arch, Pooling, Tap, Vgg, WeightsSource, EMBEDDED_VGG16,
+    weights::{EMBEDDED_VGG16_SHA256, EMBEDDED_VGG19_SHA256},
+    Arch, Pooling, Tap, Vgg, WeightsSource, EMBEDDED_VGG16, EMBEDDED_VGG19,
 };
 use neural_style_studio::transfer::gram::gram;
 use neural_style_studio::transfer::{
@@ -31,6 +32,27 @@ fn embedded_model_matches_committed_sha256_and_loads_as_vgg16() {
     assert_eq!(net.config().arch, Arch::Vgg16);
     assert_eq!(net.tap_channels(Tap::new(4, 2)), Some(512));
     assert!(net.tap_index(Tap::new(5, 2)).is_none(), "runs no deeper than relu5_1");
+}
+
+#[test]
+fn the_classic_vgg19_is_embedded_and_sees_a_picture_with_live_units_at_every_depth() {
+    let digest = format!("{:x}", Sha256::digest(EMBEDDED_VGG19));
+    assert_eq!(digest, EMBEDDED_VGG19_SHA256);
+    let file =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/vgg19.safetensors.sha256")).unwrap();
+    assert!(file.starts_with(&digest), "assets/vgg19.safetensors.sha256 is stale");
+    let net = WeightsSource::ClassicVgg19.load(Tap::new(5, 1), &Device::Cpu).unwrap();
+    assert_eq!(net.config().arch, Arch::Vgg19);
+    let taps = [Tap::new(1, 1), Tap::new(3, 4), Tap::new(4, 2), Tap::new(5, 1)];
+    let keep: Vec<usize> = taps.iter().map(|&t| net.tap_index(t).unwrap()).collect();
+    let photo = PreparedImage::new(common::content_image(96, 64), &net).unwrap();
+    let acts = net.forward_taps(&photo.tensor, &keep).unwrap();
+    for (tap, &i) in taps.iter().zip(&keep) {
+        // A wrongly folded input (BGR, 0..255) or scrambled weights leave layers dead or saturated.
+        let out = acts.output(i).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let live = out.iter().filter(|&&v| v > 0.0).count() as f64 / out.len() as f64;
+        assert!(out.iter().all(|v| v.is_finite()) && (0.02..0.9).contains(&live), "{tap}: {live:.3} live");
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use neural_style_studio::app::{App, Launch, Settings};
+use neural_style_studio::model::WeightsSource;
 use neural_style_studio::notice::Level;
 use neural_style_studio::transfer::{ImageRef, RenderSpec};
 use neural_style_studio::worker::Status;
@@ -415,7 +416,7 @@ fn a_preset_is_picked_from_the_panel_and_the_current_look_saved_as_one() {
     h.get_by_label("Bold").click();
     h.run_steps(2);
     let spec = h.state().settings.spec.clone();
-    assert_eq!((spec.objective.style_weight, spec.style_scale), (1000.0, 1.25), "Bold's look");
+    assert_eq!((spec.objective.style_weight, &spec.model), (100.0, &WeightsSource::ClassicVgg19), "Bold's look");
     // Save a look of one's own.
     h.state_mut().settings.spec.objective.style_weight = 777.0;
     h.state_mut().presets.new_name = "Mine".into();
@@ -458,6 +459,24 @@ fn the_modern_look_is_one_click_and_the_run_uses_its_recipe() {
     h.get_by_label("Classic").click();
     h.run_steps(2);
     assert_eq!(h.state().settings.spec.run.optimizer, OptimizerKind::Lbfgs, "back to the classic recipe");
+}
+
+#[test]
+fn the_classic_vgg19_is_chosen_from_the_model_menu_and_the_run_uses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = tall_harness(launch(small_settings(dir.path()), false));
+    open_advanced(&mut h);
+    h.get_by_label("Model").click();
+    h.run_steps(2);
+    h.get_by_label("VGG19 classic (built in)").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.spec.model, WeightsSource::ClassicVgg19);
+    h.state_mut().settings.spec.schedule.iterations = 2;
+    h.get_by_label("Start").click();
+    step_until(&mut h, 60, "the run on VGG19", |a| {
+        a.status == Status::Stopped && a.frame.as_ref().is_some_and(|f| f.iteration == 2)
+    });
+    assert_eq!(h.state().frame.as_ref().unwrap().spec.model, WeightsSource::ClassicVgg19);
 }
 
 #[test]
@@ -599,7 +618,7 @@ fn try_styles_renders_each_style_under_each_preset_and_a_click_loads_that_look()
     h.get_by_label(bold).click();
     h.run_steps(2);
     let spec = &h.state().settings.spec;
-    assert_eq!((spec.objective.style_weight, spec.style_scale), (1000.0, 1.25), "Bold's look");
+    assert_eq!((spec.objective.style_weight, &spec.model), (100.0, &WeightsSource::ClassicVgg19), "Bold's look");
     assert_eq!(spec.size, 64, "the artist's size is kept");
     assert!(notice_starts(h.state(), Level::Info, "Loaded the look of style / Bold"));
 }

@@ -2,12 +2,13 @@
 
 use egui::Ui;
 
-/// Which layers the content and style terms match (changing them restarts the run). The
-/// embedded model is VGG16; a weights file may be VGG19, whose extra layers are offered too (a
+/// Which layers the content and style terms match (changing them restarts the run): those of the
+/// model chosen (VGG16 or VGG19; a weights file may be either, so VGG19's are offered, and a
 /// layer the model lacks is named when the run starts).
 pub(super) fn layers_ui(s: &mut crate::transfer::RenderSpec, ui: &mut Ui) {
-    use crate::model::{Arch, WeightsSource};
-    let arch = if s.model == WeightsSource::Embedded { Arch::Vgg16 } else { Arch::Vgg19 };
+    use crate::model::Arch;
+    // A weights file may hold either: offer VGG19's layers, and name a missing one at the start.
+    let arch = s.model.arch_hint().unwrap_or(Arch::Vgg19);
     let taps = arch.taps();
     ui.horizontal(|ui| {
         use crate::model::Pooling;

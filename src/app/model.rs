@@ -13,6 +13,9 @@ use crate::model::hub;
 use crate::model::WeightsSource;
 use crate::notice::Notice;
 
+/// The embedded classic VGG19's name in the Model menu.
+const CLASSIC: &str = "VGG19 classic (built in)";
+
 /// What is known of VGG19 on this machine, and a fetch in progress.
 #[derive(Default)]
 pub struct Models {
@@ -122,6 +125,7 @@ impl App {
         let current = match &self.settings.spec.model {
             WeightsSource::Embedded => "VGG16 (built in)".to_string(),
             WeightsSource::Vgg19 => "VGG19".to_string(),
+            WeightsSource::ClassicVgg19 => CLASSIC.to_string(),
             WeightsSource::File(p) => {
                 format!("File: {}", p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))
             }
@@ -139,6 +143,11 @@ impl App {
                     .clicked()
                 {
                     choice = Some(WeightsSource::Embedded);
+                }
+                let classic = self.settings.spec.model == WeightsSource::ClassicVgg19;
+                let hover = "The original ImageNet VGG19 that jcjohnson/neural-style runs: its classic look";
+                if ui.selectable_label(classic, CLASSIC).on_hover_text(hover).clicked() {
+                    choice = Some(WeightsSource::ClassicVgg19);
                 }
                 let enabled = hub::CAN_DOWNLOAD || self.models.vgg19_cached == Some(true);
                 let vgg19_on = self.settings.spec.model == WeightsSource::Vgg19;

@@ -15,7 +15,7 @@ pub mod winograd;
 pub use device::DeviceChoice;
 pub use pooling::Pooling;
 pub use vgg::{Activations, Arch, Config, LayerSpec, Tap, Vgg};
-pub use weights::{load_file, load_safetensors, WeightsSource, EMBEDDED_VGG16};
+pub use weights::{load_file, load_safetensors, WeightsSource, EMBEDDED_VGG16, EMBEDDED_VGG19};
 
 use candle_core::Device;
 

@@ -15,6 +15,14 @@ pub static EMBEDDED_VGG16: &[u8] = include_bytes!("../../assets/vgg16.safetensor
 /// SHA-256 of [`EMBEDDED_VGG16`], as committed in assets/vgg16.safetensors.sha256.
 pub const EMBEDDED_VGG16_SHA256: &str = "debf1c75f4e585756261aedac546a1878aca7d16bd444394fdb543f34d5b8f7b";
 
+/// The classic network, also embedded: the original ImageNet VGG19 of Simonyan and Zisserman (as
+/// Keras distributes it; the weights jcjohnson/neural-style runs), conv1_1..conv5_1 in f16, see
+/// assets/README.md.
+pub static EMBEDDED_VGG19: &[u8] = include_bytes!("../../assets/vgg19.safetensors");
+
+/// SHA-256 of [`EMBEDDED_VGG19`], as committed in assets/vgg19.safetensors.sha256.
+pub const EMBEDDED_VGG19_SHA256: &str = "e8958044f7223e1f3dce39871f07c5b5cac6cfad37fe2134fe1e711b9764dd84";
+
 /// Where a model's weights come from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum WeightsSource {
@@ -26,6 +34,9 @@ pub enum WeightsSource {
     /// torchvision's VGG19 from the Hugging Face Hub's cache (fetched beforehand: loading never
     /// touches the network; see [`super::hub`]).
     Vgg19,
+    /// The original ImageNet VGG19 compiled into the binary ([`EMBEDDED_VGG19`]): the classic
+    /// tools' network, whose features give their look.
+    ClassicVgg19,
 }
 
 impl WeightsSource {
@@ -33,6 +44,7 @@ impl WeightsSource {
     pub fn load(&self, deepest: Tap, device: &Device) -> Result<Vgg> {
         match self {
             WeightsSource::Embedded => load_safetensors(EMBEDDED_VGG16, "embedded vgg16", deepest, device),
+            WeightsSource::ClassicVgg19 => load_safetensors(EMBEDDED_VGG19, "embedded vgg19", deepest, device),
             WeightsSource::File(path) => load_file(path, deepest, device),
             WeightsSource::Vgg19 => match super::hub::cached(super::hub::VGG19_REPO)? {
                 Some(path) => load_file(&path, deepest, device),
@@ -48,7 +60,7 @@ impl WeightsSource {
     pub fn arch_hint(&self) -> Option<Arch> {
         match self {
             WeightsSource::Embedded => Some(Arch::Vgg16),
-            WeightsSource::Vgg19 => Some(Arch::Vgg19),
+            WeightsSource::Vgg19 | WeightsSource::ClassicVgg19 => Some(Arch::Vgg19),
             WeightsSource::File(_) => None,
         }
     }

@@ -8,7 +8,7 @@ use super::look::Look;
 use super::spec::RenderSpec;
 use super::stepper::Init;
 use crate::error::{Error, Result};
-use crate::model::{Pooling, Tap};
+use crate::model::{Pooling, Tap, WeightsSource};
 
 /// Environment variable naming the folder of `presets.json` instead of the user's config
 /// folder (for tests and portable installs).
@@ -41,6 +41,9 @@ pub struct Preset {
     pub look: Look,
     /// Whether each term's gradient is normalised (it changes what the weights mean).
     pub normalize_gradients: bool,
+    /// The network whose features define the look (the classic VGG19 paints differently from
+    /// VGG16 under the same weights).
+    pub model: WeightsSource,
 }
 
 impl Default for Preset {
@@ -71,6 +74,7 @@ impl Preset {
             init: if spec.run.init == Init::Image { Init::Content } else { spec.run.init },
             look: spec.objective.look,
             normalize_gradients: spec.objective.normalize_gradients,
+            model: spec.model.clone(),
         }
     }
 
@@ -89,6 +93,7 @@ impl Preset {
         spec.style_scale = self.style_scale;
         spec.pooling = self.pooling;
         spec.run.init = self.init;
+        spec.model = self.model.clone();
     }
 
     /// Whether `spec` has exactly this look.
@@ -114,11 +119,15 @@ impl Preset {
                 ..base.clone()
             },
             Preset {
+                // jcjohnson/neural-style's defaults on its network: its look comes from the
+                // classic VGG19's features and the grey start (docs/looks.md).
                 name: "Bold".into(),
-                description: "Strongly painted: large strokes and swirls across the whole picture".into(),
-                style_weight: 1000.0,
-                style_layers: layers([1.0, 1.0, 1.0, 2.0, 2.0]),
-                style_scale: 1.25,
+                description: "Strongly painted, as the classic tools: large swirls across sky and houses".into(),
+                content_weight: 5.0,
+                style_weight: 100.0,
+                tv_weight: 1e-3,
+                init: Init::Grey,
+                model: WeightsSource::ClassicVgg19,
                 ..base.clone()
             },
             Preset {
@@ -229,8 +238,8 @@ mod tests {
         let mut spec = RenderSpec { size: 333, ..RenderSpec::default() };
         let bold = Preset::builtins().into_iter().find(|p| p.name == "Bold").unwrap();
         bold.apply(&mut spec);
-        assert_eq!(spec.objective.style_weight, 1000.0);
-        assert_eq!(spec.style_scale, 1.25);
+        assert_eq!((spec.objective.content_weight, spec.objective.style_weight), (5.0, 100.0));
+        assert_eq!((spec.run.init, &spec.model), (Init::Grey, &WeightsSource::ClassicVgg19));
         assert_eq!(spec.size, 333);
         assert!(bold.matches(&spec));
         assert!(Preset::builtins()[1].matches(&RenderSpec::default()), "Balanced is the default look");
@@ -247,7 +256,7 @@ mod tests {
         assert!(spec.run.average > 0.0 && modern.matches(&spec));
         Preset::builtins()[2].apply(&mut spec);
         assert_eq!((spec.objective.look, spec.run.optimizer), (Look::Classic, OptimizerKind::Lbfgs));
-        assert_eq!((spec.run.average, spec.objective.style_weight), (0.0, 1000.0));
+        assert_eq!((spec.run.average, spec.objective.style_weight), (0.0, 100.0));
     }
 
     #[test]
