@@ -21,13 +21,17 @@ fn embedded() -> Arc<Vgg> {
     Arc::new(WeightsSource::Embedded.load(Tap::new(5, 1), &Device::Cpu).unwrap())
 }
 
+/// The embedded weights hash to the constant the code checks and to `assets/NAME.safetensors.sha256`.
+fn assert_committed_sha256(bytes: &[u8], expected: &str, name: &str) {
+    let digest = format!("{:x}", Sha256::digest(bytes));
+    assert_eq!(digest, expected);
+    let file = format!("{}/assets/{name}.safetensors.sha256", env!("CARGO_MANIFEST_DIR"));
+    assert!(std::fs::read_to_string(file).unwrap().starts_with(&digest), "assets/{name}.safetensors.sha256 is stale");
+}
+
 #[test]
 fn embedded_model_matches_committed_sha256_and_loads_as_vgg16() {
-    let digest = format!("{:x}", Sha256::digest(EMBEDDED_VGG16));
-    assert_eq!(digest, EMBEDDED_VGG16_SHA256);
-    let file =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/vgg16.safetensors.sha256")).unwrap();
-    assert!(file.starts_with(&digest), "assets/vgg16.safetensors.sha256 is stale");
+    assert_committed_sha256(EMBEDDED_VGG16, EMBEDDED_VGG16_SHA256, "vgg16");
     let net = embedded();
     assert_eq!(net.config().arch, Arch::Vgg16);
     assert_eq!(net.tap_channels(Tap::new(4, 2)), Some(512));
@@ -36,11 +40,7 @@ fn embedded_model_matches_committed_sha256_and_loads_as_vgg16() {
 
 #[test]
 fn the_classic_vgg19_is_embedded_and_sees_a_picture_with_live_units_at_every_depth() {
-    let digest = format!("{:x}", Sha256::digest(EMBEDDED_VGG19));
-    assert_eq!(digest, EMBEDDED_VGG19_SHA256);
-    let file =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/vgg19.safetensors.sha256")).unwrap();
-    assert!(file.starts_with(&digest), "assets/vgg19.safetensors.sha256 is stale");
+    assert_committed_sha256(EMBEDDED_VGG19, EMBEDDED_VGG19_SHA256, "vgg19");
     let net = WeightsSource::ClassicVgg19.load(Tap::new(5, 1), &Device::Cpu).unwrap();
     assert_eq!(net.config().arch, Arch::Vgg19);
     let taps = [Tap::new(1, 1), Tap::new(3, 4), Tap::new(4, 2), Tap::new(5, 1)];
