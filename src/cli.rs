@@ -528,7 +528,8 @@ mod tests {
         let base = RenderSpec::new("c.png", &["s.png".into()]);
         let args = SpecArgs { preset: Some("BOLD".into()), style_weight: Some(50.0), ..SpecArgs::default() };
         let spec = args.apply(base.clone()).unwrap();
-        assert_eq!((spec.style_scale, spec.objective.style_weight), (1.25, 50.0));
+        assert_eq!((spec.objective.content_weight, spec.objective.style_weight), (5.0, 50.0));
+        assert_eq!(spec.model, WeightsSource::ClassicVgg19, "Bold's network");
         let unknown = SpecArgs { preset: Some("wild".into()), ..SpecArgs::default() };
         let msg = unknown.apply(base).unwrap_err().to_string();
         assert!(msg.contains("no preset called 'wild'") && msg.contains("Large strokes"), "{msg}");
