@@ -11,7 +11,7 @@ use image::{DynamicImage, GrayImage, RgbImage};
 
 use super::colour::{keep_luminance, PreserveColors};
 pub use super::events::{Event, Fault, MAX_FAULTS};
-use super::memory::{available_memory_on, fit_in_memory, tile_cache};
+use super::memory::{available_memory_on, fit_in_memory, stage_memory, tile_cache};
 use super::objective::{Losses, Objective};
 use super::optimizer::Optimizer;
 use super::schedule::{carry_over, grow, Stage};
@@ -124,7 +124,7 @@ impl Job {
         let stages = spec.stages();
         let model = self.model.as_mut().ok_or_else(|| Error::internal("no model after loading"))?;
         let first = stages.first().ok_or_else(|| Error::internal("a schedule without stages"))?;
-        let mut stepper = stepper_at(model, &spec, &sources, first.size)?;
+        let mut stepper = stepper_at(model, &spec, &sources, *first)?;
         if let Some((picture, _)) = &sources.init {
             stepper.set_x(to_tensor(&resize(picture, stepper.size()), stepper.x().device())?)?;
         }
@@ -325,8 +325,9 @@ impl Job {
         let (Some(run), Some(model)) = (self.run.as_mut(), self.model.as_mut()) else {
             return Err(Error::internal("no run to continue"));
         };
-        let size = run.stages.get(run.stage + 1).ok_or_else(|| Error::internal("no next stage"))?.size;
-        let mut stepper = stepper_at(model, &run.spec, &run.sources, size)?;
+        let next = *run.stages.get(run.stage + 1).ok_or_else(|| Error::internal("no next stage"))?;
+        let size = next.size;
+        let mut stepper = stepper_at(model, &run.spec, &run.sources, next)?;
         carry_over(&run.stepper, &mut stepper)?;
         run.kept = Some(print::Kept::of(run)?);
         run.alpha = run.sources.content_alpha_at(stepper.size());
@@ -360,11 +361,15 @@ impl Job {
     }
 }
 
-/// A stepper for `spec` at long side `size`, reusing targets from the model's cache.
-fn stepper_at(model: &mut Model, spec: &RenderSpec, sources: &SourceImages, size: u32) -> Result<Stepper> {
+/// A stepper for `spec`'s `stage`, reusing targets from the model's cache. Its L-BFGS history
+/// is no longer than the stage's iterations (it could not fill more), which leaves the memory
+/// plan room for larger tiles; a stage steered longer keeps that history.
+fn stepper_at(model: &mut Model, spec: &RenderSpec, sources: &SourceImages, stage: Stage) -> Result<Stepper> {
     let net = model.net.clone();
+    let size = stage.size;
     let mut at = RenderSpec { size, ..spec.clone() };
-    let available = available_memory_on(net.device());
+    at.run.history = at.run.history.min(stage.iterations.max(1));
+    let available = stage_memory(spec, sources.content.dimensions(), &net.config(), available_memory_on(net.device()));
     let plan = fit_in_memory(&mut at, sources.content.dimensions(), &net.config(), available)?;
     let dims = workable_size("content image", sources.content.dimensions(), size)?;
     let content = PreparedImage::new(resize(&sources.content, dims), &net)?;

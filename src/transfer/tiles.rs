@@ -57,8 +57,13 @@ pub struct TileGrid {
 impl TileGrid {
     /// Tiles of side `tile` (rounded up to the pooling grid of `depth` layers) with the halo the
     /// layers need. A remainder narrower than the grid joins the last full tile.
-    pub fn new(net: &Vgg, depth: usize, (width, height): (usize, usize), tile: usize) -> Self {
-        let (radius, align) = net.reach(depth);
+    pub fn new(net: &Vgg, depth: usize, dims: (usize, usize), tile: usize) -> Self {
+        Self::with_reach(net.reach(depth), dims, tile)
+    }
+
+    /// [`TileGrid::new`] for layers whose receptive-field radius and pooling stride are `reach`
+    /// (see [`crate::model::vgg::reach`]): what the memory plan compares tile sizes with.
+    pub fn with_reach((radius, align): (usize, usize), (width, height): (usize, usize), tile: usize) -> Self {
         let halo = (2 * radius).next_multiple_of(align);
         let tile = tile.max(1).next_multiple_of(align);
         let spans = |len: usize| {
@@ -92,6 +97,12 @@ impl TileGrid {
     /// Whether one tile covers the whole image (tiling would change nothing).
     pub fn is_single(&self) -> bool {
         self.tiles.len() == 1
+    }
+
+    /// Pixels the tiles read in all, halos included: the work of one pass relative to the
+    /// image's `width * height`.
+    pub fn covered(&self) -> usize {
+        self.tiles.iter().map(|t| t.outer.w * t.outer.h).sum()
     }
 
     /// The largest tile's outer size (width, height): what one pass must hold at a time.

@@ -60,7 +60,7 @@ impl Job {
             &model.net.config(),
             available_memory_on(model.net.device()),
         )?;
-        let mut stepper = stepper_at(model, &spec, &run.sources, stages[run.stage + 1].size)?;
+        let mut stepper = stepper_at(model, &spec, &run.sources, stages[run.stage + 1])?;
         crate::transfer::carry_over(&run.stepper, &mut stepper)?;
         run.kept = Some(Kept::of(run)?);
         run.alpha = run.sources.content_alpha_at(stepper.size());
@@ -90,7 +90,7 @@ impl Job {
             schedule: Schedule { stages: stages.clone(), ..run.spec.schedule.clone() },
             ..(*run.spec).clone()
         };
-        let mut stepper = stepper_at(model, &spec, &run.sources, end.size)?;
+        let mut stepper = stepper_at(model, &spec, &run.sources, end)?;
         stepper.set_x(to_tensor(&kept.rgb, stepper.x().device())?)?;
         run.alpha = run.sources.content_alpha_at(stepper.size());
         run.stepper = stepper;
