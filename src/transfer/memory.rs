@@ -244,14 +244,15 @@ pub fn fit_in_memory(
             for &history in &histories {
                 let e = needs(size, history, tile)?;
                 // The whole image is held to what is free, not to the tiled budget.
-                if e.total() > if tile.is_some() { cap } else { budget } {
+                let limit = if tile.is_some() { cap } else { budget };
+                if e.total() > limit {
                     continue;
                 }
                 if history != spec.run.history {
                     // Said once, from what was asked: this replaces the bound's note.
                     notes = vec![format!(
                         "L-BFGS history shortened from {asked} to {history} so that a {size} px render fits in {}",
-                        gib(cap)
+                        gib(limit)
                     )];
                 }
                 if let (Some(t), None) = (tile, spec.run.tile) {
