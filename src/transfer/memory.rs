@@ -235,10 +235,10 @@ pub fn fit_in_memory(
         None => std::iter::once(None).chain(TILE_SIZES.iter().copied().filter(|&t| t < long_side).map(Some)).collect(),
     };
     candidates.sort_by_key(|&t| (covered(&layers, (w, h), t), std::cmp::Reverse(t)));
-    let mut histories = vec![spec.run.history];
-    while kind == OptimizerKind::Lbfgs && histories.last().is_some_and(|&h| h > MIN_HISTORY) {
-        histories.push(histories.last().map_or(MIN_HISTORY, |&h| (h * 3 / 4).max(MIN_HISTORY)));
-    }
+    let histories: Vec<usize> = std::iter::successors(Some(spec.run.history), |&h| {
+        (kind == OptimizerKind::Lbfgs && h > MIN_HISTORY).then(|| (h * 3 / 4).max(MIN_HISTORY))
+    })
+    .collect();
     for cap in [budget.min(TILED_BUDGET), budget] {
         for &tile in &candidates {
             for &history in &histories {
