@@ -186,6 +186,35 @@ pub fn from_tensor(x: &Tensor) -> Result<RgbImage> {
     Ok(img)
 }
 
+/// RGB8 image to a (1, 3, H, W) f32 tensor in 0..1 (the instant networks' input).
+pub fn to_unit_tensor(img: &RgbImage, device: &Device) -> Result<Tensor> {
+    let (w, h) = img.dimensions();
+    let (w, h) = (w as usize, h as usize);
+    let mut data = vec![0f32; 3 * w * h];
+    for (i, px) in img.pixels().enumerate() {
+        for c in 0..3 {
+            data[c * w * h + i] = f32::from(px[c]) / 255.0;
+        }
+    }
+    Ok(Tensor::from_vec(data, (1, 3, h, w), device)?)
+}
+
+/// (1, 3, H, W) tensor in 0..1 to RGB8, clamped and rounded.
+pub fn from_unit_tensor(x: &Tensor) -> Result<RgbImage> {
+    let (_, c, h, w) = x.dims4()?;
+    if c != 3 {
+        return Err(Error::internal(format!("expected 3 channels, got {c}")));
+    }
+    let planes: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+    let mut img = RgbImage::new(w as u32, h as u32);
+    for (i, px) in img.pixels_mut().enumerate() {
+        for ch in 0..3 {
+            px[ch] = (planes[ch * w * h + i].clamp(0.0, 1.0) * 255.0).round() as u8;
+        }
+    }
+    Ok(img)
+}
+
 /// Writes a PNG with `text` as iTXt chunks, atomically: the data goes to a temporary file in the
 /// same folder, is flushed to disk, then renamed over `path`. On failure no partial file is left
 /// behind and an existing file at `path` is untouched. RGBA images that are opaque everywhere are

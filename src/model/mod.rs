@@ -5,6 +5,7 @@ pub mod device;
 mod epilogue;
 mod fast;
 pub mod hub;
+pub mod instant;
 mod pool;
 pub mod pooling;
 mod scatter;

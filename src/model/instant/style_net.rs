@@ -1,0 +1,88 @@
+//! The style network: MobileNetV2 (width 1.0) to its 1280-channel head, averaged over the
+//! picture, then a 1x1 bottleneck to the 100-number style vector.
+
+use candle_core::Tensor;
+
+use super::conv::{relu6, Conv, Padding};
+use super::{Weights, STYLE_DIM};
+use crate::error::Result;
+
+/// MobileNetV2's inverted residual stages: (expansion, output channels, repeats, first stride).
+const STAGES: [(usize, usize, usize, usize); 7] =
+    [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
+/// Channels of the stem and of the head.
+const STEM: usize = 32;
+const HEAD: usize = 1280;
+
+/// One inverted residual block: 1x1 expansion (ReLU6), 3x3 depthwise (ReLU6), 1x1 linear
+/// projection, plus the input when the shape is kept.
+#[derive(Debug, Clone)]
+struct Block {
+    expand: Option<Conv>,
+    depthwise: Conv,
+    project: Conv,
+    residual: bool,
+}
+
+impl Block {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let h = match &self.expand {
+            Some(e) => relu6(&e.forward(x)?)?,
+            None => x.clone(),
+        };
+        let h = self.project.forward(&relu6(&self.depthwise.forward(&h)?)?)?;
+        if self.residual {
+            Ok((h + x)?)
+        } else {
+            Ok(h)
+        }
+    }
+}
+
+/// Painting (1, 3, 256, 256), RGB in 0..1 -> style vector (100).
+#[derive(Debug, Clone)]
+pub struct StyleNet {
+    stem: Conv,
+    blocks: Vec<Block>,
+    head: Conv,
+    bottleneck: Conv,
+}
+
+impl StyleNet {
+    pub(crate) fn load(w: &Weights) -> Result<Self> {
+        let stem = Conv::load(w, "MobilenetV2/Conv", (3, STEM, 3), 2, 1, Padding::Same)?;
+        let mut blocks = Vec::new();
+        let mut cin = STEM;
+        for (expansion, cout, repeats, first_stride) in STAGES {
+            for r in 0..repeats {
+                let name = match blocks.len() {
+                    0 => "MobilenetV2/expanded_conv".to_string(),
+                    i => format!("MobilenetV2/expanded_conv_{i}"),
+                };
+                let stride = if r == 0 { first_stride } else { 1 };
+                let mid = cin * expansion;
+                let expand = (expansion != 1)
+                    .then(|| Conv::load(w, &format!("{name}/expand"), (cin, mid, 1), 1, 1, Padding::Valid))
+                    .transpose()?;
+                let depthwise = Conv::load(w, &format!("{name}/depthwise"), (mid, mid, 3), stride, mid, Padding::Same)?;
+                let project = Conv::load(w, &format!("{name}/project"), (mid, cout, 1), 1, 1, Padding::Valid)?;
+                blocks.push(Block { expand, depthwise, project, residual: stride == 1 && cin == cout });
+                cin = cout;
+            }
+        }
+        let head = Conv::load(w, "MobilenetV2/Conv_1", (cin, HEAD, 1), 1, 1, Padding::Valid)?;
+        let bottleneck = Conv::load(w, "mobilenet_conv/Conv", (HEAD, STYLE_DIM, 1), 1, 1, Padding::Valid)?;
+        Ok(StyleNet { stem, blocks, head, bottleneck })
+    }
+
+    /// (1, 3, h, w) in 0..1 (trained at 256x256) -> (100).
+    pub fn forward(&self, painting: &Tensor) -> Result<Tensor> {
+        let mut x = relu6(&self.stem.forward(painting)?)?; // (1, 32, h/2, w/2)
+        for block in &self.blocks {
+            x = block.forward(&x)?;
+        }
+        let x = relu6(&self.head.forward(&x)?)?; // (1, 1280, h/32, w/32)
+        let pooled = x.mean_keepdim(3)?.mean_keepdim(2)?; // (1, 1280, 1, 1)
+        Ok(self.bottleneck.forward(&pooled)?.flatten_all()?)
+    }
+}

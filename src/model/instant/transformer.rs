@@ -1,0 +1,98 @@
+//! The transformer: three convolutions down (9x9, then two 3x3 of stride 2), five residual
+//! blocks, two nearest-neighbour 2x upsamplings each followed by a 3x3 convolution, and a 9x9
+//! convolution to RGB through a sigmoid. Every layer after the first three is instance-normed
+//! with a scale and offset projected from the style vector. All padding reflects the border.
+
+use candle_core::Tensor;
+
+use super::conv::{instance_norm, Conv, Padding, StyleNorm};
+use super::Weights;
+use crate::error::{Error, Result};
+
+/// Channels after each contracting convolution.
+const CONTRACT: [(usize, usize, usize); 3] = [(3, 8, 9), (8, 16, 3), (16, 32, 3)];
+/// Residual blocks (at 32 channels).
+const RESIDUAL: usize = 5;
+/// (cin, cout, kernel, upsample first) of each expanding convolution.
+const EXPAND: [(usize, usize, usize, bool); 3] = [(32, 16, 3, true), (16, 8, 3, true), (8, 3, 9, false)];
+
+/// A convolution followed by a style-conditioned instance norm.
+#[derive(Debug, Clone)]
+struct NormedConv {
+    conv: Conv,
+    norm: StyleNorm,
+}
+
+/// Photo (1, 3, h, w) and style vector (100) -> painted photo (1, 3, h, w), both in 0..1, for
+/// sides that are multiples of 4 (see [`super::InstantNet::paint`] for the others).
+#[derive(Debug, Clone)]
+pub struct Transformer {
+    contract: Vec<Conv>,
+    residual: Vec<[NormedConv; 2]>,
+    expand: Vec<(NormedConv, bool)>,
+    eps: f64,
+}
+
+impl Transformer {
+    pub(crate) fn load(w: &Weights) -> Result<Self> {
+        let contract = CONTRACT
+            .iter()
+            .enumerate()
+            .map(|(i, &(cin, cout, k))| {
+                let name = format!("transformer/contract/conv{}", i + 1);
+                Conv::load(w, &name, (cin, cout, k), if i == 0 { 1 } else { 2 }, 1, Padding::Reflect)
+            })
+            .collect::<Result<_>>()?;
+        let normed = |name: &str, (cin, cout, k): (usize, usize, usize), norm: &str| -> Result<NormedConv> {
+            Ok(NormedConv {
+                conv: Conv::load(w, name, (cin, cout, k), 1, 1, Padding::Reflect)?,
+                norm: StyleNorm::load(w, norm, cout)?,
+            })
+        };
+        let residual = (1..=RESIDUAL)
+            .map(|i| -> Result<[NormedConv; 2]> {
+                let conv = |j: usize| {
+                    let name = format!("transformer/residual/residual{i}/conv{j}");
+                    normed(&name, (32, 32, 3), &format!("transformer/residual/residual{i}/conv{j}"))
+                };
+                Ok([conv(1)?, conv(2)?])
+            })
+            .collect::<Result<_>>()?;
+        let expand = EXPAND
+            .iter()
+            .enumerate()
+            .map(|(i, &(cin, cout, k, up))| {
+                let name = format!("transformer/expand/conv{}/conv", i + 1);
+                Ok((normed(&name, (cin, cout, k), &name)?, up))
+            })
+            .collect::<Result<_>>()?;
+        let eps = w.get("transformer/epsilon", &[1])?.to_vec1::<f32>()?[0];
+        if !(eps > 0.0 && eps < 1.0) {
+            return Err(Error::Weights { source_name: "instant look".into(), reason: format!("epsilon {eps}") });
+        }
+        Ok(Transformer { contract, residual, expand, eps: f64::from(eps) })
+    }
+
+    /// (1, 3, h, w) in 0..1, h and w multiples of 4 -> (1, 3, h, w) in 0..1.
+    pub fn forward(&self, photo: &Tensor, vector: &Tensor) -> Result<Tensor> {
+        let mut x = photo.clone();
+        for conv in &self.contract {
+            x = conv.forward(&x)?.relu()?; // (1, 8, h, w), (1, 16, h/2, w/2), (1, 32, h/4, w/4)
+        }
+        for [a, b] in &self.residual {
+            let h = instance_norm(&a.conv.forward(&x)?, &a.norm.condition(vector)?, self.eps)?.relu()?;
+            x = (&x + instance_norm(&b.conv.forward(&h)?, &b.norm.condition(vector)?, self.eps)?)?;
+        }
+        let last = self.expand.len() - 1;
+        for (i, (layer, up)) in self.expand.iter().enumerate() {
+            if *up {
+                let (_, _, h, w) = x.dims4()?;
+                x = x.upsample_nearest2d(2 * h, 2 * w)?;
+            }
+            x = instance_norm(&layer.conv.forward(&x)?, &layer.norm.condition(vector)?, self.eps)?;
+            // (1, 16, h/2, w/2), (1, 8, h, w), then (1, 3, h, w) through the sigmoid.
+            x = if i == last { candle_nn::ops::sigmoid(&x)? } else { x.relu()? };
+        }
+        Ok(x)
+    }
+}
