@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use neural_style_studio::model::{DeviceChoice, Pooling, Tap, WeightsSource};
 use neural_style_studio::transfer::{
-    read_settings, Init, Look, Mask, OptimizerKind, PreserveColors, RenderSpec, Stage, Unpainted,
+    read_settings, Init, Look, Mask, Method, OptimizerKind, PreserveColors, RenderSpec, Stage, Unpainted,
 };
 
 /// Neural style transfer: blend the content of one picture with the style of another.
@@ -98,6 +98,17 @@ pub enum InitArg {
     Style,
     /// Start from the picture given by --init-image.
     Image,
+    /// Start from the instant look (the feed-forward picture, in a fraction of a second).
+    Instant,
+}
+
+/// How `render` makes the picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// Optimisation (Gatys et al.).
+    Optimise,
+    /// The instant look alone: one pass of the feed-forward networks.
+    Instant,
 }
 
 /// Every setting of a render as an optional override: anything given replaces the value of the
@@ -221,6 +232,14 @@ pub struct SpecArgs {
     /// histogram (the style's colours matched to the photo's first) [default: off].
     #[arg(long, value_enum)]
     pub preserve_colors: Option<ColoursArg>,
+    /// optimise (Gatys et al.) or instant (the feed-forward picture alone, in under a second)
+    /// [default: optimise].
+    #[arg(long, value_enum)]
+    pub method: Option<MethodArg>,
+    /// The instant look's strength: 0 keeps the photo's own style, 1 the paintings' (for
+    /// --method instant and --init instant) [default: 1].
+    #[arg(long)]
+    pub strength: Option<f64>,
     /// Where style N applies: N=PATH, an image white where the style goes (N counts from 1;
     /// repeat for other styles). Once one style has a mask, each style applies only where its
     /// mask is painted.
@@ -431,6 +450,7 @@ impl SpecArgs {
                 InitArg::Grey => Init::Grey,
                 InitArg::Style => Init::Style,
                 InitArg::Image => Init::Image,
+                InitArg::Instant => Init::Instant,
             };
         }
         if let Some(path) = &self.init_image {
@@ -439,6 +459,13 @@ impl SpecArgs {
                 spec.run.init = Init::Image;
             }
         }
+        if let Some(m) = self.method {
+            spec.method = match m {
+                MethodArg::Optimise => Method::Optimise,
+                MethodArg::Instant => Method::Instant,
+            };
+        }
+        set(&mut spec.instant.strength, self.strength);
         spec.run.seed = self.seed.unwrap_or(spec.run.seed);
         spec.run.tile = self.tile.or(spec.run.tile);
         spec.run.unbounded = self.unbounded.unwrap_or(spec.run.unbounded);

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::imageio::save_png;
 use neural_style_studio::model::device_name;
-use neural_style_studio::transfer::{Event, Job, Losses};
+use neural_style_studio::transfer::{Event, Job, Losses, Method, RenderSpec};
 
 use crate::bench::median;
 use crate::cli::RenderArgs;
@@ -64,6 +64,9 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
+    if spec.method == Method::Instant {
+        return render_instant(&spec, args);
+    }
     crate::cli::ensure_model(&mut spec, &interrupted)?;
     let start = Instant::now();
     let mut job = Job::new();
@@ -167,6 +170,32 @@ pub fn render(args: &RenderArgs) -> Result<()> {
         final_losses.style,
         start.elapsed().as_secs_f64(),
         median(&full)
+    );
+    Ok(())
+}
+
+/// `render --method instant`: the feed-forward picture, written with settings that say so.
+fn render_instant(spec: &RenderSpec, args: &RenderArgs) -> Result<()> {
+    let start = Instant::now();
+    let mut job = Job::new();
+    let output = job.instant(spec)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let sources = job.sources(spec)?;
+    let stored =
+        RenderSpec { content: Some(sources.content_ref.clone()), styles: sources.style_refs.clone(), ..spec.clone() };
+    save_png(&output, &args.out, &stored.png_text(0)?)?;
+    if let Some(json) = &args.json {
+        let run =
+            serde_json::json!({ "size": [output.width(), output.height()], "method": "instant", "seconds": seconds });
+        std::fs::write(json, serde_json::to_string_pretty(&run)?)
+            .with_context(|| format!("cannot write {}", json.display()))?;
+    }
+    eprintln!(
+        "wrote {} ({}x{}): the instant look (strength {}) in {seconds:.2}s",
+        args.out.display(),
+        output.width(),
+        output.height(),
+        spec.instant.strength
     );
     Ok(())
 }

@@ -11,13 +11,14 @@ use image::{DynamicImage, GrayImage, RgbImage};
 
 use super::colour::{keep_luminance, PreserveColors};
 pub use super::events::{Event, Fault, MAX_FAULTS};
+use super::instant::Painter;
 use super::memory::{available_memory_on, fit_in_memory, stage_memory, tile_cache};
 use super::objective::{Losses, Objective};
 use super::optimizer::Optimizer;
 use super::schedule::{carry_over, grow, Stage};
 use super::sources::SourceImages;
 use super::spec::{RenderSpec, MIN_SHORT_SIDE, MIN_SIZE};
-use super::stepper::{StepReport, Stepper};
+use super::stepper::{Init, StepReport, Stepper};
 use super::targets::{PreparedImage, TargetCache};
 use crate::error::{Error, Result};
 use crate::imageio::{fit_long_side, resize, to_tensor};
@@ -76,6 +77,8 @@ pub struct Job {
     model: Option<Model>,
     sources: Option<Arc<SourceImages>>,
     run: Option<Run>,
+    /// The instant look's networks, on the device they were opened for.
+    painter: Option<(DeviceChoice, Arc<Painter>)>,
 }
 
 impl Job {
@@ -127,6 +130,10 @@ impl Job {
         let mut stepper = stepper_at(model, &spec, &sources, *first)?;
         if let Some((picture, _)) = &sources.init {
             stepper.set_x(to_tensor(&resize(picture, stepper.size()), stepper.x().device())?)?;
+        }
+        if spec.run.init == Init::Instant {
+            let painted = self.painter(spec.device)?.paint(&sources, &spec, stepper.size())?;
+            stepper.set_x(to_tensor(&painted, stepper.x().device())?)?;
         }
         let alpha = sources.content_alpha_at(stepper.size());
         let masks = spec.objective.masks.warnings(spec.styles.len(), sources.content.dimensions());
@@ -226,6 +233,38 @@ impl Job {
         let size = run.stepper.size();
         let x = to_tensor(&resize(rgb, size), run.stepper.x().device())?;
         run.stepper.set_x(x)
+    }
+
+    /// The instant look of `spec` at its output size, as it is saved (with the content's
+    /// alpha): the feed-forward picture alone, no run needed (any run in progress is kept).
+    pub fn instant(&mut self, spec: &RenderSpec) -> Result<DynamicImage> {
+        spec.validate()?;
+        let sources = self.sources(spec)?;
+        let sources = match spec.preserve_colors {
+            PreserveColors::Histogram => Arc::new(sources.with_matched_colours()),
+            _ => sources,
+        };
+        let dims = workable_size("content image", sources.content.dimensions(), spec.size)?;
+        let mut rgb = self.painter(spec.device)?.paint(&sources, spec, dims)?;
+        if spec.preserve_colors == PreserveColors::Luminance {
+            rgb = keep_luminance(&rgb, &resize(&sources.content, dims));
+        }
+        Ok(match sources.content_alpha_at(dims) {
+            Some(alpha) => DynamicImage::ImageRgba8(crate::imageio::attach_alpha(&rgb, &alpha)),
+            None => DynamicImage::ImageRgb8(rgb),
+        })
+    }
+
+    /// The instant look's networks on `device` (loaded once).
+    fn painter(&mut self, device: DeviceChoice) -> Result<Arc<Painter>> {
+        match &self.painter {
+            Some((d, p)) if *d == device => Ok(p.clone()),
+            _ => {
+                let painter = Arc::new(Painter::new(&device.open()?)?);
+                self.painter = Some((device, painter.clone()));
+                Ok(painter)
+            }
+        }
     }
 
     /// Lets a paused run go on (the fault count starts again).

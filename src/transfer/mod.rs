@@ -7,6 +7,7 @@ pub mod colour;
 pub mod events;
 pub mod gram;
 pub mod guide;
+pub mod instant;
 pub mod job;
 pub mod lbfgs;
 pub mod look;
@@ -25,6 +26,7 @@ pub mod targets;
 pub mod tiles;
 
 pub use colour::PreserveColors;
+pub use instant::{InstantLook, Method, Painter};
 pub use job::{Event, Fault, Job, MAX_FAULTS};
 pub use look::Look;
 pub use mask::{Mask, StyleMasks, Unpainted};

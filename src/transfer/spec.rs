@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::colour::PreserveColors;
+use super::instant::{InstantLook, Method};
 use super::objective::Objective;
 use super::schedule::{automatic, coarse_to_fine, Stage};
 use super::stepper::RunSettings;
@@ -130,6 +131,10 @@ pub struct RenderSpec {
     pub device: DeviceChoice,
     /// Whether and how the photo's colours are kept.
     pub preserve_colors: PreserveColors,
+    /// Optimisation, or the instant look alone.
+    pub method: Method,
+    /// The instant look's settings (for `Method::Instant` and `Init::Instant`).
+    pub instant: InstantLook,
 }
 
 impl Default for RenderSpec {
@@ -148,6 +153,8 @@ impl Default for RenderSpec {
             pooling: Pooling::Max,
             device: DeviceChoice::Auto,
             preserve_colors: PreserveColors::Off,
+            method: Method::Optimise,
+            instant: InstantLook::default(),
         }
     }
 }
@@ -230,6 +237,7 @@ impl RenderSpec {
                 self.run.tile.unwrap_or(0)
             )));
         }
+        self.instant.validate()?;
         self.objective.validate(self.styles.len())
     }
 
@@ -251,6 +259,8 @@ impl RenderSpec {
                 ..Objective::default()
             },
             schedule: Schedule { iterations: 0, ..self.schedule.clone() },
+            // The strength shapes the starting picture only: a run under way has moved on.
+            instant: InstantLook::default(),
             preserve_colors: match self.preserve_colors {
                 PreserveColors::Luminance => PreserveColors::Off,
                 other => other,

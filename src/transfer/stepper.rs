@@ -36,6 +36,9 @@ pub enum Init {
     /// A picture of the artist's choosing (`RenderSpec::init_image`), resized to the content
     /// size: an earlier render to go on from, or a sketch.
     Image,
+    /// The instant look (the feed-forward networks' picture, `RenderSpec::instant`) at the
+    /// run's size: painted from the start.
+    Instant,
 }
 
 /// Settings fixed for the life of a stepper (changing them means a new one).
@@ -354,8 +357,9 @@ fn initial_image(
 ) -> Result<Tensor> {
     let (w, h) = content.size();
     match settings.init {
-        // The job replaces it with the chosen picture, which the stepper does not hold.
-        Init::Content | Init::Image => Ok(content.tensor.clone()),
+        // The job replaces it with the chosen or painted picture, which the stepper does not
+        // hold.
+        Init::Content | Init::Image | Init::Instant => Ok(content.tensor.clone()),
         Init::Style => {
             let style = styles.first().ok_or_else(|| Error::internal("style init needs a style image"))?;
             to_tensor(&resize(&style.rgb, (w, h)), net.device())
