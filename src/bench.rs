@@ -173,7 +173,7 @@ pub(crate) fn median(v: &[f64]) -> f64 {
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB; 0 where /proc is unavailable.
-fn peak_rss_mib() -> f64 {
+pub(crate) fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
@@ -182,7 +182,7 @@ fn peak_rss_mib() -> f64 {
 }
 
 /// A smooth photo-like test picture (gradients and shapes).
-fn test_photo(w: u32, h: u32) -> RgbImage {
+pub(crate) fn test_photo(w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
         let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
         let grain = (((x * 7 + y * 13) % 17) as f32 - 8.0) * 2.0;
@@ -198,7 +198,7 @@ fn test_photo(w: u32, h: u32) -> RgbImage {
 }
 
 /// A stroke-like test pattern.
-fn test_painting(w: u32, h: u32) -> RgbImage {
+pub(crate) fn test_painting(w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
         let t = (x as f32 * 0.05 + (y as f32 * 0.03).sin() * 4.0).sin();
         let u = (y as f32 * 0.04 + (x as f32 * 0.02).cos() * 3.0).cos();

@@ -41,6 +41,8 @@ pub enum Command {
     Render(Box<RenderArgs>),
     /// Measure seconds per iteration, GFLOP/s and memory of the engine.
     Bench(crate::bench::BenchArgs),
+    /// Measure the instant look's networks (seconds per pass at each size).
+    BenchInstant(crate::bench_instant::BenchInstantArgs),
     /// Print the losses of any image under given settings (total, content, style, TV and the
     /// unweighted style loss of each layer).
     Score(Box<ScoreArgs>),

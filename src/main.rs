@@ -1,6 +1,7 @@
 //! `neural-style-studio`: the desktop app, or a headless subcommand.
 
 mod bench;
+mod bench_instant;
 mod cli;
 mod render;
 mod score;
@@ -14,6 +15,7 @@ fn main() {
     let result = match &cli.command {
         Some(cli::Command::Render(args)) => render::render(args),
         Some(cli::Command::Bench(args)) => bench::bench(args),
+        Some(cli::Command::BenchInstant(args)) => bench_instant::bench_instant(args),
         Some(cli::Command::Score(args)) => score::score(args),
         Some(cli::Command::Sheet(args)) => sheet::sheet(args),
         None => window::run_app(&cli.app),

@@ -70,6 +70,21 @@ fn painting_keeps_any_size_and_stays_in_range() {
 }
 
 #[test]
+fn cpu_fast_path_matches_the_generic_candle_path() {
+    let fast = InstantNet::embedded(&Device::Cpu).unwrap();
+    let generic = InstantNet::embedded(&Device::Cpu).unwrap().without_fast_path();
+    let style = picture("style.png");
+    let (a, b) = (fast.style_vector(&style).unwrap(), generic.style_vector(&style).unwrap());
+    let err = (&a - &b).unwrap().abs().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
+    assert!(err < 1e-4, "style vectors differ by {err}");
+    // An odd size: padding to the size step, and the stride-2 layers' edge rows.
+    let photo = picture("content.png").narrow(3, 0, 93).unwrap().narrow(2, 0, 61).unwrap();
+    let (a, b) = (fast.paint(&photo, &a).unwrap(), generic.paint(&photo, &a).unwrap());
+    let err = (&a - &b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
+    assert!(err < 1e-4, "paintings differ by {err}");
+}
+
+#[test]
 fn damaged_instant_weights_are_named_not_a_panic() {
     let mut bytes = EMBEDDED_INSTANT.to_vec();
     bytes.truncate(bytes.len() / 2);

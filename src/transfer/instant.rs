@@ -100,7 +100,7 @@ impl Painter {
     pub fn vector_for(&self, sources: &SourceImages, spec: &RenderSpec) -> Result<Tensor> {
         let blend = &spec.objective.style_blend;
         let total: f64 = blend.iter().sum();
-        if sources.styles.is_empty() || !(total > 0.0) {
+        if sources.styles.is_empty() || total.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return Err(Error::invalid("the instant look needs a style image with a blend weight above 0"));
         }
         let mut mix: Option<Tensor> = None;

@@ -43,6 +43,26 @@ impl Conv {
         Ok(Conv { weight, bias, stride, groups, padding })
     }
 
+    /// Side of the kernel.
+    pub(crate) fn kernel(&self) -> usize {
+        self.weight.dims().last().copied().unwrap_or(1)
+    }
+
+    /// A depthwise convolution's weights for the CPU fast path.
+    pub(crate) fn depthwise(&self) -> Result<super::fast::Depthwise> {
+        let weight: Vec<f32> = self.weight.flatten_all()?.to_vec1()?;
+        let bias: Vec<f32> = self.bias.flatten_all()?.to_vec1()?;
+        Ok(super::fast::Depthwise::new(&weight, bias, self.stride))
+    }
+
+    /// The weights packed for the CPU fast path (groups of 1 only).
+    pub(crate) fn packed(&self) -> Result<super::fast::PackedKxk> {
+        let (cout, cin, k, _) = self.weight.dims4()?;
+        let weight: Vec<f32> = self.weight.flatten_all()?.to_vec1()?;
+        let bias: Vec<f32> = self.bias.flatten_all()?.to_vec1()?;
+        Ok(super::fast::PackedKxk::new(&weight, bias, (cin, cout, k), self.stride))
+    }
+
     /// (1, cin, h, w) -> (1, cout, h', w').
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let k = self.weight.dim(3)?;
@@ -82,7 +102,7 @@ fn reflect_dim(x: &Tensor, dim: usize, before: usize, after: usize) -> Result<Te
         .map(|i| i as u32)
         .collect();
     let index = Tensor::new(index.as_slice(), x.device())?;
-    Ok(x.index_select(&index, dim)?)
+    Ok(x.contiguous()?.index_select(&index, dim)?)
 }
 
 /// min(max(x, 0), 6).
@@ -109,6 +129,12 @@ impl StyleNorm {
             Ok((weight.reshape((channels, super::STYLE_DIM))?, bias))
         };
         Ok(StyleNorm { scale: proj("Conv_1")?, offset: proj("Conv")?, channels })
+    }
+
+    /// The (scale, offset) of this norm for a style vector (100), as numbers.
+    pub(crate) fn condition_vec(&self, vector: &Tensor) -> Result<(Vec<f32>, Vec<f32>)> {
+        let (scale, offset) = self.condition(vector)?;
+        Ok((scale.flatten_all()?.to_vec1()?, offset.flatten_all()?.to_vec1()?))
     }
 
     /// The (scale, offset) of this norm for a style vector (100): each (1, c, 1, 1).

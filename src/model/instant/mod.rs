@@ -11,6 +11,7 @@
 //! provenance in assets/README.md).
 
 mod conv;
+mod fast;
 mod style_net;
 mod transformer;
 
@@ -60,6 +61,11 @@ impl InstantNet {
         Ok(InstantNet { style: StyleNet::load(&weights)?, transformer: Transformer::load(&weights)? })
     }
 
+    /// Both networks on the generic candle path (what GPUs run) even on the CPU, to compare.
+    pub fn without_fast_path(self) -> Self {
+        InstantNet { style: self.style.without_fast_path(), transformer: self.transformer.without_fast_path() }
+    }
+
     /// The style vector (100) of a painting: (1, 3, 256, 256), RGB in 0..1.
     pub fn style_vector(&self, painting: &Tensor) -> Result<Tensor> {
         self.style.forward(painting)
@@ -92,6 +98,11 @@ impl<'a> Weights<'a> {
             reason: format!("not a safetensors file ({e})"),
         })?;
         Ok(Weights { st, source_name, device: device.clone() })
+    }
+
+    /// The device the tensors are put on.
+    pub(crate) fn device(&self) -> &Device {
+        &self.device
     }
 
     fn fail(&self, reason: String) -> Error {

@@ -4,6 +4,7 @@
 use candle_core::Tensor;
 
 use super::conv::{relu6, Conv, Padding};
+use super::fast::{self, same_padded, Depthwise, Map, PackedKxk};
 use super::{Weights, STYLE_DIM};
 use crate::error::Result;
 
@@ -46,6 +47,16 @@ pub struct StyleNet {
     blocks: Vec<Block>,
     head: Conv,
     bottleneck: Conv,
+    /// The same layers for the CPU fast path (`None` on other devices).
+    fast: Option<FastLayers>,
+}
+
+/// [`StyleNet`]'s layers packed for the CPU fast path.
+#[derive(Debug, Clone)]
+struct FastLayers {
+    stem: PackedKxk,
+    blocks: Vec<(Option<PackedKxk>, Depthwise, PackedKxk, bool)>,
+    head: PackedKxk,
 }
 
 impl StyleNet {
@@ -72,11 +83,66 @@ impl StyleNet {
         }
         let head = Conv::load(w, "MobilenetV2/Conv_1", (cin, HEAD, 1), 1, 1, Padding::Valid)?;
         let bottleneck = Conv::load(w, "mobilenet_conv/Conv", (HEAD, STYLE_DIM, 1), 1, 1, Padding::Valid)?;
-        Ok(StyleNet { stem, blocks, head, bottleneck })
+        let mut net = StyleNet { stem, blocks, head, bottleneck, fast: None };
+        if w.device().is_cpu() {
+            net.fast = Some(FastLayers {
+                stem: net.stem.packed()?,
+                blocks: net
+                    .blocks
+                    .iter()
+                    .map(|b| {
+                        let expand = b.expand.as_ref().map(Conv::packed).transpose()?;
+                        Ok((expand, b.depthwise.depthwise()?, b.project.packed()?, b.residual))
+                    })
+                    .collect::<Result<_>>()?,
+                head: net.head.packed()?,
+            });
+        }
+        Ok(net)
+    }
+
+    /// Leaves the CPU fast path for the generic candle one (what GPUs run), to compare them.
+    pub fn without_fast_path(mut self) -> Self {
+        self.fast = None;
+        self
     }
 
     /// (1, 3, h, w) in 0..1 (trained at 256x256) -> (100).
     pub fn forward(&self, painting: &Tensor) -> Result<Tensor> {
+        let Some(f) = &self.fast else { return self.forward_generic(painting) };
+        let (_, c, h, w) = painting.dims4()?;
+        let x = Map::from_planes(&painting.flatten_all()?.to_vec1::<f32>()?, c, h, w);
+        let mut x = f.stem.forward(&same_padded(&x, 3, 2));
+        fast::relu6(&mut x);
+        for (expand, depthwise, project, residual) in &f.blocks {
+            let mut h = match expand {
+                Some(e) => e.forward(&x),
+                None => x.clone(),
+            };
+            fast::relu6(&mut h);
+            let h = depthwise.forward_relu6(&same_padded(&h, 3, depthwise.stride()));
+            let h = project.forward(&h);
+            x = if *residual {
+                let mut sum = h;
+                sum.data.iter_mut().zip(&x.data).for_each(|(a, b)| *a += b);
+                sum
+            } else {
+                h
+            };
+        }
+        let mut x = f.head.forward(&x);
+        fast::relu6(&mut x);
+        let mut mean = vec![0f32; x.c];
+        for px in x.data.chunks_exact(x.c) {
+            mean.iter_mut().zip(px).for_each(|(m, v)| *m += v);
+        }
+        let n = (x.h * x.w) as f32;
+        let pooled =
+            Tensor::from_vec(mean.iter().map(|m| m / n).collect::<Vec<_>>(), (1, x.c, 1, 1), painting.device())?;
+        Ok(self.bottleneck.forward(&pooled)?.flatten_all()?)
+    }
+
+    fn forward_generic(&self, painting: &Tensor) -> Result<Tensor> {
         let mut x = relu6(&self.stem.forward(painting)?)?; // (1, 32, h/2, w/2)
         for block in &self.blocks {
             x = block.forward(&x)?;

@@ -6,6 +6,7 @@
 use candle_core::Tensor;
 
 use super::conv::{instance_norm, Conv, Padding, StyleNorm};
+use super::fast::{self, After, Map, PackedKxk};
 use super::Weights;
 use crate::error::{Error, Result};
 
@@ -31,6 +32,9 @@ pub struct Transformer {
     residual: Vec<[NormedConv; 2]>,
     expand: Vec<(NormedConv, bool)>,
     eps: f64,
+    /// Every convolution packed for the CPU fast path, in order (contract, residual, expand);
+    /// empty on other devices.
+    packed: Vec<PackedKxk>,
 }
 
 impl Transformer {
@@ -70,11 +74,66 @@ impl Transformer {
         if !(eps > 0.0 && eps < 1.0) {
             return Err(Error::Weights { source_name: "instant look".into(), reason: format!("epsilon {eps}") });
         }
-        Ok(Transformer { contract, residual, expand, eps: f64::from(eps) })
+        let mut t = Transformer { contract, residual, expand, eps: f64::from(eps), packed: Vec::new() };
+        if w.device().is_cpu() {
+            t.packed = t.convs().map(Conv::packed).collect::<Result<_>>()?;
+        }
+        Ok(t)
+    }
+
+    /// Leaves the CPU fast path for the generic candle one (what GPUs run), to compare them.
+    pub fn without_fast_path(mut self) -> Self {
+        self.packed.clear();
+        self
+    }
+
+    /// Every convolution in order: contract, residual, expand.
+    fn convs(&self) -> impl Iterator<Item = &Conv> {
+        let residual = self.residual.iter().flat_map(|[a, b]| [&a.conv, &b.conv]);
+        self.contract.iter().chain(residual).chain(self.expand.iter().map(|(l, _)| &l.conv))
     }
 
     /// (1, 3, h, w) in 0..1, h and w multiples of 4 -> (1, 3, h, w) in 0..1.
     pub fn forward(&self, photo: &Tensor, vector: &Tensor) -> Result<Tensor> {
+        if self.packed.is_empty() {
+            self.forward_generic(photo, vector)
+        } else {
+            self.forward_cpu(photo, vector)
+        }
+    }
+
+    /// The same maths on channels-last buffers with the convolutions of [`fast`].
+    fn forward_cpu(&self, photo: &Tensor, vector: &Tensor) -> Result<Tensor> {
+        let (_, c, h, w) = photo.dims4()?;
+        let mut x = Map::from_planes(&photo.flatten_all()?.to_vec1::<f32>()?, c, h, w);
+        let mut packed = self.packed.iter();
+        let mut next = || packed.next().ok_or_else(|| Error::internal("fewer packed convolutions than layers"));
+        let half = |k: &Conv| k.kernel() / 2;
+        for conv in &self.contract {
+            x = next()?.forward(&x.padded(half(conv), 1));
+            fast::relu(&mut x);
+        }
+        for [a, b] in &self.residual {
+            let mut h = next()?.forward(&x.padded(half(&a.conv), 1));
+            let (scale, offset) = a.norm.condition_vec(vector)?;
+            fast::instance_norm(&mut h, &scale, &offset, self.eps, After::Relu);
+            let mut r = next()?.forward(&h.padded(half(&b.conv), 1));
+            let (scale, offset) = b.norm.condition_vec(vector)?;
+            fast::instance_norm(&mut r, &scale, &offset, self.eps, After::Nothing);
+            x.data.iter_mut().zip(&r.data).for_each(|(v, r)| *v += r);
+        }
+        let last = self.expand.len() - 1;
+        for (i, (layer, up)) in self.expand.iter().enumerate() {
+            x = next()?.forward(&x.padded(half(&layer.conv), if *up { 2 } else { 1 }));
+            let (scale, offset) = layer.norm.condition_vec(vector)?;
+            let after = if i == last { After::Sigmoid } else { After::Relu };
+            fast::instance_norm(&mut x, &scale, &offset, self.eps, after);
+        }
+        Ok(Tensor::from_vec(x.to_planes(), (1, x.c, x.h, x.w), photo.device())?)
+    }
+
+    /// Candle operations on any device.
+    fn forward_generic(&self, photo: &Tensor, vector: &Tensor) -> Result<Tensor> {
         let mut x = photo.clone();
         for conv in &self.contract {
             x = conv.forward(&x)?.relu()?; // (1, 8, h, w), (1, 16, h/2, w/2), (1, 32, h/4, w/4)

@@ -1,0 +1,306 @@
+//! CPU fast path of the transformer, on channels-last buffers. A k x k convolution is k `gemm`
+//! calls that read the reflect-padded input in place: in channels-last layout the k * cin values
+//! under one kernel row are contiguous, and the next pixel's start cin further on, so the
+//! patch matrix is the input itself with a row stride of cin (no im2col copy). Work is split
+//! over blocks of output rows on the cores. candle's generic convolution copies a patch matrix
+//! of k * k * cin values per pixel (648 for the last 9x9 layer), which made this network 8x
+//! slower than onnxruntime.
+
+use rayon::prelude::*;
+
+/// An activation map, (h, w, c) row-major.
+#[derive(Debug, Clone)]
+pub(crate) struct Map {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub data: Vec<f32>,
+}
+
+impl Map {
+    /// From planes (c, h, w).
+    pub(crate) fn from_planes(planes: &[f32], c: usize, h: usize, w: usize) -> Self {
+        let mut data = vec![0f32; h * w * c];
+        for (ch, plane) in planes.chunks_exact(h * w).enumerate() {
+            for (i, &v) in plane.iter().enumerate() {
+                data[i * c + ch] = v;
+            }
+        }
+        Map { h, w, c, data }
+    }
+
+    /// As planes (c, h, w).
+    pub(crate) fn to_planes(&self) -> Vec<f32> {
+        let n = self.h * self.w;
+        let mut planes = vec![0f32; n * self.c];
+        for (i, px) in self.data.chunks_exact(self.c).enumerate() {
+            for (ch, &v) in px.iter().enumerate() {
+                planes[ch * n + i] = v;
+            }
+        }
+        planes
+    }
+
+    /// This map upsampled `up` times (nearest neighbour), then reflect-padded by `pad` on every
+    /// side, in one pass.
+    pub(crate) fn padded(&self, pad: usize, up: usize) -> Map {
+        let (h, w, c) = (self.h * up, self.w * up, self.c);
+        let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+        let reflect = |i: usize, n: usize| -> usize {
+            let i = i as isize - pad as isize;
+            let r = if i < 0 {
+                -i
+            } else if i >= n as isize {
+                2 * (n as isize - 1) - i
+            } else {
+                i
+            };
+            r.clamp(0, n as isize - 1) as usize
+        };
+        let cols: Vec<usize> = (0..wp).map(|x| reflect(x, w) / up).collect();
+        let mut data = vec![0f32; hp * wp * c];
+        data.par_chunks_mut(wp * c).enumerate().for_each(|(y, row)| {
+            let src = &self.data[(reflect(y, h) / up) * self.w * c..][..self.w * c];
+            for (dst, &sx) in row.chunks_exact_mut(c).zip(&cols) {
+                dst.copy_from_slice(&src[sx * c..sx * c + c]);
+            }
+        });
+        Map { h: hp, w: wp, c, data }
+    }
+}
+
+/// Zero padding by TensorFlow's SAME rule for a k x k kernel at `stride`: the output side is
+/// ceil(side / stride), an odd total going to the bottom and right.
+pub(crate) fn same_padded(x: &Map, k: usize, stride: usize) -> Map {
+    let total = |n: usize| ((n.div_ceil(stride) - 1) * stride + k).saturating_sub(n);
+    let (th, tw) = (total(x.h), total(x.w));
+    let (top, left) = (th / 2, tw / 2);
+    let (hp, wp, c) = (x.h + th, x.w + tw, x.c);
+    let mut data = vec![0f32; hp * wp * c];
+    for (y, src) in x.data.chunks_exact(x.w * c).enumerate() {
+        data[((y + top) * wp + left) * c..][..x.w * c].copy_from_slice(src);
+    }
+    Map { h: hp, w: wp, c, data }
+}
+
+/// A 3x3 depthwise convolution (one kernel per channel): weights (9, c), bias (c).
+#[derive(Debug, Clone)]
+pub(crate) struct Depthwise {
+    stride: usize,
+    taps: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Depthwise {
+    /// From (c, 1, 3, 3) weights and (c) bias.
+    pub(crate) fn new(weight: &[f32], bias: Vec<f32>, stride: usize) -> Self {
+        let c = bias.len();
+        let mut taps = vec![0f32; 9 * c];
+        for ch in 0..c {
+            for t in 0..9 {
+                taps[t * c + ch] = weight[ch * 9 + t];
+            }
+        }
+        Depthwise { stride, taps, bias }
+    }
+
+    /// The stride.
+    pub(crate) fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// VALID depthwise convolution of a padded map, plus bias, then ReLU6.
+    pub(crate) fn forward_relu6(&self, x: &Map) -> Map {
+        let (s, c) = (self.stride, x.c);
+        let (ho, wo) = ((x.h - 3) / s + 1, (x.w - 3) / s + 1);
+        let mut out = vec![0f32; ho * wo * c];
+        out.par_chunks_mut(wo * c).enumerate().for_each(|(y, row)| {
+            for (xo, px) in row.chunks_exact_mut(c).enumerate() {
+                px.copy_from_slice(&self.bias);
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        let src = &x.data[((y * s + ky) * x.w + xo * s + kx) * c..][..c];
+                        let tap = &self.taps[(ky * 3 + kx) * c..][..c];
+                        for ((o, &v), &t) in px.iter_mut().zip(src).zip(tap) {
+                            *o += v * t;
+                        }
+                    }
+                }
+                for o in px.iter_mut() {
+                    *o = o.clamp(0.0, 6.0);
+                }
+            }
+        });
+        Map { h: ho, w: wo, c, data: out }
+    }
+}
+
+/// A k x k convolution's weights as k matrices (k * cin, cout), one per kernel row: row index
+/// kx * cin + ci.
+#[derive(Debug, Clone)]
+pub(crate) struct PackedKxk {
+    k: usize,
+    cin: usize,
+    cout: usize,
+    stride: usize,
+    rows: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl PackedKxk {
+    /// From (cout, cin, k, k) weights and (cout) bias.
+    pub(crate) fn new(oihw: &[f32], bias: Vec<f32>, (cin, cout, k): (usize, usize, usize), stride: usize) -> Self {
+        let mut rows = vec![0f32; k * k * cin * cout];
+        for co in 0..cout {
+            for ci in 0..cin {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        rows[((ky * k + kx) * cin + ci) * cout + co] = oihw[((co * cin + ci) * k + ky) * k + kx];
+                    }
+                }
+            }
+        }
+        PackedKxk { k, cin, cout, stride, rows, bias }
+    }
+
+    /// VALID convolution of an already padded map, plus bias.
+    pub(crate) fn forward(&self, x: &Map) -> Map {
+        debug_assert_eq!(x.c, self.cin);
+        let (k, s, cin, cout) = (self.k, self.stride, self.cin, self.cout);
+        let (ho, wo) = ((x.h - k) / s + 1, (x.w - k) / s + 1);
+        let mut out = vec![0f32; ho * wo * cout];
+        // Blocks of output rows: enough for both cores and for gemm to run long products.
+        let rows_per_block = (4096 / wo).clamp(1, ho.div_ceil(2 * rayon::current_num_threads()).max(1));
+        let krow = k * cin;
+        out.par_chunks_mut(rows_per_block * wo * cout).enumerate().for_each(|(b, dst)| {
+            let y0 = b * rows_per_block;
+            let rows = dst.len() / (wo * cout);
+            if s == 1 {
+                // Outputs on the padded width (the last k-1 columns of each row are discarded),
+                // so that pixel p of the block reads at (p + ky * w) * cin for every row.
+                let m = rows * x.w - (k - 1);
+                let mut full = vec![0f32; rows * x.w * cout];
+                for ky in 0..k {
+                    let lhs = &x.data[(y0 + ky) * x.w * cin..];
+                    gemm_acc(&mut full, lhs, cin, &self.rows[ky * krow * cout..][..krow * cout], m, krow, cout, ky > 0);
+                }
+                for (r, dst_row) in dst.chunks_exact_mut(wo * cout).enumerate() {
+                    dst_row.copy_from_slice(&full[r * x.w * cout..][..wo * cout]);
+                }
+            } else {
+                for (r, dst_row) in dst.chunks_exact_mut(wo * cout).enumerate() {
+                    for ky in 0..k {
+                        let lhs = &x.data[((y0 + r) * s + ky) * x.w * cin..];
+                        let rhs = &self.rows[ky * krow * cout..][..krow * cout];
+                        gemm_acc(dst_row, lhs, s * cin, rhs, wo, krow, cout, ky > 0);
+                    }
+                }
+            }
+            for px in dst.chunks_exact_mut(cout) {
+                for (v, b) in px.iter_mut().zip(&self.bias) {
+                    *v += b;
+                }
+            }
+        });
+        Map { h: ho, w: wo, c: cout, data: out }
+    }
+}
+
+/// `dst (m x n) (+)= lhs (m x k, row stride lhs_rs, column stride 1) * rhs (k x n)`, row-major,
+/// on the calling thread; rows of `lhs` may overlap.
+#[allow(clippy::too_many_arguments)]
+fn gemm_acc(dst: &mut [f32], lhs: &[f32], lhs_rs: usize, rhs: &[f32], m: usize, k: usize, n: usize, accumulate: bool) {
+    assert!(dst.len() >= m * n && rhs.len() == k * n && m > 0);
+    assert!(lhs.len() >= (m - 1) * lhs_rs + k, "patch rows run past the input");
+    // SAFETY: the asserts above bound every element gemm reads (lhs row i spans
+    // i * lhs_rs .. i * lhs_rs + k) and writes (dst rows 0..m of n); dst is a distinct mutable
+    // borrow, so it does not overlap the inputs.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            1,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// What follows an instance norm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum After {
+    Relu,
+    Sigmoid,
+    Nothing,
+}
+
+/// Instance norm in place with per-channel `scale` and `offset`, then `after`.
+pub(crate) fn instance_norm(x: &mut Map, scale: &[f32], offset: &[f32], eps: f64, after: After) {
+    let c = x.c;
+    let n = (x.h * x.w) as f64;
+    let mut sum = vec![0f64; c];
+    for px in x.data.chunks_exact(c) {
+        for (s, &v) in sum.iter_mut().zip(px) {
+            *s += f64::from(v);
+        }
+    }
+    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+    let mut var = vec![0f64; c];
+    for px in x.data.chunks_exact(c) {
+        for ((s, &v), m) in var.iter_mut().zip(px).zip(&mean) {
+            *s += (f64::from(v) - m).powi(2);
+        }
+    }
+    let gain: Vec<f32> = var.iter().zip(scale).map(|(v, &g)| (f64::from(g) / (v / n + eps).sqrt()) as f32).collect();
+    let shift: Vec<f32> = mean.iter().zip(&gain).zip(offset).map(|((m, g), o)| o - (*m as f32) * g).collect();
+    x.data.par_chunks_mut(c * 1024).for_each(|chunk| {
+        for px in chunk.chunks_exact_mut(c) {
+            for ((v, g), b) in px.iter_mut().zip(&gain).zip(&shift) {
+                let y = *v * g + b;
+                *v = match after {
+                    After::Relu => y.max(0.0),
+                    After::Sigmoid => 1.0 / (1.0 + (-y).exp()),
+                    After::Nothing => y,
+                };
+            }
+        }
+    });
+}
+
+/// `max(x, 0)` in place.
+pub(crate) fn relu(x: &mut Map) {
+    x.data.par_iter_mut().for_each(|v| *v = v.max(0.0));
+}
+
+/// `min(max(x, 0), 6)` in place.
+pub(crate) fn relu6(x: &mut Map) {
+    x.data.par_iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_reflects_and_upsampling_repeats() {
+        let x = Map { h: 1, w: 3, c: 1, data: vec![1., 2., 3.] };
+        assert_eq!(x.padded(0, 2).data, vec![1., 1., 2., 2., 3., 3., 1., 1., 2., 2., 3., 3.]);
+        let p = x.padded(2, 1);
+        assert_eq!((p.h, p.w), (5, 7));
+        assert_eq!(&p.data[14..21], &[3., 2., 1., 2., 3., 2., 1.]);
+    }
+}
