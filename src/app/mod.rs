@@ -5,6 +5,7 @@
 mod autosave;
 mod examples;
 mod files;
+mod instant;
 mod filmstrip;
 mod layers;
 mod masks;
@@ -137,6 +138,8 @@ pub struct App {
     pub models: model::Models,
     /// The built-in example pairs offered while nothing is loaded.
     pub examples: examples::Offer,
+    /// The instant look last asked for.
+    instant: instant::InstantState,
 }
 
 impl App {
@@ -181,6 +184,7 @@ impl App {
             try_styles_cells: (trystyles::CELL, trystyles::ITERATIONS),
             models: model::Models::default(),
             examples: examples::Offer::new(launch.examples.clone()),
+            instant: instant::InstantState::default(),
         };
         app.check_models();
         app.look_for_autosave();
@@ -267,6 +271,7 @@ impl App {
     /// Pulls the worker's newest frame, history and status (never blocks on compute).
     fn poll_worker(&mut self) {
         if let Some(frame) = self.worker.take_frame() {
+            self.instant.in_flight = false;
             let new_run = self.frame.as_ref().is_none_or(|f| f.run != frame.run);
             self.versions += 1;
             self.result = Some(Versioned { image: frame.image.clone(), version: self.versions });
@@ -286,6 +291,7 @@ impl App {
         let run = self.frame.as_ref().map(|f| f.run);
         self.history.extend(self.worker.take_history().into_iter().filter(|p| Some(p.run) == run || run.is_none()));
         if let Some(notice) = self.worker.take_notice() {
+            self.instant.in_flight = false;
             self.notice = Some(notice);
         }
         let status = self.worker.status();
@@ -446,6 +452,7 @@ impl eframe::App for App {
             self.apply(action);
         }
         self.steer(&ctx);
+        self.steer_instant();
         self.autosave_tick();
     }
 

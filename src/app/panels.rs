@@ -125,6 +125,9 @@ fn styles_section(app: &mut App, ui: &mut Ui) {
     }
     if n == 0 {
         ui.label(egui::RichText::new("Drop a painting here").weak());
+    } else {
+        let strength = slider(&mut app.settings.spec.instant.strength, 0.0..=1.0).text("Instant strength");
+        ui.add(strength).on_hover_text(super::instant::STRENGTH_HOVER);
     }
     ui.horizontal(|ui| {
         if ui.button("Add style…").clicked() {
@@ -226,6 +229,8 @@ fn optimiser_section(app: &mut App, ui: &mut Ui) {
     let mut pick = false;
     ui.horizontal_wrapped(|ui| {
         ui.label("Init");
+        ui.selectable_value(&mut s.init, Init::Instant, "Instant")
+            .on_hover_text("The instant look: the painting's style on the photo from the first frame");
         ui.selectable_value(&mut s.init, Init::Content, "Content");
         ui.selectable_value(&mut s.init, Init::Grey, "Grey")
             .on_hover_text("Flat grey, as the classic tools start: the most painted look");

@@ -3,7 +3,15 @@
 
 use std::path::PathBuf;
 
-use crate::transfer::RenderSpec;
+use crate::transfer::{Init, RenderSpec};
+
+/// The render settings a new window starts with: the engine's defaults, starting from the
+/// instant look (what is on screen before Start is what Start refines).
+pub fn default_spec() -> RenderSpec {
+    let mut spec = RenderSpec::default();
+    spec.run.init = Init::Instant;
+    spec
+}
 
 /// What the artist sets and what the app remembers between sessions.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -24,7 +32,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            spec: RenderSpec::default(),
+            spec: default_spec(),
             open_dir: None,
             export_dir: None,
             builtin_browser: false,
@@ -37,7 +45,7 @@ impl Settings {
     /// Restores the default render settings, keeping the images, the painted masks and the
     /// preferences.
     pub fn reset_render(&mut self) {
-        let defaults = RenderSpec::default();
+        let defaults = default_spec();
         let spec = &mut self.spec;
         let blend = vec![1.0; spec.styles.len()];
         let masks = std::mem::take(&mut spec.objective.masks);

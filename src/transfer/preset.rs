@@ -92,13 +92,22 @@ impl Preset {
         o.normalize_gradients = self.normalize_gradients;
         spec.style_scale = self.style_scale;
         spec.pooling = self.pooling;
-        spec.run.init = self.init;
+        // A look that starts from the photo keeps the instant look where it was chosen: that
+        // start is the photo already painted, and what is on screen stays on screen.
+        spec.run.init = match (self.init, spec.run.init) {
+            (Init::Content, Init::Instant) => Init::Instant,
+            (init, _) => init,
+        };
         spec.model = self.model.clone();
     }
 
     /// Whether `spec` has exactly this look.
     pub fn matches(&self, spec: &RenderSpec) -> bool {
-        Preset { name: self.name.clone(), description: self.description.clone(), ..Preset::of("", "", spec) } == *self
+        let mut of = Preset::of("", "", spec);
+        if (of.init, self.init) == (Init::Instant, Init::Content) {
+            of.init = Init::Content;
+        }
+        Preset { name: self.name.clone(), description: self.description.clone(), ..of } == *self
     }
 
     /// The built-in presets, mildest first.

@@ -22,6 +22,9 @@ pub enum Command {
     /// Start a run of this spec, stopping by itself when its schedule is done (restarts if one
     /// is running; the model, decoded images and cached targets are reused).
     Start(Box<RenderSpec>),
+    /// Paint the instant look of this spec and show it (no run is started; a run in progress
+    /// ends). Its frame's spec says `Method::Instant`, so an export records how it was made.
+    Instant(Box<RenderSpec>),
     /// Change the loss weights of the running optimisation in place (keeps the image).
     SetObjective(Objective),
     /// Change the iteration budget of the running optimisation (a finished run can go on).

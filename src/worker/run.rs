@@ -12,7 +12,7 @@ use crate::imageio::{fit_long_side, resize};
 use crate::model::device_name;
 use crate::notice::Notice;
 use crate::transfer::spec::MAX_SIZE;
-use crate::transfer::{available_memory_on, largest_fitting, Event, Job, RenderSpec};
+use crate::transfer::{available_memory_on, largest_fitting, Event, Init, Job, Method, RenderSpec};
 
 /// Everything the worker keeps between commands.
 pub(super) struct State {
@@ -32,6 +32,8 @@ pub(super) struct State {
     pub(super) sheet: Option<super::sheet::SheetRun>,
     /// The Job of the last sheet, kept with its model for the next.
     pub(super) spare_sheet_job: Option<Job>,
+    /// How the picture last published was made, and the picture.
+    shown: Option<(Method, Arc<RgbaImage>)>,
 }
 
 pub(crate) fn main_loop(rx: Inbox, shared: Arc<Mutex<Shared>>, notify: Notify) {
@@ -46,6 +48,7 @@ pub(crate) fn main_loop(rx: Inbox, shared: Arc<Mutex<Shared>>, notify: Notify) {
         in_print: false,
         sheet: None,
         spare_sheet_job: None,
+        shown: None,
     };
     loop {
         let cmd = if state.running || state.sheet.is_some() {
@@ -105,6 +108,7 @@ impl State {
     fn handle(&mut self, cmd: Command) -> Result<()> {
         match cmd {
             Command::Start(spec) => self.start(*spec),
+            Command::Instant(spec) => self.instant(*spec),
             Command::SetObjective(objective) => {
                 if self.job.has_run() {
                     self.job.set_objective(objective)?;
@@ -172,13 +176,19 @@ impl State {
         self.id += 1;
         self.set_status(Status::Preparing);
         spec.validate()?;
-        // Show the photo at once: the model and targets take seconds at large sizes.
+        // Show the photo at once: the model and targets take seconds at large sizes. A run
+        // starting from the instant look keeps the picture on screen instead (the painted start
+        // comes with the first frame).
         let sources = self.job.sources(&spec)?;
         let first = spec.stages().first().map_or(spec.size, |s| s.size);
         let photo = Arc::new(to_rgba(resize(&sources.content, fit_long_side(sources.content.dimensions(), first))));
+        let shown = match &self.shown {
+            Some((Method::Instant, image)) if spec.run.init == Init::Instant => image.clone(),
+            _ => photo.clone(),
+        };
         self.publish_frame(Frame {
+            image: shown,
             run: self.id,
-            image: photo.clone(),
             content: photo,
             iteration: 0,
             total: 0,
@@ -202,6 +212,48 @@ impl State {
         self.publish()?;
         self.running = !self.job.is_finished();
         self.set_status(if self.running { Status::Running } else { Status::Stopped });
+        Ok(())
+    }
+
+    /// Paints the instant look of `spec` and shows it as a frame of its own (a run in progress
+    /// ends; the model and sources stay loaded). A failure is a notice: the optimiser still works.
+    fn instant(&mut self, spec: RenderSpec) -> Result<()> {
+        if self.in_print {
+            self.end_print();
+        }
+        self.running = false;
+        let start = std::time::Instant::now();
+        let painted = self.job.instant(&spec).and_then(|image| Ok((image, self.job.sources(&spec)?)));
+        let (image, sources) = match painted {
+            Ok(done) => done,
+            Err(e) => {
+                lock(&self.shared).notice = Some(Notice::warning(format!("No instant look: {e}.")));
+                (self.notify)();
+                return Ok(());
+            }
+        };
+        self.id += 1;
+        let dims = (image.width(), image.height());
+        let spec = RenderSpec {
+            content: Some(sources.content_ref.clone()),
+            styles: sources.style_refs.clone(),
+            method: Method::Instant,
+            ..spec
+        };
+        self.publish_frame(Frame {
+            run: self.id,
+            image: Arc::new(image.into_rgba8()),
+            content: Arc::new(to_rgba(resize(&sources.content, dims))),
+            iteration: 0,
+            total: 0,
+            stage: 0,
+            max_print: None,
+            device: self.job.net().map_or("CPU", |n| device_name(n.device())),
+            losses: None,
+            seconds: start.elapsed().as_secs_f64(),
+            spec: Arc::new(spec),
+        });
+        self.set_status(Status::Idle);
         Ok(())
     }
 
@@ -282,7 +334,8 @@ impl State {
         Ok(())
     }
 
-    fn publish_frame(&self, frame: Frame) {
+    fn publish_frame(&mut self, frame: Frame) {
+        self.shown = Some((frame.spec.method, frame.image.clone()));
         lock(&self.shared).frame = Some(frame);
         (self.notify)();
     }

@@ -1,0 +1,63 @@
+//! The instant look in the window: as soon as a photo and a style are chosen (or changed, or
+//! the strength or blend moved) and no optimisation is running, the worker paints the
+//! feed-forward picture and it shows in a fraction of a second. Start then refines what is on
+//! screen (the app starts from the instant look unless the artist picks another start).
+
+use super::App;
+use crate::transfer::RenderSpec;
+use crate::worker::{Command, Status};
+
+/// What was last asked of the worker.
+#[derive(Debug, Default)]
+pub struct InstantState {
+    /// The part of the spec the last instant picture was painted from.
+    sent: Option<RenderSpec>,
+    /// A picture is being painted (one at a time: a dragged slider sends the newest value
+    /// once the previous picture is shown).
+    pub(super) in_flight: bool,
+}
+
+/// The part of `spec` the instant look depends on.
+fn key(spec: &RenderSpec) -> RenderSpec {
+    RenderSpec {
+        content: spec.content.clone(),
+        styles: spec.styles.clone(),
+        objective: crate::transfer::Objective {
+            style_blend: spec.objective.style_blend.clone(),
+            ..Default::default()
+        },
+        instant: spec.instant.clone(),
+        size: spec.size,
+        preserve_colors: spec.preserve_colors,
+        device: spec.device,
+        ..RenderSpec::default()
+    }
+}
+
+impl App {
+    /// Asks the worker for the instant look when the picture on screen should be it.
+    pub(super) fn steer_instant(&mut self) {
+        let spec = &self.settings.spec;
+        let busy = matches!(self.status, Status::Running | Status::Paused | Status::Preparing) || self.printing();
+        if busy || self.instant.in_flight || self.settings.not_ready().is_some() || spec.validate().is_err() {
+            return;
+        }
+        // An optimised picture of these images stays until the images change.
+        let images_changed = self.run_spec.as_ref().is_none_or(|r| r.content != spec.content || r.styles != spec.styles);
+        let showing_instant = self.frame.as_ref().is_some_and(|f| f.spec.method == crate::transfer::Method::Instant);
+        if !(images_changed || showing_instant) {
+            return;
+        }
+        let wanted = key(spec);
+        if self.instant.sent.as_ref() == Some(&wanted) {
+            return;
+        }
+        self.worker.send(Command::Instant(Box::new(RenderSpec { instant: spec.instant.clone(), ..spec.clone() })));
+        self.instant.sent = Some(wanted);
+        self.instant.in_flight = true;
+    }
+}
+
+/// The strength slider's help.
+pub(super) const STRENGTH_HOVER: &str = "How much of the painting's style the instant look takes: 0 keeps the \
+                                         photo's own, 1 the painting's. Shown at once; Start refines it";
