@@ -22,10 +22,7 @@ fn key(spec: &RenderSpec) -> RenderSpec {
     RenderSpec {
         content: spec.content.clone(),
         styles: spec.styles.clone(),
-        objective: crate::transfer::Objective {
-            style_blend: spec.objective.style_blend.clone(),
-            ..Default::default()
-        },
+        objective: crate::transfer::Objective { style_blend: spec.objective.style_blend.clone(), ..Default::default() },
         instant: spec.instant.clone(),
         size: spec.size,
         preserve_colors: spec.preserve_colors,
@@ -43,7 +40,8 @@ impl App {
             return;
         }
         // An optimised picture of these images stays until the images change.
-        let images_changed = self.run_spec.as_ref().is_none_or(|r| r.content != spec.content || r.styles != spec.styles);
+        let images_changed =
+            self.run_spec.as_ref().is_none_or(|r| r.content != spec.content || r.styles != spec.styles);
         let showing_instant = self.frame.as_ref().is_some_and(|f| f.spec.method == crate::transfer::Method::Instant);
         if !(images_changed || showing_instant) {
             return;

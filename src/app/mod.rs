@@ -5,8 +5,8 @@
 mod autosave;
 mod examples;
 mod files;
-mod instant;
 mod filmstrip;
+mod instant;
 mod layers;
 mod masks;
 mod model;

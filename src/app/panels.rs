@@ -312,7 +312,11 @@ pub fn status_bar(app: &App, ui: &mut Ui) {
             Status::Failed(_) => "Error".to_string(),
         };
         ui.label(state);
-        if let Some(f) = &app.frame {
+        if let Some(f) = app.frame.as_ref().filter(|f| f.spec.method == crate::transfer::Method::Instant) {
+            ui.separator();
+            let (w, h) = f.image.dimensions();
+            ui.label(format!("Instant look, {w}x{h}, painted in {:.2} s: Start refines it", f.seconds));
+        } else if let Some(f) = &app.frame {
             ui.separator();
             let stages = f.spec.stages();
             if stages.len() > 1 {

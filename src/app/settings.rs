@@ -31,13 +31,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            spec: default_spec(),
-            open_dir: None,
-            export_dir: None,
-            builtin_browser: false,
-            print_size: 2048,
-        }
+        Settings { spec: default_spec(), open_dir: None, export_dir: None, builtin_browser: false, print_size: 2048 }
     }
 }
 
