@@ -14,8 +14,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::grid::Grid;
 use neural_style_studio::imageio::save_png;
 use neural_style_studio::transfer::preset::{available_presets, find};
-use neural_style_studio::transfer::sheet::{contents_by_styles, styles_by_presets, SheetCell};
-use neural_style_studio::transfer::{Event, Job, RenderSpec};
+use neural_style_studio::transfer::sheet::{cell_work, contents_by_styles, styles_by_presets, SheetCell};
+use neural_style_studio::transfer::{Event, Job, Method, RenderSpec};
 
 /// Arguments of `sheet`.
 #[derive(Debug, Args)]
@@ -35,6 +35,13 @@ pub struct SheetArgs {
     /// Iterations per cell.
     #[arg(long, default_value_t = 100)]
     pub iters: usize,
+    /// optimise (each cell optimised for --iters) or instant (each cell the instant look, in a
+    /// fraction of a second; with --strength) [default: optimise].
+    #[arg(long, value_enum, default_value_t = crate::cli::MethodArg::Optimise)]
+    pub method: crate::cli::MethodArg,
+    /// The instant look's strength, 0..1 (--method instant).
+    #[arg(long, default_value_t = 1.0)]
+    pub strength: f64,
     /// Output PNG.
     #[arg(short, long, default_value = "sheet.png")]
     pub out: PathBuf,
@@ -46,7 +53,7 @@ pub fn sheet(args: &SheetArgs) -> Result<()> {
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
-    let bar = ProgressBar::new((cells.len() * args.iters.max(1)) as u64);
+    let bar = ProgressBar::new(cells.iter().map(|c| cell_work(&c.spec) as u64).sum());
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {percent:>3}% {msg} [{elapsed_precise} < {eta_precise}]")
             .context("progress bar template")?,
@@ -89,7 +96,14 @@ pub fn sheet(args: &SheetArgs) -> Result<()> {
 
 /// The grid and its cells' settings, row-major.
 fn plan(args: &SheetArgs) -> Result<(Grid, Vec<SheetCell>)> {
-    let base = RenderSpec::default();
+    let mut base = RenderSpec::default();
+    if args.method == crate::cli::MethodArg::Instant {
+        if !args.preset.is_empty() {
+            bail!("presets shape the optimisation, which the instant look does not run: drop --preset, or --method instant");
+        }
+        base.method = Method::Instant;
+        base.instant.strength = args.strength;
+    }
     let plan = if args.preset.is_empty() {
         contents_by_styles(&base, &args.content, &args.style, args.size, args.iters)?
     } else {
@@ -113,6 +127,11 @@ fn render_cell(
     bar: &ProgressBar,
     interrupted: &AtomicBool,
 ) -> Result<Option<RgbImage>> {
+    if spec.method == Method::Instant {
+        let picture = job.instant(spec)?.to_rgb8();
+        bar.inc(1);
+        return Ok(Some(picture));
+    }
     job.start(spec.clone())?;
     while !job.is_finished() {
         if interrupted.load(Ordering::SeqCst) {

@@ -159,3 +159,30 @@ fn an_out_of_range_strength_is_one_clear_message() {
     let err = Job::new().instant(&spec).unwrap_err().to_string();
     assert!(err.contains("instant strength must be between 0 and 1, got 1.5"), "{err}");
 }
+
+#[test]
+fn sheet_method_instant_paints_every_cell_and_refuses_presets() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_for(dir.path(), Init::Content);
+    let out = dir.path().join("sheet.png");
+    let sheet = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_neural-style-studio"))
+            .env("NSS_CONFIG_DIR", dir.path())
+            .args(["sheet", "--method", "instant", "--size", "64", "--out"])
+            .arg(&out)
+            .arg("--content")
+            .arg(&spec.content.as_ref().unwrap().path)
+            .arg("--style")
+            .arg(&spec.styles[0].path)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = sheet(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cells = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(cells.contains("(1 of 1 cells)"), "{cells}");
+    let o = sheet(&["--preset", "Bold"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("drop --preset, or --method instant"));
+}

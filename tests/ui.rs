@@ -602,12 +602,24 @@ fn last_iteration(app: &App) -> usize {
 }
 
 #[test]
-fn try_styles_renders_each_style_under_each_preset_and_a_click_loads_that_look() {
+fn try_styles_shows_instant_looks_then_each_preset_optimised_and_a_click_loads_that_look() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = tall_harness(launch(small_settings(dir.path()), false));
     // Small cells keep the test quick; the app's are 160 px x 60 iterations.
     h.state_mut().try_styles_cells = (64, 12);
     h.get_by_label("Try styles…").click();
+    h.run_steps(2);
+    let t = h.state().try_styles.as_ref().expect("the sheet is planned");
+    assert_eq!((t.plan.rows.len(), t.plan.cols.len()), (1, 4), "one style's instant look at four strengths");
+    step_until(&mut h, 60, "every instant cell", |a| {
+        a.try_styles.as_ref().is_some_and(|t| t.rendered() == 4 && t.progress.is_none())
+    });
+    h.get_by_label("style / Strength 50%").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.spec.instant.strength, 0.5);
+    assert_eq!(h.state().settings.spec.method, neural_style_studio::transfer::Method::Optimise);
+
+    h.get_by_label("Optimised cells").click();
     h.run_steps(2);
     let t = h.state().try_styles.as_ref().expect("the sheet is planned");
     assert_eq!((t.plan.rows.len(), t.plan.cols.len()), (1, 6), "one style x the six built-in presets");

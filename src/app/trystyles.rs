@@ -1,18 +1,21 @@
-//! "Try styles…": a contact sheet in a window. Each style image under each preset, rendered
-//! small by the worker while the live run waits; clicking a cell loads its look (its style and
-//! preset) into the settings, keeping the artist's photo, size and schedule.
+//! "Try styles…": a contact sheet in a window. By default each style image's instant look at
+//! four strengths, all in a second or two; optimised, each style under each preset, rendered
+//! small by the worker while the live run waits. Clicking a cell loads its look (its style and
+//! preset or strength) into the settings, keeping the artist's photo, size and schedule.
 
 use egui::Ui;
 
 use super::App;
 use crate::notice::Notice;
-use crate::transfer::sheet::{styles_by_presets, SheetPlan};
+use crate::transfer::sheet::{styles_by_presets, styles_by_strengths, SheetPlan};
 use crate::worker::Command;
 
 /// Long side of a cell's render, in pixels.
 pub const CELL: u32 = 160;
 /// Iterations per cell.
 pub const ITERATIONS: usize = 60;
+/// The strengths an instant sheet compares.
+pub const STRENGTHS: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
 
 /// The sheet being tried: its plan, the cells rendered so far and the progress.
 pub struct TryStyles {
@@ -22,6 +25,8 @@ pub struct TryStyles {
     cells: Vec<Option<egui::TextureHandle>>,
     /// Iterations done and in all, while rendering.
     pub progress: Option<(usize, usize)>,
+    /// Cells optimised under each preset, rather than instant looks at several strengths.
+    pub optimised: bool,
     /// Whether the window is open.
     pub open: bool,
 }
@@ -44,7 +49,13 @@ impl App {
         let styles: Vec<_> = spec.styles.iter().map(|s| s.path.clone()).collect();
         let presets = self.presets.offered().to_vec();
         let (size, iterations) = self.try_styles_cells;
-        match styles_by_presets(spec, &content, &styles, &presets, size, iterations) {
+        let optimised = self.try_styles.as_ref().is_some_and(|t| t.optimised);
+        let plan = if optimised {
+            styles_by_presets(spec, &content, &styles, &presets, size, iterations)
+        } else {
+            styles_by_strengths(spec, &content, &styles, &STRENGTHS, size)
+        };
+        match plan {
             Ok(plan) => {
                 let total = plan.iterations();
                 self.try_styles = Some(TryStyles {
@@ -52,6 +63,7 @@ impl App {
                     plan: plan.clone(),
                     progress: Some((0, total)),
                     open: true,
+                    optimised,
                 });
                 self.worker.send(Command::Sheet(Box::new(plan)));
             }
@@ -82,6 +94,8 @@ impl App {
         spec.schedule = keep.schedule.clone();
         spec.run.init = keep.run.init;
         spec.init_image = keep.init_image.clone();
+        // The cell's look is a setting; how the sheet made it is not.
+        spec.method = keep.method;
         self.settings.spec = spec;
         self.notice = Some(Notice::info(format!("Loaded the look of {label}: press Start to render it.")));
     }
@@ -92,6 +106,7 @@ impl App {
         let mut open = t.open;
         let mut clicked = None;
         let mut cancel = false;
+        let mut replan = false;
         // Wide enough for every column where the screen allows; the grid scrolls otherwise.
         let width = (t.plan.cols.len() as f32 * (CELL as f32 + 8.0) + 80.0).min(ctx.content_rect().width() - 40.0);
         egui::Window::new("Try styles").open(&mut open).resizable(true).default_width(width).show(ctx, |ui| {
@@ -107,6 +122,9 @@ impl App {
                     ui.weak("Click a cell to use its look.");
                 }
             }
+            let hover = "Each style under each preset, optimised for a minute or so; otherwise each style's \
+                         instant look at four strengths, in a second or two";
+            replan = ui.checkbox(&mut t.optimised, "Optimised cells").on_hover_text(hover).changed();
             egui::ScrollArea::both().show(ui, |ui| grid_ui(ui, t, &mut clicked));
         });
         t.open = open;
@@ -115,6 +133,9 @@ impl App {
         }
         if let Some(i) = clicked {
             self.load_cell(i);
+        }
+        if replan {
+            self.try_styles();
         }
     }
 }

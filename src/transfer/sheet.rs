@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::instant::Method;
 use super::preset::Preset;
 use super::spec::RenderSpec;
 use crate::error::{Error, Result};
@@ -33,9 +34,17 @@ pub struct SheetPlan {
 }
 
 impl SheetPlan {
-    /// Iterations of the whole sheet.
+    /// Units of work of the whole sheet: iterations, and one for each instant cell.
     pub fn iterations(&self) -> usize {
-        self.cells.iter().map(|c| c.spec.stages().iter().map(|s| s.iterations).sum::<usize>()).sum()
+        self.cells.iter().map(|c| cell_work(&c.spec)).sum()
+    }
+}
+
+/// Units of work of one cell: its iterations, or one for an instant look.
+pub fn cell_work(spec: &RenderSpec) -> usize {
+    match spec.method {
+        Method::Instant => 1,
+        Method::Optimise => spec.stages().iter().map(|s| s.iterations).sum(),
     }
 }
 
@@ -97,6 +106,29 @@ pub fn styles_by_presets(
     checked(SheetPlan { rows, cols: presets.iter().map(|p| p.name.clone()).collect(), cells, size })
 }
 
+/// Rows of styles, columns of instant looks at these strengths, for one content photo: every
+/// cell in a fraction of a second.
+pub fn styles_by_strengths(
+    base: &RenderSpec,
+    content: &Path,
+    styles: &[PathBuf],
+    strengths: &[f64],
+    size: u32,
+) -> Result<SheetPlan> {
+    let mut cells = Vec::new();
+    for (row, style) in styles.iter().enumerate() {
+        for (col, &strength) in strengths.iter().enumerate() {
+            let mut spec = small(base, content, style, size, base.schedule.iterations);
+            spec.method = Method::Instant;
+            spec.instant.strength = strength;
+            cells.push(SheetCell { row, col, spec });
+        }
+    }
+    let rows = styles.iter().map(|p| name(p)).collect();
+    let cols = strengths.iter().map(|s| format!("Strength {:.0}%", s * 100.0)).collect();
+    checked(SheetPlan { rows, cols, cells, size })
+}
+
 fn checked(plan: SheetPlan) -> Result<SheetPlan> {
     if plan.cells.is_empty() {
         return Err(Error::invalid("a contact sheet needs at least one content photo and one style"));
@@ -128,5 +160,16 @@ mod tests {
         assert_eq!((cell.spec.size, cell.spec.stages().len()), (192, 1));
         assert!(!cell.spec.objective.masks.is_active(), "a cell has one style and no masks");
         assert_eq!(plan.iterations(), 6 * 40);
+    }
+
+    #[test]
+    fn an_instant_sheet_varies_the_strength_and_counts_one_unit_a_cell() {
+        let base = RenderSpec::new("c.png", &["x.png".into()]);
+        let styles = [PathBuf::from("a.jpg"), PathBuf::from("b.jpg")];
+        let plan = styles_by_strengths(&base, Path::new("c.png"), &styles, &[0.5, 1.0], 192).unwrap();
+        assert_eq!(plan.cols, ["Strength 50%", "Strength 100%"]);
+        assert!(plan.cells.iter().all(|c| c.spec.method == Method::Instant));
+        assert_eq!(plan.cells[1].spec.instant.strength, 1.0);
+        assert_eq!(plan.iterations(), 4);
     }
 }

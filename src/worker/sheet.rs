@@ -9,7 +9,7 @@ use super::{lock, Status};
 use crate::error::Result;
 use crate::notice::Notice;
 use crate::transfer::sheet::SheetPlan;
-use crate::transfer::{Event, Job};
+use crate::transfer::{Event, Job, Method};
 
 /// A contact sheet being rendered.
 pub(super) struct SheetRun {
@@ -68,6 +68,22 @@ impl State {
             return Ok(());
         };
         let label = format!("{} / {}", sheet.plan.rows[cell.row], sheet.plan.cols[cell.col]);
+        if cell.spec.method == Method::Instant {
+            let painted = sheet.job.instant(&cell.spec);
+            sheet.done += 1;
+            let index = sheet.index;
+            sheet.index += 1;
+            let progress = (sheet.done, sheet.total);
+            let mut shared = lock(&self.shared);
+            match painted {
+                Ok(picture) => shared.sheet_cells.push((index, Arc::new(picture.into_rgba8()))),
+                Err(e) => shared.notice = Some(Notice::warning(format!("{label}: {e}"))),
+            }
+            shared.sheet_progress = Some(progress);
+            drop(shared);
+            (self.notify)();
+            return Ok(());
+        }
         let outcome = if sheet.started { step_cell(sheet) } else { start_cell(sheet) };
         let finished = match outcome {
             Ok(finished) => finished,
