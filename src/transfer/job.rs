@@ -3,6 +3,7 @@
 //! numerical faults and reports what happened as [`Event`]s. The command line and the app's
 //! worker both drive it one step at a time; neither keeps a loop of its own. No threads, no UI.
 
+mod instant;
 mod print;
 
 use std::sync::Arc;
@@ -131,9 +132,14 @@ impl Job {
         if let Some((picture, _)) = &sources.init {
             stepper.set_x(to_tensor(&resize(picture, stepper.size()), stepper.x().device())?)?;
         }
+        // Without the instant look (its networks unreadable, say) the run starts from the photo
+        // and says why: the optimiser does not need it.
+        let mut fallback = None;
         if spec.run.init == Init::Instant {
-            let painted = self.painter(spec.device)?.paint(&sources, &spec, stepper.size())?;
-            stepper.set_x(to_tensor(&painted, stepper.x().device())?)?;
+            match self.painter(spec.device).and_then(|p| p.paint(&sources, &spec, stepper.size())) {
+                Ok(painted) => stepper.set_x(to_tensor(&painted, stepper.x().device())?)?,
+                Err(e) => fallback = Some(format!("started from the photo: no instant look ({e})")),
+            }
         }
         let alpha = sources.content_alpha_at(stepper.size());
         let masks = spec.objective.masks.warnings(spec.styles.len(), sources.content.dimensions());
@@ -151,7 +157,7 @@ impl Job {
             last: None,
             kept: None,
         });
-        let notes: Vec<String> = plan.note.into_iter().chain(masks).collect();
+        let notes: Vec<String> = plan.note.into_iter().chain(masks).chain(fallback).collect();
         Ok((!notes.is_empty()).then(|| notes.join("; ")))
     }
 
@@ -233,38 +239,6 @@ impl Job {
         let size = run.stepper.size();
         let x = to_tensor(&resize(rgb, size), run.stepper.x().device())?;
         run.stepper.set_x(x)
-    }
-
-    /// The instant look of `spec` at its output size, as it is saved (with the content's
-    /// alpha): the feed-forward picture alone, no run needed (any run in progress is kept).
-    pub fn instant(&mut self, spec: &RenderSpec) -> Result<DynamicImage> {
-        spec.validate()?;
-        let sources = self.sources(spec)?;
-        let sources = match spec.preserve_colors {
-            PreserveColors::Histogram => Arc::new(sources.with_matched_colours()),
-            _ => sources,
-        };
-        let dims = workable_size("content image", sources.content.dimensions(), spec.size)?;
-        let mut rgb = self.painter(spec.device)?.paint(&sources, spec, dims)?;
-        if spec.preserve_colors == PreserveColors::Luminance {
-            rgb = keep_luminance(&rgb, &resize(&sources.content, dims));
-        }
-        Ok(match sources.content_alpha_at(dims) {
-            Some(alpha) => DynamicImage::ImageRgba8(crate::imageio::attach_alpha(&rgb, &alpha)),
-            None => DynamicImage::ImageRgb8(rgb),
-        })
-    }
-
-    /// The instant look's networks on `device` (loaded once).
-    fn painter(&mut self, device: DeviceChoice) -> Result<Arc<Painter>> {
-        match &self.painter {
-            Some((d, p)) if *d == device => Ok(p.clone()),
-            _ => {
-                let painter = Arc::new(Painter::new(&device.open()?)?);
-                self.painter = Some((device, painter.clone()));
-                Ok(painter)
-            }
-        }
     }
 
     /// Lets a paused run go on (the fault count starts again).

