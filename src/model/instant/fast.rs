@@ -165,12 +165,21 @@ impl PackedKxk {
 
     /// VALID convolution of an already padded map, plus bias.
     pub(crate) fn forward(&self, x: &Map) -> Map {
+        self.forward_clamped(x, f32::NEG_INFINITY, f32::INFINITY)
+    }
+
+    /// [`Self::forward`] with every output clamped to `lo..=hi` in the same pass (ReLU is
+    /// `0..=inf`, ReLU6 `0..=6`): one pass over the output fewer.
+    pub(crate) fn forward_clamped(&self, x: &Map, lo: f32, hi: f32) -> Map {
         debug_assert_eq!(x.c, self.cin);
         let (k, s, cin, cout) = (self.k, self.stride, self.cin, self.cout);
         let (ho, wo) = ((x.h - k) / s + 1, (x.w - k) / s + 1);
         let mut out = vec![0f32; ho * wo * cout];
-        // Blocks of output rows: enough for both cores and for gemm to run long products.
-        let rows_per_block = (4096 / wo).clamp(1, ho.div_ceil(2 * rayon::current_num_threads()).max(1));
+        // Blocks of output rows: two per core where the map is large, but at least 1024 pixels
+        // each (gemm packs the weights again for every call: on the style network's 8x8 maps,
+        // splitting made packing the larger part of the work) and at most 4096 (cache-sized).
+        let per_block = (ho * wo / (2 * rayon::current_num_threads())).clamp(1024, 4096);
+        let rows_per_block = per_block.div_ceil(wo).clamp(1, ho);
         let krow = k * cin;
         out.par_chunks_mut(rows_per_block * wo * cout).enumerate().for_each(|(b, dst)| {
             let y0 = b * rows_per_block;
@@ -198,7 +207,7 @@ impl PackedKxk {
             }
             for px in dst.chunks_exact_mut(cout) {
                 for (v, b) in px.iter_mut().zip(&self.bias) {
-                    *v += b;
+                    *v = (*v + b).clamp(lo, hi);
                 }
             }
         });
@@ -281,15 +290,6 @@ pub(crate) fn instance_norm(x: &mut Map, scale: &[f32], offset: &[f32], eps: f64
     });
 }
 
-/// `max(x, 0)` in place.
-pub(crate) fn relu(x: &mut Map) {
-    x.data.par_iter_mut().for_each(|v| *v = v.max(0.0));
-}
-
-/// `min(max(x, 0), 6)` in place.
-pub(crate) fn relu6(x: &mut Map) {
-    x.data.par_iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0));
-}
 
 #[cfg(test)]
 mod tests {

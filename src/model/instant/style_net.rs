@@ -4,7 +4,7 @@
 use candle_core::Tensor;
 
 use super::conv::{relu6, Conv, Padding};
-use super::fast::{self, same_padded, Depthwise, Map, PackedKxk};
+use super::fast::{same_padded, Depthwise, Map, PackedKxk};
 use super::{Weights, STYLE_DIM};
 use crate::error::Result;
 
@@ -112,14 +112,13 @@ impl StyleNet {
         let Some(f) = &self.fast else { return self.forward_generic(painting) };
         let (_, c, h, w) = painting.dims4()?;
         let x = Map::from_planes(&painting.flatten_all()?.to_vec1::<f32>()?, c, h, w);
-        let mut x = f.stem.forward(&same_padded(&x, 3, 2));
-        fast::relu6(&mut x);
+        let mut x = f.stem.forward_clamped(&same_padded(&x, 3, 2), 0.0, 6.0);
         for (expand, depthwise, project, residual) in &f.blocks {
-            let mut h = match expand {
-                Some(e) => e.forward(&x),
+            let h = match expand {
+                Some(e) => e.forward_clamped(&x, 0.0, 6.0),
+                // The stem's output is already within ReLU6.
                 None => x.clone(),
             };
-            fast::relu6(&mut h);
             let h = depthwise.forward_relu6(&same_padded(&h, 3, depthwise.stride()));
             let h = project.forward(&h);
             x = if *residual {
@@ -130,8 +129,7 @@ impl StyleNet {
                 h
             };
         }
-        let mut x = f.head.forward(&x);
-        fast::relu6(&mut x);
+        let x = f.head.forward_clamped(&x, 0.0, 6.0);
         let mut mean = vec![0f32; x.c];
         for px in x.data.chunks_exact(x.c) {
             mean.iter_mut().zip(px).for_each(|(m, v)| *m += v);

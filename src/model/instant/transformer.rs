@@ -110,8 +110,7 @@ impl Transformer {
         let mut next = || packed.next().ok_or_else(|| Error::internal("fewer packed convolutions than layers"));
         let half = |k: &Conv| k.kernel() / 2;
         for conv in &self.contract {
-            x = next()?.forward(&x.padded(half(conv), 1));
-            fast::relu(&mut x);
+            x = next()?.forward_clamped(&x.padded(half(conv), 1), 0.0, f32::INFINITY);
         }
         for [a, b] in &self.residual {
             let mut h = next()?.forward(&x.padded(half(&a.conv), 1));
