@@ -290,7 +290,6 @@ pub(crate) fn instance_norm(x: &mut Map, scale: &[f32], offset: &[f32], eps: f64
     });
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
