@@ -135,7 +135,11 @@ impl Job {
         // Without the instant look (its networks unreadable, say) the run starts from the photo
         // and says why: the optimiser does not need it.
         let mut fallback = None;
-        if spec.run.init == Init::Instant {
+        if spec.run.init == Init::Instant && spec.objective.masks.is_active() {
+            // The instant look paints the whole photo; where masks keep the photo, a few
+            // iterations could not take the paint off again.
+            fallback = Some("started from the photo: the instant look does not follow masks".to_string());
+        } else if spec.run.init == Init::Instant {
             match self.painter(spec.device).and_then(|p| p.paint(&sources, &spec, stepper.size())) {
                 Ok(painted) => stepper.set_x(to_tensor(&painted, stepper.x().device())?)?,
                 Err(e) => fallback = Some(format!("started from the photo: no instant look ({e})")),
