@@ -158,49 +158,42 @@ pub fn resize_alpha(alpha: &GrayImage, (w, h): (u32, u32)) -> GrayImage {
 
 /// RGB8 image to a normalised (1, 3, H, W) f32 tensor.
 pub fn to_tensor(img: &RgbImage, device: &Device) -> Result<Tensor> {
-    let (w, h) = img.dimensions();
-    let (w, h) = (w as usize, h as usize);
-    let mut data = vec![0f32; 3 * w * h];
-    for (i, px) in img.pixels().enumerate() {
-        for c in 0..3 {
-            data[c * w * h + i] = (f32::from(px[c]) / 255.0 - MEAN[c]) / STD[c];
-        }
-    }
-    Ok(Tensor::from_vec(data, (1, 3, h, w), device)?)
+    planes_of(img, device, (MEAN, STD))
 }
 
 /// Normalised (1, 3, H, W) tensor to RGB8: `clamp(x*std + mean, 0, 1)`, rounded.
 pub fn from_tensor(x: &Tensor) -> Result<RgbImage> {
-    let (_, c, h, w) = x.dims4()?;
-    if c != 3 {
-        return Err(Error::internal(format!("expected 3 channels, got {c}")));
-    }
-    let planes: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-    let mut img = RgbImage::new(w as u32, h as u32);
-    for (i, px) in img.pixels_mut().enumerate() {
-        for ch in 0..3 {
-            let v = planes[ch * w * h + i] * STD[ch] + MEAN[ch];
-            px[ch] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-        }
-    }
-    Ok(img)
+    image_of(x, (MEAN, STD))
 }
 
 /// RGB8 image to a (1, 3, H, W) f32 tensor in 0..1 (the instant networks' input).
 pub fn to_unit_tensor(img: &RgbImage, device: &Device) -> Result<Tensor> {
+    planes_of(img, device, ([0.0; 3], [1.0; 3]))
+}
+
+/// (1, 3, H, W) tensor in 0..1 to RGB8, clamped and rounded.
+pub fn from_unit_tensor(x: &Tensor) -> Result<RgbImage> {
+    image_of(x, ([0.0; 3], [1.0; 3]))
+}
+
+/// Per-channel (mean, standard deviation) of a tensor's values over 0..1 pixel values.
+type Scaling = ([f32; 3], [f32; 3]);
+
+/// `(pixel / 255 - mean) / std`, as planes (1, 3, h, w).
+fn planes_of(img: &RgbImage, device: &Device, (mean, std): Scaling) -> Result<Tensor> {
     let (w, h) = img.dimensions();
     let (w, h) = (w as usize, h as usize);
     let mut data = vec![0f32; 3 * w * h];
     for (i, px) in img.pixels().enumerate() {
         for c in 0..3 {
-            data[c * w * h + i] = f32::from(px[c]) / 255.0;
+            data[c * w * h + i] = (f32::from(px[c]) / 255.0 - mean[c]) / std[c];
         }
     }
     Ok(Tensor::from_vec(data, (1, 3, h, w), device)?)
 }
 
-/// (1, 3, H, W) tensor in 0..1 to RGB8, clamped and rounded.
-pub fn from_unit_tensor(x: &Tensor) -> Result<RgbImage> {
+/// `clamp(x * std + mean, 0, 1) * 255`, rounded, from planes (1, 3, h, w).
+fn image_of(x: &Tensor, (mean, std): Scaling) -> Result<RgbImage> {
     let (_, c, h, w) = x.dims4()?;
     if c != 3 {
         return Err(Error::internal(format!("expected 3 channels, got {c}")));
@@ -209,7 +202,8 @@ pub fn from_unit_tensor(x: &Tensor) -> Result<RgbImage> {
     let mut img = RgbImage::new(w as u32, h as u32);
     for (i, px) in img.pixels_mut().enumerate() {
         for ch in 0..3 {
-            px[ch] = (planes[ch * w * h + i].clamp(0.0, 1.0) * 255.0).round() as u8;
+            let v = planes[ch * w * h + i] * std[ch] + mean[ch];
+            px[ch] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
         }
     }
     Ok(img)

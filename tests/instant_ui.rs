@@ -4,25 +4,13 @@
 
 mod common;
 
-use common::ui::{harness, step_until};
+use common::ui::{harness, step_until, Dropped};
 
 use egui_kittest::kittest::Queryable;
 use neural_style_studio::app::settings::default_spec;
 use neural_style_studio::app::{App, Launch, Settings};
 use neural_style_studio::transfer::{ImageRef, Init, Method};
 use neural_style_studio::worker::Status;
-
-#[derive(Debug)]
-struct Dropped(std::path::PathBuf);
-
-impl egui::DroppedFile for Dropped {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
-}
 
 /// Mean absolute difference per channel, 0..255, of two pictures of one size.
 fn distance(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::ui::{harness, step_until, tall_harness};
+use common::ui::{harness, step_until, tall_harness, Dropped};
 use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
@@ -157,18 +157,6 @@ fn window_renders_with_wgpu_like_the_snapshot() {
 }
 
 /// A file handed to the app as winit would on a drop.
-#[derive(Debug)]
-struct Dropped(std::path::PathBuf);
-
-impl egui::DroppedFile for Dropped {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
-}
-
 #[test]
 fn dropped_files_become_content_then_style() {
     let dir = tempfile::tempdir().unwrap();
