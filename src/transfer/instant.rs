@@ -108,7 +108,10 @@ impl Painter {
             if weight <= 0.0 {
                 continue;
             }
-            let key = sources.style_refs.get(i).and_then(|r| r.sha256.as_deref());
+            // With statistics colour keeping the painting here is colour-matched to the photo:
+            // a picture of its own, so not the file's hash.
+            let matched = spec.preserve_colors == super::PreserveColors::Histogram;
+            let key = sources.style_refs.get(i).and_then(|r| r.sha256.as_deref()).filter(|_| !matched);
             let v = (self.style_vector(style, key)? * (weight / total))?;
             mix = Some(match mix {
                 Some(m) => (m + v)?,
