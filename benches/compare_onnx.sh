@@ -33,4 +33,9 @@ def row(name, a, b):
 row("style 256x256", t["style"], o["style"])
 for a, b in zip(t["transformer"], o["transformer"]):
     row(f"transformer {b['size'][0]}x{b['size'][1]}", a, b)
+# What the artist waits for after choosing a new painting: its vector, then the picture (a
+# strength or blend change reuses the cached vector: the transformer row).
+for a, b in zip(t["transformer"], o["transformer"]):
+    total = lambda r, n: {"median_s": r["style"]["median_s"] + n["median_s"]}
+    row(f"look {b['size'][0]}x{b['size'][1]}", total(t, a), total(o, b))
 PY

@@ -72,8 +72,7 @@ impl Map {
 /// Zero padding by TensorFlow's SAME rule for a k x k kernel at `stride`: the output side is
 /// ceil(side / stride), an odd total going to the bottom and right.
 pub(crate) fn same_padded(x: &Map, k: usize, stride: usize) -> Map {
-    let total = |n: usize| ((n.div_ceil(stride) - 1) * stride + k).saturating_sub(n);
-    let (th, tw) = (total(x.h), total(x.w));
+    let (th, tw) = (same_total(x.h, k, stride), same_total(x.w, k, stride));
     let (top, left) = (th / 2, tw / 2);
     let (hp, wp, c) = (x.h + th, x.w + tw, x.c);
     let mut data = vec![0f32; hp * wp * c];
@@ -81,6 +80,11 @@ pub(crate) fn same_padded(x: &Map, k: usize, stride: usize) -> Map {
         data[((y + top) * wp + left) * c..][..x.w * c].copy_from_slice(src);
     }
     Map { h: hp, w: wp, c, data }
+}
+
+/// The SAME rule's total padding of a side of `n` for a k-wide kernel at `stride`.
+fn same_total(n: usize, k: usize, stride: usize) -> usize {
+    ((n.div_ceil(stride) - 1) * stride + k).saturating_sub(n)
 }
 
 /// A 3x3 depthwise convolution (one kernel per channel): weights (9, c), bias (c).
@@ -104,22 +108,23 @@ impl Depthwise {
         Depthwise { stride, taps, bias }
     }
 
-    /// The stride.
-    pub(crate) fn stride(&self) -> usize {
-        self.stride
-    }
-
-    /// VALID depthwise convolution of a padded map, plus bias, then ReLU6.
-    pub(crate) fn forward_relu6(&self, x: &Map) -> Map {
+    /// Depthwise convolution with TensorFlow's SAME zero padding (see [`same_padded`]), plus
+    /// bias, then ReLU6. Taps that fall in the padding are skipped rather than read from a
+    /// padded copy: on the style network's 6x-expanded maps the copy cost as much as the taps.
+    pub(crate) fn forward_same_relu6(&self, x: &Map) -> Map {
         let (s, c) = (self.stride, x.c);
-        let (ho, wo) = ((x.h - 3) / s + 1, (x.w - 3) / s + 1);
+        let (ho, wo) = (x.h.div_ceil(s), x.w.div_ceil(s));
+        let top = same_total(x.h, 3, s) / 2;
+        let left = same_total(x.w, 3, s) / 2;
         let mut out = vec![0f32; ho * wo * c];
         out.par_chunks_mut(wo * c).enumerate().for_each(|(y, row)| {
             for (xo, px) in row.chunks_exact_mut(c).enumerate() {
                 px.copy_from_slice(&self.bias);
                 for ky in 0..3 {
+                    let Some(iy) = (y * s + ky).checked_sub(top).filter(|&iy| iy < x.h) else { continue };
                     for kx in 0..3 {
-                        let src = &x.data[((y * s + ky) * x.w + xo * s + kx) * c..][..c];
+                        let Some(ix) = (xo * s + kx).checked_sub(left).filter(|&ix| ix < x.w) else { continue };
+                        let src = &x.data[(iy * x.w + ix) * c..][..c];
                         let tap = &self.taps[(ky * 3 + kx) * c..][..c];
                         for ((o, &v), &t) in px.iter_mut().zip(src).zip(tap) {
                             *o += v * t;
@@ -184,7 +189,11 @@ impl PackedKxk {
         out.par_chunks_mut(rows_per_block * wo * cout).enumerate().for_each(|(b, dst)| {
             let y0 = b * rows_per_block;
             let rows = dst.len() / (wo * cout);
-            if s == 1 {
+            if k == 1 && s == 1 {
+                // A 1x1 convolution is one gemm straight into the output.
+                let lhs = &x.data[y0 * x.w * cin..];
+                gemm_acc(dst, lhs, cin, &self.rows, rows * wo, cin, cout, false);
+            } else if s == 1 {
                 // Outputs on the padded width (the last k-1 columns of each row are discarded),
                 // so that pixel p of the block reads at (p + ky * w) * cin for every row.
                 let m = rows * x.w - (k - 1);

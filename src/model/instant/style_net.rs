@@ -119,7 +119,7 @@ impl StyleNet {
                 // The stem's output is already within ReLU6.
                 None => x.clone(),
             };
-            let h = depthwise.forward_relu6(&same_padded(&h, 3, depthwise.stride()));
+            let h = depthwise.forward_same_relu6(&h);
             let h = project.forward(&h);
             x = if *residual {
                 let mut sum = h;
