@@ -11,6 +11,7 @@ pub mod instant;
 pub mod job;
 pub mod lbfgs;
 pub mod look;
+pub mod loss;
 pub mod mask;
 pub mod memory;
 pub mod objective;

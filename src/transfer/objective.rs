@@ -3,11 +3,9 @@
 
 use candle_core::Tensor;
 
-use super::gram::{
-    add_features, content_loss_and_grad, divide_features, gradient_divisor, gradient_moves, gram_sum, held_divisor,
-    style_grad, style_measure, tv_loss_and_grad,
-};
+use super::gram::gradient_moves;
 use super::look::Look;
+use super::loss::evaluate_grid;
 use super::mask::StyleMasks;
 use super::targets::{TargetRequest, Targets};
 use crate::error::{Error, Result};
@@ -198,38 +196,6 @@ impl Divisors {
     }
 }
 
-/// The layers an objective's non-zero terms read, as indices into the network's layers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Terms {
-    /// The content tap's layer, when the content weight is not zero.
-    pub content: Option<usize>,
-    /// Each style layer's index, `None` where its weight (or the style weight) is zero.
-    pub style: Vec<Option<usize>>,
-    /// Every layer above, for `Vgg::forward_taps`.
-    pub keep: Vec<usize>,
-    /// Layers to run: one past the deepest kept (0: none).
-    pub depth: usize,
-}
-
-impl Terms {
-    /// The layers `objective` needs from `net`.
-    pub fn new(net: &Vgg, objective: &Objective) -> Result<Self> {
-        let index =
-            |tap: Tap| net.tap_index(tap).ok_or_else(|| Error::invalid(format!("the network does not reach {tap}")));
-        let content = if objective.content_weight != 0.0 { Some(index(objective.content_tap)?) } else { None };
-        let style = objective
-            .style_layers
-            .iter()
-            .map(|&(tap, w)| if objective.style_weight * w != 0.0 { index(tap).map(Some) } else { Ok(None) })
-            .collect::<Result<Vec<_>>>()?;
-        let mut keep: Vec<usize> = content.iter().chain(style.iter().flatten()).copied().collect();
-        keep.sort_unstable();
-        keep.dedup();
-        let depth = keep.iter().max().map_or(0, |&d| d + 1);
-        Ok(Terms { content, style, keep, depth })
-    }
-}
-
 /// Wall time of the phases of one evaluation, in seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct PhaseTimes {
@@ -253,7 +219,8 @@ pub fn evaluate(
     evaluate_timed(net, x, objective, targets, want_grad).map(|(l, g, _)| (l, g))
 }
 
-/// [`evaluate`], also reporting where the time went.
+/// [`evaluate`], also reporting where the time went: the whole image as one tile of
+/// [`super::loss::evaluate_grid`].
 pub fn evaluate_timed(
     net: &Vgg,
     x: &Tensor,
@@ -261,105 +228,5 @@ pub fn evaluate_timed(
     targets: &Targets,
     want_grad: bool,
 ) -> Result<(Losses, Option<Tensor>, PhaseTimes)> {
-    let mut times = PhaseTimes::default();
-    let clock = std::time::Instant::now();
-    // Run only as deep as a term with non-zero weight needs.
-    let terms = Terms::new(net, objective)?;
-    let acts = net.forward_taps(x, &terms.keep)?;
-    times.forward = clock.elapsed().as_secs_f64();
-    let mut tap_grads: Vec<Option<Tensor>> = vec![None; terms.depth];
-    let mut add_grad = |i: usize, g: Tensor| -> Result<()> {
-        tap_grads[i] = Some(match tap_grads[i].take() {
-            Some(prev) => add_features(&prev, &g)?,
-            None => g,
-        });
-        Ok(())
-    };
-    // Scalars are gathered as tensors and read back once, so a GPU is synchronised only once.
-    let mut scalars: Vec<Tensor> = Vec::new();
-    // A term's gradient at its layer, normalised when asked by the divisor held or measured
-    // here: the divisor's slot in `scalars`.
-    let normalize = objective.normalize_gradients;
-    let held = targets.held_divisors();
-    let divide = |g: Tensor, weight: f64, held: Option<f64>, scalars: &mut Vec<Tensor>| {
-        if !normalize {
-            return Ok::<_, Error>((g, None));
-        }
-        let divisor = match held {
-            Some(v) => held_divisor(v, &g)?,
-            None => gradient_divisor(&g.abs()?.sum_all()?, weight)?,
-        };
-        let g = divide_features(&g, &divisor)?;
-        scalars.push(divisor);
-        Ok((g, Some(scalars.len() - 1)))
-    };
-    let mut content_divisor = None;
-    let content_slot = match terms.content {
-        Some(i) => {
-            let (l, g) = content_loss_and_grad(acts.output(i)?, &targets.content, objective.content_weight)?;
-            scalars.push(l);
-            let loss_slot = scalars.len() - 1;
-            let (g, slot) = divide(g, objective.content_weight, held.and_then(|d| d.content), &mut scalars)?;
-            content_divisor = slot;
-            add_grad(i, g)?;
-            Some(loss_slot)
-        }
-        None => None,
-    };
-    let mut style_slots = Vec::new();
-    let mut style_divisors = Vec::new();
-    for (k, (&layer, &(_, w))) in terms.style.iter().zip(&objective.style_layers).enumerate() {
-        let Some(i) = layer else {
-            style_slots.push(None);
-            style_divisors.push(None);
-            continue;
-        };
-        let f = acts.output(i)?;
-        let (_, c, h, wd) = f.dims4()?;
-        let mut loss = Tensor::zeros((), f.dtype(), f.device())?;
-        let mut layer_grad: Option<Tensor> = None;
-        for region in targets.regions() {
-            let Some(g) = region.gram(k, &gram_sum(&region.weigh(k, f, None, 1)?)?, c, h * wd)? else { continue };
-            let (measure, slope) = style_measure(&g.sub(region.target(k)?)?, objective.look.scaled())?;
-            loss = loss.add(&region.loss(k, measure, h * wd)?)?;
-            let weighed = region.weigh(k, f, None, 2)?;
-            let part = style_grad(&weighed, &slope, objective.style_weight * w, c * h * wd)?;
-            layer_grad = Some(match layer_grad {
-                Some(prev) => add_features(&prev, &part)?,
-                None => part,
-            });
-        }
-        scalars.push(loss);
-        style_slots.push(Some(scalars.len() - 1));
-        let mut divisor = None;
-        if let Some(g) = layer_grad {
-            let fixed = held.and_then(|d| d.style.get(k).copied().flatten());
-            let (g, slot) = divide(g, objective.style_weight * w, fixed, &mut scalars)?;
-            divisor = slot;
-            add_grad(i, g)?;
-        }
-        style_divisors.push(divisor);
-    }
-    let (tv_loss, tv_grad) = tv_loss_and_grad(x, objective.tv_weight)?;
-    scalars.push(tv_loss);
-
-    let values: Vec<f32> = Tensor::stack(&scalars, 0)?.to_vec1()?;
-    let value = |slot: Option<usize>| slot.map(|s| f64::from(values[s]));
-    let style_values: Vec<Option<f64>> = style_slots.iter().map(|&s| value(s)).collect();
-    let divisors =
-        Divisors { content: value(content_divisor), style: style_divisors.iter().map(|&s| value(s)).collect() };
-    let tv = f64::from(values[values.len() - 1]);
-    let losses = Losses::assemble(objective, value(content_slot), &style_values, tv, &divisors)?;
-    times.losses = clock.elapsed().as_secs_f64() - times.forward;
-    if !want_grad {
-        return Ok((losses, None, times));
-    }
-    let grad = match (terms.depth, tv_grad) {
-        (0, Some(tv)) => tv,
-        (0, None) => x.zeros_like()?,
-        (_, None) => net.backward(&acts, &mut tap_grads)?,
-        (_, Some(tv)) => net.backward(&acts, &mut tap_grads)?.add(&tv)?,
-    };
-    times.backward = clock.elapsed().as_secs_f64() - times.forward - times.losses;
-    Ok((losses, Some(grad), times))
+    evaluate_grid(net, x, objective, targets, None, want_grad, 0)
 }

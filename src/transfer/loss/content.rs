@@ -1,0 +1,56 @@
+//! The content term: the mean squared difference of the features from the photo's.
+
+use candle_core::Tensor;
+
+use super::{Part, Slot, Term};
+use crate::error::Result;
+use crate::transfer::gram::content_term;
+use crate::transfer::tiles::{add, crop};
+
+/// `mean((F - P)^2)` at the content layer.
+pub(super) struct Content<'a> {
+    layer: usize,
+    weight: f64,
+    /// The photo's features at the layer, whole.
+    target: &'a Tensor,
+    /// The sum so far over the tiles' interiors (already divided by the layer's size).
+    sum: Option<Tensor>,
+}
+
+impl<'a> Content<'a> {
+    pub(super) fn new(layer: usize, weight: f64, target: &'a Tensor) -> Self {
+        Content { layer, weight, target, sum: None }
+    }
+}
+
+impl Term for Content<'_> {
+    fn slot(&self) -> Slot {
+        Slot::Content
+    }
+
+    fn layer(&self) -> usize {
+        self.layer
+    }
+
+    fn weight(&self) -> f64 {
+        self.weight
+    }
+
+    fn gather(&mut self, features: &Tensor, part: &Part) -> Result<()> {
+        let target = crop(self.target, part.inner_global())?;
+        let (share, _) = content_term(&crop(features, part.inner)?, &target, 0.0, part.layer_elems())?;
+        add(&mut self.sum, share)
+    }
+
+    fn finish(&mut self) -> Result<Tensor> {
+        match self.sum.take() {
+            Some(sum) => Ok(sum),
+            None => Ok(Tensor::zeros((), self.target.dtype(), self.target.device())?),
+        }
+    }
+
+    fn grad(&self, features: &Tensor, part: &Part) -> Result<Option<Tensor>> {
+        let target = crop(self.target, part.outer)?;
+        Ok(Some(content_term(features, &target, self.weight, part.layer_elems())?.1))
+    }
+}
