@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use neural_style_studio::model::{DeviceChoice, Pooling, Tap, WeightsSource};
+use neural_style_studio::transfer::loss::StyleLoss;
 use neural_style_studio::transfer::{
     read_settings, Init, Look, Mask, Method, OptimizerKind, PreserveColors, RenderSpec, Stage, Unpainted,
 };
@@ -210,12 +211,18 @@ pub struct SpecArgs {
     #[arg(long, alias = "weights", value_name = "vgg16|vgg19-classic|vgg19|PATH", value_parser = parse_model)]
     pub model: Option<WeightsSource>,
     /// The recipe: classic (Gatys et al. as the classic tools run it: L-BFGS, equal layer
-    /// weights) or modern (after crowsonkb/style-transfer-pytorch: each layer's loss scaled to a
-    /// unit gradient, layers 256:64:16:4:1, Adam, the average of the iterates shown). Sets the
-    /// weights and optimiser first; --preset and the other options override them [default:
-    /// classic].
+    /// weights), modern (after crowsonkb/style-transfer-pytorch: each layer's loss scaled to a
+    /// unit gradient, layers 256:64:16:4:1, Adam, the average of the iterates shown) or rich
+    /// (the sliced-Wasserstein style loss, which keeps the painting's colours and contrasts;
+    /// L-BFGS). Sets the weights and optimiser first; --preset and the other options override
+    /// them [default: classic].
     #[arg(long, value_enum)]
     pub look: Option<LookArg>,
+    /// How style layers are compared with the painting: gram (Gram matrices, Gatys et al.) or
+    /// sliced (sliced Wasserstein, Heitz et al.: whole feature distributions on 64 fixed random
+    /// directions per layer; no style masks) [default: the look's; rich: sliced].
+    #[arg(long, value_enum)]
+    pub style_loss: Option<StyleLossArg>,
     /// Show the running average of the iterates with this decay (0: off; modern: 0.97).
     #[arg(long, value_name = "DECAY")]
     pub average: Option<f64>,
@@ -331,6 +338,17 @@ pub enum LookArg {
     Classic,
     /// After crowsonkb/style-transfer-pytorch.
     Modern,
+    /// Sliced-Wasserstein style loss (Heitz et al.), L-BFGS.
+    Rich,
+}
+
+/// The style loss on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StyleLossArg {
+    /// Gram matrices.
+    Gram,
+    /// Sliced Wasserstein.
+    Sliced,
 }
 
 /// Pooling on the command line.
@@ -380,6 +398,7 @@ impl SpecArgs {
             match look {
                 LookArg::Classic => Look::Classic,
                 LookArg::Modern => Look::Modern,
+                LookArg::Rich => Look::Rich,
             }
             .apply(&mut spec);
         }
@@ -445,6 +464,12 @@ impl SpecArgs {
         set(&mut spec.run.lr, self.lr);
         spec.run.history = self.history.unwrap_or(spec.run.history);
         set(&mut spec.run.average, self.average);
+        if let Some(loss) = self.style_loss {
+            spec.objective.style_loss = match loss {
+                StyleLossArg::Gram => StyleLoss::Gram,
+                StyleLossArg::Sliced => StyleLoss::Sliced,
+            };
+        }
         if let Some(i) = self.init {
             spec.run.init = match i {
                 InitArg::Content => Init::Content,

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use neural_style_studio::imageio::{detail, load_rgb};
+use neural_style_studio::transfer::colour::histogram_distance;
 use neural_style_studio::transfer::Job;
 
 use crate::cli::ScoreArgs;
@@ -15,6 +16,9 @@ struct Scores<'a> {
     tv: f64,
     /// Mean absolute Laplacian of the image as given (fine detail per pixel, before resizing).
     detail: f64,
+    /// Per-channel histogram distance to the first style image (levels of 0..255; see
+    /// `colour::histogram_distance`).
+    colour: f64,
     /// Unweighted style loss per style layer, shallow to deep.
     style_layers: &'a [f64],
     /// The style layers' names, in the same order.
@@ -44,6 +48,9 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     println!("tv      {:.6e}", l.tv);
     let detail = detail(&image);
     println!("detail  {detail:.6e}");
+    let style = spec.styles.first().context("a style image is needed")?;
+    let colour = histogram_distance(&image, &load_rgb(&style.path)?);
+    println!("colour  {colour:.6e}");
     for (name, v) in layers.iter().zip(&l.style_layers) {
         println!("{name} {v:.6e}");
     }
@@ -54,6 +61,7 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
             style: l.style,
             tv: l.tv,
             detail,
+            colour,
             style_layers: &l.style_layers,
             layers,
         };

@@ -37,6 +37,11 @@ fn shallow() -> Objective {
 
 /// Evaluates whole and tiled at `(w, h)` and compares every loss term and the gradient.
 fn compare(net: &Arc<Vgg>, label: &str, objective: &Objective, (w, h): (u32, u32), tile: usize) {
+    compare_within(net, label, objective, (w, h), tile, 1e-5);
+}
+
+/// [`compare`] with the gradient within `tolerance` (relative L2).
+fn compare_within(net: &Arc<Vgg>, label: &str, objective: &Objective, (w, h): (u32, u32), tile: usize, tolerance: f32) {
     let content = PreparedImage::new(common::content_image(w, h), net).unwrap();
     let style = PreparedImage::new(common::style_image(96, 96), net).unwrap();
     let targets = Targets::new(net, &content, &[style], &objective.target_request(), &mut TargetCache::new()).unwrap();
@@ -64,7 +69,7 @@ fn compare(net: &Arc<Vgg>, label: &str, objective: &Objective, (w, h): (u32, u32
     let err = rel_l2(&tiled_grad.unwrap(), &whole_grad.unwrap());
     // Measured: 3e-7 (float rounding) with the halo of two receptive radii; a halo of one
     // radius gives 6e-5, half a radius 2e-3.
-    assert!(err < 1e-5, "{label}: gradient relative L2 error {err}");
+    assert!(err < tolerance, "{label}: gradient relative L2 error {err}");
 }
 
 #[test]
@@ -142,4 +147,17 @@ fn tile_grid_covers_the_image_once_on_the_pooling_grid() {
         }
     }
     assert!(owner.iter().all(|&n| n == 1), "every pixel belongs to exactly one tile");
+}
+
+#[test]
+fn tiled_evaluation_is_exact_with_the_sliced_style_loss() {
+    use neural_style_studio::transfer::loss::StyleLoss;
+    for (label, net) in nets() {
+        // The losses are exact within rounding. The gradient is not smooth where two pixels'
+        // projections tie: features computed in a tile differ from the whole image's in the
+        // last bits (as for every term), which can swap the ranks of two values equal to 1e-7,
+        // and so which of two neighbouring quantiles each is pulled to. Measured: 1.6e-5.
+        let objective = Objective { style_loss: StyleLoss::Sliced, ..shallow() };
+        compare_within(&net, label, &objective, (150, 110), 27, 1e-4);
+    }
 }

@@ -143,6 +143,31 @@ pub fn match_colours(style: &RgbImage, content: &RgbImage) -> RgbImage {
     })
 }
 
+/// How far the colours of `a` are from those of `b`: per channel, the 1-D Wasserstein distance
+/// between their value histograms (the mean shift, in levels of 0..255, that turns one
+/// channel's distribution into the other's), averaged over R, G and B. Images of different
+/// sizes compare by their normalised histograms.
+pub fn histogram_distance(a: &RgbImage, b: &RgbImage) -> f64 {
+    let histogram = |img: &RgbImage, ch: usize| {
+        let mut h = [0f64; 256];
+        img.pixels().for_each(|p| h[usize::from(p[ch])] += 1.0);
+        let n = f64::from(img.width() * img.height()).max(1.0);
+        h.map(|v| v / n)
+    };
+    let per_channel = (0..3).map(|ch| {
+        let (ha, hb) = (histogram(a, ch), histogram(b, ch));
+        // W1 in one dimension: the area between the two cumulative distributions.
+        let (mut ca, mut cb, mut area) = (0.0, 0.0, 0.0);
+        for (x, y) in ha.iter().zip(&hb) {
+            ca += x;
+            cb += y;
+            area += f64::abs(ca - cb);
+        }
+        area
+    });
+    per_channel.sum::<f64>() / 3.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +211,17 @@ mod tests {
                 assert!((cov_m[c][k] - cov_c[c][k]).abs() < 0.05 * cov_c[c][c].max(cov_c[k][k]) + 2.0, "cov {c}{k}");
             }
         }
+    }
+
+    #[test]
+    fn histogram_distance_is_the_mean_shift_of_the_levels() {
+        let grey = |v: u8| RgbImage::from_pixel(4, 3, Rgb([v, v, v]));
+        assert_eq!(histogram_distance(&grey(10), &grey(10)), 0.0);
+        assert!((histogram_distance(&grey(10), &grey(50)) - 40.0).abs() < 1e-9);
+        // Half the pixels 40 levels off: 20 on average, whatever the sizes.
+        let mut half = RgbImage::from_pixel(2, 1, Rgb([10, 10, 10]));
+        half.put_pixel(1, 0, Rgb([50, 50, 50]));
+        assert!((histogram_distance(&half, &grey(10)) - 20.0).abs() < 1e-9);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::model::cpu;
 
 /// Features (1, C, H, W) as a matrix: (HW, C) when they are a channels-last view (the CPU fast
 /// path's layout, read without copying), otherwise (C, HW).
-fn matrix(features: &Tensor) -> Result<(Tensor, bool)> {
+pub(crate) fn matrix(features: &Tensor) -> Result<(Tensor, bool)> {
     let (_, c, h, w) = features.dims4()?;
     let nhwc = features.permute((0, 2, 3, 1))?;
     if !features.is_contiguous() && nhwc.is_contiguous() {
@@ -22,7 +22,7 @@ fn matrix(features: &Tensor) -> Result<(Tensor, bool)> {
 }
 
 /// `m` (HW, C) or (C, HW) back to (1, C, H, W) in the same layout as the features it came from.
-fn unmatrix(m: &Tensor, channels_last: bool, (c, h, w): (usize, usize, usize)) -> Result<Tensor> {
+pub(crate) fn unmatrix(m: &Tensor, channels_last: bool, (c, h, w): (usize, usize, usize)) -> Result<Tensor> {
     Ok(if channels_last { m.reshape((1, h, w, c))?.permute((0, 3, 1, 2))? } else { m.reshape((1, c, h, w))? })
 }
 

@@ -5,7 +5,7 @@ use candle_core::Tensor;
 
 use super::gram::gradient_moves;
 use super::look::Look;
-use super::loss::evaluate_grid;
+use super::loss::{evaluate_grid, StyleLoss};
 use super::mask::StyleMasks;
 use super::targets::{TargetRequest, Targets};
 use crate::error::{Error, Result};
@@ -38,6 +38,8 @@ pub struct Objective {
     pub masks: StyleMasks,
     /// How each style layer's mismatch is measured (Classic or Modern).
     pub look: Look,
+    /// Gram matrices or sliced Wasserstein.
+    pub style_loss: StyleLoss,
     /// Scale each term's gradient at its layer to an L1 norm equal to its weight, as
     /// neural-style's `-normalize_gradients` does (the total is then the weighted sum of each
     /// term's loss over its gradient's norm, measured where the optimiser starts and held: see
@@ -60,6 +62,7 @@ impl Default for Objective {
             style_blend: vec![1.0],
             masks: StyleMasks::default(),
             look: Look::Classic,
+            style_loss: StyleLoss::Gram,
             normalize_gradients: false,
         }
     }
@@ -86,6 +89,11 @@ impl Objective {
         if n_styles > 0 && self.style_blend.iter().sum::<f64>() <= 0.0 {
             return Err(Error::invalid("style blend weights sum to zero"));
         }
+        if self.style_loss == StyleLoss::Sliced && self.masks.is_active() {
+            return Err(Error::invalid(
+                "the sliced style loss (the Rich look) does not take style masks yet: clear the masks or use the Gram loss",
+            ));
+        }
         self.masks.validate(n_styles)
     }
 
@@ -96,6 +104,7 @@ impl Objective {
             style_taps: self.style_layers.iter().map(|l| l.0).collect(),
             blend: self.style_blend.clone(),
             masks: self.masks.clone(),
+            style_loss: self.style_loss,
             tile: None,
         }
     }

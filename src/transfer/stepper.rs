@@ -264,6 +264,7 @@ impl Stepper {
         }
         objective.validate(self.styles.len())?;
         let same_layers = objective.content_tap == self.objective.content_tap
+            && objective.style_loss == self.objective.style_loss
             && objective.style_layers.iter().map(|l| l.0).eq(self.objective.style_layers.iter().map(|l| l.0));
         if same_layers {
             if objective.style_blend != self.objective.style_blend || objective.masks != self.objective.masks {

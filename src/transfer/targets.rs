@@ -9,6 +9,8 @@ use image::RgbImage;
 
 use super::gram::gram;
 use super::guide::{regions, Region};
+use super::loss::sliced::sorted_projections;
+use super::loss::StyleLoss;
 use super::mask::StyleMasks;
 use super::objective::Divisors;
 use super::tiles::{features_tiled, grams_tiled};
@@ -51,6 +53,8 @@ impl PreparedImage {
 enum Kind {
     Features,
     Gram,
+    /// Sorted projections for the sliced style loss.
+    Sliced,
 }
 
 /// Cache of targets by (image, layer, kind). The image key already covers the size. It lives as
@@ -117,17 +121,22 @@ impl TargetCache {
             let index =
                 |t: Tap| net.tap_index(t).ok_or_else(|| Error::invalid(format!("the network does not reach {t}")));
             let keep = missing.iter().map(|&t| index(t)).collect::<Result<Vec<_>>>()?;
-            let values = match tile {
-                Some(tile) => match kind {
-                    Kind::Features => features_tiled(net, &image.tensor, &keep, tile)?,
-                    Kind::Gram => grams_tiled(net, &image.tensor, &keep, tile)?,
-                },
-                None => {
+            let values = match (tile, kind) {
+                (Some(tile), Kind::Gram) => grams_tiled(net, &image.tensor, &keep, tile)?,
+                (Some(tile), Kind::Features) => features_tiled(net, &image.tensor, &keep, tile)?,
+                (Some(tile), Kind::Sliced) => features_tiled(net, &image.tensor, &keep, tile)?
+                    .iter()
+                    .zip(&missing)
+                    .map(|(f, &t)| sorted_projections(f, t))
+                    .collect::<Result<Vec<_>>>()?,
+                (None, _) => {
                     let acts = net.forward_taps(&image.tensor, &keep)?;
                     keep.iter()
-                        .map(|&i| match kind {
+                        .zip(&missing)
+                        .map(|(&i, &t)| match kind {
                             Kind::Features => Ok(acts.output(i)?.clone()),
                             Kind::Gram => gram(acts.output(i)?),
+                            Kind::Sliced => sorted_projections(acts.output(i)?, t),
                         })
                         .collect::<Result<Vec<_>>>()?
                 }
@@ -171,6 +180,8 @@ pub struct TargetRequest {
     pub blend: Vec<f64>,
     /// Where each style applies.
     pub masks: StyleMasks,
+    /// Which style statistics the style terms compare.
+    pub style_loss: StyleLoss,
     /// Compute them in tiles of this side (images larger than one tile); the values are the same.
     pub tile: Option<usize>,
 }
@@ -183,6 +194,11 @@ pub struct Targets {
     pub content: Tensor,
     /// `styles[s][k]`: Gram of style image `s` at style tap `k`.
     styles: Vec<Vec<Tensor>>,
+    /// `sliced[s][k]`: style image `s`'s sorted projections at style tap `k` (sliced style
+    /// loss only).
+    sliced: Vec<Vec<Tensor>>,
+    /// The blend weights, summing to 1.
+    blend: Vec<f64>,
     /// The regions and their Gram targets.
     regions: Vec<Region>,
     /// Downsampling of each style tap (to pool masks to its resolution).
@@ -214,9 +230,23 @@ impl Targets {
                 Ok(net.reach(i + 1).1)
             })
             .collect::<Result<Vec<_>>>()?;
+        let sliced = match request.style_loss {
+            StyleLoss::Gram => Vec::new(),
+            StyleLoss::Sliced => {
+                styles.iter().map(|s| cache.get(net, s, taps, Kind::Sliced, tile)).collect::<Result<Vec<_>>>()?
+            }
+        };
         let styles = styles.iter().map(|s| cache.get(net, s, taps, Kind::Gram, tile)).collect::<Result<Vec<_>>>()?;
-        let mut targets =
-            Targets { content: content_t, styles, regions: Vec::new(), strides, size: content.size(), held: None };
+        let mut targets = Targets {
+            content: content_t,
+            styles,
+            sliced,
+            blend: Vec::new(),
+            regions: Vec::new(),
+            strides,
+            size: content.size(),
+            held: None,
+        };
         targets.retarget(&request.blend, &request.masks)?;
         Ok(targets)
     }
@@ -239,6 +269,7 @@ impl Targets {
                 Ok(acc)
             })
             .collect::<Result<Vec<_>>>()?;
+        self.blend = blend.iter().map(|b| b / sum).collect();
         let device = self.content.device().clone();
         self.regions = regions(masks, &self.styles, &blended, &self.strides, self.size, &device)?;
         Ok(())
@@ -259,6 +290,19 @@ impl Targets {
     /// The regions the style terms are evaluated over (none when every mask is black).
     pub fn regions(&self) -> &[Region] {
         &self.regions
+    }
+
+    /// Each style's sorted projections at style layer `k` with its blend weight (the sliced
+    /// style loss's targets).
+    pub fn sliced(&self, k: usize) -> Result<Vec<(&Tensor, f64)>> {
+        if self.sliced.is_empty() {
+            return Err(Error::internal("targets were computed for the Gram style loss"));
+        }
+        self.sliced
+            .iter()
+            .zip(&self.blend)
+            .map(|(s, &b)| Ok((s.get(k).ok_or_else(|| Error::internal("style layer has no target"))?, b)))
+            .collect()
     }
 
     /// The Gram target of style layer `k` everywhere: the blend (unmasked renders only).

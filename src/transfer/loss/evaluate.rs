@@ -40,7 +40,7 @@ pub fn evaluate_grid(
         None => TileGrid::whole((width, height)),
     };
     let run = Run { net, x, grid: &grid, layers: &layers, size: (width, height) };
-    let mut terms = terms(objective, targets, &layers);
+    let mut terms = terms(net, objective, targets, &layers)?;
 
     // Pass 1: every term's statistics over every tile's interior.
     let mut kept: Vec<Option<Activations>> = grid.tiles().iter().map(|_| None).collect();
@@ -149,7 +149,7 @@ impl Run<'_> {
         let stride = self.net.reach(layer + 1).1;
         let (inner, outer) = self.grid.at_stride(tile, stride);
         let c = self.net.layer_channels(layer).ok_or_else(|| Error::internal("no such layer"))?;
-        Ok(Part { inner, outer, layer: (c, (self.size.1 / stride) * (self.size.0 / stride)) })
+        Ok(Part { inner, outer, channels: c, size: (self.size.0 / stride, self.size.1 / stride) })
     }
 
     /// Each term's gradient at its layer over `tile`, not normalised.

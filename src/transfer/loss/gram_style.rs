@@ -49,7 +49,7 @@ impl Term for GramStyle<'_> {
     }
 
     fn gather(&mut self, features: &Tensor, part: &Part) -> Result<()> {
-        self.size = part.layer;
+        self.size = (part.channels, part.pixels());
         self.like = Some((features.dtype(), features.device().clone()));
         let owned = crop(features, part.inner)?;
         for (sum, region) in self.sums.iter_mut().zip(self.regions) {

@@ -15,8 +15,20 @@ use crate::model::{Tap, Vgg};
 mod content;
 mod evaluate;
 mod gram_style;
+pub mod sliced;
 
 pub use evaluate::evaluate_grid;
+
+/// How each style layer's mismatch with the painting is measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum StyleLoss {
+    /// Gram matrices (Gatys et al.): second moments of the features, measured as the look says.
+    #[default]
+    Gram,
+    /// Sliced Wasserstein (Heitz et al.): every feature marginal's whole distribution, on fixed
+    /// random directions (see [`sliced`]).
+    Sliced,
+}
 
 /// Which of [`super::Losses`]' values a term fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +46,10 @@ pub struct Part {
     pub inner: Rect,
     /// The tile's features (halo included) in the whole layer's coordinates.
     pub outer: Rect,
-    /// The whole layer's (channels, pixels).
-    pub layer: (usize, usize),
+    /// The whole layer's channels.
+    pub channels: usize,
+    /// The whole layer's (width, height).
+    pub size: (usize, usize),
 }
 
 impl Part {
@@ -49,9 +63,14 @@ impl Part {
         self.inner.w == 0 || self.inner.h == 0
     }
 
+    /// Pixels of the whole layer.
+    pub fn pixels(&self) -> usize {
+        self.size.0 * self.size.1
+    }
+
     /// Element count of the whole layer.
     pub fn layer_elems(&self) -> usize {
-        self.layer.0 * self.layer.1
+        self.channels * self.pixels()
     }
 }
 
@@ -109,16 +128,29 @@ impl Layers {
 
 /// The terms of `objective` with a non-zero weight, content first, then the style layers in
 /// order.
-fn terms<'a>(objective: &'a Objective, targets: &'a Targets, layers: &Layers) -> Vec<Box<dyn Term + 'a>> {
+fn terms<'a>(
+    net: &Vgg,
+    objective: &'a Objective,
+    targets: &'a Targets,
+    layers: &Layers,
+) -> Result<Vec<Box<dyn Term + 'a>>> {
     let mut out: Vec<Box<dyn Term + 'a>> = Vec::new();
     if let Some(layer) = layers.content {
         out.push(Box::new(content::Content::new(layer, objective.content_weight, &targets.content)));
     }
-    for (k, (&layer, &(_, w))) in layers.style.iter().zip(&objective.style_layers).enumerate() {
-        if let Some(layer) = layer {
-            let weight = objective.style_weight * w;
-            out.push(Box::new(gram_style::GramStyle::new(k, layer, weight, objective.look, targets.regions())));
-        }
+    for (k, (&layer, &(tap, w))) in layers.style.iter().zip(&objective.style_layers).enumerate() {
+        let Some(layer) = layer else { continue };
+        let weight = objective.style_weight * w;
+        out.push(match objective.style_loss {
+            StyleLoss::Gram => {
+                Box::new(gram_style::GramStyle::new(k, layer, weight, objective.look, targets.regions()))
+            }
+            StyleLoss::Sliced => {
+                let c = net.layer_channels(layer).ok_or_else(|| Error::internal("no such layer"))?;
+                let styles = targets.sliced(k)?;
+                Box::new(sliced::SlicedStyle::new(k, layer, weight, tap, c, styles, targets.content.device())?)
+            }
+        });
     }
-    out
+    Ok(out)
 }
