@@ -28,9 +28,14 @@ fn the_sliced_gradient_is_the_derivative_of_the_sliced_loss() {
     let content = PreparedImage::new(common::content_image(56, 40), &net).unwrap();
     let style = PreparedImage::new(common::style_image(64, 64), &net).unwrap();
     for objective in [sliced(), Objective { content_weight: 0.0, ..sliced() }] {
-        let targets =
-            Targets::new(&net, &content, &[style.clone()], &objective.target_request(), &mut TargetCache::new())
-                .unwrap();
+        let targets = Targets::new(
+            &net,
+            &content,
+            std::slice::from_ref(&style),
+            &objective.target_request(),
+            &mut TargetCache::new(),
+        )
+        .unwrap();
         let x = content.tensor.add(&common::noise(content.tensor.dims(), 0.3, 2)).unwrap();
         let (losses, grad) = evaluate(&net, &x, &objective, &targets, true).unwrap();
         let grad = grad.unwrap();
