@@ -4,7 +4,7 @@
 
 mod common;
 
-use neural_style_studio::transfer::{Event, Job, OptimizerKind, PreserveColors, RenderSpec};
+use neural_style_studio::transfer::{Event, Job, OptimizerKind, PreserveColors, RenderSpec, Update};
 
 fn spec(dir: &std::path::Path, size: u32, iterations: usize, scales: usize) -> RenderSpec {
     let (content, style) = common::write_pair(dir, 160, 120);
@@ -56,12 +56,19 @@ fn live_changes_keep_the_image_and_a_larger_budget_lets_a_finished_run_go_on() {
     job.start(spec.clone()).unwrap();
     drain(&mut job);
     let before = job.image().unwrap();
-    let heavier = neural_style_studio::transfer::Objective { style_weight: 1e4, ..spec.objective.clone() };
-    job.set_objective(heavier).unwrap();
+    let mut heavier = spec.clone();
+    heavier.objective.style_weight = 1e4;
+    assert_eq!(job.update(&heavier).unwrap(), Update::Applied);
+    assert_eq!(job.update(&heavier).unwrap(), Update::Unchanged);
     assert_eq!(job.image().unwrap(), before, "the image is kept");
     assert_eq!(job.spec().unwrap().objective.style_weight, 1e4, "the spec as run follows");
-    job.set_iterations(5);
+    heavier.schedule.iterations = 5;
+    assert_eq!(job.update(&heavier).unwrap(), Update::Applied);
     assert!(!job.is_finished());
+    // What a run cannot take in place is left alone and said.
+    let larger = RenderSpec { size: 96, ..heavier.clone() };
+    assert_eq!(job.update(&larger).unwrap(), Update::NeedsRestart);
+    assert_eq!(job.spec().unwrap().size, 64);
     drain(&mut job);
     assert_eq!(job.done(), 5);
 }
@@ -77,8 +84,9 @@ fn repeated_faults_roll_back_halve_adams_rate_and_pause_on_a_finite_image() {
     job.step().unwrap();
     job.step().unwrap();
     let good = job.image().unwrap();
-    job.set_objective(neural_style_studio::transfer::Objective { style_weight: 1e300, ..spec.objective.clone() })
-        .unwrap();
+    let mut absurd = spec.clone();
+    absurd.objective.style_weight = 1e300;
+    job.update(&absurd).unwrap();
     let faults: Vec<_> = drain(&mut job)
         .into_iter()
         .filter_map(|e| match e {
@@ -91,7 +99,7 @@ fn repeated_faults_roll_back_halve_adams_rate_and_pause_on_a_finite_image() {
     assert!(faults.last().unwrap().paused && job.is_paused());
     assert_eq!(job.image().unwrap(), good, "rolled back to the last finite image");
     // Fixed and resumed, the same run goes on.
-    job.set_objective(spec.objective.clone()).unwrap();
+    job.update(&spec).unwrap();
     job.resume();
     let events = job.step().unwrap();
     assert!(matches!(events[0], Event::Stepped(ref r) if r.iteration == 2 && r.losses.total.is_finite()));
@@ -105,7 +113,9 @@ fn cutting_the_budget_during_a_small_stage_moves_on_to_full_size() {
     for _ in 0..4 {
         job.step().unwrap();
     }
-    job.set_iterations(4); // stages of 2: the coarse one is already overrun
+    let mut spec = RenderSpec::clone(job.spec().unwrap());
+    spec.schedule.iterations = 4; // stages of 2: the coarse one is already overrun
+    job.update(&spec).unwrap();
     let events = drain(&mut job);
     assert_eq!(events[0], Event::StageChanged { index: 1, size: 200 }, "{events:?}");
     assert_eq!(events.last(), Some(&Event::Finished));
@@ -156,11 +166,14 @@ fn keeping_luminance_gives_the_result_the_photos_chroma_and_toggles_without_a_ne
     assert!(worst <= 2.0, "chroma differs from the photo's by up to {worst}");
     // Off again: the optimised image itself, with the style's colours; no restart needed.
     let done = job.done();
-    job.set_preserve_colors(PreserveColors::Off).unwrap();
+    let mut spec = RenderSpec::clone(job.spec().unwrap());
+    spec.preserve_colors = PreserveColors::Off;
+    assert_eq!(job.update(&spec).unwrap(), Update::Applied);
     assert_eq!(job.output().unwrap().to_rgb8(), job.image().unwrap());
     assert_ne!(job.image().unwrap(), kept);
     assert_eq!(job.done(), done);
-    assert!(job.set_preserve_colors(PreserveColors::Histogram).is_err(), "statistics need a new run");
+    spec.preserve_colors = PreserveColors::Histogram;
+    assert_eq!(job.update(&spec).unwrap(), Update::NeedsRestart, "statistics need a new run");
 }
 
 #[test]

@@ -62,7 +62,7 @@ fn start_steer_pause_resume_and_export_through_the_ui() {
 
     // Steer: the style weight reaches the running optimisation without a restart.
     h.get_by_role_and_label(Role::Slider, "Style weight").set_value_accesskit(1000.0);
-    step_until(&mut h, 30, "objective update", |a| a.objective_updates() >= 1);
+    step_until(&mut h, 30, "objective update", |a| a.live_updates() >= 1);
     let at = iteration(h.state());
     step_until(&mut h, 60, "a frame with the new weight", |a| {
         a.frame.as_ref().is_some_and(|f| f.spec.objective.style_weight == 1000.0 && f.iteration > at)
@@ -495,7 +495,7 @@ fn painting_a_mask_on_the_preview_steers_the_running_render_and_clear_removes_it
     h.run_steps(2);
     h.get_by_label("Paint masks").click();
     h.run_steps(2);
-    let updates = h.state().objective_updates();
+    let updates = h.state().live_updates();
     // A stroke across the left third of the picture.
     let r = h.state().preview_rect.unwrap();
     let at = |fx: f32| egui::pos2(r.left() + fx * r.width(), r.center().y);
@@ -517,7 +517,7 @@ fn painting_a_mask_on_the_preview_steers_the_running_render_and_clear_removes_it
     assert_eq!(w.max(hgt), 1024);
     assert_eq!(img.get_pixel(w / 5, hgt / 2)[0], 255, "painted along the stroke");
     assert_eq!(img.get_pixel(w * 4 / 5, hgt / 2)[0], 0, "the right side is untouched");
-    step_until(&mut h, 60, "the worker to take the painted mask", |a| a.objective_updates() > updates);
+    step_until(&mut h, 60, "the worker to take the painted mask", |a| a.live_updates() > updates);
     step_until(&mut h, 60, "frames after the stroke", |a| iteration(a) >= 4);
     assert_eq!(h.state().frame.as_ref().unwrap().run, run, "steered in place, not restarted");
 

@@ -85,11 +85,12 @@ fn dropping_the_worker_mid_run_ends_its_thread_promptly() {
 fn absurd_weights_are_rolled_back_reported_and_paused_until_fixed() {
     let dir = tempfile::tempdir().unwrap();
     let w = Worker::spawn(|| {}).unwrap();
-    let spec = spec(dir.path(), 64);
-    w.send(start(spec.clone(), 100_000, 1));
+    let mut spec = spec(dir.path(), 64);
+    (spec.schedule.iterations, spec.schedule.scales) = (100_000, 1);
+    w.send(Command::Start(Box::new(spec.clone())));
     frames_until(&w, 60, |f, _| f.iter().any(|f| f.iteration >= 2));
-    let absurd = Objective { style_weight: 1e300, ..spec.objective.clone() };
-    w.send(Command::SetObjective(absurd));
+    let absurd = RenderSpec { objective: Objective { style_weight: 1e300, ..spec.objective.clone() }, ..spec.clone() };
+    w.send(Command::Update(Box::new(absurd)));
     let frames = frames_until(&w, 60, |_, s| *s == Status::Paused);
     let notice = w.take_notice().expect("the fault is reported");
     assert_eq!(notice.level, neural_style_studio::notice::Level::Warning);
@@ -101,7 +102,7 @@ fn absurd_weights_are_rolled_back_reported_and_paused_until_fixed() {
     assert!(distinct.len() > 50, "{} colours", distinct.len());
 
     // The user lowers the weight and resumes: the same run continues from that image.
-    w.send(Command::SetObjective(spec.objective.clone()));
+    w.send(Command::Update(Box::new(spec.clone())));
     w.send(Command::Resume);
     let more = frames_until(&w, 60, |f, _| f.iter().any(|f| f.iteration >= iteration + 2));
     assert!(more.iter().all(|f| f.run == last.run));

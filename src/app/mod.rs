@@ -225,9 +225,9 @@ impl App {
         self.worker.printing()
     }
 
-    /// How many in-place objective updates the worker has applied.
-    pub fn objective_updates(&self) -> u64 {
-        self.worker.objective_updates()
+    /// How many in-place updates the worker has applied.
+    pub fn live_updates(&self) -> u64 {
+        self.worker.live_updates()
     }
 
     /// Whether the worker thread is still running (false once the window has closed).
@@ -310,51 +310,41 @@ impl App {
         }
     }
 
-    /// Sends weight and budget changes in place, or restarts when anything else changed.
+    /// Sends the spec shown to the worker, which takes in place what a run can (see
+    /// `Job::update`), or restarts when anything else changed.
     fn steer(&mut self, ctx: &egui::Context) {
         let active = matches!(self.status, Status::Running | Status::Paused | Status::Preparing);
-        let Some(run) = &self.run_spec else { return };
-        let spec = &self.settings.spec;
-        let live_colours = |m| m != crate::transfer::PreserveColors::Histogram;
-        if run.preserve_colors != spec.preserve_colors
-            && live_colours(run.preserve_colors)
-            && live_colours(spec.preserve_colors)
-        {
-            // A post-process on the image shown: applies to a finished run too.
-            self.worker.send(Command::SetPreserveColors(spec.preserve_colors));
-            if let Some(run) = &mut self.run_spec {
-                run.preserve_colors = spec.preserve_colors;
-            }
-        }
-        let Some(run) = &self.run_spec else { return };
-        if !active {
+        let (Some(run), spec) = (&self.run_spec, &self.settings.spec) else { return };
+        if *run == *spec {
             return;
         }
         let restart = run.needs_restart(spec);
-        if restart && !self.worker.printing() {
+        let dragging = ctx.input(|i| i.pointer.any_down());
+        let target = if !active {
+            // A finished or stopped render takes only the post-processed colours, at once.
+            RenderSpec { preserve_colors: spec.preserve_colors, ..run.clone() }
+        } else if restart && !self.worker.printing() {
             // Restart once the user lets go of the slider, not on every drag step.
-            if spec.validate().is_ok() && !ctx.input(|i| i.pointer.any_down()) {
+            if spec.validate().is_ok() && !dragging {
                 self.start();
             }
             return;
+        } else if restart {
+            // During a print only the weights steer it; other changes wait for the next Start.
+            RenderSpec { objective: spec.objective.clone(), ..run.clone() }
+        } else {
+            spec.clone()
+        };
+        if *run == target || run.needs_restart(&target) || target.validate().is_err() {
+            return;
         }
-        // During a print only the weights steer it; other changes wait for the next Start.
-        if run.objective != spec.objective && spec.objective.validate(spec.styles.len()).is_ok() {
-            let objective = spec.objective.clone();
-            self.before_change(ctx.input(|i| i.pointer.any_down()));
-            self.worker.send(Command::SetObjective(objective));
-        } else if !ctx.input(|i| i.pointer.any_down()) {
+        if run.objective != target.objective {
+            self.before_change(dragging);
+        } else if !dragging {
             self.film.change_open = false;
         }
-        let (Some(run), spec) = (&self.run_spec, &self.settings.spec) else { return };
-        if run.schedule.iterations != spec.schedule.iterations && !restart {
-            self.worker.send(Command::SetIterations(spec.schedule.iterations));
-        }
-        if let Some(run) = self.run_spec.as_mut().filter(|_| restart) {
-            run.objective = spec.objective.clone();
-        } else {
-            self.run_spec = Some(spec.clone());
-        }
+        self.worker.send(Command::Update(Box::new(target.clone())));
+        self.run_spec = Some(target);
     }
 
     fn apply(&mut self, action: Action) {

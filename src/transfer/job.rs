@@ -14,7 +14,7 @@ use super::colour::{keep_luminance, PreserveColors};
 pub use super::events::{Event, Fault, MAX_FAULTS};
 use super::instant::Painter;
 use super::memory::{available_memory_on, fit_in_memory, stage_memory, tile_cache};
-use super::objective::{Losses, Objective};
+use super::objective::Losses;
 use super::optimizer::Optimizer;
 use super::schedule::{carry_over, grow, Stage};
 use super::sources::SourceImages;
@@ -70,6 +70,19 @@ impl Run {
     fn finished(&self) -> bool {
         self.stage + 1 >= self.stages.len() && self.stage_done()
     }
+}
+
+/// What [`Job::update`] did with a spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// There is no run to steer.
+    NoRun,
+    /// The spec asks for nothing new.
+    Unchanged,
+    /// Applied in place; the image is kept.
+    Applied,
+    /// The spec differs in what only a new run can change; nothing was applied.
+    NeedsRestart,
 }
 
 /// A render's driver; keeps the model, sources and targets between runs so a restart is cheap.
@@ -205,34 +218,30 @@ impl Job {
         Ok(events)
     }
 
-    /// Changes the loss weights of the running render in place (the image is kept).
-    pub fn set_objective(&mut self, objective: Objective) -> Result<()> {
-        let (Some(run), Some(model)) = (self.run.as_mut(), self.model.as_mut()) else { return Ok(()) };
-        run.stepper.set_objective(objective.clone(), &mut model.cache)?;
-        Arc::make_mut(&mut run.spec).objective = objective;
-        Ok(())
-    }
-
-    /// Changes the iteration budget of the running render (the stages are re-planned; a budget
-    /// already spent finishes the run).
-    pub fn set_iterations(&mut self, iterations: usize) {
-        if let Some(run) = self.run.as_mut() {
-            let spec = Arc::make_mut(&mut run.spec);
-            spec.schedule.iterations = iterations;
-            run.stages = spec.stages();
+    /// Steers the render toward `spec`. What a run can take in place (whatever
+    /// [`RenderSpec::needs_restart`] sets aside: the loss weights and style measure, the
+    /// iteration budget, luminance-only colour keeping, the instant look's strength) is applied,
+    /// the image kept; a spec that differs in anything else is left alone and answered with
+    /// [`Update::NeedsRestart`]. A larger budget lets a finished run go on; a budget already
+    /// spent finishes it.
+    pub fn update(&mut self, spec: &RenderSpec) -> Result<Update> {
+        let (Some(run), Some(model)) = (self.run.as_mut(), self.model.as_mut()) else { return Ok(Update::NoRun) };
+        if run.spec.needs_restart(spec) {
+            return Ok(Update::NeedsRestart);
         }
-    }
-
-    /// Switches luminance-only colour keeping on or off (a post-process: the optimisation is
-    /// untouched). The statistics mode changes the targets and needs a new run.
-    pub fn set_preserve_colors(&mut self, mode: PreserveColors) -> Result<()> {
-        let Some(run) = self.run.as_mut() else { return Ok(()) };
-        let now = run.spec.preserve_colors;
-        if (now == PreserveColors::Histogram) != (mode == PreserveColors::Histogram) {
-            return Err(Error::invalid("matching the style's colour statistics needs a new run"));
+        let before = Arc::clone(&run.spec);
+        if spec.objective != before.objective {
+            run.stepper.set_objective(spec.objective.clone(), &mut model.cache)?;
         }
-        Arc::make_mut(&mut run.spec).preserve_colors = mode;
-        Ok(())
+        let ran = Arc::make_mut(&mut run.spec);
+        ran.objective = spec.objective.clone();
+        ran.schedule.iterations = spec.schedule.iterations;
+        ran.preserve_colors = spec.preserve_colors;
+        ran.instant = spec.instant.clone();
+        if ran.schedule.iterations != before.schedule.iterations {
+            run.stages = ran.stages();
+        }
+        Ok(if *ran == *before { Update::Unchanged } else { Update::Applied })
     }
 
     /// Replaces the current image with `rgb`, resized (bicubic) to the current stage's size; the

@@ -28,7 +28,7 @@ pub mod tiles;
 
 pub use colour::PreserveColors;
 pub use instant::{InstantLook, Method, Painter};
-pub use job::{Event, Fault, Job, MAX_FAULTS};
+pub use job::{Event, Fault, Job, Update, MAX_FAULTS};
 pub use look::Look;
 pub use mask::{Mask, StyleMasks, Unpainted};
 pub use memory::{

@@ -14,7 +14,7 @@ use image::RgbaImage;
 
 use crate::notice::Notice;
 use crate::transfer::sheet::SheetPlan;
-use crate::transfer::{Losses, Objective, PreserveColors, RenderSpec};
+use crate::transfer::{Losses, RenderSpec};
 
 /// What the UI asks of the worker.
 #[derive(Debug, Clone)]
@@ -25,13 +25,11 @@ pub enum Command {
     /// Paint the instant look of this spec and show it (no run is started; a run in progress
     /// ends). Its frame's spec says `Method::Instant`, so an export records how it was made.
     Instant(Box<RenderSpec>),
-    /// Change the loss weights of the running optimisation in place (keeps the image).
-    SetObjective(Objective),
-    /// Change the iteration budget of the running optimisation (a finished run can go on).
-    SetIterations(usize),
-    /// Switch luminance-only colour keeping on the current image (republished at once, also
-    /// when paused or finished).
-    SetPreserveColors(PreserveColors),
+    /// Steer the current render toward this spec in place (see `Job::update`: weights, style
+    /// measure, budget, luminance-only colours; the image is kept, and the frame republished at
+    /// once, also when paused or finished). A spec that needs a new run changes nothing: the
+    /// sender restarts with [`Command::Start`] when it chooses.
+    Update(Box<RenderSpec>),
     /// Continue the current render (running or done) as a print of this long side: its image
     /// is carried up through larger stages, keeping its settings.
     Print(u32),
@@ -118,8 +116,8 @@ pub struct Shared {
     pub history: Vec<LossPoint>,
     /// Current status.
     pub status: Status,
-    /// Commands applied so far (lets tests and the UI see that a command took effect).
-    pub objective_updates: u64,
+    /// In-place updates applied so far (lets tests and the UI see that a change took effect).
+    pub live_updates: u64,
     /// Something the user should know that did not stop the run (e.g. a numerical fault that was
     /// rolled back), not yet taken.
     pub notice: Option<Notice>,
@@ -154,7 +152,7 @@ impl Worker {
             frame: None,
             history: Vec::new(),
             status: Status::Idle,
-            objective_updates: 0,
+            live_updates: 0,
             notice: None,
             printing: false,
             sheet_cells: Vec::new(),
@@ -210,9 +208,9 @@ impl Worker {
         lock(&self.shared).status.clone()
     }
 
-    /// How many objective updates the running stepper has applied.
-    pub fn objective_updates(&self) -> u64 {
-        lock(&self.shared).objective_updates
+    /// How many in-place updates (`Command::Update`) the render has taken.
+    pub fn live_updates(&self) -> u64 {
+        lock(&self.shared).live_updates
     }
 
     /// Whether the thread is still alive.

@@ -12,7 +12,7 @@ use crate::imageio::{fit_long_side, resize};
 use crate::model::device_name;
 use crate::notice::Notice;
 use crate::transfer::spec::MAX_SIZE;
-use crate::transfer::{available_memory_on, largest_fitting, Event, Init, Job, Method, RenderSpec};
+use crate::transfer::{available_memory_on, largest_fitting, Event, Init, Job, Method, RenderSpec, Update};
 
 /// Everything the worker keeps between commands.
 pub(super) struct State {
@@ -109,24 +109,21 @@ impl State {
         match cmd {
             Command::Start(spec) => self.start(*spec),
             Command::Instant(spec) => self.instant(*spec),
-            Command::SetObjective(objective) => {
-                if self.job.has_run() {
-                    self.job.set_objective(objective)?;
-                    lock(&self.shared).objective_updates += 1;
+            Command::Update(spec) => {
+                let colours = self.job.spec().map(|s| s.preserve_colors);
+                if self.job.update(&spec)? != Update::Applied {
+                    return Ok(());
                 }
-                Ok(())
-            }
-            Command::SetIterations(n) => {
-                self.job.set_iterations(n);
+                lock(&self.shared).live_updates += 1;
                 if self.job.is_finished() && self.running {
                     self.running = false;
                     self.set_status(Status::Stopped);
                 }
+                if colours != Some(spec.preserve_colors) {
+                    // A post-process on the image shown: show it at once.
+                    self.publish()?;
+                }
                 Ok(())
-            }
-            Command::SetPreserveColors(mode) => {
-                self.job.set_preserve_colors(mode)?;
-                self.publish()
             }
             Command::Print(size) => self.print(size),
             Command::CancelPrint => {
