@@ -70,7 +70,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     crate::cli::ensure_model(&mut spec, &interrupted)?;
     let start = Instant::now();
     let mut job = Job::new();
-    if let Some(note) = job.start(spec)? {
+    for note in job.start(spec)? {
         eprintln!("note: {note}");
     }
     let spec = job.spec().context("the job did not start")?.clone();

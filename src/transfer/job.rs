@@ -24,6 +24,7 @@ use super::targets::{PreparedImage, TargetCache};
 use crate::error::{Error, Result};
 use crate::imageio::{fit_long_side, resize, to_tensor};
 use crate::model::{DeviceChoice, Pooling, Tap, Vgg, WeightsSource};
+use crate::notice::Notice;
 
 /// The loaded model, keyed by where it came from.
 struct Model {
@@ -113,9 +114,10 @@ impl Job {
         }
     }
 
-    /// Starts a run of `spec` (ending any run in progress). Returns a note for the user when
-    /// the spec had to be adjusted to fit in memory or its masks deserve a word.
-    pub fn start(&mut self, spec: RenderSpec) -> Result<Option<String>> {
+    /// Starts a run of `spec` (ending any run in progress). Returns notes for the user when
+    /// the spec had to be adjusted to fit in memory, its masks deserve a word, or the instant
+    /// start was not possible.
+    pub fn start(&mut self, spec: RenderSpec) -> Result<Vec<Notice>> {
         self.run = None;
         spec.validate()?;
         let mut sources = self.sources(&spec)?;
@@ -151,11 +153,11 @@ impl Job {
         if spec.run.init == Init::Instant && spec.objective.masks.is_active() {
             // The instant look paints the whole photo; where masks keep the photo, a few
             // iterations could not take the paint off again.
-            fallback = Some("started from the photo: the instant look does not follow masks".to_string());
+            fallback = Some(Notice::warning("started from the photo: the instant look does not follow masks"));
         } else if spec.run.init == Init::Instant {
             match self.painter(spec.device).and_then(|p| p.paint(&sources, &spec, stepper.size())) {
                 Ok(painted) => stepper.set_x(to_tensor(&painted, stepper.x().device())?)?,
-                Err(e) => fallback = Some(format!("started from the photo: no instant look ({e})")),
+                Err(e) => fallback = Some(Notice::warning(format!("started from the photo: no instant look ({e})"))),
             }
         }
         let alpha = sources.content_alpha_at(stepper.size());
@@ -174,8 +176,7 @@ impl Job {
             last: None,
             kept: None,
         });
-        let notes: Vec<String> = plan.note.into_iter().chain(masks).chain(fallback).collect();
-        Ok((!notes.is_empty()).then(|| notes.join("; ")))
+        Ok(plan.notes.into_iter().chain(masks.into_iter().map(Notice::warning)).chain(fallback).collect())
     }
 
     /// One iteration, first moving on to the next stage when the current one is done. A

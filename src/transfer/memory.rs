@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::imageio::fit_long_side;
 use crate::model::vgg::reach;
 use crate::model::{Config, LayerSpec};
+use crate::notice::Notice;
 
 const F32: u64 = 4;
 /// The program and the allocator's slack, measured (see docs/reliability.md).
@@ -181,7 +182,7 @@ pub struct MemoryPlan {
     /// What the render (as adjusted) needs.
     pub estimate: MemoryEstimate,
     /// What was changed to make it fit, for the user.
-    pub note: Option<String>,
+    pub notes: Vec<Notice>,
 }
 
 /// Checks `spec` against `available` bytes (`None`: unknown, no check) and makes it fit, saying
@@ -206,18 +207,15 @@ pub fn fit_in_memory(
         let per_entry = 2 * 3 * u64::from(w) * u64::from(h) * F32;
         let bound = ((STATE_CAP / per_entry) as usize).max(MIN_HISTORY);
         if spec.run.history > bound {
-            notes.push(format!(
+            notes.push(Notice::warning(format!(
                 "L-BFGS history shortened from {} to {bound} at {size} px to keep its memory under {}",
                 spec.run.history,
                 gib(STATE_CAP)
-            ));
+            )));
             spec.run.history = bound;
         }
     }
-    let plan = |estimate: MemoryEstimate, notes: Vec<String>| MemoryPlan {
-        estimate,
-        note: (!notes.is_empty()).then(|| notes.join("; ")),
-    };
+    let plan = |estimate: MemoryEstimate, notes: Vec<Notice>| MemoryPlan { estimate, notes };
     let wanted = needs(size, spec.run.history, spec.run.tile)?;
     let Some(available) = available else { return Ok(plan(wanted, notes)) };
     let budget = (available as f64 * USABLE) as u64;
@@ -250,13 +248,15 @@ pub fn fit_in_memory(
                 }
                 if history != spec.run.history {
                     // Said once, from what was asked: this replaces the bound's note.
-                    notes = vec![format!(
+                    notes = vec![Notice::warning(format!(
                         "L-BFGS history shortened from {asked} to {history} so that a {size} px render fits in {}",
                         gib(limit)
-                    )];
+                    ))];
                 }
                 if let (Some(t), None) = (tile, spec.run.tile) {
-                    notes.push(format!("evaluated in tiles of {t} px so that it fits in memory (the same picture)"));
+                    notes.push(Notice::warning(format!(
+                        "evaluated in tiles of {t} px so that it fits in memory (the same picture)"
+                    )));
                 }
                 spec.run.history = history;
                 spec.run.tile = tile;
@@ -395,9 +395,9 @@ mod tests {
     fn a_render_that_fits_is_left_alone() {
         let mut s = spec(512);
         let plan = fit_in_memory(&mut s, (1024, 768), &vgg16(), Some(64 << 30)).unwrap();
-        assert_eq!(plan.note, None);
+        assert!(plan.notes.is_empty());
         assert_eq!(s.run.history, 100);
-        assert_eq!(fit_in_memory(&mut s, (1024, 768), &vgg16(), None).unwrap().note, None);
+        assert!(fit_in_memory(&mut s, (1024, 768), &vgg16(), None).unwrap().notes.is_empty());
     }
 
     #[test]
@@ -408,7 +408,7 @@ mod tests {
         let plan = fit_in_memory(&mut s, (1024, 768), &vgg16(), Some(available)).unwrap();
         assert!(s.run.history < 100 && s.run.history >= MIN_HISTORY, "{}", s.run.history);
         assert!(plan.estimate.total() as f64 <= available as f64 * USABLE);
-        let note = plan.note.unwrap();
+        let note = crate::notice::combined(&plan.notes).unwrap().text;
         assert!(note.contains(&format!("from 100 to {}", s.run.history)), "{note}");
     }
 
@@ -451,7 +451,7 @@ mod tests {
             let e = estimate(&vgg16(), (4096, 3072), 1, 0, OptimizerKind::Lbfgs, MIN_HISTORY, Some(t)).unwrap();
             assert!(e.total() > TILED_BUDGET, "tiles of {t} px read fewer pixels and fit");
         }
-        let note = plan.note.unwrap();
+        let note = crate::notice::combined(&plan.notes).unwrap().text;
         assert!(
             note.contains(&format!("from 100 to {}", s.run.history)) && note.contains(&format!("tiles of {tile} px")),
             "{note}"

@@ -10,7 +10,7 @@ use super::{lock, Command, Frame, Inbox, LossPoint, Notify, Shared, Status};
 use crate::error::Result;
 use crate::imageio::{fit_long_side, resize};
 use crate::model::device_name;
-use crate::notice::Notice;
+use crate::notice::{combined, Notice};
 use crate::transfer::spec::MAX_SIZE;
 use crate::transfer::{available_memory_on, largest_fitting, Event, Init, Job, Method, RenderSpec, Update};
 
@@ -197,8 +197,8 @@ impl State {
             spec: Arc::new(spec.clone()),
         });
         let spec_for_memory = spec.clone();
-        if let Some(note) = self.job.start(spec)? {
-            lock(&self.shared).notice = Some(Notice::warning(format!("{note}.")));
+        if let Some(notice) = combined(&self.job.start(spec)?) {
+            lock(&self.shared).notice = Some(notice);
         }
         self.content = Some(Arc::new(to_rgba(self.job.content()?.clone())));
         self.max_print = self.job.net().and_then(|net| {
@@ -260,9 +260,9 @@ impl State {
         lock(&self.shared).printing = true;
         self.running = false;
         self.set_status(Status::Preparing);
-        let note = self.job.print(size)?;
-        if let Some(note) = note {
-            lock(&self.shared).notice = Some(Notice::warning(format!("{note}.")));
+        let notes = self.job.print(size)?;
+        if let Some(notice) = combined(&notes) {
+            lock(&self.shared).notice = Some(notice);
         }
         self.content = Some(Arc::new(to_rgba(self.job.content()?.clone())));
         self.publish()?;

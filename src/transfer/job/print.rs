@@ -33,8 +33,8 @@ impl Job {
     /// where it is (its image is kept, see [`Job::cancel_stage`]), and the stages that take it
     /// to `size` (steps of at most 2x, fewer iterations each) follow, the first warm-started
     /// from it as any stage is. The spec's schedule becomes the stages run so far plus those,
-    /// so the print's settings describe it. Returns a note when memory made the plan change.
-    pub fn print(&mut self, size: u32) -> Result<Option<String>> {
+    /// so the print's settings describe it. Returns notes when memory made the plan change.
+    pub fn print(&mut self, size: u32) -> Result<Vec<crate::notice::Notice>> {
         let (Some(run), Some(model)) = (self.run.as_mut(), self.model.as_mut()) else {
             return Err(Error::invalid("start a render before printing it"));
         };
@@ -71,7 +71,7 @@ impl Job {
         run.stage_start = run.done;
         run.faults = 0;
         run.paused = false;
-        Ok(plan.note)
+        Ok(plan.notes)
     }
 
     /// Abandons the stage in progress and goes back to the result of the last finished one (the
