@@ -11,7 +11,7 @@ use neural_style_studio::imageio::{fit_long_side, load_rgb, resize};
 use neural_style_studio::model::{default_device, device_name, Tap, WeightsSource};
 use neural_style_studio::transfer::{Objective, OptimizerKind, PreparedImage, RunSettings, Stepper, TargetCache};
 
-use crate::cli::OptimizerArg;
+use crate::cli::{OptimizerArg, StyleLossArg};
 
 /// Arguments of `bench`.
 #[derive(Debug, Args)]
@@ -45,6 +45,9 @@ pub struct BenchArgs {
     /// tile's, as under a tight budget).
     #[arg(long, default_value_t = 0)]
     pub tile_cache: u64,
+    /// The style loss measured (the Rich look's is sliced).
+    #[arg(long, value_enum, default_value_t = StyleLossArg::Gram)]
+    pub style_loss: StyleLossArg,
     /// Content image (default: a generated 4:3 test picture).
     #[arg(long)]
     pub content: Option<PathBuf>,
@@ -106,6 +109,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         let content = PreparedImage::new(resize(&photo, dims), &net)?;
         let style = PreparedImage::new(resize(&painting, fit_long_side(painting.dimensions(), size)), &net)?;
         let kind = OptimizerKind::from(args.optimizer);
+        let objective = Objective { style_loss: args.style_loss.into(), ..Objective::default() };
         let settings = RunSettings {
             optimizer: kind,
             lr: kind.default_lr(),
@@ -114,7 +118,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             ..RunSettings::default()
         };
         let mut stepper =
-            Stepper::new(net.clone(), content, vec![style], Objective::default(), &settings, &mut TargetCache::new())?;
+            Stepper::new(net.clone(), content, vec![style], objective.clone(), &settings, &mut TargetCache::new())?;
         stepper.set_tile_cache(args.tile_cache << 20);
         for _ in 0..args.warmup {
             stepper.step()?;

@@ -351,6 +351,15 @@ pub enum StyleLossArg {
     Sliced,
 }
 
+impl From<StyleLossArg> for StyleLoss {
+    fn from(arg: StyleLossArg) -> Self {
+        match arg {
+            StyleLossArg::Gram => StyleLoss::Gram,
+            StyleLossArg::Sliced => StyleLoss::Sliced,
+        }
+    }
+}
+
 /// Pooling on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PoolingArg {
@@ -465,10 +474,7 @@ impl SpecArgs {
         spec.run.history = self.history.unwrap_or(spec.run.history);
         set(&mut spec.run.average, self.average);
         if let Some(loss) = self.style_loss {
-            spec.objective.style_loss = match loss {
-                StyleLossArg::Gram => StyleLoss::Gram,
-                StyleLossArg::Sliced => StyleLoss::Sliced,
-            };
+            spec.objective.style_loss = loss.into();
         }
         if let Some(i) = self.init {
             spec.run.init = match i {

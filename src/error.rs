@@ -4,8 +4,6 @@
 
 use std::path::PathBuf;
 
-use crate::transfer::memory::Shortage;
-
 /// Errors raised by the engine. Messages are one line and name the file or value at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -125,4 +123,39 @@ impl Error {
 /// candle appends a backtrace to some messages when RUST_BACKTRACE is set; users get one line.
 fn first_line(e: &candle_core::Error) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+/// Why a render was refused for memory: what it needs, what there is, and the largest size that
+/// would fit (by steps of 32 px), if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortage {
+    /// Long side asked for, in pixels.
+    pub size: u32,
+    /// Estimated bytes the render needs.
+    pub needed: u64,
+    /// Bytes available when it was checked.
+    pub available: u64,
+    /// The largest long side that fits, if any does.
+    pub fits: Option<u32>,
+}
+
+impl std::fmt::Display for Shortage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a {} px render needs about {} of memory but only {} is free; ",
+            self.size,
+            gib(self.needed),
+            gib(self.available)
+        )?;
+        match self.fits {
+            Some(size) => write!(f, "{size} px fits"),
+            None => write!(f, "close other programs and try again"),
+        }
+    }
+}
+
+/// Bytes as GiB with one decimal, for messages.
+pub(crate) fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
 }

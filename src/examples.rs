@@ -104,6 +104,7 @@ pub fn unpack(dir: &Path, examples: &[Example]) -> Result<Vec<PathBuf>> {
             let tmp = dir.join(format!(".{}.{}.tmp", example.file, std::process::id()));
             let written = std::fs::write(&tmp, example.bytes).and_then(|()| std::fs::rename(&tmp, &path));
             if let Err(e) = written {
+                // The write's error is the one reported; a leftover temporary is harmless.
                 let _ = std::fs::remove_file(&tmp);
                 return Err(fail(&path, e));
             }

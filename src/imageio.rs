@@ -223,6 +223,7 @@ pub fn save_png(img: &DynamicImage, path: &Path, text: &[(String, String)]) -> R
     let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
     let result = write_png(img, &tmp, text).and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = result {
+        // The write's error is the one reported; a leftover temporary is harmless.
         let _ = std::fs::remove_file(&tmp);
         return Err(fail(e.to_string()));
     }

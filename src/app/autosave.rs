@@ -112,6 +112,7 @@ pub fn find(dir: &Path, own: Option<&Path>) -> Option<Box<Recovered>> {
         .collect();
     files.sort_by_key(|f| std::cmp::Reverse(f.0));
     for (_, old) in files.iter().skip(KEEP) {
+        // An autosave older than those kept; left behind, it only takes disk space.
         let _ = std::fs::remove_file(old);
     }
     files.into_iter().take(KEEP).find_map(|(modified, path)| {
@@ -195,12 +196,15 @@ impl App {
                 if a.saved != Some(key(frame)) {
                     if let Ok(text) = frame.spec.png_text(frame.iteration) {
                         let image = image::DynamicImage::ImageRgba8((*frame.image).clone());
+                        // The window is closing: there is nobody left to tell. The autosave
+                        // written during the session (every few seconds) stays if this fails.
                         let _ = file.parent().map(std::fs::create_dir_all);
                         let _ = save_png(&image, file, &text);
                     }
                 }
             }
             _ => {
+                // Nothing unexported to keep; a leftover is offered once more at the next start.
                 let _ = std::fs::remove_file(file);
             }
         }

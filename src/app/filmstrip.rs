@@ -136,6 +136,7 @@ impl App {
         let (picture, text) = (frame.image.clone(), frame.spec.png_text(frame.iteration));
         self.tasks.spawn_done("snapshot", move || {
             if let Some(old) = trimmed {
+                // A snapshot past the strip's length; left behind, it only takes disk space.
                 let _ = std::fs::remove_file(old);
             }
             let (w, h) = picture.dimensions();

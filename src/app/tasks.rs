@@ -176,6 +176,7 @@ impl Tasks {
         let (tx, wake) = (self.tx.clone(), self.wake.clone());
         self.pending += 1;
         let spawned = std::thread::Builder::new().name(format!("nss-{name}")).spawn(move || {
+            // The app may have closed the receiver on exit: the result has nobody to go to.
             let _ = tx.send(work());
             wake.request_repaint();
         });
@@ -244,6 +245,7 @@ impl Tasks {
             let tmp = to.with_extension("png.tmp");
             let copied = std::fs::copy(&from, &tmp).and_then(|_| std::fs::rename(&tmp, &to));
             if copied.is_err() {
+                // The copy's error is the one reported; a leftover temporary is harmless.
                 let _ = std::fs::remove_file(&tmp);
             }
             Done::Exported(copied.map(|()| to).map_err(|e| e.to_string()))

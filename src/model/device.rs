@@ -65,6 +65,7 @@ pub fn free_memory(device: &Device) -> Option<u64> {
     if let Ok(cuda) = device.as_cuda_device() {
         return cuda.cuda_stream().context().mem_get_info().ok().map(|(free, _)| free as u64);
     }
+    // Only CUDA reports free device memory; the argument is unused in other builds.
     let _ = device;
     None
 }

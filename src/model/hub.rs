@@ -55,6 +55,7 @@ pub fn cached(repo: &str) -> Result<Option<PathBuf>> {
     } else {
         // The link and the blob it points to, so the next fetch starts clean.
         let blob = std::fs::canonicalize(&pointer).ok();
+        // Either may be gone already; what is left is overwritten by the next fetch.
         let _ = std::fs::remove_file(&pointer);
         if let Some(blob) = blob {
             let _ = std::fs::remove_file(blob);
@@ -137,6 +138,7 @@ fn download(repo: &str, progress: &mut dyn FnMut(u64, u64) -> bool) -> Result<Pa
         Err(payload) => resume_unwind(payload),
     };
     if !verify(&path)? {
+        // The damaged file is reported below either way; removing it only spares a re-check.
         let _ = std::fs::remove_file(&path);
         return Err(fail("the downloaded file is damaged (its sha256 does not match); try again"));
     }

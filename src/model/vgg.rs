@@ -350,7 +350,7 @@ impl Vgg {
         let deepest = tap_grads
             .iter()
             .rposition(Option::is_some)
-            .ok_or_else(|| Error::invalid("no loss uses any layer: every weight is zero"))?;
+            .ok_or_else(|| Error::internal("backward with no gradient at any layer"))?;
         if !acts.hwc.is_empty() {
             return self.backward_cpu(acts, tap_grads, deepest);
         }

@@ -5,7 +5,7 @@
 use super::optimizer::OptimizerKind;
 use super::spec::RenderSpec;
 use super::tiles::TileGrid;
-use crate::error::{Error, Result};
+use crate::error::{gib, Error, Result, Shortage};
 use crate::imageio::fit_long_side;
 use crate::model::vgg::reach;
 use crate::model::{Config, LayerSpec};
@@ -144,36 +144,6 @@ fn tile_outer(layers: &[LayerSpec], (w, h): (u64, u64), tile: Option<u32>) -> Op
     let side = u64::from(tile?).next_multiple_of(align) + align + 2 * (2 * radius).next_multiple_of(align);
     let outer = (side.min(w), side.min(h));
     (outer != (w, h)).then_some(outer)
-}
-
-/// Why a render was refused for memory: what it needs, what there is, and the largest size that
-/// would fit (by steps of 32 px), if any.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shortage {
-    /// Long side asked for, in pixels.
-    pub size: u32,
-    /// Estimated bytes the render needs.
-    pub needed: u64,
-    /// Bytes available when it was checked.
-    pub available: u64,
-    /// The largest long side that fits, if any does.
-    pub fits: Option<u32>,
-}
-
-impl std::fmt::Display for Shortage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "a {} px render needs about {} of memory but only {} is free; ",
-            self.size,
-            gib(self.needed),
-            gib(self.available)
-        )?;
-        match self.fits {
-            Some(size) => write!(f, "{size} px fits"),
-            None => write!(f, "close other programs and try again"),
-        }
-    }
 }
 
 /// The outcome of fitting a render into memory.
@@ -332,10 +302,6 @@ fn system_memory() -> Option<u64> {
         free = free.min(limits.free_memory);
     }
     (free > 0).then_some(free)
-}
-
-fn gib(bytes: u64) -> String {
-    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
 }
 
 #[cfg(test)]

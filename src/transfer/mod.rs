@@ -26,6 +26,7 @@ pub mod stored;
 pub mod targets;
 pub mod tiles;
 
+pub use crate::error::Shortage;
 pub use colour::PreserveColors;
 pub use instant::{InstantLook, Method, Painter};
 pub use job::{Event, Fault, Job, Update, MAX_FAULTS};
@@ -33,7 +34,6 @@ pub use look::Look;
 pub use mask::{Mask, StyleMasks, Unpainted};
 pub use memory::{
     available_memory, available_memory_on, estimate, fit_in_memory, largest_fitting, MemoryEstimate, MemoryPlan,
-    Shortage,
 };
 pub use objective::{evaluate, evaluate_timed, Losses, Objective, PhaseTimes, CONTENT_TAP, STYLE_TAPS};
 pub use optimizer::{Optimizer, OptimizerKind};

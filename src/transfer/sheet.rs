@@ -133,8 +133,10 @@ fn checked(plan: SheetPlan) -> Result<SheetPlan> {
     if plan.cells.is_empty() {
         return Err(Error::invalid("a contact sheet needs at least one content photo and one style"));
     }
+    // A cell's settings are the artist's with a small size and one pair: what is wrong with
+    // one is wrong with the settings, and said as such (not wrapped in a second "invalid").
     if let Some(bad) = plan.cells.iter().find_map(|c| c.spec.validate().err()) {
-        return Err(Error::invalid(format!("the sheet's settings cannot be rendered: {bad}")));
+        return Err(bad);
     }
     Ok(plan)
 }

@@ -219,7 +219,7 @@ impl Targets {
         cache: &mut TargetCache,
     ) -> Result<Self> {
         if styles.is_empty() {
-            return Err(Error::invalid("at least one style image is needed"));
+            return Err(Error::internal("targets without a style image (the spec checks for one)"));
         }
         let content_t = cache.get(net, content, &[request.content_tap], Kind::Features, request.tile)?.remove(0);
         let (taps, tile) = (&request.style_taps, request.tile);
@@ -255,7 +255,7 @@ impl Targets {
     /// weighted sum of C x C matrices, and each mask resized and pooled).
     pub fn retarget(&mut self, blend: &[f64], masks: &StyleMasks) -> Result<()> {
         if blend.len() != self.styles.len() {
-            return Err(Error::invalid("one blend weight per style image is needed"));
+            return Err(Error::internal("a blend weight per style image (the objective checks for it)"));
         }
         masks.validate(self.styles.len())?;
         let sum: f64 = blend.iter().sum();

@@ -221,6 +221,7 @@ impl Worker {
     /// Asks the thread to end and waits at most `timeout` for it (it finishes its current
     /// iteration first).
     pub fn shutdown(&mut self, timeout: Duration) {
+        // A worker that has already ended (a panic reported as a failure) has no receiver.
         let _ = self.tx.send(Command::Shutdown);
         let deadline = std::time::Instant::now() + timeout;
         while self.is_alive() && std::time::Instant::now() < deadline {
@@ -228,6 +229,7 @@ impl Worker {
         }
         if let Some(t) = self.thread.take() {
             if t.is_finished() {
+                // Its outcome was already published as the status.
                 let _ = t.join();
             }
         }

@@ -45,20 +45,24 @@ pub fn evaluate_grid(
     // Pass 1: every term's statistics over every tile's interior.
     let mut kept: Vec<Option<Activations>> = grid.tiles().iter().map(|_| None).collect();
     let mut room = cache;
+    // Time in the terms (statistics, gradients at their layers), counted as the losses' time.
+    let mut in_terms = 0.0;
     for (t, tile) in grid.tiles().iter().enumerate() {
         let acts = run.forward(tile)?;
+        let clock = std::time::Instant::now();
         for term in terms.iter_mut() {
             let part = run.part(tile, term.layer())?;
             if !part.owns_nothing() {
                 term.gather(acts.output(term.layer())?, &part)?;
             }
         }
+        in_terms += clock.elapsed().as_secs_f64();
         if t + 1 == grid.tiles().len() || (want_grad && acts.bytes() <= room) {
             room = room.saturating_sub(acts.bytes());
             kept[t] = Some(acts);
         }
     }
-    times.forward = clock.elapsed().as_secs_f64();
+    times.forward = clock.elapsed().as_secs_f64() - in_terms;
 
     // Scalars are gathered as tensors and read back once, so a GPU is synchronised only once.
     let mut scalars: Vec<Tensor> = terms.iter_mut().map(|t| t.finish()).collect::<Result<_>>()?;
@@ -90,6 +94,8 @@ pub fn evaluate_grid(
     let values: Vec<f32> = Tensor::stack(&scalars, 0)?.to_vec1()?;
     let losses = losses_from(objective, &terms, &values, &divisor_slots)?;
     times.losses = clock.elapsed().as_secs_f64() - times.forward;
+    let before_pass_2 = clock.elapsed().as_secs_f64();
+    let mut in_pass_2 = 0.0;
     if !want_grad {
         return Ok((losses, None, times));
     }
@@ -102,10 +108,12 @@ pub fn evaluate_grid(
             Some(acts) => acts,
             None => run.forward(tile)?,
         };
+        let started = std::time::Instant::now();
         let grads = match last_grads.take() {
             Some(grads) => grads,
             None => run.grads(&terms, &acts, tile)?,
         };
+        in_pass_2 += started.elapsed().as_secs_f64();
         let mut tap_grads: Vec<Option<Tensor>> = vec![None; layers.depth];
         for ((term, g), divisor) in terms.iter().zip(grads).zip(&divisors) {
             let Some(g) = g else { continue };
@@ -125,7 +133,8 @@ pub fn evaluate_grid(
     if let Some(tv) = tv_grad {
         grad = grad.add(&tv)?;
     }
-    times.backward = clock.elapsed().as_secs_f64() - times.forward - times.losses;
+    times.backward = clock.elapsed().as_secs_f64() - before_pass_2 - in_pass_2;
+    times.losses += in_pass_2;
     Ok((losses, Some(grad), times))
 }
 

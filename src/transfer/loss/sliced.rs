@@ -38,11 +38,14 @@ pub fn directions(tap: Tap, c: usize, device: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(d, (c, PROJECTIONS), device)?)
 }
 
-/// Features (1, C, H, W) projected on `directions` (C, P): (HW, P) values, row-major.
+/// Features (1, C, H, W) projected on `directions` (C, P): (P, HW) values, direction by
+/// direction (each direction's values are then read contiguously).
 fn project(features: &Tensor, directions: &Tensor) -> Result<Vec<f32>> {
     let (f, channels_last) = matrix(features)?;
-    let f = if channels_last { f } else { f.t()? };
-    Ok(f.matmul(&directions.to_dtype(f.dtype())?)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)
+    let d = directions.to_dtype(f.dtype())?.t()?;
+    // (P, C) x (C, HW): the features' matrix is (HW, C) in channels-last, (C, HW) otherwise.
+    let f = if channels_last { f.t()? } else { f };
+    Ok(d.matmul(&f)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)
 }
 
 /// A style's target at one layer: its features' projections on the layer's [`directions`],
@@ -51,11 +54,8 @@ pub fn sorted_projections(features: &Tensor, tap: Tap) -> Result<Tensor> {
     let (_, c, h, w) = features.dims4()?;
     let values = project(features, &directions(tap, c, features.device())?)?;
     let m = h * w;
-    let mut rows = vec![0f32; PROJECTIONS * m];
-    rows.par_chunks_mut(m).enumerate().for_each(|(p, row)| {
-        row.iter_mut().enumerate().for_each(|(i, v)| *v = values[i * PROJECTIONS + p]);
-        row.sort_unstable_by(f32::total_cmp);
-    });
+    let mut rows = values;
+    rows.par_chunks_mut(m).for_each(radsort::sort);
     Ok(Tensor::from_vec(rows, (PROJECTIONS, m), &Device::Cpu)?)
 }
 
@@ -68,7 +68,7 @@ pub(super) struct SlicedStyle<'a> {
     /// Each style's sorted projections (P, M_s), and its blend weight (summing to 1): in one
     /// dimension the blend of distributions is the blend of their quantiles.
     styles: Vec<(&'a Tensor, f64)>,
-    /// Each tile's interior (layer coordinates) and its projections (pixels, P).
+    /// Each tile's interior (layer coordinates) and its projections (P, pixels).
     gathered: Vec<(Rect, Vec<f32>)>,
     /// After [`Term::finish`]: the residuals, one plane (H x W) per direction, already scaled
     /// by the gradient's `2 weight / (N P)`.
@@ -137,39 +137,47 @@ impl Term for SlicedStyle<'_> {
             return Err(Error::internal("the tiles' interiors do not cover the layer once"));
         }
         let scale = (2.0 * self.weight / (n * PROJECTIONS) as f64) as f32;
-        let mut residuals = vec![0f32; PROJECTIONS * n];
-        let losses: Vec<f64> = residuals
+        // Each tile's interior pixels, in the order of its projections.
+        let pixels: Vec<Vec<usize>> = gathered
+            .iter()
+            .map(|(r, _)| (r.y..r.y + r.h).flat_map(|y| (r.x..r.x + r.w).map(move |x| y * w + x)).collect())
+            .collect();
+        // Per direction, the residual of each pixel (in pixel order) and the squared distance.
+        let mut planes = vec![0f32; PROJECTIONS * n];
+        let losses: Vec<f64> = planes
             .par_chunks_mut(n)
             .enumerate()
             .map(|(p, plane)| {
-                // (value, pixel) of every tile's interior on direction p, sorted by value.
-                let mut order: Vec<(f32, u32)> = Vec::with_capacity(n);
-                for (r, values) in &gathered {
-                    for (j, px) in values.chunks_exact(PROJECTIONS).enumerate() {
-                        let (x, y) = (r.x + j % r.w, r.y + j / r.w);
-                        order.push((px[p], (y * w + x) as u32));
+                // Every tile's interior on direction p, put in pixel order, then sorted by value
+                // with a stable radix sort: ties (ReLU zeros project to exactly 0) stay in pixel
+                // order whatever the tiles. Measured 3x faster than a comparison sort here.
+                for ((r, values), pixels) in gathered.iter().zip(&pixels) {
+                    let n_t = r.w * r.h;
+                    for (&v, &px) in values[p * n_t..(p + 1) * n_t].iter().zip(pixels) {
+                        plane[px] = v;
                     }
                 }
-                // Ties (ReLU zeros project to exactly 0) go by pixel, whatever the tiles' order.
-                order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                let mut order: Vec<(f32, u32)> = plane.iter().enumerate().map(|(px, &v)| (v, px as u32)).collect();
+                radsort::sort_by_key(&mut order, |o| o.0);
                 let mut loss = 0f64;
                 for (rank, &(v, pixel)) in order.iter().enumerate() {
+                    let pixel = pixel as usize;
                     // The style quantile at this rank, blended over the styles.
                     let target: f32 = styles
                         .iter()
                         .map(|(sorted, m, blend)| {
-                            let i = ((2 * rank + 1) * m / (2 * n)).min(m - 1);
+                            let i = (((rank as f64 + 0.5) * (*m as f64 / n as f64)) as usize).min(m - 1);
                             sorted[p * m + i] * *blend as f32
                         })
                         .sum();
                     let d = v - target;
                     loss += f64::from(d) * f64::from(d);
-                    plane[pixel as usize] = d * scale;
+                    plane[pixel] = d * scale;
                 }
                 loss
             })
             .collect();
-        self.residuals = residuals;
+        self.residuals = planes;
         let loss = losses.iter().sum::<f64>() / (n * PROJECTIONS) as f64;
         Ok(Tensor::new(loss as f32, &device)?)
     }
@@ -180,20 +188,20 @@ impl Term for SlicedStyle<'_> {
         if (o.w, o.h) != (w, h) || o.x + w > self.size.0 || o.y + h > self.size.1 {
             return Err(Error::internal("a tile's features do not match its place in the layer"));
         }
+        // The residuals under the tile, (P, pixels): each direction's plane cropped row by row.
         let n = self.size.0 * self.size.1;
-        // The residuals under the tile, (pixels, P) row-major.
-        let mut r = vec![0f32; h * w * PROJECTIONS];
-        r.par_chunks_mut(w * PROJECTIONS).enumerate().for_each(|(y, row)| {
-            for (x, px) in row.chunks_exact_mut(PROJECTIONS).enumerate() {
-                let pixel = (o.y + y) * width + o.x + x;
-                px.iter_mut().enumerate().for_each(|(p, v)| *v = self.residuals[p * n + pixel]);
+        let mut rt = vec![0f32; PROJECTIONS * h * w];
+        rt.par_chunks_mut(h * w).enumerate().for_each(|(p, plane)| {
+            for (y, row) in plane.chunks_exact_mut(w).enumerate() {
+                let start = p * n + (o.y + y) * width + o.x;
+                row.copy_from_slice(&self.residuals[start..start + w]);
             }
         });
-        let r = Tensor::from_vec(r, (h * w, PROJECTIONS), features.device())?.to_dtype(features.dtype())?;
+        let rt = Tensor::from_vec(rt, (PROJECTIONS, h * w), features.device())?.to_dtype(features.dtype())?;
         let d = self.directions.to_dtype(features.dtype())?;
         let (_, channels_last) = matrix(features)?;
         // (HW, P) x (P, C) in channels-last, (C, P) x (P, HW) otherwise.
-        let g = if channels_last { r.matmul(&d.t()?)? } else { d.matmul(&r.t()?)? };
+        let g = if channels_last { rt.t()?.matmul(&d.t()?)? } else { d.matmul(&rt)? };
         Ok(Some(unmatrix(&g, channels_last, (c, h, w))?))
     }
 }
