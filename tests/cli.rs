@@ -681,3 +681,77 @@ fn vgg19_comes_from_the_hub_cache_offline_and_a_missing_or_damaged_one_falls_bac
     assert!(o.status.success() && err.contains("embedded VGG16"), "{err}");
     assert!(!blob.exists(), "the damaged file was removed");
 }
+
+#[test]
+fn the_rich_look_is_stored_and_re_renders_exactly_and_a_png_scores_what_its_run_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 96, 64);
+    let (out, json) = (dir.path().join("rich.png"), dir.path().join("rich.json"));
+    let o = run(&[
+        "render",
+        "--out",
+        s(&out),
+        "--json",
+        s(&json),
+        "--content",
+        s(&content),
+        "--style",
+        s(&style),
+        "--size",
+        "64",
+        "--scales",
+        "1",
+        "--iters",
+        "10",
+        "--look",
+        "rich",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stored = settings_chunk(&out);
+    assert_eq!((&stored["objective"]["look"], &stored["objective"]["style_loss"]), (&"Rich".into(), &"Sliced".into()));
+    assert_eq!(stored["run"]["optimizer"], "Lbfgs");
+    let again = dir.path().join("again.png");
+    let o = run(&["render", "--settings-from", s(&out), "--out", s(&again)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(pixels(&again), pixels(&out), "the stored settings re-render it bit for bit");
+
+    // The exported PNG scores what the run reported for its last iterate (bounded L-BFGS keeps
+    // the image displayable, so only the rounding to 8 bits differs).
+    let log: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let reported = log["iterations"].as_array().unwrap().last().unwrap()["total"].as_f64().unwrap();
+    let scored_json = dir.path().join("score.json");
+    let o = run(&["score", "--settings-from", s(&out), "--image", s(&out), "--json", s(&scored_json)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let scored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&scored_json).unwrap()).unwrap();
+    let scored = scored["total"].as_f64().unwrap();
+    assert!((scored - reported).abs() <= 0.01 * reported, "the PNG scores {scored}, the run reported {reported}");
+}
+
+#[test]
+fn a_run_whose_every_step_fails_keeps_exactly_the_image_it_started_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 64, 48);
+    let render = |out: &Path, iters: &str, weight: &str| {
+        run(&[
+            "render",
+            "--content",
+            s(&content),
+            "--style",
+            s(&style),
+            "--size",
+            "48",
+            "--iters",
+            iters,
+            "--style-weight",
+            weight,
+            "--out",
+            s(out),
+        ])
+    };
+    let start = dir.path().join("start.png");
+    assert!(render(&start, "0", "100").status.success());
+    // Finite in f64 but infinite in the f32 gradient: every step fails and is rolled back.
+    let failed = dir.path().join("failed.png");
+    assert_eq!(render(&failed, "20", "1e300").status.code(), Some(1));
+    assert_eq!(pixels(&failed), pixels(&start), "the last finite image is the start, pixel for pixel");
+}

@@ -12,6 +12,7 @@ use neural_style_studio::model::{
     Arch, Pooling, Tap, Vgg, WeightsSource, EMBEDDED_VGG16, EMBEDDED_VGG19,
 };
 use neural_style_studio::transfer::gram::gram;
+use neural_style_studio::transfer::loss::StyleLoss;
 use neural_style_studio::transfer::{
     evaluate, Init, Objective, Optimizer, OptimizerKind, PreparedImage, RunSettings, Stepper, TargetCache, Targets,
 };
@@ -348,6 +349,38 @@ fn bounded_lbfgs_converges_at_any_style_weight() {
         let losses: Vec<f64> = (0..30).map(|_| stepper.step().unwrap().losses.total).collect();
         assert!(losses.windows(2).all(|w| w[1] <= w[0]), "style weight {style_weight}: the loss shown never rises");
         assert!(losses[29] < losses[0] / 10.0, "style weight {style_weight}: {} -> {}", losses[0], losses[29]);
+    }
+}
+
+#[test]
+fn every_slider_extreme_converges_under_the_bounded_line_search() {
+    // The app's sliders reach style weight 1e5 and content and TV weights 1e3; each extreme,
+    // and normalised gradients at the largest style weight, must still descend steadily.
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(128, 96), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(128, 96), &net).unwrap();
+    let mut cache = TargetCache::new();
+    let extremes = [
+        ("style 1e5", Objective { style_weight: 1e5, ..Objective::default() }),
+        ("content 1e3", Objective { content_weight: 1e3, ..Objective::default() }),
+        ("tv 1e3", Objective { tv_weight: 1e3, ..Objective::default() }),
+        ("normalised, style 1e5", Objective { style_weight: 1e5, normalize_gradients: true, ..Objective::default() }),
+        ("sliced, style 1e5", Objective { style_weight: 1e5, style_loss: StyleLoss::Sliced, ..Objective::default() }),
+    ];
+    for (label, objective) in extremes {
+        let mut stepper = Stepper::new(
+            net.clone(),
+            content.clone(),
+            vec![style.clone()],
+            objective,
+            &RunSettings::default(),
+            &mut cache,
+        )
+        .unwrap();
+        let losses: Vec<f64> = (0..30).map(|_| stepper.step().unwrap().losses.total).collect();
+        assert!(losses.iter().all(|l| l.is_finite()), "{label}: {losses:?}");
+        assert!(losses.windows(2).all(|w| w[1] <= w[0]), "{label}: the loss shown never rises: {losses:?}");
+        assert!(losses[29] < losses[0] / 3.0, "{label}: {} -> {}", losses[0], losses[29]);
     }
 }
 
