@@ -52,7 +52,9 @@ pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
         ui.label("Look").on_hover_text(
             "Classic: Gatys et al. as the classic tools run it (L-BFGS). Modern: after \
              crowsonkb/style-transfer-pytorch, every layer's texture in balance, Adam, the average \
-             of the recent iterations shown. Sets the weights and the optimiser (restarts).",
+             of the recent iterations shown. Rich: the sliced-Wasserstein style loss, each layer's \
+             whole feature distribution matched, which keeps the painting's palette (L-BFGS; no \
+             style masks). Sets the weights and the optimiser.",
         );
         for look in Look::ALL {
             let on = spec.objective.look == look;

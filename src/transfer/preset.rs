@@ -8,42 +8,66 @@ use super::look::Look;
 use super::spec::RenderSpec;
 use super::stepper::Init;
 use crate::error::{Error, Result};
-use crate::model::{Pooling, Tap, WeightsSource};
+use crate::model::{Tap, WeightsSource};
 
 /// Environment variable naming the folder of `presets.json` instead of the user's config
 /// folder (for tests and portable installs).
 pub const CONFIG_DIR_ENV: &str = "NSS_CONFIG_DIR";
 
-/// A named look: the part of a render description that says how stylised it is, not what it
-/// shows or how it is computed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+/// The fields of a [`RenderSpec`] that make a look, as paths into its serde form: how stylised
+/// a render is, not what it shows or how it is computed. The one list of them: a field added
+/// here travels in every preset saved from then on.
+const LOOK_FIELDS: [&[&str]; 11] = [
+    &["objective", "content_weight"],
+    &["objective", "style_weight"],
+    &["objective", "tv_weight"],
+    &["objective", "style_layers"],
+    &["objective", "look"],
+    &["objective", "style_loss"],
+    &["objective", "normalize_gradients"],
+    &["style_scale"],
+    &["pooling"],
+    &["run", "init"],
+    &["model"],
+];
+
+/// A named look: a partial render description, the serde form of the [`LOOK_FIELDS`] it sets,
+/// merged over a spec when applied.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Preset {
     /// Shown in the app and matched case-insensitively on the command line.
     pub name: String,
     /// One line on what it does.
     pub description: String,
-    /// Content loss weight.
-    pub content_weight: f64,
-    /// Style loss weight.
-    pub style_weight: f64,
-    /// Total-variation weight.
-    pub tv_weight: f64,
-    /// Style layers and their weights, shallow to deep.
-    pub style_layers: Vec<(Tap, f64)>,
-    /// Style images are resized to the output size times this: above 1, larger strokes.
-    pub style_scale: f64,
-    /// Pooling between the network's blocks.
-    pub pooling: Pooling,
-    /// What the optimisation starts from (a grey start lets the painting take over).
-    pub init: Init,
-    /// The recipe the weights belong to (its measure and optimiser).
-    pub look: Look,
-    /// Whether each term's gradient is normalised (it changes what the weights mean).
-    pub normalize_gradients: bool,
-    /// The network whose features define the look (the classic VGG19 paints differently from
-    /// VGG16 under the same weights).
-    pub model: WeightsSource,
+    /// The fields it sets, as part of a spec's JSON (`{"objective": {"style_weight": 20.0}}`).
+    pub settings: serde_json::Value,
+}
+
+impl<'de> serde::Deserialize<'de> for Preset {
+    /// Today's form, or the first releases' (each field of the look flat beside the name),
+    /// migrated by applying it to the default spec.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Current {
+            name: String,
+            #[serde(default)]
+            description: String,
+            settings: serde_json::Value,
+        }
+        let value = serde_json::Value::deserialize(d)?;
+        if value.get("settings").is_some() {
+            let c: Current = serde_json::from_value(value).map_err(serde::de::Error::custom)?;
+            if !c.settings.is_object() {
+                return Err(serde::de::Error::custom("a preset's settings must be an object"));
+            }
+            let preset = Preset { name: c.name, description: c.description, settings: c.settings };
+            // Settings of the wrong type (a hand-edited file) are refused here, once.
+            preset.try_apply(&mut RenderSpec::default()).map_err(serde::de::Error::custom)?;
+            return Ok(preset);
+        }
+        let legacy: legacy::Preset = serde_json::from_value(value).map_err(serde::de::Error::custom)?;
+        Ok(legacy.migrated())
+    }
 }
 
 impl Default for Preset {
@@ -57,111 +81,195 @@ fn layers(weights: [f64; 5]) -> Vec<(Tap, f64)> {
     (1..=5).map(|b| Tap::new(b, 1)).zip(weights).collect()
 }
 
+/// The value at `path` in `value`, if any.
+fn at<'a>(value: &'a serde_json::Value, path: &[&str]) -> Option<&'a serde_json::Value> {
+    path.iter().try_fold(value, |v, key| v.get(key))
+}
+
+/// Sets the value at `path` in `value`, making objects on the way.
+fn set_at(value: &mut serde_json::Value, path: &[&str], new: serde_json::Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut v = value;
+    for key in parents {
+        if !v.get(key).is_some_and(serde_json::Value::is_object) {
+            if let Some(map) = v.as_object_mut() {
+                map.insert((*key).to_string(), serde_json::json!({}));
+            }
+        }
+        let Some(next) = v.get_mut(key) else { return };
+        v = next;
+    }
+    if let Some(map) = v.as_object_mut() {
+        map.insert((*last).to_string(), new);
+    }
+}
+
+/// The look fields of `spec`'s serde form, as a preset stores them.
+fn look_of(spec: &RenderSpec) -> serde_json::Value {
+    // A picture of the artist's is not a look: such a preset starts from the photo.
+    let mut spec = spec.clone();
+    if spec.run.init == Init::Image {
+        spec.run.init = Init::Content;
+    }
+    let whole = serde_json::to_value(&spec).unwrap_or_default();
+    let mut part = serde_json::json!({});
+    for path in LOOK_FIELDS {
+        if let Some(v) = at(&whole, path) {
+            set_at(&mut part, path, v.clone());
+        }
+    }
+    part
+}
+
 impl Preset {
     /// The look of `spec`, under a name.
     pub fn of(name: &str, description: &str, spec: &RenderSpec) -> Self {
-        let o = &spec.objective;
-        Preset {
-            name: name.to_string(),
-            description: description.to_string(),
-            content_weight: o.content_weight,
-            style_weight: o.style_weight,
-            tv_weight: o.tv_weight,
-            style_layers: o.style_layers.clone(),
-            style_scale: spec.style_scale,
-            pooling: spec.pooling,
-            // A picture of the artist's is not a look: such a preset starts from the photo.
-            init: if spec.run.init == Init::Image { Init::Content } else { spec.run.init },
-            look: spec.objective.look,
-            normalize_gradients: spec.objective.normalize_gradients,
-            model: spec.model.clone(),
-        }
+        Preset { name: name.to_string(), description: description.to_string(), settings: look_of(spec) }
     }
 
     /// Sets the look of `spec` to this preset's (images, size, schedule and the rest stay).
     pub fn apply(&self, spec: &mut RenderSpec) {
-        if spec.objective.look != self.look {
+        // Every preset read from a file was applied to the default spec once (see its
+        // `Deserialize`), and the built-ins are made from specs: a failure here cannot happen,
+        // and would leave the spec as it was.
+        let _ = self.try_apply(spec);
+    }
+
+    fn try_apply(&self, spec: &mut RenderSpec) -> Result<()> {
+        let look: Option<Look> =
+            at(&self.settings, &["objective", "look"]).and_then(|v| serde_json::from_value(v.clone()).ok());
+        let mut next = spec.clone();
+        if let Some(look) = look.filter(|&l| l != spec.objective.look) {
             // The look's optimiser and measure first; the weights below are this preset's.
-            self.look.apply(spec);
+            look.apply(&mut next);
         }
-        let o = &mut spec.objective;
-        o.content_weight = self.content_weight;
-        o.style_weight = self.style_weight;
-        o.tv_weight = self.tv_weight;
-        o.style_layers = self.style_layers.clone();
-        o.normalize_gradients = self.normalize_gradients;
-        spec.style_scale = self.style_scale;
-        spec.pooling = self.pooling;
+        let mut whole = serde_json::to_value(&next).map_err(|e| Error::internal(format!("a spec as JSON: {e}")))?;
+        for path in LOOK_FIELDS {
+            if let Some(v) = at(&self.settings, path) {
+                set_at(&mut whole, path, v.clone());
+            }
+        }
+        let mut merged: RenderSpec = serde_json::from_value(whole)
+            .map_err(|e| Error::invalid(format!("the preset {} does not fit the settings: {e}", self.name)))?;
         // A look that starts from the photo keeps the instant look where it was chosen: that
         // start is the photo already painted, and what is on screen stays on screen.
-        spec.run.init = match (self.init, spec.run.init) {
-            (Init::Content, Init::Instant) => Init::Instant,
-            (init, _) => init,
-        };
-        spec.model = self.model.clone();
+        if (merged.run.init, spec.run.init) == (Init::Content, Init::Instant) {
+            merged.run.init = Init::Instant;
+        }
+        // Masks are the artist's strokes, not part of a look (and not in its serde form).
+        merged.objective.masks = spec.objective.masks.clone();
+        *spec = merged;
+        Ok(())
     }
 
     /// Whether `spec` has exactly this look.
     pub fn matches(&self, spec: &RenderSpec) -> bool {
-        let mut of = Preset::of("", "", spec);
-        if (of.init, self.init) == (Init::Instant, Init::Content) {
-            of.init = Init::Content;
+        let mut mine = look_of(spec);
+        if at(&mine, &["run", "init"]) == Some(&serde_json::json!(Init::Instant)) {
+            set_at(&mut mine, &["run", "init"], serde_json::json!(Init::Content));
         }
-        Preset { name: self.name.clone(), description: self.description.clone(), ..of } == *self
+        LOOK_FIELDS.iter().all(|path| at(&self.settings, path).is_none_or(|v| at(&mine, path) == Some(v)))
+    }
+
+    /// This preset with `edit` made to the spec it describes (for the built-ins).
+    fn with(name: &str, description: &str, edit: impl FnOnce(&mut RenderSpec)) -> Self {
+        let mut spec = RenderSpec::default();
+        edit(&mut spec);
+        Preset::of(name, description, &spec)
     }
 
     /// The built-in presets, mildest first.
     pub fn builtins() -> Vec<Preset> {
-        let base = Preset::default();
-        let mut modern = RenderSpec::default();
-        Look::Modern.apply(&mut modern);
         vec![
-            Preset {
-                name: "Subtle".into(),
-                description: "The photo first, with the painting's colour and a light texture".into(),
-                style_weight: 20.0,
-                ..base.clone()
-            },
-            Preset {
-                name: "Balanced".into(),
-                description: "The default: the photo's layout in the painting's texture".into(),
-                ..base.clone()
-            },
-            Preset {
-                // jcjohnson/neural-style's defaults on its network: its look comes from the
-                // classic VGG19's features and the grey start (docs/looks.md).
-                name: "Bold".into(),
-                description: "Strongly painted, as the classic tools: large swirls across sky and houses".into(),
-                content_weight: 5.0,
-                style_weight: 100.0,
-                tv_weight: 1e-3,
-                init: Init::Grey,
-                model: WeightsSource::ClassicVgg19,
-                ..base.clone()
-            },
-            Preset {
-                name: "Fine texture".into(),
-                description: "Small, dense brushwork; the photo's shapes stay crisp".into(),
-                style_weight: 200.0,
-                style_layers: layers([2.0, 2.0, 1.0, 0.5, 0.25]),
-                style_scale: 0.6,
-                ..base.clone()
-            },
-            Preset {
-                name: "Large strokes".into(),
-                description: "The painting's marks at a larger scale, from its deeper layers".into(),
-                style_weight: 300.0,
-                style_layers: layers([0.5, 0.5, 1.0, 2.0, 2.0]),
-                style_scale: 1.6,
-                ..base
-            },
-            Preset {
-                name: "Modern".into(),
-                description: "crowsonkb's recipe: every layer's texture in balance, Adam, a calm averaged picture"
-                    .into(),
-                ..Preset::of("", "", &modern)
-            },
+            Preset::with("Subtle", "The photo first, with the painting's colour and a light texture", |s| {
+                s.objective.style_weight = 20.0;
+            }),
+            Preset::with("Balanced", "The default: the photo's layout in the painting's texture", |_| {}),
+            // jcjohnson/neural-style's defaults on its network: its look comes from the classic
+            // VGG19's features and the grey start (docs/looks.md).
+            Preset::with("Bold", "Strongly painted, as the classic tools: large swirls across sky and houses", |s| {
+                (s.objective.content_weight, s.objective.style_weight, s.objective.tv_weight) = (5.0, 100.0, 1e-3);
+                s.run.init = Init::Grey;
+                s.model = WeightsSource::ClassicVgg19;
+            }),
+            Preset::with("Fine texture", "Small, dense brushwork; the photo's shapes stay crisp", |s| {
+                s.objective.style_weight = 200.0;
+                s.objective.style_layers = layers([2.0, 2.0, 1.0, 0.5, 0.25]);
+                s.style_scale = 0.6;
+            }),
+            Preset::with("Large strokes", "The painting's marks at a larger scale, from its deeper layers", |s| {
+                s.objective.style_weight = 300.0;
+                s.objective.style_layers = layers([0.5, 0.5, 1.0, 2.0, 2.0]);
+                s.style_scale = 1.6;
+            }),
+            Preset::with(
+                "Modern",
+                "crowsonkb's recipe: every layer's texture in balance, Adam, a calm averaged picture",
+                |s| Look::Modern.apply(s),
+            ),
         ]
+    }
+}
+
+/// The first releases' presets: each field of the look flat beside the name.
+mod legacy {
+    use super::{Init, Look, RenderSpec, Tap, WeightsSource};
+    use crate::model::Pooling;
+
+    /// A preset as first stored (missing fields take the default spec's).
+    #[derive(serde::Deserialize)]
+    #[serde(default)]
+    pub(super) struct Preset {
+        name: String,
+        description: String,
+        content_weight: f64,
+        style_weight: f64,
+        tv_weight: f64,
+        style_layers: Vec<(Tap, f64)>,
+        style_scale: f64,
+        pooling: Pooling,
+        init: Init,
+        look: Look,
+        normalize_gradients: bool,
+        model: WeightsSource,
+    }
+
+    impl Default for Preset {
+        fn default() -> Self {
+            let spec = RenderSpec::default();
+            let o = spec.objective;
+            Preset {
+                name: String::new(),
+                description: String::new(),
+                content_weight: o.content_weight,
+                style_weight: o.style_weight,
+                tv_weight: o.tv_weight,
+                style_layers: o.style_layers,
+                style_scale: spec.style_scale,
+                pooling: spec.pooling,
+                init: spec.run.init,
+                look: o.look,
+                normalize_gradients: o.normalize_gradients,
+                model: spec.model,
+            }
+        }
+    }
+
+    impl Preset {
+        /// Today's preset: this one applied to the default spec, as it was applied then.
+        pub(super) fn migrated(self) -> super::Preset {
+            let mut spec = RenderSpec::default();
+            if self.look != spec.objective.look {
+                self.look.apply(&mut spec);
+            }
+            let o = &mut spec.objective;
+            (o.content_weight, o.style_weight, o.tv_weight) = (self.content_weight, self.style_weight, self.tv_weight);
+            o.style_layers = self.style_layers;
+            o.normalize_gradients = self.normalize_gradients;
+            (spec.style_scale, spec.pooling, spec.run.init, spec.model) =
+                (self.style_scale, self.pooling, self.init, self.model);
+            super::Preset::of(&self.name, &self.description, &spec)
+        }
     }
 }
 
@@ -287,13 +395,42 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join("presets.json");
         assert!(load_user_presets(&path).unwrap().is_empty(), "no file: no presets");
-        let mine = Preset { name: "bold".into(), style_weight: 5000.0, ..Preset::default() };
+        let mine = Preset::with("bold", "", |s| s.objective.style_weight = 5000.0);
         save_user_presets(&path, std::slice::from_ref(&mine)).unwrap();
         let loaded = load_user_presets(&path).unwrap();
         assert_eq!(loaded, vec![mine]);
         let all = all_presets(loaded);
         assert_eq!(all.len(), Preset::builtins().len());
-        assert_eq!(find(&all, "Bold").unwrap().style_weight, 5000.0);
+        let mut spec = RenderSpec::default();
+        find(&all, "Bold").unwrap().apply(&mut spec);
+        assert_eq!(spec.objective.style_weight, 5000.0);
+    }
+
+    #[test]
+    fn presets_saved_by_the_first_releases_are_read_as_the_look_they_set() {
+        let old = r#"[{"name": "Swirly", "description": "mine", "style_weight": 500.0, "look": "Modern",
+                       "init": "Grey", "style_scale": 1.5}]"#;
+        let presets: Vec<Preset> = serde_json::from_str(old).unwrap();
+        let mut spec = RenderSpec { size: 333, ..RenderSpec::default() };
+        presets[0].apply(&mut spec);
+        assert_eq!(
+            (spec.objective.style_weight, spec.objective.look, spec.run.init),
+            (500.0, Look::Modern, Init::Grey)
+        );
+        assert_eq!((spec.style_scale, spec.size), (1.5, 333));
+        assert_eq!(spec.run.optimizer, crate::transfer::OptimizerKind::Adam, "the look brings its optimiser");
+        assert!(presets[0].matches(&spec));
+        // Saved again, it is today's partial spec.
+        let saved = serde_json::to_value(&presets[0]).unwrap();
+        assert_eq!(saved["settings"]["objective"]["style_weight"], 500.0);
+        assert!(saved.get("style_weight").is_none());
+    }
+
+    #[test]
+    fn a_preset_whose_settings_do_not_fit_a_spec_is_refused_when_read() {
+        let bad = r#"[{"name": "Odd", "settings": {"objective": {"style_weight": "lots"}}}]"#;
+        let err = serde_json::from_str::<Vec<Preset>>(bad).unwrap_err().to_string();
+        assert!(err.contains("Odd") && err.contains("\"lots\""), "{err}");
     }
 
     #[test]
