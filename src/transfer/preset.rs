@@ -17,7 +17,7 @@ pub const CONFIG_DIR_ENV: &str = "NSS_CONFIG_DIR";
 /// The fields of a [`RenderSpec`] that make a look, as paths into its serde form: how stylised
 /// a render is, not what it shows or how it is computed. The one list of them: a field added
 /// here travels in every preset saved from then on.
-const LOOK_FIELDS: [&[&str]; 11] = [
+const LOOK_FIELDS: [&[&str]; 12] = [
     &["objective", "content_weight"],
     &["objective", "style_weight"],
     &["objective", "tv_weight"],
@@ -29,6 +29,7 @@ const LOOK_FIELDS: [&[&str]; 11] = [
     &["pooling"],
     &["run", "init"],
     &["model"],
+    &["instant", "strength"],
 ];
 
 /// A named look: a partial render description, the serde form of the [`LOOK_FIELDS`] it sets,
@@ -424,6 +425,18 @@ mod tests {
         let saved = serde_json::to_value(&presets[0]).unwrap();
         assert_eq!(saved["settings"]["objective"]["style_weight"], 500.0);
         assert!(saved.get("style_weight").is_none());
+    }
+
+    #[test]
+    fn a_preset_carries_the_instant_looks_strength() {
+        let mut spec = RenderSpec::default();
+        spec.instant.strength = 0.4;
+        let mine = Preset::of("Gentle", "", &spec);
+        let mut other = RenderSpec::default();
+        assert!(!mine.matches(&other));
+        mine.apply(&mut other);
+        assert_eq!(other.instant.strength, 0.4);
+        assert!(mine.matches(&other));
     }
 
     #[test]
