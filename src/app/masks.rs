@@ -42,9 +42,13 @@ pub struct MaskEditor {
     pub show: bool,
     /// The stroke being painted: its layer, working copy and last brush position (mask pixels).
     stroke: Option<(usize, GrayImage, (f32, f32))>,
-    /// The overlay texture and the masks it shows (stroke changes always redraw it).
+    /// The overlay texture and the masks it shows: redrawn whole when the masks change, and
+    /// only where the brush went while a stroke is painted.
     overlay: Option<egui::TextureHandle>,
     shown: Vec<Option<Mask>>,
+    /// The part of the stroke's layer painted since the overlay was last drawn: (x0, y0, x1,
+    /// y1) in mask pixels, ends excluded.
+    dirty: Option<(u32, u32, u32, u32)>,
 }
 
 impl Default for MaskEditor {
@@ -59,6 +63,7 @@ impl Default for MaskEditor {
             stroke: None,
             overlay: None,
             shown: Vec::new(),
+            dirty: None,
         }
     }
 }
@@ -129,18 +134,22 @@ impl MaskEditor {
             let size = masks.get(self.layer).map_or_else(|| fit_long_side(picture, PAINT_SIDE), Mask::size);
             let at = to_mask(pos, img, size);
             let (radius, hardness, erase) = (self.brush_radius(size), self.hardness, self.erase);
-            match &mut self.stroke {
+            let from = match &mut self.stroke {
                 Some((_, work, last)) => {
-                    line(work, *last, at, radius, hardness, erase);
+                    let from = *last;
+                    line(work, from, at, radius, hardness, erase);
                     *last = at;
+                    from
                 }
                 None => {
                     let mut work =
                         masks.get(self.layer).map_or_else(|| GrayImage::new(size.0, size.1), |m| m.image().clone());
                     dab(&mut work, at, radius, hardness, erase);
                     self.stroke = Some((self.layer, work, at));
+                    at
                 }
-            }
+            };
+            self.dirty = Some(grow_box(self.dirty, from, at, radius + 1.0, size));
         }
         let released = !response.dragged_by(egui::PointerButton::Primary) || response.drag_stopped();
         if released {
@@ -159,14 +168,15 @@ impl MaskEditor {
 
     /// Every mask in its style's colour, half transparent, over the picture.
     fn draw_overlay(&mut self, ui: &Ui, img: Rect, masks: &StyleMasks) {
-        let changed = self.stroke.is_some()
-            || self.shown.len() != masks.masks.len()
+        let masks_changed = self.shown.len() != masks.masks.len()
             || self.shown.iter().zip(&masks.masks).any(|(a, b)| match (a, b) {
                 (Some(a), Some(b)) => !a.ptr_eq(b),
                 (None, None) => false,
                 _ => true,
             });
-        if changed || self.overlay.is_none() {
+        // A box the brush left empty (it moved outside the picture) needs nothing redrawn.
+        let dirty = self.dirty.take().filter(|d| d.2 > d.0 && d.3 > d.1);
+        if masks_changed || self.overlay.is_none() || dirty.is_some() {
             self.shown = masks.masks.clone();
             let mut layers: Vec<(usize, &GrayImage)> =
                 masks.masks.iter().enumerate().filter_map(|(k, m)| m.as_ref().map(|m| (k, m.image()))).collect();
@@ -174,10 +184,20 @@ impl MaskEditor {
                 layers.retain(|l| l.0 != *k);
                 layers.push((*k, work));
             }
-            let image = overlay_image(&layers);
-            match &mut self.overlay {
-                Some(tex) => tex.set(image, egui::TextureOptions::LINEAR),
-                None => self.overlay = Some(ui.ctx().load_texture("masks", image, egui::TextureOptions::LINEAR)),
+            // While a stroke is painted, only the pixels the brush went over are redrawn (when
+            // every mask has the overlay's size, as masks painted here do).
+            let size = self.overlay.as_ref().map(|t| t.size());
+            let same_size = |(w, h): (u32, u32)| size == Some([w as usize, h as usize]);
+            match (&mut self.overlay, dirty) {
+                (Some(tex), Some(rect)) if !masks_changed && layers.iter().all(|(_, m)| same_size(m.dimensions())) => {
+                    let patch = overlay_patch(&layers, rect);
+                    tex.set_partial([rect.0 as usize, rect.1 as usize], patch, egui::TextureOptions::LINEAR);
+                }
+                (Some(tex), _) => tex.set(overlay_image(&layers), egui::TextureOptions::LINEAR),
+                (None, _) => {
+                    let image = overlay_image(&layers);
+                    self.overlay = Some(ui.ctx().load_texture("masks", image, egui::TextureOptions::LINEAR));
+                }
             }
         }
         if let Some(tex) = &self.overlay {
@@ -190,6 +210,46 @@ impl MaskEditor {
 /// The position `pos` on the picture drawn at `img` in the pixels of a mask of `size`.
 fn to_mask(pos: Pos2, img: Rect, (w, h): (u32, u32)) -> (f32, f32) {
     ((pos.x - img.left()) / img.width() * w as f32, (pos.y - img.top()) / img.height() * h as f32)
+}
+
+/// `known` grown to cover a brush of `radius` moved from `a` to `b`, within a mask of `size`.
+fn grow_box(
+    known: Option<(u32, u32, u32, u32)>,
+    a: (f32, f32),
+    b: (f32, f32),
+    radius: f32,
+    (w, h): (u32, u32),
+) -> (u32, u32, u32, u32) {
+    let clamp = |v: f32, hi: u32| v.clamp(0.0, hi as f32) as u32;
+    let new = (
+        clamp(a.0.min(b.0) - radius, w),
+        clamp(a.1.min(b.1) - radius, h),
+        clamp(a.0.max(b.0) + radius + 1.0, w),
+        clamp(a.1.max(b.1) + radius + 1.0, h),
+    );
+    match known {
+        Some(k) => (k.0.min(new.0), k.1.min(new.1), k.2.max(new.2), k.3.max(new.3)),
+        None => new,
+    }
+}
+
+/// The overlay's colour at pixel `i` of masks of one size.
+fn overlay_pixel(layers: &[(Color32, &[u8])], i: usize) -> Color32 {
+    let (colour, level) =
+        layers.iter().map(|(c, m)| (*c, m[i])).max_by_key(|&(_, v)| v).unwrap_or((Color32::TRANSPARENT, 0));
+    let alpha = (u16::from(level) * 128 / 255) as u8;
+    Color32::from_rgba_unmultiplied(colour.r(), colour.g(), colour.b(), alpha)
+}
+
+/// The part `(x0, y0, x1, y1)` of [`overlay_image`] for masks that all have one size.
+fn overlay_patch(layers: &[(usize, &GrayImage)], (x0, y0, x1, y1): (u32, u32, u32, u32)) -> egui::ColorImage {
+    let w = layers.first().map_or(0, |(_, m)| m.width() as usize);
+    let raw: Vec<(Color32, &[u8])> = layers.iter().map(|&(k, m)| (layer_colour(k), m.as_raw().as_slice())).collect();
+    let pixels = (y0..y1)
+        .flat_map(|y| (x0..x1).map(move |x| y as usize * w + x as usize))
+        .map(|i| overlay_pixel(&raw, i))
+        .collect();
+    egui::ColorImage::new([(x1 - x0) as usize, (y1 - y0) as usize], pixels)
 }
 
 /// The overlay of `layers` (style index, mask): each pixel in the colour of its strongest mask,
@@ -208,16 +268,8 @@ fn overlay_image(layers: &[(usize, &GrayImage)]) -> egui::ColorImage {
             (layer_colour(k), m)
         })
         .collect();
-    let mut pixels = Vec::with_capacity((w * h) as usize);
-    for i in 0..(w * h) as usize {
-        let (colour, level) = resized
-            .iter()
-            .map(|(c, m)| (*c, m.as_raw()[i]))
-            .max_by_key(|&(_, v)| v)
-            .unwrap_or((Color32::TRANSPARENT, 0));
-        let alpha = (u16::from(level) * 128 / 255) as u8;
-        pixels.push(Color32::from_rgba_unmultiplied(colour.r(), colour.g(), colour.b(), alpha));
-    }
+    let raw: Vec<(Color32, &[u8])> = resized.iter().map(|(c, m)| (*c, m.as_raw().as_slice())).collect();
+    let pixels = (0..(w * h) as usize).map(|i| overlay_pixel(&raw, i)).collect();
     egui::ColorImage::new([w as usize, h as usize], pixels)
 }
 
@@ -297,6 +349,27 @@ mod tests {
         // Erasing with the hard brush removes what it covers.
         dab(&mut img, (20.5, 20.5), 5.0, 1.0, true);
         assert_eq!((img.get_pixel(20, 20)[0], img.get_pixel(20, 12)[0]), (0, 255));
+    }
+
+    #[test]
+    fn a_patch_of_the_overlay_is_that_part_of_the_whole_overlay() {
+        let mut a = GrayImage::new(40, 30);
+        let mut b = GrayImage::new(40, 30);
+        dab(&mut a, (10.0, 10.0), 8.0, 0.5, false);
+        dab(&mut b, (14.0, 12.0), 6.0, 1.0, false);
+        let layers = [(0, &a), (1, &b)];
+        let whole = overlay_image(&layers);
+        let (x0, y0, x1, y1) = grow_box(None, (10.0, 10.0), (14.0, 12.0), 7.0, (40, 30));
+        assert_eq!((x0, y0, x1, y1), (3, 3, 22, 20));
+        let patch = overlay_patch(&layers, (x0, y0, x1, y1));
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let at = (y - y0) as usize * patch.width() + (x - x0) as usize;
+                assert_eq!(patch.pixels[at], whole.pixels[y as usize * 40 + x as usize], "({x}, {y})");
+            }
+        }
+        // Near an edge the box stops at the mask.
+        assert_eq!(grow_box(Some((3, 3, 22, 20)), (39.0, 0.0), (39.0, 0.0), 5.0, (40, 30)), (3, 0, 40, 20));
     }
 
     #[test]
