@@ -2,15 +2,14 @@
 
 use candle_core::Tensor;
 
-use super::{Part, Slot, Term};
+use super::{Part, Place, Term};
 use crate::error::Result;
 use crate::transfer::gram::content_term;
 use crate::transfer::tiles::{add, crop};
 
 /// `mean((F - P)^2)` at the content layer.
 pub(super) struct Content<'a> {
-    layer: usize,
-    weight: f64,
+    place: Place,
     /// The photo's features at the layer, whole.
     target: &'a Tensor,
     /// The sum so far over the tiles' interiors (already divided by the layer's size).
@@ -18,22 +17,14 @@ pub(super) struct Content<'a> {
 }
 
 impl<'a> Content<'a> {
-    pub(super) fn new(layer: usize, weight: f64, target: &'a Tensor) -> Self {
-        Content { layer, weight, target, sum: None }
+    pub(super) fn new(place: Place, target: &'a Tensor) -> Self {
+        Content { place, target, sum: None }
     }
 }
 
 impl Term for Content<'_> {
-    fn slot(&self) -> Slot {
-        Slot::Content
-    }
-
-    fn layer(&self) -> usize {
-        self.layer
-    }
-
-    fn weight(&self) -> f64 {
-        self.weight
+    fn place(&self) -> Place {
+        self.place
     }
 
     fn gather(&mut self, features: &Tensor, part: &Part) -> Result<()> {
@@ -51,6 +42,6 @@ impl Term for Content<'_> {
 
     fn grad(&self, features: &Tensor, part: &Part) -> Result<Option<Tensor>> {
         let target = crop(self.target, part.outer)?;
-        Ok(Some(content_term(features, &target, self.weight, part.layer_elems())?.1))
+        Ok(Some(content_term(features, &target, self.place.weight, part.layer_elems())?.1))
     }
 }

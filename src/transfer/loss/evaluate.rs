@@ -51,9 +51,9 @@ pub fn evaluate_grid(
         let acts = run.forward(tile)?;
         let clock = std::time::Instant::now();
         for term in terms.iter_mut() {
-            let part = run.part(tile, term.layer())?;
+            let part = run.part(tile, term.place().layer)?;
             if !part.owns_nothing() {
-                term.gather(acts.output(term.layer())?, &part)?;
+                term.gather(acts.output(term.place().layer)?, &part)?;
             }
         }
         in_terms += clock.elapsed().as_secs_f64();
@@ -72,7 +72,7 @@ pub fn evaluate_grid(
         (false, _) => vec![None; terms.len()],
         (true, Some(held)) => terms
             .iter()
-            .map(|t| held_value(held, t.slot()).map(|v| held_divisor(v, x)).transpose())
+            .map(|t| held_value(held, t.place().slot).map(|v| held_divisor(v, x)).transpose())
             .collect::<Result<_>>()?,
         (true, None) => {
             let (divisors, grads) = run.measure_divisors(&terms, &kept)?;
@@ -121,7 +121,7 @@ pub fn evaluate_grid(
                 Some(d) => divide_features(&g, d)?,
                 None => g,
             };
-            add(&mut tap_grads[term.layer()], g)?;
+            add(&mut tap_grads[term.place().layer], g)?;
         }
         let outer = crop(x, tile.outer)?;
         let g = if layers.depth == 0 { outer.zeros_like()? } else { net.backward(&acts, &mut tap_grads)? };
@@ -163,7 +163,7 @@ impl Run<'_> {
 
     /// Each term's gradient at its layer over `tile`, not normalised.
     fn grads(&self, terms: &[Box<dyn Term + '_>], acts: &Activations, tile: &Tile) -> Result<Vec<Option<Tensor>>> {
-        terms.iter().map(|t| t.grad(acts.output(t.layer())?, &self.part(tile, t.layer())?)).collect()
+        terms.iter().map(|t| t.grad(acts.output(t.place().layer)?, &self.part(tile, t.place().layer)?)).collect()
     }
 
     /// Each term's gradient divisor (see `gram::gradient_divisor`) from its gradient's L1 norm
@@ -189,7 +189,7 @@ impl Run<'_> {
             };
             let grads = self.grads(terms, acts, tile)?;
             for ((norm, term), g) in norms.iter_mut().zip(terms).zip(&grads) {
-                let part = self.part(tile, term.layer())?;
+                let part = self.part(tile, term.place().layer)?;
                 if let (Some(g), false) = (g, part.owns_nothing()) {
                     add(norm, crop(g, part.inner)?.abs()?.sum_all()?)?;
                 }
@@ -199,7 +199,7 @@ impl Run<'_> {
         let divisors = norms
             .into_iter()
             .zip(terms)
-            .map(|(norm, term)| norm.map(|n| gradient_divisor(&n, term.weight())).transpose())
+            .map(|(norm, term)| norm.map(|n| gradient_divisor(&n, term.place().weight)).transpose())
             .collect::<Result<_>>()?;
         Ok((divisors, last))
     }
@@ -226,7 +226,7 @@ fn losses_from(
     let mut divisors = Divisors { content: None, style: vec![None; objective.style_layers.len()] };
     for (i, (term, slot)) in terms.iter().zip(divisor_slots).enumerate() {
         let divisor = slot.map(|s| f64::from(values[s]));
-        match term.slot() {
+        match term.place().slot {
             Slot::Content => (content, divisors.content) = (Some(f64::from(values[i])), divisor),
             Slot::Style(k) => (style[k], divisors.style[k]) = (Some(f64::from(values[i])), divisor),
         }

@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Device, Tensor};
 
-use super::{Part, Slot, Term};
+use super::{Part, Place, Term};
 use crate::error::{Error, Result};
 use crate::transfer::gram::{gram_sum, style_grad, style_measure};
 use crate::transfer::guide::Region;
@@ -12,9 +12,9 @@ use crate::transfer::tiles::{add, crop};
 
 /// Style layer `k`'s Gram mismatch, summed over the regions.
 pub(super) struct GramStyle<'a> {
+    place: Place,
+    /// The style layer's index (its targets in each region).
     k: usize,
-    layer: usize,
-    weight: f64,
     look: Look,
     regions: &'a [Region],
     /// Per region: `F diag(m^2) F^T` summed over the tiles' interiors so far.
@@ -29,23 +29,15 @@ pub(super) struct GramStyle<'a> {
 }
 
 impl<'a> GramStyle<'a> {
-    pub(super) fn new(k: usize, layer: usize, weight: f64, look: Look, regions: &'a [Region]) -> Self {
+    pub(super) fn new(place: Place, k: usize, look: Look, regions: &'a [Region]) -> Self {
         let sums = vec![None; regions.len()];
-        GramStyle { k, layer, weight, look, regions, sums, slopes: Vec::new(), size: (0, 0), like: None }
+        GramStyle { place, k, look, regions, sums, slopes: Vec::new(), size: (0, 0), like: None }
     }
 }
 
 impl Term for GramStyle<'_> {
-    fn slot(&self) -> Slot {
-        Slot::Style(self.k)
-    }
-
-    fn layer(&self) -> usize {
-        self.layer
-    }
-
-    fn weight(&self) -> f64 {
-        self.weight
+    fn place(&self) -> Place {
+        self.place
     }
 
     fn gather(&mut self, features: &Tensor, part: &Part) -> Result<()> {
@@ -90,7 +82,7 @@ impl Term for GramStyle<'_> {
         for (slope, region) in self.slopes.iter().zip(self.regions) {
             let Some(slope) = slope else { continue };
             let weighed = region.weigh(self.k, features, Some(part.outer), 2)?;
-            add(&mut sum, style_grad(&weighed, slope, self.weight, part.layer_elems())?)?;
+            add(&mut sum, style_grad(&weighed, slope, self.place.weight, part.layer_elems())?)?;
         }
         Ok(sum)
     }

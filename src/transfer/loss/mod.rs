@@ -74,15 +74,22 @@ impl Part {
     }
 }
 
+/// What a term is and where it reads: the same for every kind of term.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Place {
+    /// Which value of the losses it is.
+    pub slot: Slot,
+    /// The network layer it reads.
+    pub layer: usize,
+    /// Its weight in the total.
+    pub weight: f64,
+}
+
 /// One loss term at one network layer, evaluated over a grid of tiles. Its gradient is that of
 /// `weight * loss`; a term whose weight is zero is not built.
 pub trait Term {
-    /// Which value of the losses it is.
-    fn slot(&self) -> Slot;
-    /// The network layer it reads.
-    fn layer(&self) -> usize;
-    /// Its weight in the total.
-    fn weight(&self) -> f64;
+    /// What it is and where it reads.
+    fn place(&self) -> Place;
     /// Pass 1: takes the statistics of the pixels `part` owns in `features` (the tile's whole
     /// output at the layer).
     fn gather(&mut self, features: &Tensor, part: &Part) -> Result<()>;
@@ -136,19 +143,18 @@ fn terms<'a>(
 ) -> Result<Vec<Box<dyn Term + 'a>>> {
     let mut out: Vec<Box<dyn Term + 'a>> = Vec::new();
     if let Some(layer) = layers.content {
-        out.push(Box::new(content::Content::new(layer, objective.content_weight, &targets.content)));
+        let place = Place { slot: Slot::Content, layer, weight: objective.content_weight };
+        out.push(Box::new(content::Content::new(place, &targets.content)));
     }
     for (k, (&layer, &(tap, w))) in layers.style.iter().zip(&objective.style_layers).enumerate() {
         let Some(layer) = layer else { continue };
-        let weight = objective.style_weight * w;
+        let place = Place { slot: Slot::Style(k), layer, weight: objective.style_weight * w };
         out.push(match objective.style_loss {
-            StyleLoss::Gram => {
-                Box::new(gram_style::GramStyle::new(k, layer, weight, objective.look, targets.regions()))
-            }
+            StyleLoss::Gram => Box::new(gram_style::GramStyle::new(place, k, objective.look, targets.regions())),
             StyleLoss::Sliced => {
                 let c = net.layer_channels(layer).ok_or_else(|| Error::internal("no such layer"))?;
                 let styles = targets.sliced(k)?;
-                Box::new(sliced::SlicedStyle::new(k, layer, weight, tap, c, styles, targets.content.device())?)
+                Box::new(sliced::SlicedStyle::new(place, tap, c, styles, targets.content.device())?)
             }
         });
     }

@@ -17,7 +17,7 @@ use rand::{rngs::StdRng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
-use super::{Part, Slot, Term};
+use super::{Part, Place, Term};
 use crate::error::{Error, Result};
 use crate::model::Tap;
 use crate::transfer::gram::{matrix, unmatrix};
@@ -61,9 +61,7 @@ pub fn sorted_projections(features: &Tensor, tap: Tap) -> Result<Tensor> {
 
 /// Style layer `k`'s sliced-Wasserstein distance to the blend of the styles' distributions.
 pub(super) struct SlicedStyle<'a> {
-    k: usize,
-    layer: usize,
-    weight: f64,
+    place: Place,
     directions: Tensor,
     /// Each style's sorted projections (P, M_s), and its blend weight (summing to 1): in one
     /// dimension the blend of distributions is the blend of their quantiles.
@@ -80,18 +78,14 @@ pub(super) struct SlicedStyle<'a> {
 
 impl<'a> SlicedStyle<'a> {
     pub(super) fn new(
-        k: usize,
-        layer: usize,
-        weight: f64,
+        place: Place,
         tap: Tap,
         channels: usize,
         styles: Vec<(&'a Tensor, f64)>,
         device: &Device,
     ) -> Result<Self> {
         Ok(SlicedStyle {
-            k,
-            layer,
-            weight,
+            place,
             directions: directions(tap, channels, device)?,
             styles,
             gathered: Vec::new(),
@@ -103,16 +97,8 @@ impl<'a> SlicedStyle<'a> {
 }
 
 impl Term for SlicedStyle<'_> {
-    fn slot(&self) -> Slot {
-        Slot::Style(self.k)
-    }
-
-    fn layer(&self) -> usize {
-        self.layer
-    }
-
-    fn weight(&self) -> f64 {
-        self.weight
+    fn place(&self) -> Place {
+        self.place
     }
 
     fn gather(&mut self, features: &Tensor, part: &Part) -> Result<()> {
@@ -136,7 +122,7 @@ impl Term for SlicedStyle<'_> {
         if gathered.iter().map(|(r, _)| r.w * r.h).sum::<usize>() != n {
             return Err(Error::internal("the tiles' interiors do not cover the layer once"));
         }
-        let scale = (2.0 * self.weight / (n * PROJECTIONS) as f64) as f32;
+        let scale = (2.0 * self.place.weight / (n * PROJECTIONS) as f64) as f32;
         // Each tile's interior pixels, in the order of its projections.
         let pixels: Vec<Vec<usize>> = gathered
             .iter()
