@@ -327,28 +327,28 @@ fn bounded_runs_keep_every_pixel_displayable_and_report_the_shown_image() {
     }
 }
 
+/// The losses shown over 30 bounded L-BFGS iterations of `objective` on a 128x96 pair, after
+/// checking that they are finite and never rise.
+fn thirty_steps(label: &str, objective: Objective, cache: &mut TargetCache) -> Vec<f64> {
+    let net = embedded();
+    let content = PreparedImage::new(common::content_image(128, 96), &net).unwrap();
+    let style = PreparedImage::new(common::style_image(128, 96), &net).unwrap();
+    let mut stepper = Stepper::new(net, content, vec![style], objective, &RunSettings::default(), cache).unwrap();
+    let losses: Vec<f64> = (0..30).map(|_| stepper.step().unwrap().losses.total).collect();
+    assert!(losses.iter().all(|l| l.is_finite()), "{label}: {losses:?}");
+    assert!(losses.windows(2).all(|w| w[1] <= w[0]), "{label}: the loss shown never rises: {losses:?}");
+    losses
+}
+
 #[test]
 fn bounded_lbfgs_converges_at_any_style_weight() {
     // The classic step (torch's tiny first step, no line search) explodes or stalls at high
     // style weights; the bounded search must cut the loss tenfold within 30 evaluations.
-    let net = embedded();
-    let content = PreparedImage::new(common::content_image(128, 96), &net).unwrap();
-    let style = PreparedImage::new(common::style_image(128, 96), &net).unwrap();
     let mut cache = TargetCache::new();
     for style_weight in [100.0, 1000.0, 10000.0] {
-        let objective = Objective { style_weight, ..Objective::default() };
-        let mut stepper = Stepper::new(
-            net.clone(),
-            content.clone(),
-            vec![style.clone()],
-            objective,
-            &RunSettings::default(),
-            &mut cache,
-        )
-        .unwrap();
-        let losses: Vec<f64> = (0..30).map(|_| stepper.step().unwrap().losses.total).collect();
-        assert!(losses.windows(2).all(|w| w[1] <= w[0]), "style weight {style_weight}: the loss shown never rises");
-        assert!(losses[29] < losses[0] / 10.0, "style weight {style_weight}: {} -> {}", losses[0], losses[29]);
+        let label = format!("style weight {style_weight}");
+        let losses = thirty_steps(&label, Objective { style_weight, ..Objective::default() }, &mut cache);
+        assert!(losses[29] < losses[0] / 10.0, "{label}: {} -> {}", losses[0], losses[29]);
     }
 }
 
@@ -356,9 +356,6 @@ fn bounded_lbfgs_converges_at_any_style_weight() {
 fn every_slider_extreme_converges_under_the_bounded_line_search() {
     // The app's sliders reach style weight 1e5 and content and TV weights 1e3; each extreme,
     // and normalised gradients at the largest style weight, must still descend steadily.
-    let net = embedded();
-    let content = PreparedImage::new(common::content_image(128, 96), &net).unwrap();
-    let style = PreparedImage::new(common::style_image(128, 96), &net).unwrap();
     let mut cache = TargetCache::new();
     let extremes = [
         ("style 1e5", Objective { style_weight: 1e5, ..Objective::default() }),
@@ -368,18 +365,7 @@ fn every_slider_extreme_converges_under_the_bounded_line_search() {
         ("sliced, style 1e5", Objective { style_weight: 1e5, style_loss: StyleLoss::Sliced, ..Objective::default() }),
     ];
     for (label, objective) in extremes {
-        let mut stepper = Stepper::new(
-            net.clone(),
-            content.clone(),
-            vec![style.clone()],
-            objective,
-            &RunSettings::default(),
-            &mut cache,
-        )
-        .unwrap();
-        let losses: Vec<f64> = (0..30).map(|_| stepper.step().unwrap().losses.total).collect();
-        assert!(losses.iter().all(|l| l.is_finite()), "{label}: {losses:?}");
-        assert!(losses.windows(2).all(|w| w[1] <= w[0]), "{label}: the loss shown never rises: {losses:?}");
+        let losses = thirty_steps(label, objective, &mut cache);
         assert!(losses[29] < losses[0] / 3.0, "{label}: {} -> {}", losses[0], losses[29]);
     }
 }
