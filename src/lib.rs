@@ -11,6 +11,7 @@ pub mod grid;
 pub mod imageio;
 pub mod model;
 pub mod notice;
+pub mod selfcheck;
 pub mod transfer;
 pub mod worker;
 

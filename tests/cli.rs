@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_neural-style-studio")).args(args).output().unwrap()
+    common::binary().args(args).output().unwrap()
 }
 
 fn s(p: &Path) -> &str {
@@ -106,7 +106,7 @@ fn a_failed_write_keeps_the_previous_file_and_leaves_no_partial_one() {
     let (content, style) = common::write_pair(dir.path(), 128, 96);
     let out = dir.path().join("out.png");
     std::fs::write(&out, b"the artist's previous render").unwrap();
-    let o = Command::new("sh")
+    let o = common::sealed(&mut Command::new("sh"))
         .arg("-c")
         // 8 blocks (4-8 KiB); SIGXFSZ ignored so the write fails with EFBIG instead of killing.
         .arg(r#"ulimit -f 8 && trap '' XFSZ && exec "$@""#)
@@ -459,7 +459,7 @@ fn ctrl_c_keeps_the_last_finished_stage_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let (content, style) = common::write_pair(dir.path(), 96, 64);
     let out = dir.path().join("cut.png");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_neural-style-studio"))
+    let mut child = common::binary()
         .args(["render", "--content", s(&content), "--style", s(&style), "--stages", "64x3,96x100000"])
         .args(["--out", s(&out)])
         .stderr(std::process::Stdio::piped())
@@ -648,7 +648,7 @@ fn vgg19_comes_from_the_hub_cache_offline_and_a_missing_or_damaged_one_falls_bac
     let (content, style) = common::write_pair(dir.path(), 64, 48);
     let render = |home: &Path, out: &str, layers: &str| {
         let out = dir.path().join(out);
-        let o = Command::new(env!("CARGO_BIN_EXE_neural-style-studio"))
+        let o = common::binary()
             .args(["render", "--content", s(&content), "--style", s(&style), "--size", "48", "--iters", "2"])
             .args(["--model", "vgg19", "--style-layers", layers, "--out", s(&out)])
             .env("HF_HOME", home)

@@ -7,7 +7,7 @@ mod common;
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use candle_core::Device;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage, RgbaImage};
@@ -246,7 +246,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn render(content: &Path, style: &Path, out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_neural-style-studio"))
+    common::binary()
         .args(["render", "--size", "64", "--iters", "2", "--content"])
         .arg(content)
         .arg("--style")
@@ -381,7 +381,7 @@ fn every_broken_weights_file_is_refused_with_its_reason() {
         assert!(err.contains(needle) && err.starts_with("invalid weights"), "{name}: {err}");
         assert!(started.elapsed().as_secs() < 5, "{name}: refusing took {:?}", started.elapsed());
         let out = dir.path().join("out.png");
-        let o = Command::new(env!("CARGO_BIN_EXE_neural-style-studio"))
+        let o = common::binary()
             .args(["render", "--size", "64", "--iters", "1", "--content"])
             .arg(&content)
             .arg("--style")

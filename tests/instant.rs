@@ -130,7 +130,7 @@ fn render_method_instant_writes_the_picture_with_settings_that_say_so() {
     let dir = tempfile::tempdir().unwrap();
     let spec = spec_for(dir.path(), Init::Content);
     let out = dir.path().join("instant.png");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_neural-style-studio"))
+    let o = common::binary()
         .env("NSS_CONFIG_DIR", dir.path())
         .args(["render", "--method", "instant", "--strength", "0.7", "--size", "128", "--out"])
         .arg(&out)
@@ -166,7 +166,7 @@ fn sheet_method_instant_paints_every_cell_and_refuses_presets() {
     let spec = spec_for(dir.path(), Init::Content);
     let out = dir.path().join("sheet.png");
     let sheet = |extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_neural-style-studio"))
+        common::binary()
             .env("NSS_CONFIG_DIR", dir.path())
             .args(["sheet", "--method", "instant", "--size", "64", "--out"])
             .arg(&out)

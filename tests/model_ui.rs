@@ -38,6 +38,7 @@ fn vgg19_is_offered_from_the_cache_and_offline_without_it_vgg16_stays() {
     spec.schedule.iterations = 3;
     let settings = Settings { spec, ..Settings::default() };
     // The only test in this binary: nothing else reads the environment meanwhile.
+    common::hermetic();
     std::env::set_var("HF_HUB_OFFLINE", "1");
 
     std::env::set_var("HF_HOME", dir.path().join("empty"));

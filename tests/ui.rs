@@ -182,8 +182,10 @@ fn without_wgpu_the_preview_falls_back_to_an_egui_texture() {
     let mut settings = small_settings(dir.path());
     settings.spec.schedule.iterations = 2;
     let launch = launch(settings, true);
-    let mut h =
-        Harness::builder().with_size(egui::vec2(900.0, 600.0)).build_eframe(move |cc| App::new(cc, launch).unwrap());
+    let mut h = {
+        common::hermetic();
+        Harness::builder().with_size(egui::vec2(900.0, 600.0)).build_eframe(move |cc| App::new(cc, launch).unwrap())
+    };
     step_until(&mut h, 60, "run to finish", |a| iteration(a) == 2 && a.status == Status::Stopped);
     h.run_steps(2);
     assert_eq!(h.state().frame.as_ref().unwrap().image.dimensions(), (64, 48));

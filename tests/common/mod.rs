@@ -6,6 +6,7 @@
 pub mod ui;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use image::{Rgb, RgbImage};
 
@@ -112,4 +113,37 @@ pub fn fake_hub_cache(home: &Path, bytes: &[u8], name: Option<&str>) -> PathBuf 
     std::fs::create_dir_all(&snapshot).unwrap();
     std::os::unix::fs::symlink(&blob, snapshot.join("model.safetensors")).unwrap();
     blob
+}
+
+/// A folder of this test process's own, made once and kept until it ends: where its presets
+/// and model cache live instead of the user's.
+pub fn scratch_home() -> &'static Path {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().unwrap().keep())
+}
+
+/// The command line, hermetic: its presets folder and Hugging Face home are in
+/// [`scratch_home`] and it stays offline, so no test reads the user's presets or caches (a test
+/// that needs its own sets them again after).
+pub fn binary() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_neural-style-studio"));
+    sealed(&mut cmd);
+    cmd
+}
+
+/// `cmd` with the environment of [`binary`] (for a command that runs the binary itself).
+pub fn sealed(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    let home = scratch_home();
+    cmd.env("NSS_CONFIG_DIR", home.join("config")).env("HF_HOME", home.join("hf")).env("HF_HUB_OFFLINE", "1")
+}
+
+/// Points this process's presets folder and Hugging Face home at [`scratch_home`], once (for
+/// tests that run the app or the engine in process). Call it before setting either for a test.
+pub fn hermetic() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let home = scratch_home();
+        std::env::set_var("NSS_CONFIG_DIR", home.join("config"));
+        std::env::set_var("HF_HOME", home.join("hf"));
+    });
 }

@@ -7,6 +7,7 @@ use neural_style_studio::app::{App, Launch};
 
 /// The app in a window of `width` x `height` points, rendered by wgpu (lavapipe without a GPU).
 pub fn harness_sized(launch: Launch, (width, height): (f32, f32)) -> Harness<'static, App> {
+    super::hermetic();
     Harness::builder().with_size(egui::vec2(width, height)).wgpu().build_eframe(move |cc| App::new(cc, launch).unwrap())
 }
 
