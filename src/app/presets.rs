@@ -8,7 +8,7 @@ use egui::Ui;
 
 use super::{Action, App};
 use crate::notice::Notice;
-use crate::transfer::preset::{all_presets, user_presets_path};
+use crate::transfer::preset::{all_presets, user_presets_path, SpecLook};
 use crate::transfer::{Look, Preset};
 
 /// The artist's presets and the name being typed for a new one (runtime state, not persisted:
@@ -47,7 +47,9 @@ impl Presets {
 pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
     let all = &app.presets.all;
     let spec = &mut app.settings.spec;
-    let current = all.iter().find(|p| p.matches(spec)).map_or("Custom", |p| p.name.as_str()).to_string();
+    // The spec's look once per frame, compared with every preset.
+    let look = SpecLook::of(spec);
+    let current = all.iter().find(|p| p.matches_look(&look)).map_or("Custom", |p| p.name.as_str()).to_string();
     ui.horizontal(|ui| {
         ui.label("Look").on_hover_text(
             "Classic: Gatys et al. as the classic tools run it (L-BFGS). Modern: after \
@@ -66,7 +68,8 @@ pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
     ui.horizontal(|ui| {
         egui::ComboBox::from_label("Preset").selected_text(current).show_ui(ui, |ui| {
             for preset in all {
-                let picked = ui.selectable_label(preset.matches(spec), &preset.name).on_hover_text(&preset.description);
+                let picked =
+                    ui.selectable_label(preset.matches_look(&look), &preset.name).on_hover_text(&preset.description);
                 if picked.clicked() {
                     preset.apply(spec);
                 }

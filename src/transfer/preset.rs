@@ -105,6 +105,21 @@ fn set_at(value: &mut serde_json::Value, path: &[&str], new: serde_json::Value) 
     }
 }
 
+/// A spec's look fields as a preset compares them (the instant start counted as the photo's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecLook(serde_json::Value);
+
+impl SpecLook {
+    /// The look of `spec`.
+    pub fn of(spec: &RenderSpec) -> Self {
+        let mut mine = look_of(spec);
+        if at(&mine, &["run", "init"]) == Some(&serde_json::json!(Init::Instant)) {
+            set_at(&mut mine, &["run", "init"], serde_json::json!(Init::Content));
+        }
+        SpecLook(mine)
+    }
+}
+
 /// The look fields of `spec`'s serde form, as a preset stores them.
 fn look_of(spec: &RenderSpec) -> serde_json::Value {
     // A picture of the artist's is not a look: such a preset starts from the photo.
@@ -165,11 +180,13 @@ impl Preset {
 
     /// Whether `spec` has exactly this look.
     pub fn matches(&self, spec: &RenderSpec) -> bool {
-        let mut mine = look_of(spec);
-        if at(&mine, &["run", "init"]) == Some(&serde_json::json!(Init::Instant)) {
-            set_at(&mut mine, &["run", "init"], serde_json::json!(Init::Content));
-        }
-        LOOK_FIELDS.iter().all(|path| at(&self.settings, path).is_none_or(|v| at(&mine, path) == Some(v)))
+        self.matches_look(&SpecLook::of(spec))
+    }
+
+    /// Whether a spec whose look is `look` (see [`SpecLook::of`]) has exactly this preset's: for a
+    /// picker comparing one spec with every preset, each frame, without serialising it again.
+    pub fn matches_look(&self, look: &SpecLook) -> bool {
+        LOOK_FIELDS.iter().all(|path| at(&self.settings, path).is_none_or(|v| at(&look.0, path) == Some(v)))
     }
 
     /// This preset with `edit` made to the spec it describes (for the built-ins).
