@@ -93,11 +93,24 @@ fn a_killed_session_is_offered_back_with_its_picture_and_settings() {
     assert_eq!(app.settings.spec.objective.style_weight, 321.0);
     assert_eq!(app.settings.spec.content, stored.content);
     assert_eq!(app.settings.spec.run.init, neural_style_studio::transfer::Init::Image, "Start carries on from it");
-    assert!(app.notice.as_ref().is_some_and(|n| n.level == Level::Info && n.text.starts_with("Restored")));
+    assert!(
+        app.notice.as_ref().is_some_and(|n| n.level == Level::Info && n.text.starts_with("Restored")),
+        "notice {:?}",
+        app.notice
+    );
     // Its file becomes this session's (moved on a task thread, not in the frame); closing
     // without exporting keeps it for next time.
     let own = app.settings.spec.init_image.as_ref().expect("starts from the restored picture").path.clone();
     step_until(&mut h, 30, "the file moved", |_| own.exists() && !saved.exists());
+    // The restored picture stays on screen: no instant look is painted over it.
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let app = h.state();
+    assert_eq!(*app.frame.as_ref().unwrap().image, picture, "still the restored picture");
+    assert!(app.notice.as_ref().is_some_and(|n| n.text.starts_with("Restored")), "notice {:?}", app.notice);
     eframe::App::on_exit(h.state_mut());
     assert_eq!(sessions(&autosave).len(), 1);
     let mut next = harness(Launch { autosave: Some(autosave.clone()), ..Launch::default() });

@@ -39,10 +39,12 @@ impl App {
         if busy || self.instant.in_flight || self.settings.not_ready().is_some() || spec.validate().is_err() {
             return;
         }
-        // An optimised picture of these images stays until the images change.
-        let images_changed =
-            self.run_spec.as_ref().is_none_or(|r| r.content != spec.content || r.styles != spec.styles);
-        let showing_instant = self.frame.as_ref().is_some_and(|f| f.spec.method == crate::transfer::Method::Instant);
+        // The run asked for (even before the worker reports it) and the picture on screen
+        // (optimised, or restored from an autosave) stay until their images change.
+        let other = |s: &RenderSpec| s.content != spec.content || s.styles != spec.styles;
+        let shown = self.frame.as_ref().map(|f| &f.spec);
+        let images_changed = self.run_spec.as_ref().is_none_or(other) && shown.is_none_or(|s| other(s));
+        let showing_instant = shown.is_some_and(|s| s.method == crate::transfer::Method::Instant);
         if !(images_changed || showing_instant) {
             return;
         }
