@@ -10,7 +10,7 @@ one evaluation per iteration; or Adam lr 0.02), init from the content image.
         --style ../shared/images/starry_night.jpg --size 512 --iters 200 --json torch.json --out torch.png
 
 --bounded runs the engine's default optimiser instead: L-BFGS kept inside the displayable box
-with a backtracking line search and a scale-aware first step (src/transfer/lbfgs.rs, mirrored
+with a backtracking line search and a scale-aware first step (src/transfer/optim/lbfgs.rs, mirrored
 in BoundedLbfgs below); each iteration is still one evaluation, and a rejected trial reports
 the losses of the image kept.
 
@@ -66,7 +66,7 @@ def gram(f):
 
 
 class BoundedLbfgs:
-    """The engine's bounded L-BFGS (src/transfer/lbfgs.rs): projected steps, values held at a
+    """The engine's bounded L-BFGS (src/transfer/optim/lbfgs.rs): projected steps, values held at a
     bound (and pushed outwards) left out of the step, Armijo backtracking by quadratic
     interpolation within [0.1, 0.5] of the last scale, the first step moving the value pushed
     hardest by one normalised unit."""

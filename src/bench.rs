@@ -11,7 +11,7 @@ use neural_style_studio::imageio::{fit_long_side, load_rgb, resize};
 use neural_style_studio::model::{default_device, device_name, Tap, WeightsSource};
 use neural_style_studio::transfer::{Objective, OptimizerKind, PreparedImage, RunSettings, Stepper, TargetCache};
 
-use crate::cli::{OptimizerArg, StyleLossArg};
+use crate::spec_args::{OptimizerArg, StyleLossArg};
 
 /// Arguments of `bench`.
 #[derive(Debug, Args)]

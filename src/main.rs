@@ -6,6 +6,7 @@ mod cli;
 mod render;
 mod score;
 mod sheet;
+mod spec_args;
 
 use clap::Parser;
 

@@ -67,7 +67,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     if spec.method == Method::Instant {
         return render_instant(&spec, args);
     }
-    crate::cli::ensure_model(&mut spec, &interrupted)?;
+    crate::spec_args::ensure_model(&mut spec, &interrupted)?;
     let start = Instant::now();
     let mut job = Job::new();
     for note in job.start(spec)? {

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use neural_style_studio::imageio::{detail, load_rgb};
-use neural_style_studio::transfer::colour::histogram_distance;
+use neural_style_studio::transfer::run::colour::histogram_distance;
 use neural_style_studio::transfer::Job;
 
 use crate::cli::ScoreArgs;
@@ -31,7 +31,7 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }
-    crate::cli::ensure_model(&mut spec, &std::sync::atomic::AtomicBool::new(false))?;
+    crate::spec_args::ensure_model(&mut spec, &std::sync::atomic::AtomicBool::new(false))?;
     // Targets at the one size asked for; no optimisation.
     spec.schedule.iterations = 0;
     spec.schedule.scales = 1;

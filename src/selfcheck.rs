@@ -6,7 +6,7 @@ use candle_core::Device;
 
 use crate::imageio::{attach_alpha, decode_picture, fit_long_side, from_tensor, resize, to_tensor};
 use crate::model::{load_safetensors, Tap};
-use crate::transfer::{settings_from_bytes, stored::settings_from_json};
+use crate::transfer::{settings_from_bytes, spec::stored::settings_from_json};
 
 /// Any bytes as stored settings (a PNG's `nss:settings` text chunk, or a JSON settings file):
 /// whatever parses survives a round trip through JSON unchanged, and validating it (and

@@ -13,8 +13,8 @@ use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::grid::Grid;
 use neural_style_studio::imageio::save_png;
-use neural_style_studio::transfer::preset::{available_presets, find};
-use neural_style_studio::transfer::sheet::{cell_work, contents_by_styles, styles_by_presets, SheetCell};
+use neural_style_studio::transfer::spec::preset::{available_presets, find};
+use neural_style_studio::transfer::spec::sheet_plan::{cell_work, contents_by_styles, styles_by_presets, SheetCell};
 use neural_style_studio::transfer::{Event, Job, Method, RenderSpec};
 
 /// Arguments of `sheet`.
@@ -37,8 +37,8 @@ pub struct SheetArgs {
     pub iters: usize,
     /// optimise (each cell optimised for --iters) or instant (each cell the instant look, in a
     /// fraction of a second; with --strength) [default: optimise].
-    #[arg(long, value_enum, default_value_t = crate::cli::MethodArg::Optimise)]
-    pub method: crate::cli::MethodArg,
+    #[arg(long, value_enum, default_value_t = crate::spec_args::MethodArg::Optimise)]
+    pub method: crate::spec_args::MethodArg,
     /// The instant look's strength, 0..1 (--method instant).
     #[arg(long, default_value_t = 1.0)]
     pub strength: f64,
@@ -97,7 +97,7 @@ pub fn sheet(args: &SheetArgs) -> Result<()> {
 /// The grid and its cells' settings, row-major.
 fn plan(args: &SheetArgs) -> Result<(Grid, Vec<SheetCell>)> {
     let mut base = RenderSpec::default();
-    if args.method == crate::cli::MethodArg::Instant {
+    if args.method == crate::spec_args::MethodArg::Instant {
         if !args.preset.is_empty() {
             bail!("presets shape the optimisation, which the instant look does not run: drop --preset, or --method instant");
         }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::kittest::Queryable;
 use neural_style_studio::app::{Launch, Settings};
 use neural_style_studio::notice::Level;
-use neural_style_studio::transfer::stored::iteration_of;
+use neural_style_studio::transfer::spec::stored::iteration_of;
 use neural_style_studio::transfer::{read_settings, RenderSpec};
 
 /// Set to a folder, the child half of the kill test runs there until it is killed.
@@ -119,6 +119,40 @@ fn a_killed_session_is_offered_back_with_its_picture_and_settings() {
     next.get_by_label("Discard").click();
     step_until(&mut next, 30, "the file removed", |_| sessions(&autosave).is_empty());
     assert!(next.state().frame.is_none() && next.state().autosave.offer.is_none());
+}
+
+#[test]
+fn closing_the_window_holds_it_open_until_a_task_has_written_the_render_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let autosave = dir.path().join("autosave");
+    let launch = Launch {
+        settings: Some(settings(dir.path())),
+        start: true,
+        autosave: Some(autosave.clone()),
+        ..Launch::default()
+    };
+    let mut h = harness(launch);
+    step_until(&mut h, 120, "two iterations", |a| a.frame.as_ref().is_some_and(|f| f.iteration >= 2));
+    let commands = |h: &egui_kittest::Harness<'static, neural_style_studio::app::App>| {
+        h.output().viewport_output.get(&egui::ViewportId::ROOT).map(|v| v.commands.clone()).unwrap_or_default()
+    };
+    h.input_mut().viewports.entry(egui::ViewportId::ROOT).or_default().events.push(egui::ViewportEvent::Close);
+    h.step();
+    assert!(commands(&h).contains(&egui::ViewportCommand::CancelClose), "held open: {:?}", commands(&h));
+    assert!(h.state().notice.as_ref().is_some_and(|n| n.text.starts_with("Saving the render")));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !commands(&h).contains(&egui::ViewportCommand::Close) {
+        assert!(Instant::now() < deadline, "the window never closed");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What was written is the picture on screen as the window closes, and the run was paused.
+    let frame = h.state().frame.clone().unwrap();
+    let files = sessions(&autosave);
+    assert_eq!(files.len(), 1);
+    assert_eq!(image::open(&files[0]).unwrap().to_rgba8(), *frame.image);
+    assert_eq!(iteration_of(&files[0]), Some(frame.iteration));
+    assert_eq!(h.state().status, neural_style_studio::worker::Status::Paused);
 }
 
 #[test]

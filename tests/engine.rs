@@ -11,10 +11,11 @@ use neural_style_studio::model::{
     weights::{EMBEDDED_VGG16_SHA256, EMBEDDED_VGG19_SHA256},
     Arch, Pooling, Tap, Vgg, WeightsSource, EMBEDDED_VGG16, EMBEDDED_VGG19,
 };
-use neural_style_studio::transfer::gram::gram;
-use neural_style_studio::transfer::loss::StyleLoss;
+use neural_style_studio::transfer::loss::gram::gram;
+use neural_style_studio::transfer::StyleLoss;
 use neural_style_studio::transfer::{
-    evaluate, Init, Objective, Optimizer, OptimizerKind, PreparedImage, RunSettings, Stepper, TargetCache, Targets,
+    evaluate, Init, Objective, Optimizer, OptimizerKind, PreparedImage, RunSettings, Stepper, TargetCache,
+    TargetRequest, Targets,
 };
 use sha2::{Digest, Sha256};
 
@@ -178,7 +179,7 @@ fn backward_matches_autograd_on(net: &Arc<Vgg>, pooling: Pooling) {
         &net,
         &content,
         std::slice::from_ref(&style),
-        &objective.target_request(),
+        &TargetRequest::of(&objective),
         &mut TargetCache::new(),
     )
     .unwrap();
@@ -478,8 +479,9 @@ fn style_blend_interpolates_gram_targets() {
     let a = PreparedImage::new(common::style_image(48, 48), &net).unwrap();
     let b = PreparedImage::new(common::content_image(48, 48), &net).unwrap();
     let objective = Objective { style_blend: vec![0.75, 0.25], ..Objective::default() };
-    let t = Targets::new(&net, &content, &[a.clone(), b.clone()], &objective.target_request(), &mut TargetCache::new())
-        .unwrap();
+    let t =
+        Targets::new(&net, &content, &[a.clone(), b.clone()], &TargetRequest::of(&objective), &mut TargetCache::new())
+            .unwrap();
     let ga = gram(net.forward(&a.tensor).unwrap().output(0).unwrap()).unwrap();
     let gb = gram(net.forward(&b.tensor).unwrap().output(0).unwrap()).unwrap();
     let expect = ((ga * 0.75).unwrap() + (gb * 0.25).unwrap()).unwrap();

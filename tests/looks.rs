@@ -9,7 +9,8 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 use neural_style_studio::model::{Tap, Vgg, WeightsSource};
 use neural_style_studio::transfer::{
-    evaluate, Look, Objective, PreparedImage, RenderSpec, RunSettings, Stepper, TargetCache, Targets, STYLE_TAPS,
+    evaluate, Look, Objective, PreparedImage, RenderSpec, RunSettings, Stepper, TargetCache, TargetRequest, Targets,
+    STYLE_TAPS,
 };
 
 fn embedded() -> Arc<Vgg> {
@@ -25,7 +26,7 @@ fn layer_pulls(all: Objective) -> Vec<f64> {
     let net = embedded();
     let content = PreparedImage::new(common::content_image(96, 96), &net).unwrap();
     let style = PreparedImage::new(common::style_image(96, 96), &net).unwrap();
-    let targets = Targets::new(&net, &content, &[style], &all.target_request(), &mut TargetCache::new()).unwrap();
+    let targets = Targets::new(&net, &content, &[style], &TargetRequest::of(&all), &mut TargetCache::new()).unwrap();
     let x = content.tensor.add(&common::noise(content.tensor.dims(), 0.2, 3)).unwrap();
     (0..STYLE_TAPS.len())
         .map(|k| {

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 use image::{GrayImage, Luma, RgbImage};
 use neural_style_studio::model::{Tap, Vgg, WeightsSource};
-use neural_style_studio::transfer::tiles::evaluate_tiled;
+use neural_style_studio::transfer::loss::tiles::evaluate_tiled;
 use neural_style_studio::transfer::{
-    evaluate_timed, Mask, Objective, PreparedImage, RunSettings, Stepper, StyleMasks, TargetCache, Targets, Unpainted,
+    evaluate_timed, Mask, Objective, PreparedImage, RunSettings, Stepper, StyleMasks, TargetCache, TargetRequest,
+    Targets, Unpainted,
 };
 
 fn net(fast: bool) -> Arc<Vgg> {
@@ -119,7 +120,7 @@ fn tiled_masked_losses_and_gradient_equal_the_whole_image_on_both_paths() {
             unpainted: Unpainted::Blend,
         };
         let targets =
-            Targets::new(&net, &content, &styles, &objective.target_request(), &mut TargetCache::new()).unwrap();
+            Targets::new(&net, &content, &styles, &TargetRequest::of(&objective), &mut TargetCache::new()).unwrap();
         assert_eq!(targets.regions().len(), 3);
         let x = content.tensor.add(&common::noise(content.tensor.dims(), 0.35, 1)).unwrap();
         let (whole, whole_grad, _) = evaluate_timed(&net, &x, &objective, &targets, true).unwrap();
@@ -147,7 +148,7 @@ fn a_white_mask_renders_exactly_as_no_mask() {
     let mut cache = TargetCache::new();
     let x = content.tensor.add(&common::noise(content.tensor.dims(), 0.35, 2)).unwrap();
     let eval = |o: &Objective, cache: &mut TargetCache| {
-        let t = Targets::new(&net, &content, std::slice::from_ref(&style), &o.target_request(), cache).unwrap();
+        let t = Targets::new(&net, &content, std::slice::from_ref(&style), &TargetRequest::of(o), cache).unwrap();
         evaluate_timed(&net, &x, o, &t, false).unwrap().0
     };
     let (a, b) = (eval(&plain, &mut cache), eval(&white, &mut cache));

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use candle_core::Device;
 use neural_style_studio::model::{Tap, WeightsSource};
-use neural_style_studio::transfer::loss::StyleLoss;
+use neural_style_studio::transfer::StyleLoss;
 use neural_style_studio::transfer::{
-    evaluate, Mask, Objective, PreparedImage, RunSettings, Stepper, TargetCache, Targets,
+    evaluate, Mask, Objective, PreparedImage, RunSettings, Stepper, TargetCache, TargetRequest, Targets,
 };
 
 fn sliced() -> Objective {
@@ -32,7 +32,7 @@ fn the_sliced_gradient_is_the_derivative_of_the_sliced_loss() {
             &net,
             &content,
             std::slice::from_ref(&style),
-            &objective.target_request(),
+            &TargetRequest::of(&objective),
             &mut TargetCache::new(),
         )
         .unwrap();

@@ -9,9 +9,11 @@ use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
 use neural_style_studio::model::{Tap, Vgg, WeightsSource};
-use neural_style_studio::transfer::gram::gram;
-use neural_style_studio::transfer::tiles::{evaluate_tiled, features_tiled, grams_tiled, TileGrid};
-use neural_style_studio::transfer::{evaluate_timed, Look, Objective, PreparedImage, TargetCache, Targets};
+use neural_style_studio::transfer::loss::gram::gram;
+use neural_style_studio::transfer::loss::tiles::{evaluate_tiled, features_tiled, grams_tiled, TileGrid};
+use neural_style_studio::transfer::{
+    evaluate_timed, Look, Objective, PreparedImage, TargetCache, TargetRequest, Targets,
+};
 
 fn nets() -> [(&'static str, Arc<Vgg>); 2] {
     let fast = WeightsSource::Embedded.load(Tap::new(5, 1), &Device::Cpu).unwrap();
@@ -44,7 +46,8 @@ fn compare(net: &Arc<Vgg>, label: &str, objective: &Objective, (w, h): (u32, u32
 fn compare_within(net: &Arc<Vgg>, label: &str, objective: &Objective, (w, h): (u32, u32), tile: usize, tolerance: f32) {
     let content = PreparedImage::new(common::content_image(w, h), net).unwrap();
     let style = PreparedImage::new(common::style_image(96, 96), net).unwrap();
-    let targets = Targets::new(net, &content, &[style], &objective.target_request(), &mut TargetCache::new()).unwrap();
+    let targets =
+        Targets::new(net, &content, &[style], &TargetRequest::of(objective), &mut TargetCache::new()).unwrap();
     let x = content.tensor.add(&common::noise(content.tensor.dims(), 0.35, 1)).unwrap();
     let depth = net.tap_index(objective.taps().into_iter().max().unwrap()).unwrap() + 1;
     let grid = TileGrid::new(net, depth, (w as usize, h as usize), tile);
@@ -151,7 +154,7 @@ fn tile_grid_covers_the_image_once_on_the_pooling_grid() {
 
 #[test]
 fn tiled_evaluation_is_exact_with_the_sliced_style_loss() {
-    use neural_style_studio::transfer::loss::StyleLoss;
+    use neural_style_studio::transfer::StyleLoss;
     for (label, net) in nets() {
         // The losses are exact within rounding. The gradient is not smooth where two pixels'
         // projections tie: features computed in a tile differ from the whole image's in the

@@ -561,7 +561,7 @@ fn the_filmstrip_keeps_snapshots_to_show_compare_export_and_start_from() {
     h.state_mut().export_snapshot_to(out.clone());
     step_until(&mut h, 30, "the export", |a| notice_starts(a, Level::Info, "Exported"));
     assert_eq!(image::open(&out).unwrap().to_rgba8(), *shown);
-    assert_eq!(neural_style_studio::transfer::stored::iteration_of(&out), Some(first));
+    assert_eq!(neural_style_studio::transfer::spec::stored::iteration_of(&out), Some(first));
 
     // Start a new run from it.
     let runs = h.state().frame.as_ref().unwrap().run;
@@ -650,4 +650,42 @@ fn a_device_the_build_lacks_fails_with_its_name_and_the_cpu_is_offered() {
     h.get_by_label("Use the CPU").click();
     step_until(&mut h, 60, "the render on the CPU", |a| a.status == Status::Stopped && iteration(a) == 3);
     assert_eq!(h.state().frame.as_ref().unwrap().spec.device, DeviceChoice::Cpu);
+}
+
+#[test]
+fn after_three_faults_the_app_pauses_on_the_last_good_picture_and_resumes_once_steered_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = small_settings(dir.path());
+    s.spec.run.optimizer = neural_style_studio::transfer::OptimizerKind::Adam;
+    s.spec.run.lr = 0.02;
+    let mut h = harness(launch(s, true));
+    step_until(&mut h, 60, "first frames", |a| iteration(a) >= 2);
+    // A weight past any slider (as a hand-edited settings file might carry): every step
+    // overflows the gradient.
+    h.state_mut().settings.spec.objective.style_weight = 1e300;
+    let mut seen = std::collections::HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while h.state().status != Status::Paused {
+        assert!(Instant::now() < deadline, "never paused; notice {:?}", h.state().notice);
+        if let Some(f) = &h.state().frame {
+            seen.insert(f.iteration, f.image.clone());
+        }
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.run_steps(2);
+    let app = h.state();
+    assert!(notice_starts(app, Level::Warning, ""), "{:?}", app.notice);
+    assert!(app.notice.as_ref().unwrap().text.contains("Paused on the last good image"), "{:?}", app.notice);
+    let paused = app.frame.clone().unwrap();
+    let shown = seen.get(&paused.iteration).expect("the picture paused on was shown before the faults");
+    assert_eq!(*paused.image, **shown, "the last good picture, not a broken one");
+    // Steered back to a sane weight, Resume carries on from it.
+    h.state_mut().settings.spec.objective.style_weight = 100.0;
+    h.run_steps(2);
+    h.get_by_label("Resume").click();
+    step_until(&mut h, 60, "iterations after resuming", |a| {
+        a.status == Status::Running && iteration(a) > paused.iteration + 1
+    });
+    assert_eq!(h.state().frame.as_ref().unwrap().run, paused.run, "the same run, not a restart");
 }

@@ -133,7 +133,7 @@ fn frames_of_a_transparent_photo_keep_its_alpha() {
 
 #[test]
 fn a_contact_sheet_renders_its_cells_while_the_live_run_waits_and_then_goes_on() {
-    use neural_style_studio::transfer::sheet::styles_by_presets;
+    use neural_style_studio::transfer::spec::sheet_plan::styles_by_presets;
     use neural_style_studio::transfer::Preset;
     let dir = tempfile::tempdir().unwrap();
     let live = spec(dir.path(), 64);

@@ -11,13 +11,12 @@ use std::time::{Duration, Instant, SystemTime};
 use image::RgbaImage;
 
 use super::preview::Versioned;
-use super::tasks::Done;
 use super::App;
 use crate::imageio::{attach_alpha, load_picture, save_png};
 use crate::notice::Notice;
-use crate::transfer::stored::iteration_of;
+use crate::transfer::spec::stored::iteration_of;
 use crate::transfer::{read_settings, Init, StoredSpec};
-use crate::worker::Frame;
+use crate::worker::{Command, Frame, Status};
 
 /// Overrides the autosave folder.
 pub const AUTOSAVE_DIR_ENV: &str = "NSS_AUTOSAVE_DIR";
@@ -72,6 +71,8 @@ pub struct Autosave {
     /// A render from an earlier session, offered until restored or discarded.
     pub offer: Option<Box<Recovered>>,
     warned: bool,
+    /// When the window's close was held back, until the newest render is written.
+    pub closing: Option<Instant>,
 }
 
 impl Autosave {
@@ -90,6 +91,7 @@ impl Autosave {
             exporting: None,
             offer: None,
             warned: false,
+            closing: None,
         }
     }
 }
@@ -132,30 +134,35 @@ impl App {
     pub(super) fn look_for_autosave(&mut self) {
         let Some(dir) = self.autosave.dir.clone() else { return };
         let own = self.autosave.file.clone();
-        self.tasks.spawn_done("autosave", move || Done::AutosaveFound(find(&dir, own.as_deref())));
+        self.tasks.spawn("autosave", move || find(&dir, own.as_deref()), |app, _, found| app.autosave.offer = found);
     }
 
     /// Writes the newest frame when it changed and [`EVERY`] has passed (in the background).
     pub(super) fn autosave_tick(&mut self) {
         let a = &mut self.autosave;
         let (Some(file), Some(frame)) = (&a.file, &self.frame) else { return };
-        let due = a.last.is_none_or(|t| t.elapsed() >= a.interval);
+        let due = a.closing.is_some() || a.last.is_none_or(|t| t.elapsed() >= a.interval);
         if a.in_flight || !due || a.saved == Some(key(frame)) || frame.run == RESTORED_RUN {
             return;
         }
-        let Ok(text) = frame.spec.png_text(frame.iteration) else { return };
         a.in_flight = true;
         a.last = Some(Instant::now());
         a.saved = Some(key(frame));
-        let (picture, path) = (frame.image.clone(), file.clone());
-        self.tasks.spawn_done("autosave", move || {
-            let clock = Instant::now();
-            // Copied here, not on the UI thread: a print's frame is tens of megabytes.
-            let image = image::DynamicImage::ImageRgba8((*picture).clone());
-            let made = path.parent().map_or(Ok(()), std::fs::create_dir_all).map_err(|e| e.to_string());
-            let saved = made.and_then(|()| save_png(&image, &path, &text).map_err(|e| e.to_string()));
-            Done::Autosaved(saved.map(|()| clock.elapsed()))
-        });
+        let (picture, spec, iteration, path) = (frame.image.clone(), frame.spec.clone(), frame.iteration, file.clone());
+        self.tasks.spawn(
+            "autosave",
+            move || {
+                let clock = Instant::now();
+                // The copy and the settings' text are made here, not on the UI thread: a print's
+                // frame is tens of megabytes, and a painted mask is encoded as PNG.
+                let text = spec.png_text(iteration).map_err(|e| e.to_string())?;
+                let image = image::DynamicImage::ImageRgba8((*picture).clone());
+                path.parent().map_or(Ok(()), std::fs::create_dir_all).map_err(|e| e.to_string())?;
+                save_png(&image, &path, &text).map_err(|e| e.to_string())?;
+                Ok(clock.elapsed())
+            },
+            |app, _, result| app.autosaved(result),
+        );
     }
 
     /// An autosave finished (in this long): a failure is said once, and the app goes on.
@@ -186,8 +193,45 @@ impl App {
         }
     }
 
+    /// Whether the newest frame is neither autosaved (or being saved) nor exported.
+    fn unsaved(&self) -> bool {
+        let a = &self.autosave;
+        a.file.is_some() && self.frame.as_ref().is_some_and(|f| a.exported != Some(key(f)) && a.saved != Some(key(f)))
+    }
+
+    /// The window's close button: while the newest render is unsaved, the window stays open
+    /// (and responsive, saying so) until a task has written it, then closes. The UI thread
+    /// writes nothing.
+    pub(super) fn close_ui(&mut self, ctx: &egui::Context) {
+        // The iteration under way when the close was asked for is waited for (it pauses
+        // after it), unless it takes longer than this: then what was written is kept.
+        const ITERATION_WAIT: Duration = Duration::from_secs(5);
+        let waiting = self.autosave.file.is_some()
+            && (self.unsaved() || self.autosave.in_flight || self.status == Status::Running);
+        match self.autosave.closing {
+            None if waiting && ctx.input(|i| i.viewport().close_requested()) => {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                self.autosave.closing = Some(Instant::now());
+                // The picture stops changing while it is written.
+                self.worker.send(Command::Pause);
+                self.notice = Some(Notice::info("Saving the render before closing…"));
+                self.autosave_tick();
+            }
+            // Written (or the write failed, and said so), and the run paused.
+            Some(since)
+                if !self.autosave.in_flight
+                    && !self.unsaved()
+                    && (self.status != Status::Running || since.elapsed() > ITERATION_WAIT) =>
+            {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            _ => {}
+        }
+    }
+
     /// On exit: the autosave goes when the image shown was exported (or nothing was made);
-    /// otherwise it is written now, to be offered at the next start.
+    /// otherwise it is written now, to be offered at the next start (only when the app ends
+    /// without its close button, which has it written on a task first: see [`App::close_ui`]).
     pub(super) fn autosave_on_exit(&mut self) {
         let a = &self.autosave;
         let Some(file) = &a.file else { return };
@@ -223,9 +267,11 @@ impl App {
             spec.init_image = Some(crate::transfer::ImageRef::new(&own));
             spec.run.init = Init::Image;
             let from = r.path.clone();
-            self.tasks.spawn_done("autosave", move || {
-                Done::Adopted(std::fs::rename(&from, &own).map_err(|e| (from, e.to_string())))
-            });
+            self.tasks.spawn(
+                "autosave",
+                move || std::fs::rename(&from, &own).map_err(|e| (from, e.to_string())),
+                |app, _, result| app.adopted(result),
+            );
         }
         let image = Arc::new(r.image);
         self.versions += 1;
@@ -267,9 +313,15 @@ impl App {
     /// Forgets the offered render and removes its file.
     pub fn discard_autosave(&mut self) {
         if let Some(r) = self.autosave.offer.take() {
-            self.tasks.spawn_done("autosave", move || {
-                Done::Discarded(std::fs::remove_file(&r.path).map_err(|e| e.to_string()))
-            });
+            self.tasks.spawn(
+                "autosave",
+                move || std::fs::remove_file(&r.path).map_err(|e| e.to_string()),
+                |app, _, removed| {
+                    if let Err(e) = removed {
+                        app.notice = Some(Notice::warning(format!("Could not remove it: {e}")));
+                    }
+                },
+            );
         }
     }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use image::RgbaImage;
 
-use super::tasks::{Done, Tasks};
+use super::tasks::Tasks;
 use super::App;
 use crate::examples::{self, Example, Pair, PAIRS};
 use crate::notice::Notice;
@@ -39,29 +39,35 @@ impl Offer {
 impl Tasks {
     /// Decodes every example's thumbnail.
     fn example_thumbs(&mut self) {
-        self.spawn_done("examples", || {
-            let mut all: Vec<Example> = PAIRS.iter().flat_map(|p| [p.content, p.style]).collect();
-            all.sort_by_key(|e| e.file);
-            all.dedup_by_key(|e| e.file);
-            let thumbs = all
-                .into_iter()
-                .filter_map(|e| {
-                    // Built-in JPEGs checked by the examples' tests; one that failed would simply show no picture.
-                    let img = image::load_from_memory(e.bytes).ok()?;
-                    let h = (2.0 * THUMB_HEIGHT) as u32;
-                    Some((e.file, img.thumbnail(h * 2, h).into_rgba8()))
-                })
-                .collect();
-            Done::ExampleThumbs(thumbs)
-        });
+        self.spawn(
+            "examples",
+            || {
+                let mut all: Vec<Example> = PAIRS.iter().flat_map(|p| [p.content, p.style]).collect();
+                all.sort_by_key(|e| e.file);
+                all.dedup_by_key(|e| e.file);
+                all.into_iter()
+                    .filter_map(|e| {
+                        // Built-in JPEGs checked by the examples' tests; one that failed would simply show no picture.
+                        let img = image::load_from_memory(e.bytes).ok()?;
+                        let h = (2.0 * THUMB_HEIGHT) as u32;
+                        Some((e.file, img.thumbnail(h * 2, h).into_rgba8()))
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |app, ctx, thumbs| app.example_thumbs(ctx, thumbs),
+        );
     }
 
     /// Writes `pair`'s pictures into `dir`.
     fn unpack_pair(&mut self, dir: PathBuf, pair: Pair) {
-        self.spawn_done("examples", move || {
-            let result = examples::unpack(&dir, &[pair.content, pair.style]);
-            Done::ExampleUnpacked(result.map(|paths| (paths[0].clone(), paths[1].clone())).map_err(|e| e.to_string()))
-        });
+        self.spawn(
+            "examples",
+            move || {
+                let result = examples::unpack(&dir, &[pair.content, pair.style]);
+                result.map(|paths| (paths[0].clone(), paths[1].clone())).map_err(|e| e.to_string())
+            },
+            |app, _, result| app.example_unpacked(result),
+        );
     }
 }
 

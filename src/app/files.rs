@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::tasks::{Browser, Done, Purpose};
+use super::tasks::{Browser, OpenedSettings, Purpose};
 use super::App;
 use crate::notice::Notice;
 use crate::transfer::ImageRef;
@@ -38,14 +38,9 @@ impl App {
             self.notice = Some(Notice::error("Nothing to export yet."));
             return;
         };
-        match frame.spec.png_text(frame.iteration) {
-            Ok(text) => {
-                self.tasks.export(frame.image.clone(), path, text);
-                self.exporting();
-                self.notice = Some(Notice::info("Exporting…"));
-            }
-            Err(e) => self.notice = Some(Notice::error(format!("Export failed: {e}"))),
-        }
+        self.tasks.export(frame.image.clone(), frame.spec.clone(), frame.iteration, path);
+        self.exporting();
+        self.notice = Some(Notice::info("Exporting…"));
     }
 
     /// Asks for a file for `purpose`: the system's dialog on its own thread, or the in-app
@@ -100,64 +95,61 @@ impl App {
         }
     }
 
-    /// Acts on what background tasks reported.
+    /// Applies what background tasks finished.
     pub(super) fn poll_tasks(&mut self, ctx: &egui::Context) {
         for done in self.tasks.poll() {
-            match done {
-                Done::Picked { purpose, path, shown } => {
-                    self.dialog_open = false;
-                    match path {
-                        Some(path) => self.chosen(purpose, path),
-                        None if !shown => {
-                            self.no_system_dialog = true;
-                            self.notice = Some(Notice::warning(
-                                "No system file dialog answered (no desktop portal or zenity): using the built-in \
-                                 file browser.",
-                            ));
-                            self.pick(purpose);
-                        }
-                        None => {}
-                    }
-                }
-                Done::Decoded { path, purpose, thumbnail } => self.decoded(ctx, path, purpose, thumbnail),
-                Done::SettingsRead { path, result: Err(_), fallback: Some(purpose) } => {
-                    self.tasks.decode(&path, Some(purpose));
-                }
-                Done::SettingsRead { path, result, .. } => match result {
-                    Ok((stored, faults)) => {
-                        let warning = stored.warning();
-                        self.settings.spec = stored.spec;
-                        self.notice = Some(match (faults.first(), warning) {
-                            (Some((_, why)), _) => Notice::error(format!("{why}: locate it to use these settings.")),
-                            (None, Some(w)) => Notice::warning(format!("Loaded {}; {w}.", file_name(&path))),
-                            (None, None) => Notice::info(format!("Loaded the settings of {}.", file_name(&path))),
-                        });
-                        self.to_locate = faults;
-                    }
-                    Err(e) => self.notice = Some(Notice::error(e)),
-                },
-                Done::PresetsLoaded(result) => self.presets_done(result.map(|list| (list, None))),
-                Done::PresetsSaved(result) => self.presets_done(result.map(|(list, name)| (list, Some(name)))),
-                Done::Autosaved(result) => self.autosaved(result),
-                Done::Discarded(Err(e)) => self.notice = Some(Notice::warning(format!("Could not remove it: {e}"))),
-                Done::Discarded(Ok(())) => {}
-                Done::Adopted(result) => self.adopted(result),
-                Done::ModelChecked(cached) => self.models.vgg19_cached = Some(cached),
-                Done::ModelFetched(result) => self.model_fetched(result),
-                Done::SnapshotSpilled { id, thumb, result } => self.snapshot_spilled(id, thumb, result),
-                Done::SnapshotLoaded { id, image } => self.snapshot_loaded(id, image),
-                Done::AutosaveFound(found) => self.autosave.offer = found,
-                Done::ExampleThumbs(thumbs) => self.example_thumbs(ctx, thumbs),
-                Done::ExampleUnpacked(result) => self.example_unpacked(result),
-                Done::Exported(result) => {
-                    self.export_done(result.is_ok());
-                    self.notice = Some(match result {
-                        Ok(p) => Notice::info(format!("Exported {}", p.display())),
-                        Err(e) => Notice::error(format!("Export failed: {e}")),
-                    });
-                }
-            }
+            done(self, ctx);
         }
+    }
+
+    /// A file dialog closed with `path` (or none); `shown` is false when it answered too fast to
+    /// have been shown, and the in-app browser takes over.
+    pub(super) fn picked(&mut self, purpose: Purpose, path: Option<PathBuf>, shown: bool) {
+        self.dialog_open = false;
+        match path {
+            Some(path) => self.chosen(purpose, path),
+            None if !shown => {
+                self.no_system_dialog = true;
+                self.notice = Some(Notice::warning(
+                    "No system file dialog answered (no desktop portal or zenity): using the built-in file browser.",
+                ));
+                self.pick(purpose);
+            }
+            None => {}
+        }
+    }
+
+    /// Stored settings were read from `path` (with the images they name that are missing or
+    /// changed); a file holding none goes where `fallback` says, as an image.
+    pub(super) fn settings_read(
+        &mut self,
+        path: PathBuf,
+        result: Result<OpenedSettings, String>,
+        fallback: Option<Purpose>,
+    ) {
+        match (result, fallback) {
+            (Err(_), Some(purpose)) => self.tasks.decode(&path, Some(purpose)),
+            (Ok((stored, faults)), _) => {
+                let warning = stored.warning();
+                self.settings.spec = stored.spec;
+                self.notice = Some(match (faults.first(), warning) {
+                    (Some((_, why)), _) => Notice::error(format!("{why}: locate it to use these settings.")),
+                    (None, Some(w)) => Notice::warning(format!("Loaded {}; {w}.", file_name(&path))),
+                    (None, None) => Notice::info(format!("Loaded the settings of {}.", file_name(&path))),
+                });
+                self.to_locate = faults;
+            }
+            (Err(e), None) => self.notice = Some(Notice::error(e)),
+        }
+    }
+
+    /// An export finished: its file, or why not.
+    pub(super) fn exported(&mut self, result: Result<PathBuf, String>) {
+        self.export_done(result.is_ok());
+        self.notice = Some(match result {
+            Ok(p) => Notice::info(format!("Exported {}", p.display())),
+            Err(e) => Notice::error(format!("Export failed: {e}")),
+        });
     }
 
     /// A file was chosen for `purpose`.
@@ -179,7 +171,7 @@ impl App {
     }
 
     /// An image decoded: keep its thumbnail, and put it where it was picked for.
-    fn decoded(
+    pub(super) fn decoded(
         &mut self,
         ctx: &egui::Context,
         path: PathBuf,

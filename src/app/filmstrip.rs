@@ -11,7 +11,6 @@ use egui::Ui;
 use image::RgbaImage;
 
 use super::preview::Versioned;
-use super::tasks::Done;
 use super::App;
 use crate::imageio::save_png;
 use crate::notice::Notice;
@@ -133,24 +132,27 @@ impl App {
         let trimmed = (f.snapshots.len() > MAX_SNAPSHOTS).then(|| f.snapshots.remove(0).path);
         // The thumbnail, the copy and the PNG are made on the task's thread: a print's frame is
         // tens of megabytes.
-        let (picture, text) = (frame.image.clone(), frame.spec.png_text(frame.iteration));
-        self.tasks.spawn_done("snapshot", move || {
-            if let Some(old) = trimmed {
-                // A snapshot past the strip's length; left behind, it only takes disk space.
-                let _ = std::fs::remove_file(old);
-            }
-            let (w, h) = picture.dimensions();
-            let thumb = image::imageops::thumbnail(picture.as_ref(), (w * THUMB / h.max(1)).clamp(1, 4 * THUMB), THUMB);
-            let image = image::DynamicImage::ImageRgba8((*picture).clone());
-            let saved =
-                text.map_err(|e| e.to_string()).and_then(|t| save_png(&image, &path, &t).map_err(|e| e.to_string()));
-            Done::SnapshotSpilled { id, thumb, result: saved }
-        });
+        let (picture, spec, iteration) = (frame.image.clone(), frame.spec.clone(), frame.iteration);
+        self.tasks.spawn(
+            "snapshot",
+            move || {
+                if let Some(old) = trimmed {
+                    // A snapshot past the strip's length; left behind, it only takes disk space.
+                    let _ = std::fs::remove_file(old);
+                }
+                let (w, h) = picture.dimensions();
+                let thumb =
+                    image::imageops::thumbnail(picture.as_ref(), (w * THUMB / h.max(1)).clamp(1, 4 * THUMB), THUMB);
+                let image = image::DynamicImage::ImageRgba8((*picture).clone());
+                let text = spec.png_text(iteration).map_err(|e| e.to_string());
+                (thumb, text.and_then(|t| save_png(&image, &path, &t).map_err(|e| e.to_string())))
+            },
+            move |app, ctx, (thumb, saved)| app.snapshot_spilled(ctx, id, thumb, saved),
+        );
     }
 
     /// A snapshot's thumbnail is made and its file written (or not: it stays a thumbnail only).
-    pub(super) fn snapshot_spilled(&mut self, id: u64, thumb: RgbaImage, result: Result<(), String>) {
-        let ctx = self.tasks.ctx().clone();
+    fn snapshot_spilled(&mut self, ctx: &egui::Context, id: u64, thumb: RgbaImage, result: Result<(), String>) {
         if let Some(s) = self.film.snapshots.iter_mut().find(|s| s.id == id) {
             s.spilled = result.is_ok();
             let image = super::preview::to_color_image(&thumb);
@@ -159,7 +161,7 @@ impl App {
     }
 
     /// A snapshot's full image was read back for showing.
-    pub(super) fn snapshot_loaded(&mut self, id: u64, image: Result<RgbaImage, String>) {
+    fn snapshot_loaded(&mut self, id: u64, image: Result<RgbaImage, String>) {
         match image {
             Ok(image) => {
                 self.versions += 1;
@@ -177,13 +179,16 @@ impl App {
         }
         let Some(s) = self.film.snapshots.iter().find(|s| s.id == id && s.spilled) else { return };
         let path = s.path.clone();
-        self.tasks.spawn_done("snapshot", move || {
-            let image = crate::imageio::load_picture(&path).map_err(|e| e.to_string()).map(|p| match &p.alpha {
-                Some(a) => crate::imageio::attach_alpha(&p.rgb, a),
-                None => image::DynamicImage::ImageRgb8(p.rgb).into_rgba8(),
-            });
-            Done::SnapshotLoaded { id, image }
-        });
+        self.tasks.spawn(
+            "snapshot",
+            move || {
+                crate::imageio::load_picture(&path).map_err(|e| e.to_string()).map(|p| match &p.alpha {
+                    Some(a) => crate::imageio::attach_alpha(&p.rgb, a),
+                    None => image::DynamicImage::ImageRgb8(p.rgb).into_rgba8(),
+                })
+            },
+            move |app, _, image| app.snapshot_loaded(id, image),
+        );
     }
 
     /// Exports the selected snapshot's full image (with its settings) to `path`, in the background.

@@ -436,6 +436,11 @@ impl eframe::App for App {
                 _ => self.empty_preview_ui(ui),
             }
         });
+        if let Some(mask) = self.masks.painted.take() {
+            // Encoded off the UI thread now, so that saving the settings later encodes nothing;
+            // should this fail, saving encodes it and says why.
+            self.tasks.spawn("mask", move || mask.encoded().is_ok(), |_, _, _| {});
+        }
         self.browser_ui(&ctx);
         self.try_styles_ui(&ctx);
         for action in std::mem::take(&mut self.actions) {
@@ -444,6 +449,7 @@ impl eframe::App for App {
         self.steer(&ctx);
         self.steer_instant();
         self.autosave_tick();
+        self.close_ui(&ctx);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use egui::Ui;
 
-use super::tasks::Done;
 use super::App;
 use crate::model::hub;
 use crate::model::WeightsSource;
@@ -41,7 +40,11 @@ impl Models {
 impl App {
     /// Checks the cache for VGG19 (hashing it takes a second or two: in the background).
     pub(super) fn check_models(&mut self) {
-        self.tasks.spawn_done("model", || Done::ModelChecked(matches!(hub::cached(hub::VGG19_REPO), Ok(Some(_)))));
+        self.tasks.spawn(
+            "model",
+            || matches!(hub::cached(hub::VGG19_REPO), Ok(Some(_))),
+            |app, _, cached| app.models.vgg19_cached = Some(cached),
+        );
     }
 
     /// Fetches VGG19 in the background; the picker shows the progress and a Cancel button.
@@ -57,15 +60,19 @@ impl App {
         let (done, total, cancel) = (fetch.done.clone(), fetch.total.clone(), fetch.cancel.clone());
         let wake = self.tasks.ctx().clone();
         self.models.fetching = Some(fetch);
-        self.tasks.spawn_done("model", move || {
-            let result = hub::fetch(hub::VGG19_REPO, &mut |d, t| {
-                done.store(d, Ordering::Relaxed);
-                total.store(t.max(1), Ordering::Relaxed);
-                wake.request_repaint();
-                !cancel.load(Ordering::Relaxed)
-            });
-            Done::ModelFetched(result.map(|_| ()).map_err(|e| e.to_string()))
-        });
+        self.tasks.spawn(
+            "model",
+            move || {
+                let result = hub::fetch(hub::VGG19_REPO, &mut |d, t| {
+                    done.store(d, Ordering::Relaxed);
+                    total.store(t.max(1), Ordering::Relaxed);
+                    wake.request_repaint();
+                    !cancel.load(Ordering::Relaxed)
+                });
+                result.map(|_| ()).map_err(|e| e.to_string())
+            },
+            |app, _, result| app.model_fetched(result),
+        );
     }
 
     /// A fetch ended: VGG19 is chosen, or the message says why not (VGG16 stays).

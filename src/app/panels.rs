@@ -224,7 +224,7 @@ fn optimiser_section(app: &mut App, ui: &mut Ui) {
     let hover = "Show the average of the recent iterations instead of the latest: calmer with Adam \
                  (the Modern look's default)";
     if ui.checkbox(&mut averaged, "Show the average of iterations").on_hover_text(hover).changed() {
-        s.average = if averaged { crate::transfer::look::MODERN_AVERAGE } else { 0.0 };
+        s.average = if averaged { crate::transfer::spec::look::MODERN_AVERAGE } else { 0.0 };
     }
     let mut pick = false;
     ui.horizontal_wrapped(|ui| {

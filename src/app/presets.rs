@@ -8,7 +8,7 @@ use egui::Ui;
 
 use super::{Action, App};
 use crate::notice::Notice;
-use crate::transfer::preset::{all_presets, user_presets_path, SpecLook};
+use crate::transfer::spec::preset::{all_presets, user_presets_path, SpecLook};
 use crate::transfer::{Look, Preset};
 
 /// The artist's presets and the name being typed for a new one (runtime state, not persisted:

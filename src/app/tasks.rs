@@ -9,13 +9,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use image::RgbaImage;
 
+use super::App;
 use crate::imageio::{fit_long_side, load_rgb, save_png};
-use crate::transfer::preset::{load_user_presets, save_user_presets};
-use crate::transfer::{check_sources, read_settings, Preset, StoredSpec};
+use crate::transfer::spec::preset::{load_user_presets, save_user_presets};
+use crate::transfer::{check_sources, read_settings, Preset, RenderSpec, StoredSpec};
 
 /// A dialog reply faster than this means no dialog appeared.
 pub const NO_DIALOG: Duration = Duration::from_millis(250);
@@ -75,83 +77,14 @@ impl Purpose {
 /// `None` for the content; why).
 pub type OpenedSettings = (Box<StoredSpec>, Vec<(Option<usize>, String)>);
 
-/// What a task reports.
-#[derive(Debug)]
-pub enum Done {
-    /// A file dialog closed: the chosen path, or `None`; `shown` is false when the dialog
-    /// answered too fast to have been shown.
-    Picked {
-        /// What the file was asked for.
-        purpose: Purpose,
-        /// The chosen file.
-        path: Option<PathBuf>,
-        /// Whether a dialog was (likely) shown at all.
-        shown: bool,
-    },
-    /// An image was decoded for `purpose` (`None`: only a thumbnail was wanted).
-    Decoded {
-        /// The image file.
-        path: PathBuf,
-        /// Where it goes (`None`: only the thumbnail was wanted).
-        purpose: Option<Purpose>,
-        /// Its panel thumbnail, or why it cannot be read.
-        thumbnail: Result<RgbaImage, String>,
-    },
-    /// Stored settings were read, with any images they name that are missing or changed;
-    /// `fallback` is where the file goes as an image if it holds no settings.
-    SettingsRead {
-        /// The file read.
-        path: PathBuf,
-        /// The settings and the images they name that are missing or changed, or why not.
-        result: Result<OpenedSettings, String>,
-        /// Where the file goes as an image if it holds no settings.
-        fallback: Option<Purpose>,
-    },
-    /// An export finished.
-    Exported(Result<PathBuf, String>),
-    /// The artist's presets were read (none when there is no file), or why not.
-    PresetsLoaded(Result<Vec<Preset>, String>),
-    /// The artist's presets were saved: the list now stored and the name just saved, or why not.
-    PresetsSaved(Result<(Vec<Preset>, String), String>),
-    /// An autosave was written, in this long, or why not.
-    Autosaved(Result<Duration, String>),
-    /// A recovered render the artist discarded was removed, or why not.
-    Discarded(Result<(), String>),
-    /// A restored render's file became this session's autosave, or it could not be moved from
-    /// where it is (the path) and why.
-    Adopted(Result<(), (PathBuf, String)>),
-    /// Whether VGG19 is in the model cache, whole.
-    ModelChecked(bool),
-    /// A model fetch ended, or why it failed.
-    ModelFetched(Result<(), String>),
-    /// A snapshot's thumbnail was made and its full image written to its file, or why not.
-    SnapshotSpilled {
-        /// Which snapshot.
-        id: u64,
-        /// Its thumbnail.
-        thumb: RgbaImage,
-        /// Whether it was written.
-        result: Result<(), String>,
-    },
-    /// A snapshot's full image was read back, or why not.
-    SnapshotLoaded {
-        /// Which snapshot.
-        id: u64,
-        /// Its pixels.
-        image: Result<RgbaImage, String>,
-    },
-    /// The search for an earlier session's unsaved render finished.
-    AutosaveFound(Option<Box<super::autosave::Recovered>>),
-    /// The example pictures' thumbnails, by file name.
-    ExampleThumbs(Vec<(&'static str, RgbaImage)>),
-    /// An example pair was written to disk: its photo and painting, or why not.
-    ExampleUnpacked(Result<(PathBuf, PathBuf), String>),
-}
+/// What a finished task does to the app: its result, applied on the UI thread at the next
+/// frame. A task is one value, its work and its completion written together at the spawn.
+pub type Completion = Box<dyn FnOnce(&mut App, &egui::Context) + Send>;
 
 /// The channel background tasks report into.
 pub struct Tasks {
-    tx: Sender<Done>,
-    rx: Receiver<Done>,
+    tx: Sender<Completion>,
+    rx: Receiver<Completion>,
     wake: egui::Context,
     /// Tasks started and not yet reported.
     pub pending: usize,
@@ -164,20 +97,28 @@ impl Tasks {
         Tasks { tx, rx, wake: ctx, pending: 0 }
     }
 
-    /// Everything reported since the last call.
-    pub fn poll(&mut self) -> Vec<Done> {
-        let done: Vec<Done> = self.rx.try_iter().collect();
+    /// The completions of the tasks finished since the last call.
+    pub fn poll(&mut self) -> Vec<Completion> {
+        let done: Vec<Completion> = self.rx.try_iter().collect();
         self.pending = self.pending.saturating_sub(done.len());
         done
     }
 
-    /// Runs `work` on its own thread; its result arrives through [`Tasks::poll`].
-    pub(super) fn spawn_done(&mut self, name: &str, work: impl FnOnce() -> Done + Send + 'static) {
+    /// Runs `work` on its own thread; `then` applies its result to the app on the UI thread
+    /// (through [`Tasks::poll`]).
+    pub(super) fn spawn<T: Send + 'static>(
+        &mut self,
+        name: &str,
+        work: impl FnOnce() -> T + Send + 'static,
+        then: impl FnOnce(&mut App, &egui::Context, T) + Send + 'static,
+    ) {
         let (tx, wake) = (self.tx.clone(), self.wake.clone());
         self.pending += 1;
         let spawned = std::thread::Builder::new().name(format!("nss-{name}")).spawn(move || {
+            let result = work();
+            let done: Completion = Box::new(move |app, ctx| then(app, ctx, result));
             // The app may have closed the receiver on exit: the result has nobody to go to.
-            let _ = tx.send(work());
+            let _ = tx.send(done);
             wake.request_repaint();
         });
         if spawned.is_err() {
@@ -187,51 +128,63 @@ impl Tasks {
 
     /// Opens the system's file dialog for `purpose` on its own thread.
     pub fn pick(&mut self, purpose: Purpose, dir: Option<PathBuf>, file_name: Option<String>) {
-        self.spawn_done("dialog", move || {
-            let mut dialog = rfd::FileDialog::new().set_title(purpose.title());
-            let kind = match purpose {
-                Purpose::Export | Purpose::ExportSnapshot => "PNG",
-                Purpose::Settings => "Settings",
-                _ => "Images",
-            };
-            dialog = dialog.add_filter(kind, purpose.extensions());
-            if let Some(dir) = dir {
-                dialog = dialog.set_directory(dir);
-            }
-            if let Some(name) = file_name {
-                dialog = dialog.set_file_name(name);
-            }
-            let opened = Instant::now();
-            let saving = matches!(purpose, Purpose::Export | Purpose::ExportSnapshot);
-            let path = if saving { dialog.save_file() } else { dialog.pick_file() };
-            let shown = path.is_some() || opened.elapsed() >= NO_DIALOG;
-            Done::Picked { purpose, path, shown }
-        });
+        self.spawn(
+            "dialog",
+            move || {
+                let mut dialog = rfd::FileDialog::new().set_title(purpose.title());
+                let kind = match purpose {
+                    Purpose::Export | Purpose::ExportSnapshot => "PNG",
+                    Purpose::Settings => "Settings",
+                    _ => "Images",
+                };
+                dialog = dialog.add_filter(kind, purpose.extensions());
+                if let Some(dir) = dir {
+                    dialog = dialog.set_directory(dir);
+                }
+                if let Some(name) = file_name {
+                    dialog = dialog.set_file_name(name);
+                }
+                let opened = Instant::now();
+                let saving = matches!(purpose, Purpose::Export | Purpose::ExportSnapshot);
+                let path = if saving { dialog.save_file() } else { dialog.pick_file() };
+                let shown = path.is_some() || opened.elapsed() >= NO_DIALOG;
+                (path, shown)
+            },
+            move |app, _, (path, shown)| app.picked(purpose, path, shown),
+        );
     }
 
     /// Decodes `path` and makes its panel thumbnail.
     pub fn decode(&mut self, path: &Path, purpose: Option<Purpose>) {
         let path = path.to_path_buf();
-        self.spawn_done("decode", move || {
-            let thumbnail = load_rgb(&path).map_err(|e| e.to_string()).map(|img| {
-                let (w, h) = fit_long_side(img.dimensions(), THUMB.min(img.width().max(img.height())));
-                image::DynamicImage::ImageRgb8(image::imageops::thumbnail(&img, w, h)).into_rgba8()
-            });
-            Done::Decoded { path, purpose, thumbnail }
-        });
+        let file = path.clone();
+        self.spawn(
+            "decode",
+            move || {
+                load_rgb(&file).map_err(|e| e.to_string()).map(|img| {
+                    let (w, h) = fit_long_side(img.dimensions(), THUMB.min(img.width().max(img.height())));
+                    image::DynamicImage::ImageRgb8(image::imageops::thumbnail(&img, w, h)).into_rgba8()
+                })
+            },
+            move |app, ctx, thumbnail| app.decoded(ctx, path, purpose, thumbnail),
+        );
     }
 
     /// Reads the settings stored in `path` and checks the images they name; if it holds none
     /// and `fallback` is given, the file is to be used as an image for that purpose.
     pub fn read_settings(&mut self, path: &Path, fallback: Option<Purpose>) {
         let path = path.to_path_buf();
-        self.spawn_done("settings", move || {
-            let result = read_settings(&path).map_err(|e| e.to_string()).map(|stored| {
-                let faults = check_sources(&stored.spec).into_iter().map(|(i, e)| (i, e.to_string())).collect();
-                (Box::new(stored), faults)
-            });
-            Done::SettingsRead { path, result, fallback }
-        });
+        let file = path.clone();
+        self.spawn(
+            "settings",
+            move || {
+                read_settings(&file).map_err(|e| e.to_string()).map(|stored| {
+                    let faults = check_sources(&stored.spec).into_iter().map(|(i, e)| (i, e.to_string())).collect();
+                    (Box::new(stored), faults)
+                })
+            },
+            move |app, _, result| app.settings_read(path, result, fallback),
+        );
     }
 
     /// The context tasks repaint (and textures are made with).
@@ -241,38 +194,54 @@ impl Tasks {
 
     /// Copies the PNG `from` to `to` (atomically: a temporary file renamed over it).
     pub fn copy_png(&mut self, from: PathBuf, to: PathBuf) {
-        self.spawn_done("export", move || {
-            let tmp = to.with_extension("png.tmp");
-            let copied = std::fs::copy(&from, &tmp).and_then(|_| std::fs::rename(&tmp, &to));
-            if copied.is_err() {
-                // The copy's error is the one reported; a leftover temporary is harmless.
-                let _ = std::fs::remove_file(&tmp);
-            }
-            Done::Exported(copied.map(|()| to).map_err(|e| e.to_string()))
-        });
+        self.spawn(
+            "export",
+            move || {
+                let tmp = to.with_extension("png.tmp");
+                let copied = std::fs::copy(&from, &tmp).and_then(|_| std::fs::rename(&tmp, &to));
+                if copied.is_err() {
+                    // The copy's error is the one reported; a leftover temporary is harmless.
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                copied.map(|()| to).map_err(|e| e.to_string())
+            },
+            |app, _, result| app.exported(result),
+        );
     }
 
-    /// Writes `picture` to `path` (atomically, with `text` chunks).
-    pub fn export(&mut self, picture: std::sync::Arc<RgbaImage>, path: PathBuf, text: Vec<(String, String)>) {
-        self.spawn_done("export", move || {
-            // Copied here, not on the UI thread: a print is tens of megabytes.
-            let image = image::DynamicImage::ImageRgba8((*picture).clone());
-            Done::Exported(save_png(&image, &path, &text).map(|()| path).map_err(|e| e.to_string()))
-        });
+    /// Writes `picture` to `path` (atomically, with the settings of `spec` at `iteration`).
+    pub fn export(&mut self, picture: Arc<RgbaImage>, spec: Arc<RenderSpec>, iteration: usize, path: PathBuf) {
+        self.spawn(
+            "export",
+            move || {
+                // The copy and the settings' text are made here, not on the UI thread: a print
+                // is tens of megabytes, and a painted mask is encoded as PNG.
+                let text = spec.png_text(iteration).map_err(|e| e.to_string())?;
+                let image = image::DynamicImage::ImageRgba8((*picture).clone());
+                save_png(&image, &path, &text).map(|()| path).map_err(|e| e.to_string())
+            },
+            |app, _, result| app.exported(result),
+        );
     }
 }
 
 impl Tasks {
     /// Reads the artist's presets from `path`.
     pub fn load_presets(&mut self, path: PathBuf) {
-        self.spawn_done("presets", move || Done::PresetsLoaded(load_user_presets(&path).map_err(|e| e.to_string())));
+        self.spawn(
+            "presets",
+            move || load_user_presets(&path).map_err(|e| e.to_string()),
+            |app, _, result| app.presets_done(result.map(|list| (list, None))),
+        );
     }
 
     /// Writes `presets` to `path` (atomically); `name` is the one just added.
     pub fn save_presets(&mut self, path: PathBuf, presets: Vec<Preset>, name: String) {
-        self.spawn_done("presets", move || {
-            Done::PresetsSaved(save_user_presets(&path, &presets).map(|()| (presets, name)).map_err(|e| e.to_string()))
-        });
+        self.spawn(
+            "presets",
+            move || save_user_presets(&path, &presets).map(|()| presets).map_err(|e| e.to_string()),
+            move |app, _, result| app.presets_done(result.map(|list| (list, Some(name)))),
+        );
     }
 }
 

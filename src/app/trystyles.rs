@@ -7,7 +7,7 @@ use egui::Ui;
 
 use super::App;
 use crate::notice::Notice;
-use crate::transfer::sheet::{styles_by_presets, styles_by_strengths, SheetPlan};
+use crate::transfer::spec::sheet_plan::{styles_by_presets, styles_by_strengths, SheetPlan};
 use crate::worker::Command;
 
 /// Long side of a cell's render, in pixels.

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 
 pub use super::epilogue::{vectorised, Epilogue};
+pub use super::matmul::matmul;
 pub use super::pool::{avg_pool, avg_pool_backward, max_pool, max_pool_backward};
 use super::scatter::{self, ScatterKernel};
 use super::winograd::{self, WinogradKernel};
@@ -121,36 +122,6 @@ pub fn storage_f32<'a>(storage: &'a Storage, layout: &Layout, n: usize) -> Resul
     };
     let start = layout.start_offset();
     cpu.as_slice::<f32>()?.get(start..start + n).ok_or_else(|| Error::internal("tensor storage too short"))
-}
-
-/// `dst (n x cout) = lhs (n x k) * rhs (k x cout)`, all row-major, on the calling thread.
-pub fn matmul(dst: &mut [f32], lhs: &[f32], rhs: &[f32], n: usize, k: usize, cout: usize) {
-    assert!(dst.len() == n * cout && lhs.len() == n * k && rhs.len() == k * cout);
-    // SAFETY: the lengths were checked above for the row-major strides given, and dst does not
-    // overlap the inputs (it is a distinct mutable borrow).
-    unsafe {
-        gemm::gemm(
-            n,
-            cout,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            cout as isize,
-            false,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            1,
-            cout as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
 }
 
 /// `X^T X` (c x c) of a row-major (rows x c) matrix: the Gram matrix of channels-last

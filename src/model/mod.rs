@@ -6,6 +6,7 @@ mod epilogue;
 mod fast;
 pub mod hub;
 pub mod instant;
+mod matmul;
 mod pool;
 pub mod pooling;
 mod scatter;

@@ -8,7 +8,8 @@
 
 use rayon::prelude::*;
 
-use super::cpu::{matmul, Epilogue};
+use super::epilogue::Epilogue;
+use super::matmul::matmul;
 
 /// Output rows per block: the products of a block (plus its two halo rows) stay cache-sized.
 const BLOCK_ROWS: usize = 16;

@@ -13,7 +13,8 @@
 
 use rayon::prelude::*;
 
-use super::cpu::{matmul, vectorised, Epilogue};
+use super::epilogue::{vectorised, Epilogue};
+use super::matmul::matmul;
 
 /// Output tile size and transform matrices of one Winograd variant (row-major).
 #[derive(Debug)]

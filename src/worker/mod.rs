@@ -3,7 +3,7 @@
 //! so a slow UI never queues frames and a slow iteration never blocks the UI).
 
 mod run;
-mod sheet;
+mod trystyles;
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,7 +13,7 @@ use std::time::Duration;
 use image::RgbaImage;
 
 use crate::notice::Notice;
-use crate::transfer::sheet::SheetPlan;
+use crate::transfer::spec::sheet_plan::SheetPlan;
 use crate::transfer::{Losses, RenderSpec};
 
 /// What the UI asks of the worker.

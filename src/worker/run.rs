@@ -29,7 +29,7 @@ pub(super) struct State {
     /// A print this thread took is under way.
     in_print: bool,
     /// A contact sheet being rendered (it goes before the live run).
-    pub(super) sheet: Option<super::sheet::SheetRun>,
+    pub(super) sheet: Option<super::trystyles::SheetRun>,
     /// The Job of the last sheet, kept with its model for the next.
     pub(super) spare_sheet_job: Option<Job>,
     /// How the picture last published was made, and the picture.

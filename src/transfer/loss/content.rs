@@ -4,8 +4,8 @@ use candle_core::Tensor;
 
 use super::{Part, Place, Term};
 use crate::error::Result;
-use crate::transfer::gram::content_term;
-use crate::transfer::tiles::{add, crop};
+use crate::transfer::loss::gram::content_term;
+use crate::transfer::loss::tiles::{add, crop};
 
 /// `mean((F - P)^2)` at the content layer.
 pub(super) struct Content<'a> {

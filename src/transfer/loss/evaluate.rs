@@ -13,10 +13,11 @@ use candle_core::Tensor;
 use super::{terms, Layers, Part, Slot, Term};
 use crate::error::{Error, Result};
 use crate::model::{Activations, Vgg};
-use crate::transfer::gram::{divide_features, gradient_divisor, held_divisor, tv_loss_and_grad};
-use crate::transfer::objective::{Divisors, Losses, Objective, PhaseTimes};
-use crate::transfer::targets::Targets;
-use crate::transfer::tiles::{add, assemble, crop, Tile, TileGrid};
+use crate::transfer::loss::gram::{divide_features, gradient_divisor, held_divisor, tv_loss_and_grad};
+use crate::transfer::loss::targets::Targets;
+use crate::transfer::loss::tiles::{add, assemble, crop, Tile, TileGrid};
+use crate::transfer::loss::values::{Divisors, Losses, PhaseTimes};
+use crate::transfer::spec::objective::Objective;
 
 /// The losses at `x` (normalised image, (1, 3, H, W)) and, with `want_grad`, d total / d x,
 /// evaluated in tiles of side `tile` (`None`: the whole image as one tile). Pass 1 keeps the

@@ -5,10 +5,10 @@ use candle_core::{DType, Device, Tensor};
 
 use super::{Part, Place, Term};
 use crate::error::{Error, Result};
-use crate::transfer::gram::{gram_sum, style_grad, style_measure};
-use crate::transfer::guide::Region;
-use crate::transfer::look::Look;
-use crate::transfer::tiles::{add, crop};
+use crate::transfer::loss::gram::{gram_sum, style_grad, style_measure};
+use crate::transfer::loss::guide::Region;
+use crate::transfer::loss::tiles::{add, crop};
+use crate::transfer::spec::look::Look;
 
 /// Style layer `k`'s Gram mismatch, summed over the regions.
 pub(super) struct GramStyle<'a> {

@@ -3,34 +3,30 @@
 //! each term for its statistics over every tile's interior (pass 1), its loss from those
 //! (between the passes), and its gradient over each tile (pass 2). A term is written once, and
 //! is exact in tiles as long as its loss is a function of statistics gathered tile by tile.
+//! Beside them: the Gram and TV maths (`gram`), guided regions (`guide`), the targets the terms
+//! compare with (`targets`), the grid (`tiles`) and what an evaluation reports (`values`).
 
 use candle_core::Tensor;
 
-use super::objective::Objective;
-use super::targets::Targets;
-use super::tiles::Rect;
 use crate::error::{Error, Result};
 use crate::model::{Tap, Vgg};
+use crate::transfer::spec::objective::{Objective, StyleLoss};
+use targets::Targets;
+use tiles::Rect;
 
 mod content;
 mod evaluate;
+pub mod gram;
 mod gram_style;
+pub mod guide;
 pub mod sliced;
+pub mod targets;
+pub mod tiles;
+pub mod values;
 
 pub use evaluate::evaluate_grid;
 
-/// How each style layer's mismatch with the painting is measured.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum StyleLoss {
-    /// Gram matrices (Gatys et al.): second moments of the features, measured as the look says.
-    #[default]
-    Gram,
-    /// Sliced Wasserstein (Heitz et al.): every feature marginal's whole distribution, on fixed
-    /// random directions (see [`sliced`]).
-    Sliced,
-}
-
-/// Which of [`super::Losses`]' values a term fills.
+/// Which of [`values::Losses`]' values a term fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
     /// The content term.

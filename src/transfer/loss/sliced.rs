@@ -20,8 +20,8 @@ use rayon::prelude::*;
 use super::{Part, Place, Term};
 use crate::error::{Error, Result};
 use crate::model::Tap;
-use crate::transfer::gram::{matrix, unmatrix};
-use crate::transfer::tiles::{crop, Rect};
+use crate::transfer::loss::gram::{matrix, unmatrix};
+use crate::transfer::loss::tiles::{crop, Rect};
 
 /// Random directions per style layer.
 pub const PROJECTIONS: usize = 64;

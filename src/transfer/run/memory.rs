@@ -2,14 +2,14 @@
 //! so that a too-large render is refused with a size that fits (or made to fit by a shorter
 //! L-BFGS history) instead of swapping the desktop to death or being killed mid-run.
 
-use super::optimizer::OptimizerKind;
-use super::spec::RenderSpec;
-use super::tiles::TileGrid;
 use crate::error::{gib, Error, Result, Shortage};
 use crate::imageio::fit_long_side;
 use crate::model::vgg::reach;
 use crate::model::{Config, LayerSpec};
 use crate::notice::Notice;
+use crate::transfer::loss::tiles::TileGrid;
+use crate::transfer::spec::options::OptimizerKind;
+use crate::transfer::spec::RenderSpec;
 
 const F32: u64 = 4;
 /// The program and the allocator's slack, measured (see docs/reliability.md).

@@ -12,9 +12,9 @@ use std::collections::VecDeque;
 use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 
-use super::bounds::Bounds;
 use crate::error::Result;
 use crate::model::cpu::storage_f32;
+use crate::transfer::optim::bounds::Bounds;
 
 /// Pairs with curvature below this are skipped (torch's threshold), keeping the inverse-Hessian
 /// estimate positive definite.

@@ -6,10 +6,10 @@ use std::path::Path;
 use image::{DynamicImage, GrayImage, RgbImage};
 use sha2::{Digest, Sha256};
 
-use super::spec::{ImageRef, RenderSpec};
-use super::stepper::Init;
 use crate::error::{Error, Result};
 use crate::imageio::{attach_alpha, decode_picture, read_image_file, resize_alpha, Picture};
+use crate::transfer::spec::options::Init;
+use crate::transfer::spec::{ImageRef, RenderSpec};
 
 /// Decoded source images of a render, before resizing (shared between runs by `Arc`).
 #[derive(Debug, Clone)]
@@ -70,7 +70,8 @@ impl SourceImages {
     /// These images with the style paintings' colours matched to the photo's (mean and
     /// covariance), for [`PreserveColors::Histogram`](super::PreserveColors::Histogram).
     pub fn with_matched_colours(&self) -> SourceImages {
-        let styles = self.styles.iter().map(|s| super::colour::match_colours(s, &self.content)).collect();
+        let styles =
+            self.styles.iter().map(|s| crate::transfer::run::colour::match_colours(s, &self.content)).collect();
         SourceImages { styles, ..self.clone() }
     }
 

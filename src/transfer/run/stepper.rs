@@ -10,78 +10,17 @@ use image::RgbImage;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::average::Average;
-use super::bounds::Bounds;
-use super::objective::{evaluate_timed, Losses, Objective, PhaseTimes};
-use super::optimizer::{Optimizer, OptimizerKind};
-use super::targets::{PreparedImage, TargetCache, TargetRequest, Targets};
-use super::tiles::evaluate_tiled;
 use crate::error::{Error, Result};
 use crate::imageio::{from_tensor, resize, to_tensor};
 use crate::model::Vgg;
-
-/// How the optimised image starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Init {
-    /// The content image (the default: fastest to a good result).
-    Content,
-    /// Seeded Gaussian noise in normalised space.
-    Noise,
-    /// A flat picture of the network's mean colour with a whisper of seeded noise, as the
-    /// classic tools start (`randn * 0.001`): the painting takes over and the photo's layout
-    /// emerges from it, for the most painted looks.
-    Grey,
-    /// The (first) style image, resized to the content size.
-    Style,
-    /// A picture of the artist's choosing (`RenderSpec::init_image`), resized to the content
-    /// size: an earlier render to go on from, or a sketch.
-    Image,
-    /// The instant look (the feed-forward networks' picture, `RenderSpec::instant`) at the
-    /// run's size: painted from the start.
-    Instant,
-}
-
-/// Settings fixed for the life of a stepper (changing them means a new one).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct RunSettings {
-    /// Optimiser.
-    pub optimizer: OptimizerKind,
-    /// Learning rate (L-BFGS step scale or Adam's lr).
-    pub lr: f64,
-    /// L-BFGS memory.
-    pub history: usize,
-    /// Initial image.
-    pub init: Init,
-    /// Seed for noise initialisation.
-    pub seed: u64,
-    /// Evaluate in tiles of this side (pixels, rounded up to the pooling grid) to bound memory;
-    /// `None`: the whole image at once. The results are the same either way.
-    pub tile: Option<u32>,
-    /// Let pixel values leave the displayable range while optimising, as the classic tools do
-    /// (for comparisons with them). By default the image stays inside it, so the picture shown
-    /// and exported is the one whose losses were computed.
-    pub unbounded: bool,
-    /// Decay of the running average of the iterates that is shown instead of the latest
-    /// (0: off; the Modern look uses 0.97, about the last thirty): Adam's iterates jitter, their
-    /// average does not.
-    pub average: f64,
-}
-
-impl Default for RunSettings {
-    fn default() -> Self {
-        RunSettings {
-            optimizer: OptimizerKind::Lbfgs,
-            lr: 1.0,
-            history: 100,
-            init: Init::Content,
-            seed: 0,
-            tile: None,
-            unbounded: false,
-            average: 0.0,
-        }
-    }
-}
+use crate::transfer::loss::targets::{PreparedImage, TargetCache, TargetRequest, Targets};
+use crate::transfer::loss::tiles::evaluate_tiled;
+use crate::transfer::loss::values::{evaluate_timed, Losses, PhaseTimes};
+use crate::transfer::optim::average::Average;
+use crate::transfer::optim::bounds::Bounds;
+use crate::transfer::optim::Optimizer;
+use crate::transfer::spec::objective::Objective;
+use crate::transfer::spec::options::{Init, RunSettings};
 
 /// A loss this many times the last one is a fault for an optimiser without a line search.
 const JUMP: f64 = 100.0;
@@ -236,7 +175,7 @@ impl Stepper {
     }
 
     /// Lets tiled evaluations keep tiles' activations from their first pass to their second in up
-    /// to `bytes` (see [`super::memory::tile_cache`]); the default is none beyond the last tile's.
+    /// to `bytes` (see [`crate::transfer::run::memory::tile_cache`]); the default is none beyond the last tile's.
     pub fn set_tile_cache(&mut self, bytes: u64) {
         self.tile_cache = bytes;
     }
@@ -347,7 +286,7 @@ impl Stepper {
 
 /// The targets `objective` needs, computed in tiles when the run is tiled.
 fn request(objective: &Objective, tile: Option<usize>) -> TargetRequest {
-    TargetRequest { tile, ..objective.target_request() }
+    TargetRequest { tile, ..TargetRequest::of(objective) }
 }
 
 fn initial_image(

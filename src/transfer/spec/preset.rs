@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::look::Look;
-use super::spec::RenderSpec;
-use super::stepper::Init;
 use crate::error::{Error, Result};
 use crate::model::{Tap, WeightsSource};
+use crate::transfer::spec::look::Look;
+use crate::transfer::spec::options::Init;
+use crate::transfer::spec::RenderSpec;
 
 /// Environment variable naming the folder of `presets.json` instead of the user's config
 /// folder (for tests and portable installs).

@@ -8,7 +8,7 @@ use image::RgbImage;
 use super::{grow, stepper_at, Job, Run};
 use crate::error::{Error, Result};
 use crate::imageio::to_tensor;
-use crate::transfer::memory::{available_memory_on, fit_in_memory};
+use crate::transfer::run::memory::{available_memory_on, fit_in_memory};
 use crate::transfer::spec::{RenderSpec, Schedule};
 
 /// A finished stage's result, kept while a larger stage runs.

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::spec::{RenderSpec, SETTINGS_KEY, SPEC_VERSION};
 use crate::error::{Error, Result};
+use crate::transfer::spec::{RenderSpec, SETTINGS_KEY, SPEC_VERSION};
 
 /// Largest settings file or PNG read for its settings.
 pub const MAX_SETTINGS_BYTES: u64 = 256 << 20;
@@ -223,7 +223,7 @@ mod tests {
         // Found by fuzzing (fuzz/seeds/read_settings/crash-round-trip.json): without exact float
         // parsing, 1.1111e23 came back one unit in the last place off after writing and reading,
         // so re-rendering from stored settings could differ from the original.
-        let text = include_str!("../../fuzz/seeds/read_settings/crash-round-trip.json");
+        let text = include_str!("../../../fuzz/seeds/read_settings/crash-round-trip.json");
         let stored = settings_from_json(text, "t").unwrap();
         let again = settings_from_json(&serde_json::to_string(&stored.spec).unwrap(), "t").unwrap();
         assert_eq!(again.spec, stored.spec);

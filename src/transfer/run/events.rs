@@ -1,6 +1,6 @@
 //! What driving a render reports: each step's outcome, stage changes, numerical faults.
 
-use super::stepper::StepReport;
+use crate::transfer::run::stepper::StepReport;
 
 /// After this many consecutive non-finite steps the run pauses for the user to fix the weights.
 pub const MAX_FAULTS: u32 = 3;

@@ -7,16 +7,16 @@ use std::hash::{Hash, Hasher};
 use candle_core::Tensor;
 use image::RgbImage;
 
-use super::gram::gram;
-use super::guide::{regions, Region};
-use super::loss::sliced::sorted_projections;
-use super::loss::StyleLoss;
-use super::mask::StyleMasks;
-use super::objective::Divisors;
-use super::tiles::{features_tiled, grams_tiled};
 use crate::error::{Error, Result};
 use crate::imageio::to_tensor;
 use crate::model::{Tap, Vgg};
+use crate::transfer::loss::gram::gram;
+use crate::transfer::loss::guide::{regions, Region};
+use crate::transfer::loss::sliced::sorted_projections;
+use crate::transfer::loss::tiles::{features_tiled, grams_tiled};
+use crate::transfer::loss::values::Divisors;
+use crate::transfer::spec::mask::StyleMasks;
+use crate::transfer::spec::objective::{Objective, StyleLoss};
 
 /// Identity of an image's pixels at a given size (a hash of its dimensions and bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,7 +169,7 @@ impl TargetCache {
 }
 
 /// Which targets a run needs (the objective's layers, blend and masks; see
-/// `Objective::target_request`).
+/// [`TargetRequest::of`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetRequest {
     /// The tap whose features the content term matches.
@@ -184,6 +184,20 @@ pub struct TargetRequest {
     pub style_loss: StyleLoss,
     /// Compute them in tiles of this side (images larger than one tile); the values are the same.
     pub tile: Option<usize>,
+}
+
+impl TargetRequest {
+    /// The targets `objective` needs, computed whole.
+    pub fn of(objective: &Objective) -> Self {
+        TargetRequest {
+            content_tap: objective.content_tap,
+            style_taps: objective.style_layers.iter().map(|l| l.0).collect(),
+            blend: objective.style_blend.clone(),
+            masks: objective.masks.clone(),
+            style_loss: objective.style_loss,
+            tile: None,
+        }
+    }
 }
 
 /// The targets of one run: content features, each style image's Gram per style layer, and the

@@ -8,10 +8,10 @@
 
 use candle_core::{Device, Tensor};
 
-use super::gram::weighted;
-use super::mask::{StyleMasks, Unpainted};
-use super::tiles::{crop, Rect};
 use crate::error::{Error, Result};
+use crate::transfer::loss::gram::weighted;
+use crate::transfer::loss::tiles::{crop, Rect};
+use crate::transfer::spec::mask::{StyleMasks, Unpainted};
 
 /// A mask at one layer's resolution.
 #[derive(Debug, Clone)]
@@ -153,8 +153,8 @@ mod tests {
     use candle_core::{DType, Device, Tensor, Var};
 
     use super::*;
-    use crate::transfer::gram::{gram_sum, style_grad, style_measure};
-    use crate::transfer::mask::Mask;
+    use crate::transfer::loss::gram::{gram_sum, style_grad, style_measure};
+    use crate::transfer::spec::mask::Mask;
 
     fn close(a: &Tensor, b: &Tensor) -> f32 {
         let err = a.sub(b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
@@ -209,7 +209,7 @@ mod tests {
         let masks = StyleMasks { masks: vec![Some(Mask::filled((8, 8), true).unwrap())], ..StyleMasks::default() };
         let r = regions(&masks, &[vec![t.clone()]], &[t], &[1], (8, 8), &dev).unwrap().remove(0);
         let g = r.gram(0, &gram_sum(&r.weigh(0, &f, None, 1).unwrap()).unwrap(), 4, 64).unwrap().unwrap();
-        assert!(close(&g, &crate::transfer::gram::gram(&f).unwrap()) < 1e-6);
+        assert!(close(&g, &crate::transfer::loss::gram::gram(&f).unwrap()) < 1e-6);
     }
 
     #[test]

@@ -11,12 +11,13 @@
 
 use candle_core::Tensor;
 
-use super::gram::{add_features, gram_sum};
-use super::loss::evaluate_grid;
-use super::objective::{Losses, Objective, PhaseTimes};
-use super::targets::Targets;
 use crate::error::{Error, Result};
 use crate::model::Vgg;
+use crate::transfer::loss::evaluate_grid;
+use crate::transfer::loss::gram::{add_features, gram_sum};
+use crate::transfer::loss::targets::Targets;
+use crate::transfer::loss::values::{Losses, PhaseTimes};
+use crate::transfer::spec::objective::Objective;
 
 /// A rectangle in pixels of some layer: origin and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,8 +163,8 @@ pub fn crop(f: &Tensor, r: Rect) -> Result<Tensor> {
     Ok(f.narrow(2, r.y, r.h)?.narrow(3, r.x, r.w)?.contiguous()?)
 }
 
-/// [`super::objective::evaluate_timed`] tile by tile: the same losses and gradient (see
-/// [`super::loss::evaluate_grid`], which both are). Pass 1 keeps the activations of the last
+/// [`crate::transfer::loss::values::evaluate_timed`] tile by tile: the same losses and gradient (see
+/// [`crate::transfer::loss::evaluate_grid`], which both are). Pass 1 keeps the activations of the last
 /// tile, and of earlier tiles while they fit in `cache` bytes, so that pass 2 need not run
 /// those tiles forward again.
 pub fn evaluate_tiled(

@@ -7,19 +7,6 @@
 
 use image::{Rgb, RgbImage};
 
-/// How the photo's colours are kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PreserveColors {
-    /// The style's colours (the classic result).
-    #[default]
-    Off,
-    /// The result's luminance, the photo's chroma (after optimising; switchable live).
-    Luminance,
-    /// The style images' colour statistics matched to the photo's (before optimising).
-    Histogram,
-}
-
 /// BT.601 full-range RGB -> (Y, Cb, Cr), all in 0..=255.
 fn ycbcr([r, g, b]: [f32; 3]) -> [f32; 3] {
     let y = 0.299 * r + 0.587 * g + 0.114 * b;

@@ -9,8 +9,9 @@ use super::{workable_size, Job};
 use crate::error::Result;
 use crate::imageio::resize;
 use crate::model::DeviceChoice;
-use crate::transfer::colour::{keep_luminance, PreserveColors};
-use crate::transfer::instant::Painter;
+use crate::transfer::run::colour::keep_luminance;
+use crate::transfer::run::painter::Painter;
+use crate::transfer::spec::options::PreserveColors;
 use crate::transfer::spec::RenderSpec;
 
 impl Job {

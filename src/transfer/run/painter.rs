@@ -9,51 +9,16 @@ use std::sync::Mutex;
 use candle_core::{Device, Tensor};
 use image::RgbImage;
 
-use super::sources::SourceImages;
-use super::spec::RenderSpec;
 use crate::error::{Error, Result};
 use crate::imageio::{fit_long_side, from_unit_tensor, resize, to_unit_tensor};
 use crate::model::instant::{InstantNet, STYLE_SIDE};
+use crate::transfer::run::sources::SourceImages;
+use crate::transfer::spec::RenderSpec;
 
 /// Longest side the transformer paints at; larger renders are painted at this size and
 /// resized (bicubic). Its strokes are drawn at a fixed number of pixels, so a bigger pass only
 /// makes them smaller, and its memory grows with the area (about 0.9 GB at 1024 px).
 pub const MAX_PAINT_SIDE: u32 = 1024;
-
-/// How a render is made.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Method {
-    /// Optimisation (Gatys et al.), starting from `run.init`.
-    #[default]
-    Optimise,
-    /// The feed-forward picture alone, in a fraction of a second.
-    Instant,
-}
-
-/// Settings of the instant look.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct InstantLook {
-    /// 0 keeps the photo's own style, 1 takes the paintings' (the style vector is interpolated
-    /// between the photo's and the blend of the paintings').
-    pub strength: f64,
-}
-
-impl Default for InstantLook {
-    fn default() -> Self {
-        InstantLook { strength: 1.0 }
-    }
-}
-
-impl InstantLook {
-    /// Checks the strength.
-    pub fn validate(&self) -> Result<()> {
-        if !(self.strength.is_finite() && (0.0..=1.0).contains(&self.strength)) {
-            return Err(Error::invalid(format!("instant strength must be between 0 and 1, got {}", self.strength)));
-        }
-        Ok(())
-    }
-}
 
 /// The networks and the style vectors already computed (keyed by the image's sha256, or its
 /// size and a sample of its pixels when it has none), so steering the strength or the blend
@@ -110,7 +75,7 @@ impl Painter {
             }
             // With statistics colour keeping the painting here is colour-matched to the photo:
             // a picture of its own, so not the file's hash.
-            let matched = spec.preserve_colors == super::PreserveColors::Histogram;
+            let matched = spec.preserve_colors == crate::transfer::PreserveColors::Histogram;
             let key = sources.style_refs.get(i).and_then(|r| r.sha256.as_deref()).filter(|_| !matched);
             let v = (self.style_vector(style, key)? * (weight / total))?;
             mix = Some(match mix {

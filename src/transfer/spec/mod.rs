@@ -3,15 +3,24 @@
 //! and presets all read and write it. It is versioned and every field has a default, so settings
 //! written by this version still load after fields are added.
 
+pub mod look;
+pub mod mask;
+pub mod objective;
+pub mod options;
+pub mod preset;
+pub mod schedule;
+pub mod sheet_plan;
+pub mod stored;
+
 use std::path::{Path, PathBuf};
 
-use super::colour::PreserveColors;
-use super::instant::{InstantLook, Method};
-use super::objective::Objective;
-use super::schedule::{automatic, coarse_to_fine, Stage};
-use super::stepper::RunSettings;
 use crate::error::{Error, Result};
 use crate::model::{DeviceChoice, Pooling, WeightsSource};
+use crate::transfer::spec::objective::Objective;
+use crate::transfer::spec::options::PreserveColors;
+use crate::transfer::spec::options::RunSettings;
+use crate::transfer::spec::options::{InstantLook, Method};
+use crate::transfer::spec::schedule::{automatic, coarse_to_fine, Stage};
 
 /// Version of the spec's layout this build writes. Version 0 is the unversioned layout of the
 /// first releases (`content` and `styles` as bare paths, `weights` for the model).
@@ -219,7 +228,7 @@ impl RenderSpec {
             return Err(Error::invalid("at least one style image is needed"));
         }
         self.schedule.validate(self.size)?;
-        if self.run.init == super::stepper::Init::Image && self.init_image.is_none() {
+        if self.run.init == crate::transfer::spec::options::Init::Image && self.init_image.is_none() {
             return Err(Error::invalid("starting from an image needs the image (--init-image PATH)"));
         }
         if !(self.run.lr.is_finite() && self.run.lr > 0.0) {

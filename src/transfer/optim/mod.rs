@@ -1,39 +1,16 @@
-//! The optimiser chosen for a run.
+//! The optimisers that move the picture: L-BFGS (in the displayable box or unbounded), Adam,
+//! the running average of the iterates, and the box itself.
+
+pub mod adam;
+pub mod average;
+pub mod bounds;
+pub mod lbfgs;
 
 use candle_core::Tensor;
 
-use super::bounds::Bounds;
-use super::lbfgs::Proposal;
-use super::{adam::Adam, lbfgs::Lbfgs};
+use self::{adam::Adam, bounds::Bounds, lbfgs::Lbfgs, lbfgs::Proposal};
 use crate::error::Result;
-
-/// Which optimiser to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum OptimizerKind {
-    /// L-BFGS (the default): with a line search inside the displayable box, or as the classic
-    /// tools run it when unbounded.
-    Lbfgs,
-    /// Adam.
-    Adam,
-}
-
-impl OptimizerKind {
-    /// Default learning rate: 1 for L-BFGS (a full quasi-Newton step), 0.02 for Adam.
-    pub fn default_lr(self) -> f64 {
-        match self {
-            OptimizerKind::Lbfgs => 1.0,
-            OptimizerKind::Adam => 0.02,
-        }
-    }
-
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            OptimizerKind::Lbfgs => "lbfgs",
-            OptimizerKind::Adam => "adam",
-        }
-    }
-}
+use crate::transfer::spec::options::OptimizerKind;
 
 /// A running optimiser.
 #[derive(Debug)]

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::instant::Method;
-use super::preset::Preset;
-use super::spec::RenderSpec;
 use crate::error::{Error, Result};
+use crate::transfer::spec::options::Method;
+use crate::transfer::spec::preset::Preset;
+use crate::transfer::spec::RenderSpec;
 
 /// One cell: where it goes and what it renders.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -56,13 +56,13 @@ fn name(p: &Path) -> String {
 /// `base` made small: `size` px, `iterations` in one stage, with this content and one style.
 fn small(base: &RenderSpec, content: &Path, style: &Path, size: u32, iterations: usize) -> RenderSpec {
     let mut spec = base.clone();
-    spec.content = Some(super::spec::ImageRef::new(content));
+    spec.content = Some(crate::transfer::spec::ImageRef::new(content));
     spec.set_styles(&[style.to_path_buf()]);
     spec.size = size;
-    spec.schedule = super::spec::Schedule { iterations, scales: 1, stages: Vec::new() };
+    spec.schedule = crate::transfer::spec::Schedule { iterations, scales: 1, stages: Vec::new() };
     spec.init_image = None;
-    if spec.run.init == super::stepper::Init::Image {
-        spec.run.init = super::stepper::Init::Content;
+    if spec.run.init == crate::transfer::spec::options::Init::Image {
+        spec.run.init = crate::transfer::spec::options::Init::Content;
     }
     spec
 }

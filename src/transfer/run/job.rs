@@ -3,28 +3,32 @@
 //! numerical faults and reports what happened as [`Event`]s. The command line and the app's
 //! worker both drive it one step at a time; neither keeps a loop of its own. No threads, no UI.
 
+mod enlarge;
 mod instant;
-mod print;
 
 use std::sync::Arc;
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
-use super::colour::{keep_luminance, PreserveColors};
-pub use super::events::{Event, Fault, MAX_FAULTS};
-use super::instant::Painter;
-use super::memory::{available_memory_on, fit_in_memory, stage_memory, tile_cache};
-use super::objective::Losses;
-use super::optimizer::Optimizer;
-use super::schedule::{carry_over, grow, Stage};
-use super::sources::SourceImages;
-use super::spec::{RenderSpec, MIN_SHORT_SIDE, MIN_SIZE};
-use super::stepper::{Init, StepReport, Stepper};
-use super::targets::{PreparedImage, TargetCache};
+use crate::transfer::run::colour::keep_luminance;
+
 use crate::error::{Error, Result};
 use crate::imageio::{fit_long_side, resize, to_tensor};
 use crate::model::{DeviceChoice, Pooling, Tap, Vgg, WeightsSource};
 use crate::notice::Notice;
+use crate::transfer::loss::targets::{PreparedImage, TargetCache};
+use crate::transfer::loss::values::Losses;
+use crate::transfer::optim::Optimizer;
+use crate::transfer::run::carry::carry_over;
+pub use crate::transfer::run::events::{Event, Fault, MAX_FAULTS};
+use crate::transfer::run::memory::{available_memory_on, fit_in_memory, stage_memory, tile_cache};
+use crate::transfer::run::painter::Painter;
+use crate::transfer::run::sources::SourceImages;
+use crate::transfer::run::stepper::{StepReport, Stepper};
+use crate::transfer::spec::options::Init;
+use crate::transfer::spec::options::PreserveColors;
+use crate::transfer::spec::schedule::{grow, Stage};
+use crate::transfer::spec::{RenderSpec, MIN_SHORT_SIDE, MIN_SIZE};
 
 /// The loaded model, keyed by where it came from.
 struct Model {
@@ -54,7 +58,7 @@ struct Run {
     paused: bool,
     last: Option<StepReport>,
     /// The result of the last finished stage, once a larger one has begun.
-    kept: Option<print::Kept>,
+    kept: Option<enlarge::Kept>,
 }
 
 impl Run {
@@ -356,7 +360,7 @@ impl Job {
         let size = next.size;
         let mut stepper = stepper_at(model, &run.spec, &run.sources, next)?;
         carry_over(&run.stepper, &mut stepper)?;
-        run.kept = Some(print::Kept::of(run)?);
+        run.kept = Some(enlarge::Kept::of(run)?);
         run.alpha = run.sources.content_alpha_at(stepper.size());
         run.stepper = stepper;
         run.stage += 1;

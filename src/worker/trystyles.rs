@@ -8,7 +8,7 @@ use super::run::State;
 use super::{lock, Status};
 use crate::error::Result;
 use crate::notice::Notice;
-use crate::transfer::sheet::SheetPlan;
+use crate::transfer::spec::sheet_plan::SheetPlan;
 use crate::transfer::{Event, Job, Method};
 
 /// A contact sheet being rendered.

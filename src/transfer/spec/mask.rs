@@ -4,7 +4,7 @@
 
 use std::io::Cursor;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use image::{GrayImage, ImageFormat};
@@ -29,11 +29,18 @@ impl PartialEq for Mask {
     }
 }
 
-/// A mask's pixels and its painted fraction (computed once: the app shows it every frame).
-#[derive(PartialEq)]
+/// A mask's pixels, its painted fraction (computed once: the app shows it every frame) and its
+/// stored form (base64 PNG), encoded once, on the first thread that needs it.
 struct Levels {
     image: GrayImage,
     coverage: f64,
+    encoded: OnceLock<String>,
+}
+
+impl PartialEq for Levels {
+    fn eq(&self, other: &Levels) -> bool {
+        self.image == other.image
+    }
 }
 
 impl std::fmt::Debug for Mask {
@@ -58,7 +65,7 @@ impl Mask {
         };
         let sum: u64 = image.pixels().map(|p| u64::from(p[0])).sum();
         let coverage = sum as f64 / (255.0 * image.len() as f64);
-        Ok(Mask(Arc::new(Levels { image, coverage })))
+        Ok(Mask(Arc::new(Levels { image, coverage, encoded: OnceLock::new() })))
     }
 
     /// A mask of `size` painted everywhere (`on`) or nowhere.
@@ -131,10 +138,22 @@ impl Mask {
     }
 }
 
+impl Mask {
+    /// The stored form, base64 PNG: encoded at the first call, then kept (the app calls this
+    /// on a task thread when a stroke ends, so that saving its settings encodes nothing).
+    pub fn encoded(&self) -> Result<&str> {
+        if let Some(text) = self.0.encoded.get() {
+            return Ok(text);
+        }
+        let text = base64::engine::general_purpose::STANDARD.encode(self.to_png()?);
+        // Another thread may have stored the same text meanwhile: either copy is the same.
+        Ok(self.0.encoded.get_or_init(|| text))
+    }
+}
+
 impl serde::Serialize for Mask {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let png = self.to_png().map_err(serde::ser::Error::custom)?;
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(png))
+        s.serialize_str(self.encoded().map_err(serde::ser::Error::custom)?)
     }
 }
 
@@ -253,6 +272,16 @@ impl StyleMasks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mask_is_encoded_once_and_serialises_as_that_encoding() {
+        let m = Mask::filled((8, 6), true).unwrap();
+        let first = m.encoded().unwrap().as_ptr();
+        assert_eq!(m.clone().encoded().unwrap().as_ptr(), first, "its clones share the one encoding");
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, format!("\"{}\"", m.encoded().unwrap()));
+        assert_eq!(serde_json::from_str::<Mask>(&json).unwrap(), m);
+    }
 
     #[test]
     fn a_mask_survives_the_json_round_trip_bit_for_bit() {

@@ -3,10 +3,10 @@
 //! whole feature distributions (sliced Wasserstein, Heitz et al.). A look sets the style loss
 //! and measure, the loss and layer weights and the optimiser; each stays adjustable after.
 
-use super::loss::StyleLoss;
-use super::objective::STYLE_TAPS;
-use super::optimizer::OptimizerKind;
-use super::spec::RenderSpec;
+use crate::transfer::spec::objective::StyleLoss;
+use crate::transfer::spec::objective::STYLE_TAPS;
+use crate::transfer::spec::options::OptimizerKind;
+use crate::transfer::spec::RenderSpec;
 
 /// Which recipe a render follows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
