@@ -81,12 +81,12 @@ fn a_killed_session_is_offered_back_with_its_picture_and_settings() {
     let iteration = iteration_of(&saved).unwrap();
 
     let mut h = harness(Launch { autosave: Some(autosave.clone()), ..Launch::default() });
-    step_until(&mut h, 30, "the offer", |a| a.autosave.offer.is_some());
+    step_until(&mut h, 30, "the offer", |a| a.panels.autosave.offer.is_some());
     assert!(h.query_by_label_contains("An unsaved render from").is_some());
     h.get_by_label("Restore").click();
     h.run_steps(2);
     let app = h.state();
-    let frame = app.frame.as_ref().expect("the restored picture is shown");
+    let frame = app.live.frame.as_ref().expect("the restored picture is shown");
     assert_eq!(*frame.image, picture, "the same picture, pixel for pixel");
     assert_eq!(frame.iteration, iteration);
     assert_eq!(app.settings.spec.objective, stored.objective);
@@ -109,16 +109,16 @@ fn a_killed_session_is_offered_back_with_its_picture_and_settings() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let app = h.state();
-    assert_eq!(*app.frame.as_ref().unwrap().image, picture, "still the restored picture");
+    assert_eq!(*app.live.frame.as_ref().unwrap().image, picture, "still the restored picture");
     assert!(app.notice.as_ref().is_some_and(|n| n.text.starts_with("Restored")), "notice {:?}", app.notice);
     eframe::App::on_exit(h.state_mut());
     assert_eq!(sessions(&autosave).len(), 1);
     let mut next = harness(Launch { autosave: Some(autosave.clone()), ..Launch::default() });
-    step_until(&mut next, 30, "the offer again", |a| a.autosave.offer.is_some());
+    step_until(&mut next, 30, "the offer again", |a| a.panels.autosave.offer.is_some());
     // Discarding removes it for good.
     next.get_by_label("Discard").click();
     step_until(&mut next, 30, "the file removed", |_| sessions(&autosave).is_empty());
-    assert!(next.state().frame.is_none() && next.state().autosave.offer.is_none());
+    assert!(next.state().live.frame.is_none() && next.state().panels.autosave.offer.is_none());
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn closing_the_window_holds_it_open_until_a_task_has_written_the_render_shown() 
         ..Launch::default()
     };
     let mut h = harness(launch);
-    step_until(&mut h, 120, "two iterations", |a| a.frame.as_ref().is_some_and(|f| f.iteration >= 2));
+    step_until(&mut h, 120, "two iterations", |a| a.live.frame.as_ref().is_some_and(|f| f.iteration >= 2));
     let commands = |h: &egui_kittest::Harness<'static, neural_style_studio::app::App>| {
         h.output().viewport_output.get(&egui::ViewportId::ROOT).map(|v| v.commands.clone()).unwrap_or_default()
     };
@@ -147,12 +147,12 @@ fn closing_the_window_holds_it_open_until_a_task_has_written_the_render_shown() 
         std::thread::sleep(Duration::from_millis(20));
     }
     // What was written is the picture on screen as the window closes, and the run was paused.
-    let frame = h.state().frame.clone().unwrap();
+    let frame = h.state().live.frame.clone().unwrap();
     let files = sessions(&autosave);
     assert_eq!(files.len(), 1);
     assert_eq!(image::open(&files[0]).unwrap().to_rgba8(), *frame.image);
     assert_eq!(iteration_of(&files[0]), Some(frame.iteration));
-    assert_eq!(h.state().status, neural_style_studio::worker::Status::Paused);
+    assert_eq!(h.state().live.status, neural_style_studio::worker::Status::Paused);
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn a_clean_exit_after_export_leaves_no_autosave_and_an_unwritable_folder_is_one_
         autosave: Some(autosave.clone()),
         ..Launch::default()
     });
-    step_until(&mut h, 60, "the run to finish", |a| a.frame.as_ref().is_some_and(|f| f.iteration == 3));
+    step_until(&mut h, 60, "the run to finish", |a| a.live.frame.as_ref().is_some_and(|f| f.iteration == 3));
     step_until(&mut h, 30, "an autosave", |_| !sessions(&autosave).is_empty());
     let out = dir.path().join("out.png");
     h.state_mut().export_to(out.clone());
@@ -188,5 +188,5 @@ fn a_clean_exit_after_export_leaves_no_autosave_and_an_unwritable_folder_is_one_
     step_until(&mut h, 60, "the warning", |a| {
         a.notice.as_ref().is_some_and(|n| n.level == Level::Warning && n.text.starts_with("Autosave is not working"))
     });
-    step_until(&mut h, 60, "the run to finish anyway", |a| a.frame.as_ref().is_some_and(|f| f.iteration == 6));
+    step_until(&mut h, 60, "the run to finish anyway", |a| a.live.frame.as_ref().is_some_and(|f| f.iteration == 6));
 }

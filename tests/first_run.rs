@@ -30,14 +30,14 @@ fn one_click_on_an_example_pair_unpacks_it_and_renders_it() {
     assert!(!examples.exists(), "nothing is written before the artist chooses");
 
     h.get_by_label("Chelsea the cat × The Starry Night").click();
-    step_until(&mut h, 120, "the example's first frame", |a| a.frame.is_some());
+    step_until(&mut h, 120, "the example's first frame", |a| a.live.frame.is_some());
     let app = h.state();
     let spec = &app.settings.spec;
     assert_eq!(spec.content.as_ref().unwrap().path, examples.join("chelsea.jpg"));
     assert_eq!(spec.styles.iter().map(|s| s.path.clone()).collect::<Vec<_>>(), [examples.join("starry_night.jpg")]);
     assert_eq!(std::fs::read(examples.join("chelsea.jpg")).unwrap(), CAT.bytes);
     assert_eq!(std::fs::read(examples.join("starry_night.jpg")).unwrap(), STARRY_NIGHT.bytes);
-    let (w, h_px) = app.frame.as_ref().unwrap().image.dimensions();
+    let (w, h_px) = app.live.frame.as_ref().unwrap().image.dimensions();
     assert_eq!((w, h_px), (64, 43), "the cat photo's 451x300 shape at the render size");
     let notice = app.notice.as_ref().expect("the credits are shown");
     assert!(notice.text.contains("Stéfan van der Walt") && notice.text.contains("Vincent van Gogh"), "{}", notice.text);

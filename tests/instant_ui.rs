@@ -21,7 +21,7 @@ fn distance(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {
 }
 
 fn instant_frame(app: &App, strength: f64) -> bool {
-    app.frame.as_ref().is_some_and(|f| f.spec.method == Method::Instant && f.spec.instant.strength == strength)
+    app.live.frame.as_ref().is_some_and(|f| f.spec.method == Method::Instant && f.spec.instant.strength == strength)
 }
 
 #[test]
@@ -35,7 +35,7 @@ fn choosing_a_style_shows_the_instant_look_before_start_and_start_refines_it() {
     let launch = Launch { settings: Some(Settings { spec, ..Settings::default() }), ..Launch::default() };
     let mut h = harness(launch);
     h.run_steps(5);
-    assert!(h.state().frame.is_none(), "nothing to show with a photo alone");
+    assert!(h.state().live.frame.is_none(), "nothing to show with a photo alone");
 
     let target = h.get_by_label("Add style…").rect().center();
     h.hover_at(target);
@@ -44,8 +44,8 @@ fn choosing_a_style_shows_the_instant_look_before_start_and_start_refines_it() {
     step_until(&mut h, 30, "the instant look", |a| instant_frame(a, 1.0));
     // A measurement, not a requirement (docs/performance.md): drop to picture on screen.
     eprintln!("instant look on screen {:.3} s after the style was dropped", dropped.elapsed().as_secs_f64());
-    let painted = h.state().frame.clone().unwrap();
-    assert_eq!(h.state().status, Status::Idle, "no optimisation ran");
+    let painted = h.state().live.frame.clone().unwrap();
+    assert_eq!(h.state().live.status, Status::Idle, "no optimisation ran");
     assert_eq!(painted.image.dimensions(), (64, 48));
     let full = distance(&painted.image, &painted.content);
     assert!(full > 20.0, "the picture is painted, not the photo (distance {full:.1})");
@@ -53,7 +53,7 @@ fn choosing_a_style_shows_the_instant_look_before_start_and_start_refines_it() {
     // The strength steers it at once: at 0 the photo keeps its own style.
     h.state_mut().settings.spec.instant.strength = 0.0;
     step_until(&mut h, 30, "the instant look at strength 0", |a| instant_frame(a, 0.0));
-    let mild = h.state().frame.clone().unwrap();
+    let mild = h.state().live.frame.clone().unwrap();
     let own = distance(&mild.image, &mild.content);
     assert!(own < full * 0.7, "strength 0 is nearer the photo ({own:.1} against {full:.1})");
     h.state_mut().settings.spec.instant.strength = 1.0;
@@ -62,10 +62,10 @@ fn choosing_a_style_shows_the_instant_look_before_start_and_start_refines_it() {
     // Start refines what is on screen.
     h.get_by_label("Start").click();
     step_until(&mut h, 120, "the refined picture", |a| {
-        a.status == Status::Stopped
-            && a.frame.as_ref().is_some_and(|f| f.spec.method == Method::Optimise && f.iteration == 5)
+        a.live.status == Status::Stopped
+            && a.live.frame.as_ref().is_some_and(|f| f.spec.method == Method::Optimise && f.iteration == 5)
     });
-    let refined = h.state().frame.clone().unwrap();
+    let refined = h.state().live.frame.clone().unwrap();
     assert_eq!(refined.spec.run.init, Init::Instant);
     let from_look = distance(&refined.image, &painted.image);
     let from_photo = distance(&refined.image, &refined.content);

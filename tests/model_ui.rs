@@ -22,7 +22,7 @@ fn harness(settings: Settings) -> Harness<'static, App> {
 
 fn open_model_picker(h: &mut Harness<'static, App>) {
     step_until(h, 30, "the cache checked and thumbnails", |a| {
-        a.models.vgg19_cached.is_some() && a.pending_tasks() == 0
+        a.panels.models.vgg19_cached.is_some() && a.pending_tasks() == 0
     });
     h.get_by_label("Advanced").click();
     h.run_steps(2);
@@ -44,9 +44,9 @@ fn vgg19_is_offered_from_the_cache_and_offline_without_it_vgg16_stays() {
     std::env::set_var("HF_HOME", dir.path().join("empty"));
     let mut h = harness(settings.clone());
     open_model_picker(&mut h);
-    assert_eq!(h.state().models.vgg19_cached, Some(false));
+    assert_eq!(h.state().panels.models.vgg19_cached, Some(false));
     h.get_by_label_contains("VGG19 (download").click();
-    step_until(&mut h, 30, "the fetch to fail", |a| !a.models.fetching() && a.notice.is_some());
+    step_until(&mut h, 30, "the fetch to fail", |a| !a.panels.models.fetching() && a.notice.is_some());
     let notice = h.state().notice.clone().unwrap();
     assert!(notice.level == Level::Error && notice.text.contains("HF_HUB_OFFLINE"), "{}", notice.text);
     assert!(notice.text.ends_with("VGG16 stays in use."), "{}", notice.text);
@@ -57,7 +57,7 @@ fn vgg19_is_offered_from_the_cache_and_offline_without_it_vgg16_stays() {
     std::env::set_var("HF_HOME", &home);
     let mut h = harness(settings);
     open_model_picker(&mut h);
-    assert_eq!(h.state().models.vgg19_cached, Some(true));
+    assert_eq!(h.state().panels.models.vgg19_cached, Some(true));
     h.get_by_label("VGG19").click();
     h.run_steps(2);
     assert_eq!(h.state().settings.spec.model, WeightsSource::Vgg19);
@@ -67,7 +67,7 @@ fn vgg19_is_offered_from_the_cache_and_offline_without_it_vgg16_stays() {
     assert!(h.state().settings.spec.objective.style_layers.iter().any(|l| l.0 == Tap::new(3, 4)));
     h.get_by_label("Start").click();
     step_until(&mut h, 60, "the VGG19 render", |a| {
-        a.status == Status::Stopped && a.frame.as_ref().is_some_and(|f| f.iteration == 3)
+        a.live.status == Status::Stopped && a.live.frame.as_ref().is_some_and(|f| f.iteration == 3)
     });
-    assert_eq!(h.state().frame.as_ref().unwrap().spec.model, WeightsSource::Vgg19);
+    assert_eq!(h.state().live.frame.as_ref().unwrap().spec.model, WeightsSource::Vgg19);
 }

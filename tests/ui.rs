@@ -17,7 +17,7 @@ use neural_style_studio::transfer::{ImageRef, RenderSpec};
 use neural_style_studio::worker::Status;
 
 fn iteration(app: &App) -> usize {
-    app.frame.as_ref().map_or(0, |f| f.iteration)
+    app.live.frame.as_ref().map_or(0, |f| f.iteration)
 }
 
 fn small_settings(dir: &std::path::Path) -> Settings {
@@ -54,25 +54,25 @@ fn start_steer_pause_resume_and_export_through_the_ui() {
 
     h.get_by_label("Start").click();
     step_until(&mut h, 60, "first frames", |a| iteration(a) >= 2);
-    let run = h.state().frame.as_ref().unwrap().run;
-    let early = h.state().frame.as_ref().unwrap().image.clone();
+    let run = h.state().live.frame.as_ref().unwrap().run;
+    let early = h.state().live.frame.as_ref().unwrap().image.clone();
     step_until(&mut h, 60, "more iterations", |a| iteration(a) >= 6);
-    assert_ne!(*h.state().frame.as_ref().unwrap().image, *early, "the preview evolves");
-    assert!(h.state().history.len() >= 5, "loss curve gets points");
+    assert_ne!(*h.state().live.frame.as_ref().unwrap().image, *early, "the preview evolves");
+    assert!(h.state().live.history.len() >= 5, "loss curve gets points");
 
     // Steer: the style weight reaches the running optimisation without a restart.
     h.get_by_role_and_label(Role::Slider, "Style weight").set_value_accesskit(1000.0);
     step_until(&mut h, 30, "objective update", |a| a.live_updates() >= 1);
     let at = iteration(h.state());
     step_until(&mut h, 60, "a frame with the new weight", |a| {
-        a.frame.as_ref().is_some_and(|f| f.spec.objective.style_weight == 1000.0 && f.iteration > at)
+        a.live.frame.as_ref().is_some_and(|f| f.spec.objective.style_weight == 1000.0 && f.iteration > at)
     });
-    assert_eq!(h.state().frame.as_ref().unwrap().run, run, "same run: no restart");
+    assert_eq!(h.state().live.frame.as_ref().unwrap().run, run, "same run: no restart");
     assert!(iteration(h.state()) > at, "iterations continue from where they were");
 
     // Pause and resume.
     h.get_by_label("Pause").click();
-    step_until(&mut h, 30, "paused", |a| a.status == Status::Paused);
+    step_until(&mut h, 30, "paused", |a| a.live.status == Status::Paused);
     std::thread::sleep(Duration::from_millis(300));
     h.step();
     let paused_at = iteration(h.state());
@@ -96,7 +96,7 @@ fn start_steer_pause_resume_and_export_through_the_ui() {
     assert!(reader.info().utf8_text.iter().any(|t| t.keyword == "nss:iteration"));
 
     h.get_by_label("Stop").click();
-    step_until(&mut h, 30, "stopped", |a| a.status == Status::Stopped);
+    step_until(&mut h, 30, "stopped", |a| a.live.status == Status::Stopped);
 }
 
 #[test]
@@ -104,10 +104,10 @@ fn size_change_restarts_and_bad_images_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(launch(small_settings(dir.path()), true));
     step_until(&mut h, 60, "first iteration", |a| iteration(a) >= 1);
-    let run = h.state().frame.as_ref().unwrap().run;
+    let run = h.state().live.frame.as_ref().unwrap().run;
     h.state_mut().settings.spec.size = 96;
     step_until(&mut h, 60, "restart at the new size", |a| {
-        a.frame.as_ref().is_some_and(|f| f.run != run && f.image.width() == 96)
+        a.live.frame.as_ref().is_some_and(|f| f.run != run && f.image.width() == 96)
     });
 
     let junk = dir.path().join("broken.jpg");
@@ -124,7 +124,7 @@ fn size_change_restarts_and_bad_images_are_reported() {
     step_until(&mut h, 30, "export failure", |a| notice_starts(a, Level::Error, "Export failed"));
     assert!(h.state().notice.as_ref().unwrap().text.contains("out.png"));
     assert!(!target.exists() && !dir.path().join("no-such-folder").exists());
-    assert!(h.state().frame.is_some());
+    assert!(h.state().live.frame.is_some());
     // ... so the user can export elsewhere.
     let elsewhere = dir.path().join("out.png");
     h.state_mut().export_to(elsewhere.clone());
@@ -137,7 +137,7 @@ fn closing_the_window_mid_run_stops_the_worker_promptly() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(launch(small_settings(dir.path()), true));
     step_until(&mut h, 60, "a few iterations", |a| iteration(a) >= 2);
-    let per_iteration = Duration::from_secs_f64(h.state().frame.as_ref().unwrap().seconds);
+    let per_iteration = Duration::from_secs_f64(h.state().live.frame.as_ref().unwrap().seconds);
     let t = Instant::now();
     eframe::App::on_exit(h.state_mut());
     assert!(!h.state().worker_alive());
@@ -150,7 +150,7 @@ fn window_renders_with_wgpu_like_the_snapshot() {
     let mut settings = small_settings(dir.path());
     settings.spec.schedule.iterations = 0; // show the initial image only: a deterministic frame
     let mut h = harness(launch(settings, true));
-    step_until(&mut h, 60, "initial frame", |a| a.frame.is_some() && a.status == Status::Stopped);
+    step_until(&mut h, 60, "initial frame", |a| a.live.frame.is_some() && a.live.status == Status::Stopped);
     h.run_steps(3);
     assert_eq!(h.state().fallback_preview_size(), None, "the wgpu preview drew it");
     h.snapshot("window_initial_frame");
@@ -186,9 +186,9 @@ fn without_wgpu_the_preview_falls_back_to_an_egui_texture() {
         common::hermetic();
         Harness::builder().with_size(egui::vec2(900.0, 600.0)).build_eframe(move |cc| App::new(cc, launch).unwrap())
     };
-    step_until(&mut h, 60, "run to finish", |a| iteration(a) == 2 && a.status == Status::Stopped);
+    step_until(&mut h, 60, "run to finish", |a| iteration(a) == 2 && a.live.status == Status::Stopped);
     h.run_steps(2);
-    assert_eq!(h.state().frame.as_ref().unwrap().image.dimensions(), (64, 48));
+    assert_eq!(h.state().live.frame.as_ref().unwrap().image.dimensions(), (64, 48));
     assert_eq!(h.state().fallback_preview_size(), Some((64, 48)), "the egui-texture fallback drew the frame");
     h.get_by_label("Export PNG…"); // the window, preview included, keeps drawing
 }
@@ -210,7 +210,7 @@ fn transparent_parts_of_a_cut_out_photo_show_the_checkerboard_in_the_preview() {
     settings.spec.content = Some(ImageRef::new(path));
     settings.spec.schedule.iterations = 0; // the initial image: the content itself
     let mut h = harness(launch(settings, true));
-    step_until(&mut h, 60, "initial frame", |a| a.frame.is_some() && a.status == Status::Stopped);
+    step_until(&mut h, 60, "initial frame", |a| a.live.frame.is_some() && a.live.status == Status::Stopped);
     h.run_steps(3);
     let shot = h.render().unwrap();
     // Only the central panel (the side panel's thumbnail is not the preview), in physical pixels.
@@ -233,7 +233,7 @@ fn opening_an_exported_png_restores_its_settings_and_asks_for_a_missing_image() 
     settings.spec.run.seed = 7;
     settings.spec.schedule.iterations = 1;
     let mut h = harness(launch(settings.clone(), true));
-    step_until(&mut h, 60, "run to finish", |a| iteration(a) == 1 && a.status == Status::Stopped);
+    step_until(&mut h, 60, "run to finish", |a| iteration(a) == 1 && a.live.status == Status::Stopped);
     let out = dir.path().join("look.png");
     h.state_mut().export_to(out.clone());
     step_until(&mut h, 30, "export", |a| notice_starts(a, Level::Info, "Exported"));
@@ -246,7 +246,7 @@ fn opening_an_exported_png_restores_its_settings_and_asks_for_a_missing_image() 
     let spec = h.state().settings.spec.clone();
     assert_eq!((spec.objective.style_weight, spec.objective.tv_weight, spec.run.seed), (321.0, 0.5, 7));
     assert!(spec.content.as_ref().unwrap().sha256.is_some(), "the images' hashes came with the settings");
-    assert!(h.state().to_locate.is_empty());
+    assert!(h.state().panels.to_locate.is_empty());
 
     // Dropping the exported PNG on the preview does the same (a PNG without settings would
     // become an image instead).
@@ -263,7 +263,7 @@ fn opening_an_exported_png_restores_its_settings_and_asks_for_a_missing_image() 
     let moved = dir.path().join("moved.png");
     std::fs::rename(&style, &moved).unwrap();
     h.state_mut().open_settings(&out);
-    step_until(&mut h, 30, "missing image named", |a| !a.to_locate.is_empty());
+    step_until(&mut h, 30, "missing image named", |a| !a.panels.to_locate.is_empty());
     let notice = h.state().notice.clone().unwrap();
     assert_eq!(notice.level, Level::Error);
     assert!(notice.text.contains("style image 1") && notice.text.contains("is missing"), "{notice}");
@@ -287,7 +287,7 @@ fn without_a_system_file_dialog_the_built_in_browser_opens() {
     let notice = h.state().notice.clone().unwrap();
     assert_eq!(notice.level, Level::Warning);
     assert!(notice.text.contains("built-in file browser"), "{notice}");
-    assert!(h.state().no_system_dialog);
+    assert!(h.state().panels.no_system_dialog);
     // The window kept drawing while the dialog was tried (nothing ran on the UI thread).
     h.run_steps(2);
     h.get_by_label("Start");
@@ -302,12 +302,12 @@ fn keeping_the_photos_colours_applies_to_the_shown_image_without_a_restart() {
     settings.spec.run.optimizer = neural_style_studio::transfer::OptimizerKind::Adam;
     settings.spec.run.lr = 0.1;
     let mut h = tall_harness(launch(settings, true));
-    step_until(&mut h, 60, "run to finish", |a| iteration(a) == 8 && a.status == Status::Stopped);
-    let run = h.state().frame.as_ref().unwrap().run;
-    let styled = h.state().frame.as_ref().unwrap().image.clone();
+    step_until(&mut h, 60, "run to finish", |a| iteration(a) == 8 && a.live.status == Status::Stopped);
+    let run = h.state().live.frame.as_ref().unwrap().run;
+    let styled = h.state().live.frame.as_ref().unwrap().image.clone();
     h.get_by_label("Luminance").click();
-    step_until(&mut h, 30, "the recoloured frame", |a| a.frame.as_ref().is_some_and(|f| f.image != styled));
-    let frame = h.state().frame.clone().unwrap();
+    step_until(&mut h, 30, "the recoloured frame", |a| a.live.frame.as_ref().is_some_and(|f| f.image != styled));
+    let frame = h.state().live.frame.clone().unwrap();
     assert_eq!((frame.run, frame.iteration), (run, 8), "the same run, not re-optimised");
     assert_eq!(frame.spec.preserve_colors, neural_style_studio::transfer::PreserveColors::Luminance);
     // Its colours are the photo's: every pixel's chroma is close to the content's.
@@ -332,9 +332,9 @@ fn a_print_goes_on_from_the_running_preview_and_cancel_returns_to_the_preview() 
     step_until(&mut h, 60, "preview frames", |a| iteration(a) >= 4);
     h.get_by_label("Render print").click();
     step_until(&mut h, 60, "the print's first stage running", |a| {
-        a.printing() && a.frame.as_ref().is_some_and(|f| f.image.width() == 128 && f.stage == 1)
+        a.printing() && a.live.frame.as_ref().is_some_and(|f| f.image.width() == 128 && f.stage == 1)
     });
-    let f = h.state().frame.clone().unwrap();
+    let f = h.state().live.frame.clone().unwrap();
     let preview_iterations = f.spec.schedule.stages[0].iterations;
     assert!(preview_iterations >= 4);
     let stages: Vec<String> = f.spec.schedule.stages.iter().map(|s| s.to_string()).collect();
@@ -345,9 +345,11 @@ fn a_print_goes_on_from_the_running_preview_and_cancel_returns_to_the_preview() 
 
     h.get_by_label("Cancel print").click();
     step_until(&mut h, 60, "back to the preview", |a| {
-        !a.printing() && a.status == Status::Stopped && a.frame.as_ref().is_some_and(|f| f.image.width() == 64)
+        !a.printing()
+            && a.live.status == Status::Stopped
+            && a.live.frame.as_ref().is_some_and(|f| f.image.width() == 64)
     });
-    let f = h.state().frame.clone().unwrap();
+    let f = h.state().live.frame.clone().unwrap();
     assert_eq!((f.spec.size, f.iteration), (64, preview_iterations), "the last finished stage, as it was");
     assert!(notice_starts(h.state(), Level::Info, "Print cancelled"));
     // The preview can be printed again.
@@ -387,9 +389,9 @@ fn pooling_and_unbounded_pixels_are_chosen_in_the_panel_and_reach_the_run() {
     h.state_mut().settings.spec.schedule.iterations = 2;
     h.get_by_label("Start").click();
     step_until(&mut h, 60, "the run's frames", |a| {
-        a.status == Status::Stopped && a.frame.as_ref().is_some_and(|f| f.iteration == 2)
+        a.live.status == Status::Stopped && a.live.frame.as_ref().is_some_and(|f| f.iteration == 2)
     });
-    let f = h.state().frame.clone().unwrap();
+    let f = h.state().live.frame.clone().unwrap();
     assert_eq!(f.spec.pooling, neural_style_studio::model::Pooling::Avg, "the run uses average pooling");
     assert!(f.spec.run.unbounded);
 }
@@ -399,7 +401,7 @@ fn a_preset_is_picked_from_the_panel_and_the_current_look_saved_as_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = tall_harness(launch(small_settings(dir.path()), false));
     let file = dir.path().join("config").join("presets.json");
-    h.state_mut().presets.path = Some(file.clone());
+    h.state_mut().panels.presets.path = Some(file.clone());
     h.run_steps(2);
     h.get_by_label("Preset").click();
     h.run_steps(2);
@@ -409,7 +411,7 @@ fn a_preset_is_picked_from_the_panel_and_the_current_look_saved_as_one() {
     assert_eq!((spec.objective.style_weight, &spec.model), (100.0, &WeightsSource::ClassicVgg19), "Bold's look");
     // Save a look of one's own.
     h.state_mut().settings.spec.objective.style_weight = 777.0;
-    h.state_mut().presets.new_name = "Mine".into();
+    h.state_mut().panels.presets.new_name = "Mine".into();
     h.run_steps(2);
     h.get_by_label("Save preset").click();
     step_until(&mut h, 30, "saved", |a| notice_starts(a, Level::Info, "Saved the preset"));
@@ -444,9 +446,9 @@ fn the_modern_look_is_one_click_and_the_run_uses_its_recipe() {
     h.state_mut().settings.spec.schedule.iterations = 3;
     h.get_by_label("Start").click();
     step_until(&mut h, 60, "the run's frames", |a| {
-        a.status == Status::Stopped && a.frame.as_ref().is_some_and(|f| f.iteration == 3)
+        a.live.status == Status::Stopped && a.live.frame.as_ref().is_some_and(|f| f.iteration == 3)
     });
-    assert_eq!(h.state().frame.as_ref().unwrap().spec.objective.look, Look::Modern);
+    assert_eq!(h.state().live.frame.as_ref().unwrap().spec.objective.look, Look::Modern);
     h.get_by_label("Classic").click();
     h.run_steps(2);
     assert_eq!(h.state().settings.spec.run.optimizer, OptimizerKind::Lbfgs, "back to the classic recipe");
@@ -465,9 +467,9 @@ fn the_classic_vgg19_is_chosen_from_the_model_menu_and_the_run_uses_it() {
     h.state_mut().settings.spec.schedule.iterations = 2;
     h.get_by_label("Start").click();
     step_until(&mut h, 60, "the run on VGG19", |a| {
-        a.status == Status::Stopped && a.frame.as_ref().is_some_and(|f| f.iteration == 2)
+        a.live.status == Status::Stopped && a.live.frame.as_ref().is_some_and(|f| f.iteration == 2)
     });
-    assert_eq!(h.state().frame.as_ref().unwrap().spec.model, WeightsSource::ClassicVgg19);
+    assert_eq!(h.state().live.frame.as_ref().unwrap().spec.model, WeightsSource::ClassicVgg19);
 }
 
 #[test]
@@ -482,9 +484,9 @@ fn a_run_can_start_from_a_chosen_picture() {
     h.state_mut().settings.spec.schedule.iterations = 0;
     h.get_by_label("Start").click();
     step_until(&mut h, 60, "the run's first image", |a| {
-        a.status == Status::Stopped && a.frame.as_ref().is_some_and(|f| f.spec.init_image.is_some())
+        a.live.status == Status::Stopped && a.live.frame.as_ref().is_some_and(|f| f.spec.init_image.is_some())
     });
-    let f = h.state().frame.clone().unwrap();
+    let f = h.state().live.frame.clone().unwrap();
     assert!(f.image.pixels().all(|p| p[0] >= 245 && p[1] <= 15), "the run starts from the picture");
 }
 
@@ -493,14 +495,14 @@ fn painting_a_mask_on_the_preview_steers_the_running_render_and_clear_removes_it
     let dir = tempfile::tempdir().unwrap();
     let mut h = tall_harness(launch(small_settings(dir.path()), true));
     step_until(&mut h, 60, "preview frames", |a| iteration(a) >= 2);
-    let run = h.state().frame.as_ref().unwrap().run;
+    let run = h.state().live.frame.as_ref().unwrap().run;
     h.get_by_label("Masks").click();
     h.run_steps(2);
     h.get_by_label("Paint masks").click();
     h.run_steps(2);
     let updates = h.state().live_updates();
     // A stroke across the left third of the picture.
-    let r = h.state().preview_rect.unwrap();
+    let r = h.state().panels.preview_rect.unwrap();
     let at = |fx: f32| egui::pos2(r.left() + fx * r.width(), r.center().y);
     h.hover_at(at(0.05));
     h.run_steps(1);
@@ -522,7 +524,7 @@ fn painting_a_mask_on_the_preview_steers_the_running_render_and_clear_removes_it
     assert_eq!(img.get_pixel(w * 4 / 5, hgt / 2)[0], 0, "the right side is untouched");
     step_until(&mut h, 60, "the worker to take the painted mask", |a| a.live_updates() > updates);
     step_until(&mut h, 60, "frames after the stroke", |a| iteration(a) >= 4);
-    assert_eq!(h.state().frame.as_ref().unwrap().run, run, "steered in place, not restarted");
+    assert_eq!(h.state().live.frame.as_ref().unwrap().run, run, "steered in place, not restarted");
 
     h.get_by_label("Clear").click();
     h.run_steps(2);
@@ -538,23 +540,23 @@ fn the_filmstrip_keeps_snapshots_to_show_compare_export_and_start_from() {
     let mut settings = small_settings(dir.path());
     settings.spec.schedule.iterations = 60;
     let mut h = tall_harness(launch(settings, true));
-    step_until(&mut h, 120, "the run to finish", |a| a.status == Status::Stopped && iteration(a) == 60);
-    let iterations: Vec<usize> = h.state().film.snapshots.iter().map(|s| s.iteration).collect();
+    step_until(&mut h, 120, "the run to finish", |a| a.live.status == Status::Stopped && iteration(a) == 60);
+    let iterations: Vec<usize> = h.state().panels.film.snapshots.iter().map(|s| s.iteration).collect();
     assert!(iterations.len() >= 3 && iterations.contains(&60), "every 25 iterations and the end: {iterations:?}");
     assert!(iterations.windows(2).all(|w| w[1] > w[0]));
-    let live = h.state().frame.as_ref().unwrap().image.clone();
+    let live = h.state().live.frame.as_ref().unwrap().image.clone();
 
     // Show the first snapshot, then compare it with the live image.
     let first = iterations[0];
-    step_until(&mut h, 30, "the snapshots written", |a| a.film.snapshots.iter().all(|s| s.spilled));
+    step_until(&mut h, 30, "the snapshots written", |a| a.panels.film.snapshots.iter().all(|s| s.spilled));
     h.get_by_label(&format!("iter {first}")).click();
-    step_until(&mut h, 30, "the snapshot shown", |a| a.film.shown().is_some());
-    let shown = h.state().film.shown().unwrap().image.clone();
+    step_until(&mut h, 30, "the snapshot shown", |a| a.panels.film.shown().is_some());
+    let shown = h.state().panels.film.shown().unwrap().image.clone();
     assert_eq!(shown.dimensions(), live.dimensions());
     assert_ne!(*shown, *live, "an earlier picture than the live one");
     h.get_by_label("Compare with live").click();
     h.run_steps(2);
-    assert!(h.state().film.compare);
+    assert!(h.state().panels.film.compare);
 
     // Export it: the full image with the settings and iteration it was made with.
     let out = dir.path().join("snapshot.png");
@@ -564,12 +566,12 @@ fn the_filmstrip_keeps_snapshots_to_show_compare_export_and_start_from() {
     assert_eq!(neural_style_studio::transfer::spec::stored::iteration_of(&out), Some(first));
 
     // Start a new run from it.
-    let runs = h.state().frame.as_ref().unwrap().run;
+    let runs = h.state().live.frame.as_ref().unwrap().run;
     h.get_by_label("Start from here").click();
-    step_until(&mut h, 60, "the new run's frames", |a| a.frame.as_ref().is_some_and(|f| f.run > runs));
+    step_until(&mut h, 60, "the new run's frames", |a| a.live.frame.as_ref().is_some_and(|f| f.run > runs));
     let spec = &h.state().settings.spec;
     assert_eq!(spec.run.init, neural_style_studio::transfer::Init::Image);
-    assert!(h.state().film.selected.is_none(), "back to the live image");
+    assert!(h.state().panels.film.selected.is_none(), "back to the live image");
 }
 
 #[test]
@@ -579,17 +581,17 @@ fn a_change_of_settings_keeps_a_snapshot_of_the_picture_before_it() {
     step_until(&mut h, 60, "frames", |a| iteration(a) >= 3);
     h.state_mut().settings.spec.objective.style_weight = 555.0;
     h.run_steps(1);
-    let snaps = &h.state().film.snapshots;
+    let snaps = &h.state().panels.film.snapshots;
     let last = snaps.last().unwrap();
     assert_eq!(last.spec.objective.style_weight, 100.0, "taken under the old settings");
     assert!(last.iteration >= 3);
     let count = snaps.len();
     step_until(&mut h, 60, "more frames", |a| iteration(a) >= last_iteration(a) + 3);
-    assert_eq!(h.state().film.snapshots.len(), count, "one snapshot per change");
+    assert_eq!(h.state().panels.film.snapshots.len(), count, "one snapshot per change");
 }
 
 fn last_iteration(app: &App) -> usize {
-    app.film.snapshots.last().map_or(0, |s| s.iteration)
+    app.panels.film.snapshots.last().map_or(0, |s| s.iteration)
 }
 
 #[test]
@@ -597,13 +599,13 @@ fn try_styles_shows_instant_looks_then_each_preset_optimised_and_a_click_loads_t
     let dir = tempfile::tempdir().unwrap();
     let mut h = tall_harness(launch(small_settings(dir.path()), false));
     // Small cells keep the test quick; the app's are 160 px x 60 iterations.
-    h.state_mut().try_styles_cells = (64, 12);
+    h.state_mut().panels.try_styles_cells = (64, 12);
     h.get_by_label("Try styles…").click();
     h.run_steps(2);
-    let t = h.state().try_styles.as_ref().expect("the sheet is planned");
+    let t = h.state().panels.try_styles.as_ref().expect("the sheet is planned");
     assert_eq!((t.plan.rows.len(), t.plan.cols.len()), (1, 4), "one style's instant look at four strengths");
     step_until(&mut h, 60, "every instant cell", |a| {
-        a.try_styles.as_ref().is_some_and(|t| t.rendered() == 4 && t.progress.is_none())
+        a.panels.try_styles.as_ref().is_some_and(|t| t.rendered() == 4 && t.progress.is_none())
     });
     h.get_by_label("style / Strength 50%").click();
     h.run_steps(2);
@@ -612,10 +614,10 @@ fn try_styles_shows_instant_looks_then_each_preset_optimised_and_a_click_loads_t
 
     h.get_by_label("Optimised cells").click();
     h.run_steps(2);
-    let t = h.state().try_styles.as_ref().expect("the sheet is planned");
+    let t = h.state().panels.try_styles.as_ref().expect("the sheet is planned");
     assert_eq!((t.plan.rows.len(), t.plan.cols.len()), (1, 6), "one style x the six built-in presets");
     step_until(&mut h, 240, "every cell", |a| {
-        a.try_styles.as_ref().is_some_and(|t| t.rendered() == 6 && t.progress.is_none())
+        a.panels.try_styles.as_ref().is_some_and(|t| t.rendered() == 6 && t.progress.is_none())
     });
     let bold = "style / Bold";
     h.get_by_label(bold).click();
@@ -645,11 +647,11 @@ fn a_device_the_build_lacks_fails_with_its_name_and_the_cpu_is_offered() {
     // As stored settings from a machine with a GPU would ask.
     h.state_mut().settings.spec.device = DeviceChoice::Cuda(0);
     h.get_by_label("Start").click();
-    step_until(&mut h, 60, "the failure", |a| matches!(a.status, Status::Failed(_)));
+    step_until(&mut h, 60, "the failure", |a| matches!(a.live.status, Status::Failed(_)));
     assert!(notice_starts(h.state(), Level::Error, "invalid setting: cuda:0 is not available"));
     h.get_by_label("Use the CPU").click();
-    step_until(&mut h, 60, "the render on the CPU", |a| a.status == Status::Stopped && iteration(a) == 3);
-    assert_eq!(h.state().frame.as_ref().unwrap().spec.device, DeviceChoice::Cpu);
+    step_until(&mut h, 60, "the render on the CPU", |a| a.live.status == Status::Stopped && iteration(a) == 3);
+    assert_eq!(h.state().live.frame.as_ref().unwrap().spec.device, DeviceChoice::Cpu);
 }
 
 #[test]
@@ -665,9 +667,9 @@ fn after_three_faults_the_app_pauses_on_the_last_good_picture_and_resumes_once_s
     h.state_mut().settings.spec.objective.style_weight = 1e300;
     let mut seen = std::collections::HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while h.state().status != Status::Paused {
+    while h.state().live.status != Status::Paused {
         assert!(Instant::now() < deadline, "never paused; notice {:?}", h.state().notice);
-        if let Some(f) = &h.state().frame {
+        if let Some(f) = &h.state().live.frame {
             seen.insert(f.iteration, f.image.clone());
         }
         h.step();
@@ -677,7 +679,7 @@ fn after_three_faults_the_app_pauses_on_the_last_good_picture_and_resumes_once_s
     let app = h.state();
     assert!(notice_starts(app, Level::Warning, ""), "{:?}", app.notice);
     assert!(app.notice.as_ref().unwrap().text.contains("Paused on the last good image"), "{:?}", app.notice);
-    let paused = app.frame.clone().unwrap();
+    let paused = app.live.frame.clone().unwrap();
     let shown = seen.get(&paused.iteration).expect("the picture paused on was shown before the faults");
     assert_eq!(*paused.image, **shown, "the last good picture, not a broken one");
     // Steered back to a sane weight, Resume carries on from it.
@@ -685,7 +687,7 @@ fn after_three_faults_the_app_pauses_on_the_last_good_picture_and_resumes_once_s
     h.run_steps(2);
     h.get_by_label("Resume").click();
     step_until(&mut h, 60, "iterations after resuming", |a| {
-        a.status == Status::Running && iteration(a) > paused.iteration + 1
+        a.live.status == Status::Running && iteration(a) > paused.iteration + 1
     });
-    assert_eq!(h.state().frame.as_ref().unwrap().run, paused.run, "the same run, not a restart");
+    assert_eq!(h.state().live.frame.as_ref().unwrap().run, paused.run, "the same run, not a restart");
 }

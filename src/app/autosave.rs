@@ -132,15 +132,19 @@ pub fn find(dir: &Path, own: Option<&Path>) -> Option<Box<Recovered>> {
 impl App {
     /// Looks for an earlier session's unsaved render (in the background).
     pub(super) fn look_for_autosave(&mut self) {
-        let Some(dir) = self.autosave.dir.clone() else { return };
-        let own = self.autosave.file.clone();
-        self.tasks.spawn("autosave", move || find(&dir, own.as_deref()), |app, _, found| app.autosave.offer = found);
+        let Some(dir) = self.panels.autosave.dir.clone() else { return };
+        let own = self.panels.autosave.file.clone();
+        self.tasks.spawn(
+            "autosave",
+            move || find(&dir, own.as_deref()),
+            |app, _, found| app.panels.autosave.offer = found,
+        );
     }
 
     /// Writes the newest frame when it changed and [`EVERY`] has passed (in the background).
     pub(super) fn autosave_tick(&mut self) {
-        let a = &mut self.autosave;
-        let (Some(file), Some(frame)) = (&a.file, &self.frame) else { return };
+        let a = &mut self.panels.autosave;
+        let (Some(file), Some(frame)) = (&a.file, &self.live.frame) else { return };
         let due = a.closing.is_some() || a.last.is_none_or(|t| t.elapsed() >= a.interval);
         if a.in_flight || !due || a.saved == Some(key(frame)) || frame.run == RESTORED_RUN {
             return;
@@ -167,11 +171,11 @@ impl App {
 
     /// An autosave finished (in this long): a failure is said once, and the app goes on.
     pub(super) fn autosaved(&mut self, result: Result<Duration, String>) {
-        self.autosave.in_flight = false;
+        self.panels.autosave.in_flight = false;
         match result {
-            Ok(took) => self.autosave.interval = EVERY.max(took * SHARE),
-            Err(e) if !self.autosave.warned => {
-                self.autosave.warned = true;
+            Ok(took) => self.panels.autosave.interval = EVERY.max(took * SHARE),
+            Err(e) if !self.panels.autosave.warned => {
+                self.panels.autosave.warned = true;
                 self.notice =
                     Some(Notice::warning(format!("Autosave is not working ({e}); export to keep your work.")));
             }
@@ -182,21 +186,22 @@ impl App {
     /// The newest frame is being exported; once that succeeds ([`App::export_done`]) a clean
     /// exit need not keep the autosave.
     pub(super) fn exporting(&mut self) {
-        self.autosave.exporting = self.frame.as_ref().map(key);
+        self.panels.autosave.exporting = self.live.frame.as_ref().map(key);
     }
 
     /// An export finished: if it succeeded, its frame is safe.
     pub(super) fn export_done(&mut self, ok: bool) {
-        let frame = self.autosave.exporting.take();
+        let frame = self.panels.autosave.exporting.take();
         if ok {
-            self.autosave.exported = frame;
+            self.panels.autosave.exported = frame;
         }
     }
 
     /// Whether the newest frame is neither autosaved (or being saved) nor exported.
     fn unsaved(&self) -> bool {
-        let a = &self.autosave;
-        a.file.is_some() && self.frame.as_ref().is_some_and(|f| a.exported != Some(key(f)) && a.saved != Some(key(f)))
+        let a = &self.panels.autosave;
+        a.file.is_some()
+            && self.live.frame.as_ref().is_some_and(|f| a.exported != Some(key(f)) && a.saved != Some(key(f)))
     }
 
     /// The window's close button: while the newest render is unsaved, the window stays open
@@ -206,22 +211,22 @@ impl App {
         // The iteration under way when the close was asked for is waited for (it pauses
         // after it), unless it takes longer than this: then what was written is kept.
         const ITERATION_WAIT: Duration = Duration::from_secs(5);
-        let waiting = self.autosave.file.is_some()
-            && (self.unsaved() || self.autosave.in_flight || self.status == Status::Running);
-        match self.autosave.closing {
+        let waiting = self.panels.autosave.file.is_some()
+            && (self.unsaved() || self.panels.autosave.in_flight || self.live.status == Status::Running);
+        match self.panels.autosave.closing {
             None if waiting && ctx.input(|i| i.viewport().close_requested()) => {
                 ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
-                self.autosave.closing = Some(Instant::now());
+                self.panels.autosave.closing = Some(Instant::now());
                 // The picture stops changing while it is written.
-                self.worker.send(Command::Pause);
+                self.live.worker.send(Command::Pause);
                 self.notice = Some(Notice::info("Saving the render before closing…"));
                 self.autosave_tick();
             }
             // Written (or the write failed, and said so), and the run paused.
             Some(since)
-                if !self.autosave.in_flight
+                if !self.panels.autosave.in_flight
                     && !self.unsaved()
-                    && (self.status != Status::Running || since.elapsed() > ITERATION_WAIT) =>
+                    && (self.live.status != Status::Running || since.elapsed() > ITERATION_WAIT) =>
             {
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }
@@ -233,9 +238,9 @@ impl App {
     /// otherwise it is written now, to be offered at the next start (only when the app ends
     /// without its close button, which has it written on a task first: see [`App::close_ui`]).
     pub(super) fn autosave_on_exit(&mut self) {
-        let a = &self.autosave;
+        let a = &self.panels.autosave;
         let Some(file) = &a.file else { return };
-        match &self.frame {
+        match &self.live.frame {
             Some(frame) if a.exported != Some(key(frame)) => {
                 if a.saved != Some(key(frame)) {
                     if let Ok(text) = frame.spec.png_text(frame.iteration) {
@@ -258,10 +263,10 @@ impl App {
     /// set to start from that image, so Start carries on from it. Its file becomes this
     /// session's autosave.
     pub fn restore_autosave(&mut self) {
-        let Some(r) = self.autosave.offer.take() else { return };
+        let Some(r) = self.panels.autosave.offer.take() else { return };
         let r = *r;
         let mut spec = r.stored.spec;
-        if let Some(own) = self.autosave.file.clone() {
+        if let Some(own) = self.panels.autosave.file.clone() {
             // The restored picture stays on disk as this session's file until it is exported:
             // moved there on a task thread (no file I/O on the UI thread).
             spec.init_image = Some(crate::transfer::ImageRef::new(&own));
@@ -274,14 +279,14 @@ impl App {
             );
         }
         let image = Arc::new(r.image);
-        self.versions += 1;
-        self.result = Some(Versioned { image: image.clone(), version: self.versions });
-        self.content_img = Some(Versioned { image: image.clone(), version: self.versions });
+        self.live.versions += 1;
+        self.live.result = Some(Versioned { image: image.clone(), version: self.live.versions });
+        self.live.content_img = Some(Versioned { image: image.clone(), version: self.live.versions });
         self.settings.spec = spec.clone();
-        self.frame = Some(Frame {
+        self.live.frame = Some(Frame {
             run: RESTORED_RUN,
             image,
-            content: self.content_img.as_ref().map(|c| c.image.clone()).unwrap_or_default(),
+            content: self.live.content_img.as_ref().map(|c| c.image.clone()).unwrap_or_default(),
             iteration: r.iteration,
             total: r.iteration,
             stage: spec.stages().len().saturating_sub(1),
@@ -291,7 +296,7 @@ impl App {
             seconds: 0.0,
             spec: Arc::new(spec),
         });
-        self.autosave.saved = self.frame.as_ref().map(key);
+        self.panels.autosave.saved = self.live.frame.as_ref().map(key);
         self.notice = Some(Notice::info(format!(
             "Restored the render of {} ({} iterations). Export it, or press Start to carry on from it.",
             ago(r.modified),
@@ -304,7 +309,7 @@ impl App {
     pub(super) fn adopted(&mut self, result: Result<(), (PathBuf, String)>) {
         let Err((from, why)) = result else { return };
         let spec = &mut self.settings.spec;
-        if spec.init_image.as_ref().map(|i| &i.path) == self.autosave.file.as_ref() {
+        if spec.init_image.as_ref().map(|i| &i.path) == self.panels.autosave.file.as_ref() {
             spec.init_image = Some(crate::transfer::ImageRef::new(&from));
         }
         self.notice = Some(Notice::warning(format!("The restored render stays in {}: {why}", from.display())));
@@ -312,7 +317,7 @@ impl App {
 
     /// Forgets the offered render and removes its file.
     pub fn discard_autosave(&mut self) {
-        if let Some(r) = self.autosave.offer.take() {
+        if let Some(r) = self.panels.autosave.offer.take() {
             self.tasks.spawn(
                 "autosave",
                 move || std::fs::remove_file(&r.path).map_err(|e| e.to_string()),
@@ -327,7 +332,7 @@ impl App {
 
     /// The offer of an earlier session's render, above the preview.
     pub(super) fn restore_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(r) = &self.autosave.offer else { return };
+        let Some(r) = &self.panels.autosave.offer else { return };
         let text = format!("An unsaved render from {} was recovered ({} iterations).", ago(r.modified), r.iteration);
         let mut choice = None;
         ui.horizontal_wrapped(|ui| {

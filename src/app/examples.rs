@@ -75,7 +75,7 @@ impl App {
     /// Whether the example pairs are offered: nothing is loaded and there is a folder for them.
     pub fn examples_offered(&self) -> bool {
         let spec = &self.settings.spec;
-        self.examples.dir.is_some() && spec.content.is_none() && spec.styles.is_empty()
+        self.panels.examples.dir.is_some() && spec.content.is_none() && spec.styles.is_empty()
     }
 
     /// The empty preview: what to do first, and the example pairs when they are offered.
@@ -86,8 +86,8 @@ impl App {
             if !self.examples_offered() {
                 return;
             }
-            if !self.examples.asked {
-                self.examples.asked = true;
+            if !self.panels.examples.asked {
+                self.panels.examples.asked = true;
                 self.tasks.example_thumbs();
             }
             ui.add_space(16.0);
@@ -112,14 +112,14 @@ impl App {
 
     /// One pair: its two pictures and its name; true when clicked.
     fn pair_ui(&self, ui: &mut egui::Ui, pair: Pair) -> bool {
-        let busy = self.examples.unpacking.is_some();
+        let busy = self.panels.examples.unpacking.is_some();
         let credits = format!("{}\n{}", pair.content.credit, pair.style.credit);
         ui.group(|ui| {
             ui.vertical(|ui| {
                 let mut clicked = false;
                 ui.horizontal(|ui| {
                     for example in [pair.content, pair.style] {
-                        match self.examples.thumbs.get(example.file) {
+                        match self.panels.examples.thumbs.get(example.file) {
                             Some(tex) => {
                                 // Each picture centred in a square slot, so every card has the same size.
                                 let image = egui::Image::new(tex).max_size(egui::vec2(THUMB_HEIGHT, THUMB_HEIGHT));
@@ -142,8 +142,8 @@ impl App {
 
     /// Unpacks `pair`'s pictures; the render starts when they are on disk.
     fn choose_example(&mut self, pair: Pair) {
-        let Some(dir) = self.examples.dir.clone() else { return };
-        self.examples.unpacking = Some(pair);
+        let Some(dir) = self.panels.examples.dir.clone() else { return };
+        self.panels.examples.unpacking = Some(pair);
         self.tasks.unpack_pair(dir, pair);
     }
 
@@ -152,13 +152,13 @@ impl App {
         for (file, img) in thumbs {
             let tex =
                 ctx.load_texture(format!("example-{file}"), super::preview::to_color_image(&img), Default::default());
-            self.examples.thumbs.insert(file, tex);
+            self.panels.examples.thumbs.insert(file, tex);
         }
     }
 
     /// The chosen pair is on disk (or could not be written): load it and start.
     pub(super) fn example_unpacked(&mut self, result: Result<(PathBuf, PathBuf), String>) {
-        let Some(pair) = self.examples.unpacking.take() else { return };
+        let Some(pair) = self.panels.examples.unpacking.take() else { return };
         let (content, style) = match result {
             Ok(paths) => paths,
             Err(e) => {
@@ -169,7 +169,7 @@ impl App {
         let spec = &mut self.settings.spec;
         spec.content = Some(ImageRef::new(&content));
         spec.set_styles(&[style]);
-        self.to_locate.clear();
+        self.panels.to_locate.clear();
         self.start();
         if self.notice.is_none() {
             let credits = format!("{}; {}", pair.content.credit, pair.style.credit);

@@ -34,7 +34,7 @@ impl App {
     /// Exports the newest frame to `path` as PNG, with its settings, on a background thread;
     /// the result shows up as a notice.
     pub fn export_to(&mut self, path: PathBuf) {
-        let Some(frame) = &self.frame else {
+        let Some(frame) = &self.live.frame else {
             self.notice = Some(Notice::error("Nothing to export yet."));
             return;
         };
@@ -47,11 +47,11 @@ impl App {
     /// browser when the system has none (or the artist prefers it).
     pub(super) fn pick(&mut self, purpose: Purpose) {
         let nothing = match purpose {
-            Purpose::Export => self.frame.is_none(),
+            Purpose::Export => self.live.frame.is_none(),
             Purpose::ExportSnapshot => self.selected_snapshot_file().is_none(),
             _ => false,
         };
-        if self.dialog_open || self.browser.is_some() || nothing {
+        if self.panels.dialog_open || self.panels.browser.is_some() || nothing {
             return;
         }
         let dir = match purpose {
@@ -65,10 +65,10 @@ impl App {
             }
             _ => None,
         };
-        if self.settings.builtin_browser || self.no_system_dialog {
-            self.browser = Some(Browser::open(purpose, dir.as_deref(), name));
+        if self.settings.builtin_browser || self.panels.no_system_dialog {
+            self.panels.browser = Some(Browser::open(purpose, dir.as_deref(), name));
         } else {
-            self.dialog_open = true;
+            self.panels.dialog_open = true;
             self.tasks.pick(purpose, dir, name);
         }
     }
@@ -81,14 +81,14 @@ impl App {
             .as_ref()
             .and_then(|c| c.path.file_stem())
             .map_or("stylised".into(), |s| s.to_string_lossy().into_owned());
-        format!("{stem}-styled-{}.png", self.frame.as_ref().map_or(0, |f| f.iteration))
+        format!("{stem}-styled-{}.png", self.live.frame.as_ref().map_or(0, |f| f.iteration))
     }
 
     /// Shows the in-app browser when it is open and acts on the choice.
     pub(super) fn browser_ui(&mut self, ctx: &egui::Context) {
-        let Some(browser) = &mut self.browser else { return };
+        let Some(browser) = &mut self.panels.browser else { return };
         if let Some((purpose, path)) = browser.show(ctx) {
-            self.browser = None;
+            self.panels.browser = None;
             if let Some(path) = path {
                 self.chosen(purpose, path);
             }
@@ -105,11 +105,11 @@ impl App {
     /// A file dialog closed with `path` (or none); `shown` is false when it answered too fast to
     /// have been shown, and the in-app browser takes over.
     pub(super) fn picked(&mut self, purpose: Purpose, path: Option<PathBuf>, shown: bool) {
-        self.dialog_open = false;
+        self.panels.dialog_open = false;
         match path {
             Some(path) => self.chosen(purpose, path),
             None if !shown => {
-                self.no_system_dialog = true;
+                self.panels.no_system_dialog = true;
                 self.notice = Some(Notice::warning(
                     "No system file dialog answered (no desktop portal or zenity): using the built-in file browser.",
                 ));
@@ -137,7 +137,7 @@ impl App {
                     (None, Some(w)) => Notice::warning(format!("Loaded {}; {w}.", file_name(&path))),
                     (None, None) => Notice::info(format!("Loaded the settings of {}.", file_name(&path))),
                 });
-                self.to_locate = faults;
+                self.panels.to_locate = faults;
             }
             (Err(e), None) => self.notice = Some(Notice::error(e)),
         }
@@ -185,7 +185,7 @@ impl App {
                 if purpose.is_some() {
                     self.notice = Some(Notice::error(e));
                 }
-                self.thumbs.entry(path).or_insert(None);
+                self.panels.thumbs.entry(path).or_insert(None);
                 return;
             }
         };
@@ -194,14 +194,14 @@ impl App {
             super::preview::to_color_image(&thumb),
             egui::TextureOptions::LINEAR,
         );
-        self.thumbs.insert(path.clone(), Some(tex));
+        self.panels.thumbs.insert(path.clone(), Some(tex));
         let Some(purpose) = purpose else { return };
         self.settings.open_dir = path.parent().map(Path::to_path_buf);
         let spec = &mut self.settings.spec;
         match purpose {
             Purpose::Content => {
                 spec.content = Some(ImageRef::new(&path));
-                self.to_locate.retain(|(i, _)| i.is_some());
+                self.panels.to_locate.retain(|(i, _)| i.is_some());
             }
             Purpose::AddStyle => spec.add_style(&path),
             Purpose::InitImage => {
@@ -210,7 +210,7 @@ impl App {
             }
             Purpose::ReplaceStyle(i) if i < spec.styles.len() => {
                 spec.styles[i] = ImageRef::new(&path);
-                self.to_locate.retain(|(j, _)| *j != Some(i));
+                self.panels.to_locate.retain(|(j, _)| *j != Some(i));
             }
             _ => {}
         }
@@ -224,9 +224,9 @@ impl App {
         for file in files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()) {
             let on = |r: Option<egui::Rect>| pos.zip(r).is_some_and(|(p, r)| r.contains(p));
             let ext = file.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-            if on(self.style_rect) {
+            if on(self.panels.style_rect) {
                 self.add_style(&file);
-            } else if on(self.content_rect) {
+            } else if on(self.panels.content_rect) {
                 self.set_content(&file);
             } else if ext.as_deref() == Some("json") {
                 self.open_settings(&file);

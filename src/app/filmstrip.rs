@@ -91,30 +91,30 @@ impl App {
     /// Snapshots the current frame before the settings change: once per change (a slider held
     /// down is one change), called when a change is sent or a run restarts.
     pub(super) fn before_change(&mut self, pointer_down: bool) {
-        if !self.film.change_open {
-            self.film.changing = true;
+        if !self.panels.film.change_open {
+            self.panels.film.changing = true;
             self.capture();
-            self.film.changing = false;
+            self.panels.film.changing = false;
         }
-        self.film.change_open = pointer_down;
+        self.panels.film.change_open = pointer_down;
     }
 
     /// The file of the selected snapshot, once written.
     pub(super) fn selected_snapshot_file(&self) -> Option<PathBuf> {
-        let id = self.film.selected?;
-        self.film.snapshots.iter().find(|s| s.id == id && s.spilled).map(|s| s.path.clone())
+        let id = self.panels.film.selected?;
+        self.panels.film.snapshots.iter().find(|s| s.id == id && s.spilled).map(|s| s.path.clone())
     }
 
     /// Captures the newest frame when the filmstrip wants it (after each poll of the worker, and
     /// before a change of settings).
     pub(super) fn capture(&mut self) {
-        let Some(frame) = &self.frame else { return };
+        let Some(frame) = &self.live.frame else { return };
         let finished = frame.iteration >= frame.total;
-        if frame.run == u64::MAX || !self.film.wants(frame, finished) {
+        if frame.run == u64::MAX || !self.panels.film.wants(frame, finished) {
             return;
         }
-        let Some(dir) = self.film.dir.as_ref().map(|d| d.path().to_path_buf()) else { return };
-        let f = &mut self.film;
+        let Some(dir) = self.panels.film.dir.as_ref().map(|d| d.path().to_path_buf()) else { return };
+        let f = &mut self.panels.film;
         f.last = Some((frame.run, frame.iteration));
         f.changing = false;
         let id = f.next_id;
@@ -153,7 +153,7 @@ impl App {
 
     /// A snapshot's thumbnail is made and its file written (or not: it stays a thumbnail only).
     fn snapshot_spilled(&mut self, ctx: &egui::Context, id: u64, thumb: RgbaImage, result: Result<(), String>) {
-        if let Some(s) = self.film.snapshots.iter_mut().find(|s| s.id == id) {
+        if let Some(s) = self.panels.film.snapshots.iter_mut().find(|s| s.id == id) {
             s.spilled = result.is_ok();
             let image = super::preview::to_color_image(&thumb);
             s.thumb = Some(ctx.load_texture(format!("snapshot-{id}"), image, Default::default()));
@@ -164,8 +164,8 @@ impl App {
     fn snapshot_loaded(&mut self, id: u64, image: Result<RgbaImage, String>) {
         match image {
             Ok(image) => {
-                self.versions += 1;
-                self.film.shown = Some((id, Versioned { image: Arc::new(image), version: self.versions }));
+                self.live.versions += 1;
+                self.panels.film.shown = Some((id, Versioned { image: Arc::new(image), version: self.live.versions }));
             }
             Err(e) => self.notice = Some(Notice::error(format!("The snapshot cannot be read: {e}"))),
         }
@@ -173,11 +173,11 @@ impl App {
 
     /// Shows snapshot `id` instead of the live image (its full image loads in the background).
     pub fn select_snapshot(&mut self, id: u64) {
-        self.film.selected = Some(id);
-        if self.film.shown.as_ref().is_some_and(|(s, _)| *s == id) {
+        self.panels.film.selected = Some(id);
+        if self.panels.film.shown.as_ref().is_some_and(|(s, _)| *s == id) {
             return;
         }
-        let Some(s) = self.film.snapshots.iter().find(|s| s.id == id && s.spilled) else { return };
+        let Some(s) = self.panels.film.snapshots.iter().find(|s| s.id == id && s.spilled) else { return };
         let path = s.path.clone();
         self.tasks.spawn(
             "snapshot",
@@ -204,25 +204,25 @@ impl App {
 
     /// Sets up a new run from the selected snapshot: its settings, starting from its image.
     fn start_from_snapshot(&mut self, id: u64) {
-        let Some(s) = self.film.snapshots.iter().find(|s| s.id == id) else { return };
+        let Some(s) = self.panels.film.snapshots.iter().find(|s| s.id == id) else { return };
         let mut spec = (*s.spec).clone();
         spec.init_image = Some(ImageRef::new(&s.path));
         spec.run.init = Init::Image;
         self.settings.spec = spec;
-        self.film.selected = None;
+        self.panels.film.selected = None;
         self.start();
     }
 
     /// The filmstrip under the preview, and what can be done with the selected snapshot.
     pub(super) fn filmstrip_ui(&mut self, ui: &mut Ui) {
-        if self.film.snapshots.is_empty() {
+        if self.panels.film.snapshots.is_empty() {
             return;
         }
         let mut clicked = None;
         egui::ScrollArea::horizontal().id_salt("filmstrip").stick_to_right(true).show(ui, |ui| {
             ui.horizontal(|ui| {
-                for s in &self.film.snapshots {
-                    let selected = self.film.selected == Some(s.id);
+                for s in &self.panels.film.snapshots {
+                    let selected = self.panels.film.selected == Some(s.id);
                     let text = egui::RichText::new(format!("iter {}", s.iteration)).small();
                     let button = match &s.thumb {
                         Some(thumb) => {
@@ -240,21 +240,21 @@ impl App {
             });
         });
         if let Some(id) = clicked {
-            if self.film.selected == Some(id) {
-                self.film.selected = None;
+            if self.panels.film.selected == Some(id) {
+                self.panels.film.selected = None;
             } else {
                 self.select_snapshot(id);
             }
         }
-        let Some(id) = self.film.selected else { return };
-        let Some(s) = self.film.snapshots.iter().find(|s| s.id == id) else { return };
+        let Some(id) = self.panels.film.selected else { return };
+        let Some(s) = self.panels.film.snapshots.iter().find(|s| s.id == id) else { return };
         let (iteration, spilled) = (s.iteration, s.spilled);
         ui.horizontal_wrapped(|ui| {
             ui.label(format!("Snapshot at iteration {iteration}"));
             if ui.button("Back to live").clicked() {
-                self.film.selected = None;
+                self.panels.film.selected = None;
             }
-            ui.checkbox(&mut self.film.compare, "Compare with live")
+            ui.checkbox(&mut self.panels.film.compare, "Compare with live")
                 .on_hover_text("The snapshot on the left of the divider, the live image on the right");
             if ui.add_enabled(spilled, egui::Button::new("Export snapshot…")).clicked() {
                 self.actions.push(super::Action::Pick(super::tasks::Purpose::ExportSnapshot));

@@ -282,8 +282,8 @@ fn overlay_image(layers: &[(usize, &GrayImage)]) -> egui::ColorImage {
 /// unpainted rest does.
 pub(super) fn masks_ui(app: &mut App, ui: &mut Ui) {
     let n = app.settings.spec.styles.len();
-    let picture = app.content_img.as_ref().map(|c| c.image.dimensions());
-    let e = &mut app.masks;
+    let picture = app.live.content_img.as_ref().map(|c| c.image.dimensions());
+    let e = &mut app.panels.masks;
     let masks = &mut app.settings.spec.objective.masks;
     e.layer = e.layer.min(n.saturating_sub(1));
     ui.horizontal(|ui| {

@@ -15,10 +15,10 @@ mod presets;
 pub mod preview;
 mod print;
 pub mod settings;
+mod state;
 pub mod tasks;
 mod trystyles;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -27,9 +27,9 @@ pub use settings::Settings;
 
 use crate::notice::Notice;
 use crate::transfer::RenderSpec;
-use crate::worker::{Command, Frame, LossPoint, Status, Worker};
+use crate::worker::{Command, Status, Worker};
 use preview::Versioned;
-use tasks::{Browser, Purpose, Tasks};
+use tasks::{Purpose, Tasks};
 
 /// How the app is launched (from its command line).
 #[derive(Debug, Clone, Default)]
@@ -83,63 +83,20 @@ pub enum Action {
     TryStyles,
 }
 
-/// The application state.
+/// The application state: what the artist set (persisted between sessions), the render under
+/// way, and the panels' own state; with the message shown, the background tasks, and the
+/// actions the panels asked for this frame.
 pub struct App {
-    /// What the user set.
+    /// What the user set (persisted).
     pub settings: Settings,
-    worker: Worker,
-    /// The newest frame shown.
-    pub frame: Option<Frame>,
-    result: Option<Versioned>,
-    content_img: Option<Versioned>,
-    versions: u64,
-    /// Loss points of the current run.
-    pub history: Vec<LossPoint>,
-    /// The worker's status at the last frame.
-    pub status: Status,
-    /// The spec of the current run (to tell restarts from in-place changes).
-    run_spec: Option<RenderSpec>,
-    started: Option<Instant>,
-    finished: Option<Duration>,
-    view: preview::View,
-    /// Panel thumbnails; `None` while decoding or for a file that cannot be read.
-    thumbs: HashMap<PathBuf, Option<egui::TextureHandle>>,
-    fallback_texture: Option<(egui::TextureHandle, u64)>,
+    /// The render under way.
+    pub live: state::Live,
+    /// The panels' own state.
+    pub panels: state::Panels,
     /// The last message for the user.
     pub notice: Option<Notice>,
     tasks: Tasks,
-    /// The in-app file browser, when open.
-    browser: Option<Browser>,
-    /// A system file dialog is open.
-    dialog_open: bool,
-    /// Whether the system's file dialogs failed to appear this session.
-    pub no_system_dialog: bool,
-    /// Images named by opened settings that are missing or changed: (style index or None for
-    /// the content, why), for the artist to locate.
-    pub to_locate: Vec<(Option<usize>, String)>,
     actions: Vec<Action>,
-    content_rect: Option<egui::Rect>,
-    style_rect: Option<egui::Rect>,
-    /// The artist's presets.
-    pub presets: presets::Presets,
-    /// The mask brush and its layers.
-    pub masks: masks::MaskEditor,
-    /// Where the preview drew the picture in the last frame (screen points).
-    pub preview_rect: Option<egui::Rect>,
-    /// Saving the current render in the background, and offering back an unsaved one.
-    pub autosave: autosave::Autosave,
-    /// Snapshots of the render (history).
-    pub film: filmstrip::Filmstrip,
-    /// The "Try styles" contact sheet, once asked for.
-    pub try_styles: Option<trystyles::TryStyles>,
-    /// Long side and iterations of its cells.
-    pub try_styles_cells: (u32, usize),
-    /// The models on offer and a fetch in progress.
-    pub models: model::Models,
-    /// The built-in example pairs offered while nothing is loaded.
-    pub examples: examples::Offer,
-    /// The instant look last asked for.
-    instant: instant::InstantState,
 }
 
 impl App {
@@ -148,47 +105,21 @@ impl App {
     pub fn new(cc: &eframe::CreationContext<'_>, launch: Launch) -> std::io::Result<Self> {
         preview::init(cc);
         let remembered: Option<Settings> = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY));
+        let panels = state::Panels::new(&launch);
         let settings = launch.settings.or(remembered).unwrap_or_default();
         let ctx = cc.egui_ctx.clone();
         let worker = Worker::spawn(move || ctx.request_repaint())?;
         let mut app = App {
             settings,
-            worker,
-            frame: None,
-            result: None,
-            content_img: None,
-            versions: 0,
-            history: Vec::new(),
-            status: Status::Idle,
-            run_spec: None,
-            started: None,
-            finished: None,
-            view: preview::View::default(),
-            thumbs: HashMap::new(),
-            fallback_texture: None,
+            live: state::Live::new(worker),
+            panels,
             notice: None,
             tasks: Tasks::new(cc.egui_ctx.clone()),
-            browser: None,
-            dialog_open: false,
-            no_system_dialog: false,
-            to_locate: Vec::new(),
             actions: Vec::new(),
-            content_rect: None,
-            style_rect: None,
-            presets: presets::Presets::new(),
-            masks: masks::MaskEditor::default(),
-            preview_rect: None,
-            autosave: autosave::Autosave::new(launch.autosave.clone()),
-            film: filmstrip::Filmstrip::new(),
-            try_styles: None,
-            try_styles_cells: (trystyles::CELL, trystyles::ITERATIONS),
-            models: model::Models::default(),
-            examples: examples::Offer::new(launch.examples.clone()),
-            instant: instant::InstantState::default(),
         };
         app.check_models();
         app.look_for_autosave();
-        if let Some(path) = app.presets.path.clone() {
+        if let Some(path) = app.panels.presets.path.clone() {
             app.tasks.load_presets(path);
         }
         if launch.start {
@@ -211,28 +142,28 @@ impl App {
             return;
         }
         self.before_change(false);
-        self.worker.send(Command::Start(Box::new(self.settings.spec.clone())));
-        self.run_spec = Some(self.settings.spec.clone());
-        self.history.clear();
-        self.started = Some(Instant::now());
-        self.finished = None;
+        self.live.worker.send(Command::Start(Box::new(self.settings.spec.clone())));
+        self.live.run_spec = Some(self.settings.spec.clone());
+        self.live.history.clear();
+        self.live.started = Some(Instant::now());
+        self.live.finished = None;
         self.notice = None;
-        self.status = Status::Preparing;
+        self.live.status = Status::Preparing;
     }
 
     /// Whether a print is being rendered (from the moment it is asked for until it ends).
     pub fn printing(&self) -> bool {
-        self.worker.printing()
+        self.live.worker.printing()
     }
 
     /// How many in-place updates the worker has applied.
     pub fn live_updates(&self) -> u64 {
-        self.worker.live_updates()
+        self.live.worker.live_updates()
     }
 
     /// Whether the worker thread is still running (false once the window has closed).
     pub fn worker_alive(&self) -> bool {
-        self.worker.is_alive()
+        self.live.worker.is_alive()
     }
 
     /// Background tasks (dialogs, decoding, exports) not yet finished.
@@ -242,13 +173,13 @@ impl App {
 
     /// Whether the in-app file browser is open.
     pub fn browser_open(&self) -> bool {
-        self.browser.is_some()
+        self.panels.browser.is_some()
     }
 
     /// The size of the frame the egui-texture fallback preview last drew, if it drew one (the
     /// wgpu preview leaves it `None`).
     pub fn fallback_preview_size(&self) -> Option<(u32, u32)> {
-        self.fallback_texture.as_ref().map(|(t, _)| {
+        self.panels.fallback_texture.as_ref().map(|(t, _)| {
             let [w, h] = t.size();
             (w as u32, h as u32)
         })
@@ -256,65 +187,68 @@ impl App {
 
     /// Time since the run started (frozen when it stopped).
     pub fn elapsed(&self) -> Duration {
-        self.finished.or_else(|| self.started.map(|s| s.elapsed())).unwrap_or_default()
+        self.live.finished.or_else(|| self.live.started.map(|s| s.elapsed())).unwrap_or_default()
     }
 
     /// The panel thumbnail of `path`, decoded in the background on first request.
     fn thumbnail(&mut self, path: &Path) -> Option<egui::TextureHandle> {
-        if !self.thumbs.contains_key(path) {
-            self.thumbs.insert(path.to_path_buf(), None);
+        if !self.panels.thumbs.contains_key(path) {
+            self.panels.thumbs.insert(path.to_path_buf(), None);
             self.tasks.decode(path, None);
         }
-        self.thumbs.get(path).cloned().flatten()
+        self.panels.thumbs.get(path).cloned().flatten()
     }
 
     /// Pulls the worker's newest frame, history and status (never blocks on compute).
     fn poll_worker(&mut self) {
-        if let Some(frame) = self.worker.take_frame() {
-            self.instant.in_flight = false;
-            let new_run = self.frame.as_ref().is_none_or(|f| f.run != frame.run);
-            self.versions += 1;
-            self.result = Some(Versioned { image: frame.image.clone(), version: self.versions });
-            let resized = self.content_img.as_ref().is_some_and(|c| c.image.dimensions() != frame.content.dimensions());
-            if new_run || resized || self.content_img.is_none() {
-                self.content_img = Some(Versioned { image: frame.content.clone(), version: self.versions });
+        if let Some(frame) = self.live.worker.take_frame() {
+            self.live.instant.in_flight = false;
+            let new_run = self.live.frame.as_ref().is_none_or(|f| f.run != frame.run);
+            self.live.versions += 1;
+            self.live.result = Some(Versioned { image: frame.image.clone(), version: self.live.versions });
+            let resized =
+                self.live.content_img.as_ref().is_some_and(|c| c.image.dimensions() != frame.content.dimensions());
+            if new_run || resized || self.live.content_img.is_none() {
+                self.live.content_img = Some(Versioned { image: frame.content.clone(), version: self.live.versions });
                 if new_run {
-                    self.history.retain(|p| p.run == frame.run);
+                    self.live.history.retain(|p| p.run == frame.run);
                 }
             }
             if new_run {
-                self.started = Some(Instant::now());
-                self.finished = None;
+                self.live.started = Some(Instant::now());
+                self.live.finished = None;
             }
-            self.frame = Some(frame);
+            self.live.frame = Some(frame);
         }
-        let run = self.frame.as_ref().map(|f| f.run);
-        self.history.extend(self.worker.take_history().into_iter().filter(|p| Some(p.run) == run || run.is_none()));
-        if let Some(notice) = self.worker.take_notice() {
-            self.instant.in_flight = false;
+        let run = self.live.frame.as_ref().map(|f| f.run);
+        self.live
+            .history
+            .extend(self.live.worker.take_history().into_iter().filter(|p| Some(p.run) == run || run.is_none()));
+        if let Some(notice) = self.live.worker.take_notice() {
+            self.live.instant.in_flight = false;
             self.notice = Some(notice);
         }
-        let status = self.worker.status();
-        if status != self.status {
-            if self.status == Status::Preparing {
+        let status = self.live.worker.status();
+        if status != self.live.status {
+            if self.live.status == Status::Preparing {
                 // Optimisation time counts from the end of loading and targets.
-                self.started = Some(Instant::now());
+                self.live.started = Some(Instant::now());
             }
-            if matches!(status, Status::Stopped | Status::Failed(_)) && self.finished.is_none() {
-                self.finished = Some(self.elapsed());
+            if matches!(status, Status::Stopped | Status::Failed(_)) && self.live.finished.is_none() {
+                self.live.finished = Some(self.elapsed());
             }
             if let Status::Failed(msg) = &status {
                 self.notice = Some(Notice::error(msg.clone()));
             }
-            self.status = status;
+            self.live.status = status;
         }
     }
 
     /// Sends the spec shown to the worker, which takes in place what a run can (see
     /// `Job::update`), or restarts when anything else changed.
     fn steer(&mut self, ctx: &egui::Context) {
-        let active = matches!(self.status, Status::Running | Status::Paused | Status::Preparing);
-        let (Some(run), spec) = (&self.run_spec, &self.settings.spec) else { return };
+        let active = matches!(self.live.status, Status::Running | Status::Paused | Status::Preparing);
+        let (Some(run), spec) = (&self.live.run_spec, &self.settings.spec) else { return };
         if *run == *spec {
             return;
         }
@@ -323,7 +257,7 @@ impl App {
         let target = if !active {
             // A finished or stopped render takes only the post-processed colours, at once.
             RenderSpec { preserve_colors: spec.preserve_colors, ..run.clone() }
-        } else if restart && !self.worker.printing() {
+        } else if restart && !self.live.worker.printing() {
             // Restart once the user lets go of the slider, not on every drag step.
             if spec.validate().is_ok() && !dragging {
                 self.start();
@@ -341,35 +275,35 @@ impl App {
         if run.objective != target.objective {
             self.before_change(dragging);
         } else if !dragging {
-            self.film.change_open = false;
+            self.panels.film.change_open = false;
         }
-        self.worker.send(Command::Update(Box::new(target.clone())));
-        self.run_spec = Some(target);
+        self.live.worker.send(Command::Update(Box::new(target.clone())));
+        self.live.run_spec = Some(target);
     }
 
     fn apply(&mut self, action: Action) {
         match action {
             Action::Start => self.start(),
             Action::Pause => {
-                self.worker.send(Command::Pause);
+                self.live.worker.send(Command::Pause);
             }
             Action::Resume => {
-                self.worker.send(Command::Resume);
+                self.live.worker.send(Command::Resume);
             }
             Action::Stop => {
-                self.worker.send(Command::Stop);
+                self.live.worker.send(Command::Stop);
             }
             Action::Print(size) => {
-                self.worker.send(Command::Print(size));
-                self.finished = None;
+                self.live.worker.send(Command::Print(size));
+                self.live.finished = None;
                 self.notice = None;
             }
             Action::CancelPrint => {
-                self.worker.send(Command::CancelPrint);
+                self.live.worker.send(Command::CancelPrint);
             }
             Action::Reset => {
                 self.settings.reset_render();
-                self.view = preview::View::default();
+                self.panels.view = preview::View::default();
             }
             Action::Pick(purpose) => self.pick(purpose),
             Action::SavePreset(name) => self.save_preset(name),
@@ -393,7 +327,7 @@ impl eframe::App for App {
             self.actions.push(Action::Pick(Purpose::Settings));
         }
         egui::Panel::bottom("status").show(ui, |ui| panels::status_bar(self, ui));
-        if !self.film.snapshots.is_empty() {
+        if !self.panels.film.snapshots.is_empty() {
             egui::Panel::bottom("filmstrip").show(ui, |ui| self.filmstrip_ui(ui));
         }
         egui::Panel::left("controls").resizable(true).default_size(300.0).show(ui, |ui| panels::side_panel(self, ui));
@@ -401,42 +335,43 @@ impl eframe::App for App {
             self.restore_ui(ui);
             egui::CollapsingHeader::new("Loss curves").default_open(true).show(ui, |ui| panels::loss_plot(self, ui));
             ui.horizontal(|ui| {
-                let mut split = self.view.split.is_some();
+                let mut split = self.panels.view.split.is_some();
                 if ui.checkbox(&mut split, "Before/after").changed() {
-                    self.view.split = split.then_some(0.5);
+                    self.panels.view.split = split.then_some(0.5);
                 }
                 if ui.button("Fit").clicked() {
-                    self.view.fit();
+                    self.panels.view.fit();
                 }
                 let ppp = ui.ctx().pixels_per_point();
                 if ui.button("100%").on_hover_text("One picture pixel per screen pixel").clicked() {
-                    self.view.actual_pixels(ppp);
+                    self.panels.view.actual_pixels(ppp);
                 }
-                if let Some(p) = self.view.percent(ppp) {
+                if let Some(p) = self.panels.view.percent(ppp) {
                     ui.weak(format!("{p:.0}%"));
                 }
             });
             // A selected snapshot shows alone, or as the "before" beside the live image.
-            let (shown, beside) = match (self.film.shown(), self.film.compare) {
-                (Some(snap), false) => (Some(snap), self.content_img.as_ref()),
-                (Some(snap), true) => (self.result.as_ref(), Some(snap)),
-                (None, _) => (self.result.as_ref(), self.content_img.as_ref()),
+            let (shown, beside) = match (self.panels.film.shown(), self.panels.film.compare) {
+                (Some(snap), false) => (Some(snap), self.live.content_img.as_ref()),
+                (Some(snap), true) => (self.live.result.as_ref(), Some(snap)),
+                (None, _) => (self.live.result.as_ref(), self.live.content_img.as_ref()),
             };
-            if self.film.shown().is_some() && self.film.compare && self.view.split.is_none() {
-                self.view.split = Some(0.5);
+            if self.panels.film.shown().is_some() && self.panels.film.compare && self.panels.view.split.is_none() {
+                self.panels.view.split = Some(0.5);
             }
             match (shown, beside) {
                 (Some(r), Some(c)) => {
-                    let painting = self.masks.painting;
-                    let (response, img) = preview::show(ui, &mut self.view, r, c, &mut self.fallback_texture, painting);
+                    let painting = self.panels.masks.painting;
+                    let (response, img) =
+                        preview::show(ui, &mut self.panels.view, r, c, &mut self.panels.fallback_texture, painting);
                     let picture = r.image.dimensions();
-                    self.masks.preview_ui(ui, &response, img, &mut self.settings.spec.objective.masks, picture);
-                    self.preview_rect = Some(img);
+                    self.panels.masks.preview_ui(ui, &response, img, &mut self.settings.spec.objective.masks, picture);
+                    self.panels.preview_rect = Some(img);
                 }
                 _ => self.empty_preview_ui(ui),
             }
         });
-        if let Some(mask) = self.masks.painted.take() {
+        if let Some(mask) = self.panels.masks.painted.take() {
             // Encoded off the UI thread now, so that saving the settings later encodes nothing;
             // should this fail, saving encodes it and says why.
             self.tasks.spawn("mask", move || mask.encoded().is_ok(), |_, _, _| {});
@@ -457,7 +392,7 @@ impl eframe::App for App {
     }
 
     fn on_exit(&mut self) {
-        self.worker.shutdown(Duration::from_secs(1));
+        self.live.worker.shutdown(Duration::from_secs(1));
         self.autosave_on_exit();
     }
 }

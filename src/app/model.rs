@@ -43,13 +43,13 @@ impl App {
         self.tasks.spawn(
             "model",
             || matches!(hub::cached(hub::VGG19_REPO), Ok(Some(_))),
-            |app, _, cached| app.models.vgg19_cached = Some(cached),
+            |app, _, cached| app.panels.models.vgg19_cached = Some(cached),
         );
     }
 
     /// Fetches VGG19 in the background; the picker shows the progress and a Cancel button.
     pub fn fetch_vgg19(&mut self) {
-        if self.models.fetching.is_some() {
+        if self.panels.models.fetching.is_some() {
             return;
         }
         let fetch = Fetch {
@@ -59,7 +59,7 @@ impl App {
         };
         let (done, total, cancel) = (fetch.done.clone(), fetch.total.clone(), fetch.cancel.clone());
         let wake = self.tasks.ctx().clone();
-        self.models.fetching = Some(fetch);
+        self.panels.models.fetching = Some(fetch);
         self.tasks.spawn(
             "model",
             move || {
@@ -77,10 +77,10 @@ impl App {
 
     /// A fetch ended: VGG19 is chosen, or the message says why not (VGG16 stays).
     pub(super) fn model_fetched(&mut self, result: Result<(), String>) {
-        let cancelled = self.models.fetching.take().is_some_and(|f| f.cancel.load(Ordering::Relaxed));
+        let cancelled = self.panels.models.fetching.take().is_some_and(|f| f.cancel.load(Ordering::Relaxed));
         match result {
             Ok(()) => {
-                self.models.vgg19_cached = Some(true);
+                self.panels.models.vgg19_cached = Some(true);
                 self.settings.spec.model = WeightsSource::Vgg19;
                 self.notice = Some(Notice::info("VGG19 is ready."));
             }
@@ -121,7 +121,7 @@ impl App {
     pub(super) fn cpu_fallback_ui(&mut self, ui: &mut Ui) {
         use crate::model::DeviceChoice;
         let gpu = matches!(self.settings.spec.device, DeviceChoice::Cuda(_) | DeviceChoice::Metal);
-        if gpu && matches!(self.status, crate::worker::Status::Failed(_)) && ui.button("Use the CPU").clicked() {
+        if gpu && matches!(self.live.status, crate::worker::Status::Failed(_)) && ui.button("Use the CPU").clicked() {
             self.settings.spec.device = DeviceChoice::Cpu;
             self.actions.push(super::Action::Start);
         }
@@ -137,13 +137,13 @@ impl App {
                 format!("File: {}", p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))
             }
         };
-        let vgg19 = match self.models.vgg19_cached {
+        let vgg19 = match self.panels.models.vgg19_cached {
             Some(true) => "VGG19".to_string(),
             _ if !hub::CAN_DOWNLOAD => "VGG19 (this build cannot download it)".to_string(),
             _ => format!("VGG19 (download, {} MB)", hub::VGG19_BYTES / 1_000_000),
         };
         let mut choice = None;
-        ui.add_enabled_ui(!self.models.fetching(), |ui| {
+        ui.add_enabled_ui(!self.panels.models.fetching(), |ui| {
             egui::ComboBox::from_label("Model").selected_text(current).show_ui(ui, |ui| {
                 if ui
                     .selectable_label(self.settings.spec.model == WeightsSource::Embedded, "VGG16 (built in)")
@@ -156,7 +156,7 @@ impl App {
                 if ui.selectable_label(classic, CLASSIC).on_hover_text(hover).clicked() {
                     choice = Some(WeightsSource::ClassicVgg19);
                 }
-                let enabled = hub::CAN_DOWNLOAD || self.models.vgg19_cached == Some(true);
+                let enabled = hub::CAN_DOWNLOAD || self.panels.models.vgg19_cached == Some(true);
                 let vgg19_on = self.settings.spec.model == WeightsSource::Vgg19;
                 if ui.add_enabled(enabled, egui::Button::selectable(vgg19_on, vgg19)).clicked() {
                     choice = Some(WeightsSource::Vgg19);
@@ -164,11 +164,11 @@ impl App {
             });
         });
         match choice {
-            Some(WeightsSource::Vgg19) if self.models.vgg19_cached != Some(true) => self.fetch_vgg19(),
+            Some(WeightsSource::Vgg19) if self.panels.models.vgg19_cached != Some(true) => self.fetch_vgg19(),
             Some(source) => self.settings.spec.model = source,
             None => {}
         }
-        if let Some(f) = &self.models.fetching {
+        if let Some(f) = &self.panels.models.fetching {
             let (done, total) = (f.done.load(Ordering::Relaxed), f.total.load(Ordering::Relaxed).max(1));
             ui.horizontal(|ui| {
                 let text = format!("VGG19: {} of {} MB", done / 1_000_000, total / 1_000_000);

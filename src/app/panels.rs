@@ -26,7 +26,7 @@ pub fn side_panel(app: &mut App, ui: &mut Ui) {
         ui.heading("Content");
         let content = app.settings.spec.content.as_ref().map(|c| c.path.clone());
         let r = image_slot(app, ui, content);
-        app.content_rect = Some(r.rect);
+        app.panels.content_rect = Some(r.rect);
         ui.separator();
         ui.heading("Style");
         styles_section(app, ui);
@@ -49,7 +49,7 @@ fn settings_row(app: &mut App, ui: &mut Ui) {
         ui.checkbox(&mut app.settings.builtin_browser, "Built-in file browser")
             .on_hover_text("Pick files inside the app instead of the system's dialog");
     });
-    for (slot, why) in app.to_locate.clone() {
+    for (slot, why) in app.panels.to_locate.clone() {
         ui.horizontal_wrapped(|ui| {
             ui.label(egui::RichText::new(why).color(ui.visuals().warn_fg_color).small());
             let purpose = slot.map_or(Purpose::Content, Purpose::ReplaceStyle);
@@ -139,7 +139,8 @@ fn styles_section(app: &mut App, ui: &mut Ui) {
             app.actions.push(Action::TryStyles);
         }
     });
-    app.style_rect = Some(egui::Rect::from_min_max(top, ui.cursor().min + egui::vec2(ui.available_width(), 0.0)));
+    app.panels.style_rect =
+        Some(egui::Rect::from_min_max(top, ui.cursor().min + egui::vec2(ui.available_width(), 0.0)));
 }
 
 fn weights_section(app: &mut App, ui: &mut Ui) {
@@ -257,7 +258,7 @@ fn optimiser_section(app: &mut App, ui: &mut Ui) {
 }
 
 fn run_controls(app: &mut App, ui: &mut Ui) {
-    let status = app.status.clone();
+    let status = app.live.status.clone();
     ui.horizontal_wrapped(|ui| {
         if ui.button("Start").clicked() {
             app.actions.push(Action::Start);
@@ -279,7 +280,7 @@ fn run_controls(app: &mut App, ui: &mut Ui) {
             app.actions.push(Action::Reset);
         }
     });
-    if ui.add_enabled(app.frame.is_some(), egui::Button::new("Export PNG…")).on_hover_text("Ctrl+S").clicked() {
+    if ui.add_enabled(app.live.frame.is_some(), egui::Button::new("Export PNG…")).on_hover_text("Ctrl+S").clicked() {
         app.actions.push(Action::Pick(Purpose::Export));
     }
     if let Some(notice) = &app.notice {
@@ -296,14 +297,14 @@ fn run_controls(app: &mut App, ui: &mut Ui) {
 /// Bottom status bar.
 pub fn status_bar(app: &App, ui: &mut Ui) {
     ui.horizontal(|ui| {
-        let device = match (&app.frame, app.settings.spec.device) {
+        let device = match (&app.live.frame, app.settings.spec.device) {
             (Some(f), _) => f.device.to_string(),
             (None, crate::model::DeviceChoice::Auto) if !cfg!(any(feature = "cuda", feature = "metal")) => "CPU".into(),
             (None, choice) => choice.to_string(),
         };
         ui.label(format!("Device: {device}"));
         ui.separator();
-        let state = match &app.status {
+        let state = match &app.live.status {
             Status::Idle => "Idle".to_string(),
             Status::Preparing => "Preparing…".to_string(),
             Status::Running => "Running".to_string(),
@@ -312,11 +313,11 @@ pub fn status_bar(app: &App, ui: &mut Ui) {
             Status::Failed(_) => "Error".to_string(),
         };
         ui.label(state);
-        if let Some(f) = app.frame.as_ref().filter(|f| f.spec.method == crate::transfer::Method::Instant) {
+        if let Some(f) = app.live.frame.as_ref().filter(|f| f.spec.method == crate::transfer::Method::Instant) {
             ui.separator();
             let (w, h) = f.image.dimensions();
             ui.label(format!("Instant look, {w}x{h}, painted in {:.2} s: Start refines it", f.seconds));
-        } else if let Some(f) = &app.frame {
+        } else if let Some(f) = &app.live.frame {
             ui.separator();
             let stages = f.spec.stages();
             if stages.len() > 1 {
@@ -328,7 +329,7 @@ pub fn status_bar(app: &App, ui: &mut Ui) {
             if f.seconds > 0.0 {
                 ui.separator();
                 ui.label(format!("{:.2} it/s", 1.0 / f.seconds));
-                if app.status == Status::Running {
+                if app.live.status == Status::Running {
                     let left = crate::transfer::seconds_left(&stages, f.iteration, f.seconds).round() as u64;
                     ui.separator();
                     ui.label(format!("about {}:{:02} left", left / 60, left % 60));
@@ -348,7 +349,8 @@ pub fn status_bar(app: &App, ui: &mut Ui) {
 /// Loss curves against iteration, log scale.
 pub fn loss_plot(app: &App, ui: &mut Ui) {
     let series = |f: &dyn Fn(&crate::transfer::Losses) -> f64| -> PlotPoints {
-        app.history
+        app.live
+            .history
             .iter()
             .filter_map(|p| {
                 let v = f(&p.losses);
@@ -356,7 +358,7 @@ pub fn loss_plot(app: &App, ui: &mut Ui) {
             })
             .collect()
     };
-    if app.history.is_empty() {
+    if app.live.history.is_empty() {
         ui.add_sized(
             [ui.available_width(), 140.0],
             egui::Label::new(egui::RichText::new("Loss curves appear once a run iterates.").weak()),

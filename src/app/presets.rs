@@ -45,7 +45,7 @@ impl Presets {
 
 /// The preset picker and "Save preset" row.
 pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
-    let all = &app.presets.all;
+    let all = &app.panels.presets.all;
     let spec = &mut app.settings.spec;
     // The spec's look once per frame, compared with every preset.
     let look = SpecLook::of(spec);
@@ -77,10 +77,10 @@ pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
         });
     });
     ui.horizontal(|ui| {
-        let name = &mut app.presets.new_name;
+        let name = &mut app.panels.presets.new_name;
         let field = egui::TextEdit::singleline(name).hint_text("Name").desired_width(120.0);
         ui.add(field).on_hover_text("Name for the current look");
-        let ready = !name.trim().is_empty() && app.presets.path.is_some();
+        let ready = !name.trim().is_empty() && app.panels.presets.path.is_some();
         if ui.add_enabled(ready, egui::Button::new("Save preset")).clicked() {
             app.actions.push(Action::SavePreset(name.trim().to_string()));
         }
@@ -90,9 +90,9 @@ pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
 impl App {
     /// Saves the current look as the artist's preset `name` (replacing one of that name).
     pub(super) fn save_preset(&mut self, name: String) {
-        let Some(path) = self.presets.path.clone() else { return };
+        let Some(path) = self.panels.presets.path.clone() else { return };
         let mut list: Vec<Preset> =
-            self.presets.user.iter().filter(|p| !p.name.eq_ignore_ascii_case(&name)).cloned().collect();
+            self.panels.presets.user.iter().filter(|p| !p.name.eq_ignore_ascii_case(&name)).cloned().collect();
         list.push(Preset::of(&name, "Saved by you", &self.settings.spec));
         self.tasks.save_presets(path, list, name);
     }
@@ -101,9 +101,9 @@ impl App {
     pub(super) fn presets_done(&mut self, done: std::result::Result<(Vec<Preset>, Option<String>), String>) {
         match done {
             Ok((list, saved)) => {
-                self.presets.set_user(list);
+                self.panels.presets.set_user(list);
                 if let Some(name) = saved {
-                    self.presets.new_name.clear();
+                    self.panels.presets.new_name.clear();
                     self.notice = Some(Notice::info(format!("Saved the preset \"{name}\".")));
                 }
             }

@@ -12,7 +12,7 @@ use crate::worker::Status;
 pub(super) fn print_ui(app: &mut App, ui: &mut Ui) {
     use crate::transfer::{seconds_left, spec::MAX_SIZE, work_done};
     ui.heading("Print");
-    let Some(f) = &app.frame else {
+    let Some(f) = &app.live.frame else {
         ui.weak("Start a preview, then render it large here.");
         return;
     };
@@ -42,7 +42,7 @@ pub(super) fn print_ui(app: &mut App, ui: &mut Ui) {
     let size = &mut app.settings.print_size;
     ui.add(slider(size, smallest..=largest).step_by(32.0).text("Print size (px)"));
     ui.weak(format!("Up to {largest} px fits in the free memory"));
-    let ready = matches!(app.status, Status::Running | Status::Paused | Status::Stopped);
+    let ready = matches!(app.live.status, Status::Running | Status::Paused | Status::Stopped);
     let hover = "Continue this picture at the print size: larger stages from the current image, same settings";
     if ui.add_enabled(ready, egui::Button::new("Render print")).on_hover_text(hover).clicked() {
         app.actions.push(Action::Print((*size).clamp(smallest, largest)));

@@ -47,9 +47,9 @@ impl App {
             return;
         };
         let styles: Vec<_> = spec.styles.iter().map(|s| s.path.clone()).collect();
-        let presets = self.presets.offered().to_vec();
-        let (size, iterations) = self.try_styles_cells;
-        let optimised = self.try_styles.as_ref().is_some_and(|t| t.optimised);
+        let presets = self.panels.presets.offered().to_vec();
+        let (size, iterations) = self.panels.try_styles_cells;
+        let optimised = self.panels.try_styles.as_ref().is_some_and(|t| t.optimised);
         let plan = if optimised {
             styles_by_presets(spec, &content, &styles, &presets, size, iterations)
         } else {
@@ -58,14 +58,14 @@ impl App {
         match plan {
             Ok(plan) => {
                 let total = plan.iterations();
-                self.try_styles = Some(TryStyles {
+                self.panels.try_styles = Some(TryStyles {
                     cells: vec![None; plan.cells.len()],
                     plan: plan.clone(),
                     progress: Some((0, total)),
                     open: true,
                     optimised,
                 });
-                self.worker.send(Command::Sheet(Box::new(plan)));
+                self.live.worker.send(Command::Sheet(Box::new(plan)));
             }
             Err(e) => self.notice = Some(Notice::error(e.to_string())),
         }
@@ -73,19 +73,19 @@ impl App {
 
     /// Takes the worker's finished cells and progress.
     pub(super) fn poll_sheet(&mut self) {
-        let Some(t) = &mut self.try_styles else { return };
-        for (i, picture) in self.worker.take_sheet_cells() {
+        let Some(t) = &mut self.panels.try_styles else { return };
+        for (i, picture) in self.live.worker.take_sheet_cells() {
             if let Some(slot) = t.cells.get_mut(i) {
                 let image = super::preview::to_color_image(&picture);
                 *slot = Some(self.tasks.ctx().load_texture(format!("sheet-{i}"), image, Default::default()));
             }
         }
-        t.progress = self.worker.sheet_progress();
+        t.progress = self.live.worker.sheet_progress();
     }
 
     /// Loads cell `i`'s look: its style and preset, keeping the photo, size and schedule.
     fn load_cell(&mut self, i: usize) {
-        let Some(t) = &self.try_styles else { return };
+        let Some(t) = &self.panels.try_styles else { return };
         let Some(cell) = t.plan.cells.get(i) else { return };
         let label = format!("{} / {}", t.plan.rows[cell.row], t.plan.cols[cell.col]);
         let keep = &self.settings.spec;
@@ -102,7 +102,7 @@ impl App {
 
     /// The "Try styles" window: progress, the grid with its labels, Cancel.
     pub(super) fn try_styles_ui(&mut self, ctx: &egui::Context) {
-        let Some(t) = &mut self.try_styles else { return };
+        let Some(t) = &mut self.panels.try_styles else { return };
         let mut open = t.open;
         let mut clicked = None;
         let mut cancel = false;
@@ -129,7 +129,7 @@ impl App {
         });
         t.open = open;
         if cancel || (!open && t.progress.is_some()) {
-            self.worker.send(Command::CancelSheet);
+            self.live.worker.send(Command::CancelSheet);
         }
         if let Some(i) = clicked {
             self.load_cell(i);

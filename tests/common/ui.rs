@@ -33,7 +33,7 @@ pub fn step_until(h: &mut Harness<'static, App>, secs: u64, what: &str, done: im
         assert!(
             Instant::now() < deadline,
             "timed out waiting for {what}; status {:?}, notice {:?}",
-            h.state().status,
+            h.state().live.status,
             h.state().notice
         );
         h.step();

@@ -1,0 +1,117 @@
+//! The app's state apart from the artist's settings: the render under way ([`Live`]) and the
+//! panels' own state ([`Panels`]).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::preview::{self, Versioned};
+use super::tasks::Browser;
+use super::{autosave, examples, filmstrip, instant, masks, model, presets, trystyles, Launch};
+use crate::transfer::RenderSpec;
+use crate::worker::{Frame, LossPoint, Status, Worker};
+
+/// The render under way: the worker, what it last showed, and how it is going.
+pub struct Live {
+    pub(super) worker: Worker,
+    /// The newest frame shown.
+    pub frame: Option<Frame>,
+    /// The picture shown and the content beside it, as textures are made from them.
+    pub(super) result: Option<Versioned>,
+    pub(super) content_img: Option<Versioned>,
+    /// Counts the pictures shown, so that a texture is remade only for a new one.
+    pub(super) versions: u64,
+    /// Loss points of the current run.
+    pub history: Vec<LossPoint>,
+    /// The worker's status at the last frame.
+    pub status: Status,
+    /// The spec of the current run (to tell restarts from in-place changes).
+    pub(super) run_spec: Option<RenderSpec>,
+    pub(super) started: Option<Instant>,
+    pub(super) finished: Option<Duration>,
+    /// The instant look last asked for.
+    pub(super) instant: instant::InstantState,
+}
+
+impl Live {
+    /// Nothing rendered yet, on `worker`.
+    pub(super) fn new(worker: Worker) -> Self {
+        Live {
+            worker,
+            frame: None,
+            result: None,
+            content_img: None,
+            versions: 0,
+            history: Vec::new(),
+            status: Status::Idle,
+            run_spec: None,
+            started: None,
+            finished: None,
+            instant: instant::InstantState::default(),
+        }
+    }
+}
+
+/// What the panels keep between frames.
+pub struct Panels {
+    pub(super) view: preview::View,
+    /// Panel thumbnails; `None` while decoding or for a file that cannot be read.
+    pub(super) thumbs: HashMap<PathBuf, Option<egui::TextureHandle>>,
+    pub(super) fallback_texture: Option<(egui::TextureHandle, u64)>,
+    /// The in-app file browser, when open.
+    pub(super) browser: Option<Browser>,
+    /// A system file dialog is open.
+    pub(super) dialog_open: bool,
+    /// Whether the system's file dialogs failed to appear this session.
+    pub no_system_dialog: bool,
+    /// Images named by opened settings that are missing or changed: (style index or None for
+    /// the content, why), for the artist to locate.
+    pub to_locate: Vec<(Option<usize>, String)>,
+    /// Where the content and style slots were drawn (for dropped files).
+    pub(super) content_rect: Option<egui::Rect>,
+    pub(super) style_rect: Option<egui::Rect>,
+    /// Where the preview drew the picture in the last frame (screen points).
+    pub preview_rect: Option<egui::Rect>,
+    /// The artist's presets.
+    pub presets: presets::Presets,
+    /// The mask brush and its layers.
+    pub masks: masks::MaskEditor,
+    /// Saving the current render in the background, and offering back an unsaved one.
+    pub autosave: autosave::Autosave,
+    /// Snapshots of the render (history).
+    pub film: filmstrip::Filmstrip,
+    /// The "Try styles" contact sheet, once asked for.
+    pub try_styles: Option<trystyles::TryStyles>,
+    /// Long side and iterations of its cells.
+    pub try_styles_cells: (u32, usize),
+    /// The models on offer and a fetch in progress.
+    pub models: model::Models,
+    /// The built-in example pairs offered while nothing is loaded.
+    pub examples: examples::Offer,
+}
+
+impl Panels {
+    /// The panels as a window opens, with the folders `launch` names.
+    pub(super) fn new(launch: &Launch) -> Self {
+        Panels {
+            view: preview::View::default(),
+            thumbs: HashMap::new(),
+            fallback_texture: None,
+            browser: None,
+            dialog_open: false,
+            no_system_dialog: false,
+            to_locate: Vec::new(),
+            content_rect: None,
+            style_rect: None,
+            preview_rect: None,
+            presets: presets::Presets::new(),
+            masks: masks::MaskEditor::default(),
+            autosave: autosave::Autosave::new(launch.autosave.clone()),
+            film: filmstrip::Filmstrip::new(),
+            try_styles: None,
+            try_styles_cells: (trystyles::CELL, trystyles::ITERATIONS),
+            models: model::Models::default(),
+            examples: examples::Offer::new(launch.examples.clone()),
+        }
+    }
+}
