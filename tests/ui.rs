@@ -280,10 +280,25 @@ fn without_a_system_file_dialog_the_built_in_browser_opens() {
     // No desktop portal or zenity answers here (as on minimal window managers): the system
     // dialog returns at once with nothing, and the app says so and opens its own browser.
     let dir = tempfile::tempdir().unwrap();
-    let mut h = harness(launch(small_settings(dir.path()), false));
+    let mut settings = small_settings(dir.path());
+    std::fs::write(dir.path().join("notes.txt"), "not a picture").unwrap();
+    std::fs::copy(dir.path().join("content.png"), dir.path().join("holiday.png")).unwrap();
+    std::fs::create_dir(dir.path().join("paintings")).unwrap();
+    settings.open_dir = Some(dir.path().to_path_buf());
+    let mut h = harness(launch(settings, false));
     h.run_steps(2);
     h.get_by_label("Choose content…").click();
     step_until(&mut h, 20, "the fallback browser", App::browser_open);
+    // The folder is listed on a thread of its own and shown when the listing arrives: its
+    // pictures and folders, not its other files.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.query_by_label_contains("holiday.png").is_none() {
+        assert!(Instant::now() < deadline, "the folder's pictures never showed");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(h.query_by_label_contains("paintings").is_some());
+    assert!(h.query_by_label_contains("notes.txt").is_none());
     let notice = h.state().notice.clone().unwrap();
     assert_eq!(notice.level, Level::Warning);
     assert!(notice.text.contains("built-in file browser"), "{notice}");

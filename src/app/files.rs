@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::tasks::{Browser, OpenedSettings, Purpose};
+use super::browser::Browser;
+use super::tasks::{OpenedSettings, Purpose};
 use super::App;
 use crate::notice::Notice;
 use crate::transfer::ImageRef;
@@ -66,7 +67,7 @@ impl App {
             _ => None,
         };
         if self.settings.builtin_browser || self.panels.no_system_dialog {
-            self.panels.browser = Some(Browser::open(purpose, dir.as_deref(), name));
+            self.panels.browser = Some(Browser::open(purpose, dir.as_deref(), name, self.tasks.ctx().clone()));
         } else {
             self.panels.dialog_open = true;
             self.tasks.pick(purpose, dir, name);

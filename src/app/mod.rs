@@ -3,6 +3,7 @@
 //! on the worker, and file dialogs, decoding and exports on short-lived threads ([`tasks`]).
 
 mod autosave;
+mod browser;
 mod examples;
 mod files;
 mod filmstrip;

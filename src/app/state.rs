@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::browser::Browser;
 use super::preview::{self, Versioned};
-use super::tasks::Browser;
 use super::{autosave, examples, filmstrip, instant, masks, model, presets, trystyles, Launch};
 use crate::transfer::RenderSpec;
 use crate::worker::{Frame, LossPoint, Status, Worker};

@@ -54,7 +54,7 @@ impl Purpose {
     }
 
     /// Whether the browser lists `path` for this purpose.
-    fn accepts(self, path: &Path) -> bool {
+    pub(super) fn accepts(self, path: &Path) -> bool {
         let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
         ext.is_some_and(|e| self.extensions().contains(&e.as_str()))
     }
@@ -242,41 +242,5 @@ impl Tasks {
             move || save_user_presets(&path, &presets).map(|()| presets).map_err(|e| e.to_string()),
             move |app, _, result| app.presets_done(result.map(|list| (list, Some(name)))),
         );
-    }
-}
-
-/// The in-app file browser, used when the system has no file dialog (or the artist prefers it).
-pub struct Browser {
-    dialog: egui_file::FileDialog,
-    purpose: Purpose,
-}
-
-impl Browser {
-    /// Opens the browser for `purpose` in `dir`.
-    pub fn open(purpose: Purpose, dir: Option<&Path>, file_name: Option<String>) -> Self {
-        let mut dialog = match purpose {
-            Purpose::Export | Purpose::ExportSnapshot => egui_file::FileDialog::save_file(),
-            _ => egui_file::FileDialog::open_file(),
-        }
-        .title(purpose.title())
-        .id(egui::Id::unique("nss-file-browser"))
-        .show_files_filter(Box::new(move |path: &Path| purpose.accepts(path)));
-        if let Some(dir) = dir {
-            dialog = dialog.initial_path(dir);
-        }
-        if let Some(name) = file_name {
-            dialog = dialog.default_filename(name);
-        }
-        dialog.open();
-        Browser { dialog, purpose }
-    }
-
-    /// Shows the browser; returns `Some(path or None)` once the artist chose or cancelled.
-    pub fn show(&mut self, ctx: &egui::Context) -> Option<(Purpose, Option<PathBuf>)> {
-        match self.dialog.show(ctx).state() {
-            egui_file::State::Open => None,
-            egui_file::State::Selected => Some((self.purpose, self.dialog.path().map(Path::to_path_buf))),
-            egui_file::State::Cancelled | egui_file::State::Closed => Some((self.purpose, None)),
-        }
     }
 }
