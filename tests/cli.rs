@@ -273,6 +273,23 @@ fn repeated_numerical_faults_keep_the_last_finite_image_and_exit_nonzero() {
     let img = image::open(&out).unwrap().to_rgb8();
     let distinct: std::collections::HashSet<_> = img.pixels().map(|p| p.0).collect();
     assert!(distinct.len() > 20, "a real image was kept, not NaN garbage");
+    // No step succeeded: what was kept is the start itself, pixel for pixel.
+    let start = dir.path().join("start.png");
+    let o = run(&[
+        "render",
+        "--content",
+        s(&content),
+        "--style",
+        s(&style),
+        "--size",
+        "48",
+        "--iters",
+        "0",
+        "--out",
+        s(&start),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(img, image::open(&start).unwrap().to_rgb8(), "the last finite image, exactly");
 }
 
 #[test]
@@ -754,4 +771,47 @@ fn a_run_whose_every_step_fails_keeps_exactly_the_image_it_started_from() {
     let failed = dir.path().join("failed.png");
     assert_eq!(render(&failed, "20", "1e300").status.code(), Some(1));
     assert_eq!(pixels(&failed), pixels(&start), "the last finite image is the start, pixel for pixel");
+}
+
+#[test]
+fn a_staged_render_keeps_the_small_renders_look_better_than_a_single_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 192, 128);
+    let render = |stages: &str| {
+        let out = dir.path().join(format!("{stages}.png"));
+        let o = run(&["render", "--content", s(&content), "--style", s(&style), "--stages", stages, "--out", s(&out)]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    // Style loss per layer, scored at the small render's size.
+    let layers_at_small_size = |image: &Path| -> Vec<f64> {
+        let json = image.with_extension("json");
+        let args = ["score", "--image", s(image), "--content", s(&content), "--style", s(&style)];
+        let o = run(&[&args[..], &["--size", "96", "--json", s(&json)]].concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        v["style_layers"].as_array().unwrap().iter().map(|l| l.as_f64().unwrap()).collect()
+    };
+    let small = render("96x40");
+    let (staged, single) = (render("96x40,192x15"), render("192x55"));
+    // The composition: the large render shrunk to the small one's size, pixel by pixel.
+    let picture = image::open(&small).unwrap().to_rgb8();
+    let apart = |large: &Path| {
+        let shrunk = image::imageops::resize(
+            &image::open(large).unwrap().to_rgb8(),
+            picture.width(),
+            picture.height(),
+            image::imageops::FilterType::Triangle,
+        );
+        let sum: u64 = shrunk.as_raw().iter().zip(picture.as_raw()).map(|(a, b)| u64::from(a.abs_diff(*b))).sum();
+        sum as f64 / picture.as_raw().len() as f64
+    };
+    let (staged_apart, single_apart) = (apart(&staged), apart(&single));
+    assert!(staged_apart < 0.5 * single_apart, "mean pixel distance {staged_apart:.1} staged vs {single_apart:.1}");
+    // The large structures: the deep layers' style statistics (relu4_1, relu5_1) at the small size.
+    let (want, a, b) = (layers_at_small_size(&small), layers_at_small_size(&staged), layers_at_small_size(&single));
+    for k in [3, 4] {
+        let gap = |x: &[f64]| (x[k] / want[k] - 1.0).abs();
+        assert!(gap(&a) < 0.5 * gap(&b), "layer {k}: staged {:.3e}, single {:.3e}, small {:.3e}", a[k], b[k], want[k]);
+    }
 }
