@@ -1,7 +1,7 @@
 //! Fetching a model the way the Hub serves it, from a local server standing in for the Hub
 //! (HF_ENDPOINT; the build machines cannot reach the real one): progress up to the whole file,
-//! cancel mid-way and resume, a download whose content does not match its hash refused. A binary
-//! of its own: it sets the process's Hugging Face environment.
+//! cancel mid-way and resume, a damaged cached file fetched again, a download whose content does
+//! not match its hash refused. A binary of its own: it sets the process's Hugging Face environment.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -75,7 +75,7 @@ fn sha(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn a_fetch_reports_progress_can_be_cancelled_and_resumed_and_refuses_damaged_content() {
+fn a_fetch_reports_progress_can_be_cancelled_and_resumed_refetches_a_damaged_cache_and_refuses_damaged_content() {
     let body: Vec<u8> = (0..6_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let served = Arc::new(Mutex::new(Served { etag: sha(&body), body: body.clone() }));
     let endpoint = serve(served.clone());
@@ -107,6 +107,17 @@ fn a_fetch_reports_progress_can_be_cancelled_and_resumed_and_refuses_damaged_con
     assert_eq!(last, (body.len() as u64, body.len() as u64));
     assert_eq!(std::fs::read(&path).unwrap(), body);
     assert_eq!(cached(VGG19_REPO).unwrap(), Some(path.clone()));
+
+    // A cached file damaged on disk (a bit flipped) is found out, dropped and fetched again whole.
+    let blob = std::fs::canonicalize(&path).unwrap();
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[body.len() / 2] ^= 1;
+    std::fs::write(&blob, &bytes).unwrap();
+    assert!(cached(VGG19_REPO).unwrap().is_none(), "damaged: not offered");
+    assert!(!blob.exists(), "and removed");
+    let again = fetch(VGG19_REPO, &mut |_, _| true).unwrap();
+    assert_eq!(std::fs::read(&again).unwrap(), body);
+    assert_eq!(cached(VGG19_REPO).unwrap(), Some(again));
 
     // Content that does not hash to what the Hub claims is refused and not kept.
     let other = tempfile::tempdir().unwrap();
