@@ -362,7 +362,7 @@ impl SpecArgs {
             if let Some(e) = unreadable {
                 eprintln!("warning: {e}");
             }
-            neural_style_studio::transfer::spec::preset::find(&presets, name)?.apply(&mut spec);
+            neural_style_studio::transfer::spec::preset::find(&presets, name)?.apply(&mut spec)?;
         }
         if let Some(content) = &self.content {
             spec.content = Some(neural_style_studio::transfer::ImageRef::new(content));

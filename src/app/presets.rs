@@ -50,6 +50,7 @@ pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
     // The spec's look once per frame, compared with every preset.
     let look = SpecLook::of(spec);
     let current = all.iter().find(|p| p.matches_look(&look)).map_or("Custom", |p| p.name.as_str()).to_string();
+    let mut failed = None;
     ui.horizontal(|ui| {
         ui.label("Look").on_hover_text(
             "Classic: Gatys et al. as the classic tools run it (L-BFGS). Modern: after \
@@ -71,7 +72,9 @@ pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
                 let picked =
                     ui.selectable_label(preset.matches_look(&look), &preset.name).on_hover_text(&preset.description);
                 if picked.clicked() {
-                    preset.apply(spec);
+                    if let Err(e) = preset.apply(spec) {
+                        failed = Some(e.to_string());
+                    }
                 }
             }
         });
@@ -85,6 +88,9 @@ pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
             app.actions.push(Action::SavePreset(name.trim().to_string()));
         }
     });
+    if let Some(e) = failed {
+        app.notice = Some(Notice::error(e));
+    }
 }
 
 impl App {

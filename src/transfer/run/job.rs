@@ -238,11 +238,15 @@ impl Job {
         if spec.objective != before.objective {
             run.stepper.set_objective(spec.objective.clone(), &mut model.cache)?;
         }
+        // The specs differ only where a run takes changes in place (`RenderSpec::needs_restart`)
+        // and in the images' recorded hashes: the run takes the new spec and keeps its hashes.
         let ran = Arc::make_mut(&mut run.spec);
-        ran.objective = spec.objective.clone();
-        ran.schedule.iterations = spec.schedule.iterations;
-        ran.preserve_colors = spec.preserve_colors;
-        ran.instant = spec.instant.clone();
+        *ran = RenderSpec {
+            content: before.content.clone(),
+            styles: before.styles.clone(),
+            init_image: before.init_image.clone(),
+            ..spec.clone()
+        };
         if ran.schedule.iterations != before.schedule.iterations {
             run.stages = ran.stages();
         }

@@ -63,7 +63,7 @@ impl<'de> serde::Deserialize<'de> for Preset {
             }
             let preset = Preset { name: c.name, description: c.description, settings: c.settings };
             // Settings of the wrong type (a hand-edited file) are refused here, once.
-            preset.try_apply(&mut RenderSpec::default()).map_err(serde::de::Error::custom)?;
+            preset.apply(&mut RenderSpec::default()).map_err(serde::de::Error::custom)?;
             return Ok(preset);
         }
         let legacy: legacy::Preset = serde_json::from_value(value).map_err(serde::de::Error::custom)?;
@@ -143,15 +143,11 @@ impl Preset {
         Preset { name: name.to_string(), description: description.to_string(), settings: look_of(spec) }
     }
 
-    /// Sets the look of `spec` to this preset's (images, size, schedule and the rest stay).
-    pub fn apply(&self, spec: &mut RenderSpec) {
-        // Every preset read from a file was applied to the default spec once (see its
-        // `Deserialize`), and the built-ins are made from specs: a failure here cannot happen,
-        // and would leave the spec as it was.
-        let _ = self.try_apply(spec);
-    }
-
-    fn try_apply(&self, spec: &mut RenderSpec) -> Result<()> {
+    /// Sets the look of `spec` to this preset's (images, size, schedule and the rest stay). A
+    /// preset read from a file was applied to the default spec once as it was read (see its
+    /// `Deserialize`), and the built-ins are made from specs; should one still not fit `spec`,
+    /// the spec stays as it was and the error says why.
+    pub fn apply(&self, spec: &mut RenderSpec) -> Result<()> {
         let look: Option<Look> =
             at(&self.settings, &["objective", "look"]).and_then(|v| serde_json::from_value(v.clone()).ok());
         let mut next = spec.clone();
@@ -372,7 +368,7 @@ mod tests {
     fn applying_a_preset_sets_the_look_and_keeps_the_rest() {
         let mut spec = RenderSpec { size: 333, ..RenderSpec::default() };
         let bold = Preset::builtins().into_iter().find(|p| p.name == "Bold").unwrap();
-        bold.apply(&mut spec);
+        bold.apply(&mut spec).unwrap();
         assert_eq!((spec.objective.content_weight, spec.objective.style_weight), (5.0, 100.0));
         assert_eq!((spec.run.init, &spec.model), (Init::Grey, &WeightsSource::ClassicVgg19));
         assert_eq!(spec.size, 333);
@@ -386,10 +382,10 @@ mod tests {
         use crate::transfer::OptimizerKind;
         let mut spec = RenderSpec::default();
         let modern = Preset::builtins().into_iter().find(|p| p.name == "Modern").unwrap();
-        modern.apply(&mut spec);
+        modern.apply(&mut spec).unwrap();
         assert_eq!((spec.objective.look, spec.run.optimizer), (Look::Modern, OptimizerKind::Adam));
         assert!(spec.run.average > 0.0 && modern.matches(&spec));
-        Preset::builtins()[2].apply(&mut spec);
+        Preset::builtins()[2].apply(&mut spec).unwrap();
         assert_eq!((spec.objective.look, spec.run.optimizer), (Look::Classic, OptimizerKind::Lbfgs));
         assert_eq!((spec.run.average, spec.objective.style_weight), (0.0, 100.0));
     }
@@ -402,9 +398,9 @@ mod tests {
         spec.objective.style_weight = 20.0;
         let mine = Preset::of("Swirls", "", &spec);
         let mut other = RenderSpec::default();
-        mine.apply(&mut other);
+        mine.apply(&mut other).unwrap();
         assert!(other.objective.normalize_gradients && mine.matches(&other));
-        Preset::builtins()[1].apply(&mut other);
+        Preset::builtins()[1].apply(&mut other).unwrap();
         assert!(!other.objective.normalize_gradients, "Balanced does not normalise");
     }
 
@@ -420,7 +416,7 @@ mod tests {
         let all = all_presets(loaded);
         assert_eq!(all.len(), Preset::builtins().len());
         let mut spec = RenderSpec::default();
-        find(&all, "Bold").unwrap().apply(&mut spec);
+        find(&all, "Bold").unwrap().apply(&mut spec).unwrap();
         assert_eq!(spec.objective.style_weight, 5000.0);
     }
 
@@ -430,7 +426,7 @@ mod tests {
                        "init": "Grey", "style_scale": 1.5}]"#;
         let presets: Vec<Preset> = serde_json::from_str(old).unwrap();
         let mut spec = RenderSpec { size: 333, ..RenderSpec::default() };
-        presets[0].apply(&mut spec);
+        presets[0].apply(&mut spec).unwrap();
         assert_eq!(
             (spec.objective.style_weight, spec.objective.look, spec.run.init),
             (500.0, Look::Modern, Init::Grey)
@@ -451,7 +447,7 @@ mod tests {
         let mine = Preset::of("Gentle", "", &spec);
         let mut other = RenderSpec::default();
         assert!(!mine.matches(&other));
-        mine.apply(&mut other);
+        mine.apply(&mut other).unwrap();
         assert_eq!(other.instant.strength, 0.4);
         assert!(mine.matches(&other));
     }

@@ -98,7 +98,7 @@ pub fn styles_by_presets(
     for (row, style) in styles.iter().enumerate() {
         for (col, preset) in presets.iter().enumerate() {
             let mut spec = small(base, content, style, size, iterations);
-            preset.apply(&mut spec);
+            preset.apply(&mut spec)?;
             cells.push(SheetCell { row, col, spec });
         }
     }
