@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use super::{Part, Place, Term};
 use crate::error::{Error, Result};
+use crate::model::cpu::storage_f32;
 use crate::model::Tap;
 use crate::transfer::loss::gram::{matrix, unmatrix};
 use crate::transfer::loss::tiles::{crop, Rect};
@@ -113,10 +114,17 @@ impl Term for SlicedStyle<'_> {
         let (w, h) = self.size;
         let n = w * h;
         let device = self.device.clone().ok_or_else(|| Error::internal("a style layer saw no tile"))?;
-        let styles = self
-            .styles
+        // The styles' sorted projections are read where they are (CPU tensors made by
+        // `sorted_projections`), not copied at every evaluation: tens of megabytes at relu1_1.
+        let stored: Vec<_> = self.styles.iter().map(|(t, b)| (t.storage_and_layout(), t.elem_count(), *b)).collect();
+        let styles = stored
             .iter()
-            .map(|(t, b)| Ok((t.flatten_all()?.to_vec1::<f32>()?, t.dim(1)?, *b)))
+            .map(|((storage, layout), len, b)| {
+                if !layout.is_contiguous() {
+                    return Err(Error::internal("sorted projections not contiguous"));
+                }
+                Ok((storage_f32(storage, layout, *len)?, len / PROJECTIONS, *b))
+            })
             .collect::<Result<Vec<_>>>()?;
         let gathered = std::mem::take(&mut self.gathered);
         if gathered.iter().map(|(r, _)| r.w * r.h).sum::<usize>() != n {
