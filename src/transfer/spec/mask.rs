@@ -133,8 +133,15 @@ impl Mask {
 
     /// A mask from PNG (or any image) bytes.
     pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Self, String> {
+        Mask::decode(bytes).map(|(mask, _)| mask)
+    }
+
+    /// A mask from image bytes, and the size they held (larger when the mask was shrunk).
+    fn decode(bytes: &[u8]) -> std::result::Result<(Self, (u32, u32)), String> {
         let picture = decode_picture(bytes)?;
-        Mask::new(image::DynamicImage::ImageRgb8(picture.rgb).to_luma8()).map_err(|e| e.to_string())
+        let read = picture.rgb.dimensions();
+        let mask = Mask::new(image::DynamicImage::ImageRgb8(picture.rgb).to_luma8()).map_err(|e| e.to_string())?;
+        Ok((mask, read))
     }
 }
 
@@ -163,7 +170,14 @@ impl<'de> serde::Deserialize<'de> for Mask {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text.as_bytes())
             .map_err(|e| serde::de::Error::custom(format!("a mask is not base64 PNG: {e}")))?;
-        Mask::from_bytes(&bytes).map_err(|e| serde::de::Error::custom(format!("a mask does not decode: {e}")))
+        let (mask, read) =
+            Mask::decode(&bytes).map_err(|e| serde::de::Error::custom(format!("a mask does not decode: {e}")))?;
+        // Kept as it was stored (saving it again encodes nothing), unless it was shrunk. The
+        // mask is new: its cell is empty and cannot refuse the text.
+        if mask.size() == read {
+            let _ = mask.0.encoded.set(text);
+        }
+        Ok(mask)
     }
 }
 
@@ -281,6 +295,22 @@ mod tests {
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(json, format!("\"{}\"", m.encoded().unwrap()));
         assert_eq!(serde_json::from_str::<Mask>(&json).unwrap(), m);
+    }
+
+    #[test]
+    fn a_mask_read_from_settings_keeps_its_stored_text_unless_it_was_shrunk() {
+        let m = Mask::filled((8, 6), true).unwrap();
+        let json = serde_json::to_string(&m).unwrap();
+        let back: Mask = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.0.encoded.get().map(String::as_str), Some(m.encoded().unwrap()));
+        let big = Mask(Arc::new(Levels {
+            image: GrayImage::from_pixel(MAX_MASK_SIDE + 2, 4, image::Luma([255])),
+            coverage: 1.0,
+            encoded: OnceLock::new(),
+        }));
+        let shrunk: Mask = serde_json::from_str(&serde_json::to_string(&big).unwrap()).unwrap();
+        assert_eq!(shrunk.size().0, MAX_MASK_SIDE);
+        assert!(shrunk.0.encoded.get().is_none(), "encoded anew, at its new size, when saved");
     }
 
     #[test]
