@@ -74,6 +74,39 @@ fn live_changes_keep_the_image_and_a_larger_budget_lets_a_finished_run_go_on() {
 }
 
 #[test]
+fn the_average_shown_is_switched_live_and_the_optimiser_goes_on_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = spec(dir.path(), 64, 20, 1);
+    spec.run.optimizer = OptimizerKind::Adam;
+    spec.run.lr = 0.05;
+    let (mut plain, mut switched) = (Job::new(), Job::new());
+    plain.start(spec.clone()).unwrap();
+    switched.start(spec.clone()).unwrap();
+    let step_both = |a: &mut Job, b: &mut Job| {
+        a.step().unwrap();
+        b.step().unwrap();
+    };
+    for _ in 0..3 {
+        step_both(&mut plain, &mut switched);
+    }
+    let averaged = RenderSpec {
+        run: neural_style_studio::transfer::RunSettings { average: 0.9, ..spec.run.clone() },
+        ..spec.clone()
+    };
+    assert_eq!(switched.update(&averaged).unwrap(), Update::Applied, "no restart");
+    assert_eq!(switched.spec().unwrap().run.average, 0.9);
+    for _ in 0..4 {
+        step_both(&mut plain, &mut switched);
+    }
+    assert_ne!(switched.image().unwrap(), plain.image().unwrap(), "the average is shown");
+    // Switched back: the next picture is the optimiser's own, the same as the run that never
+    // showed the average.
+    assert_eq!(switched.update(&spec).unwrap(), Update::Applied);
+    step_both(&mut plain, &mut switched);
+    assert_eq!(switched.image().unwrap(), plain.image().unwrap());
+}
+
+#[test]
 fn repeated_faults_roll_back_halve_adams_rate_and_pause_on_a_finite_image() {
     let dir = tempfile::tempdir().unwrap();
     let mut job = Job::new();

@@ -24,6 +24,11 @@ pub struct Average {
 }
 
 impl Average {
+    /// The decay it was made with.
+    pub fn decay(&self) -> f64 {
+        self.decay
+    }
+
     /// An empty average with the given decay, in [0, 1).
     pub fn new(decay: f64) -> Result<Self> {
         if !(0.0..1.0).contains(&decay) {

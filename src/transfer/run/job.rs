@@ -238,6 +238,7 @@ impl Job {
         if spec.objective != before.objective {
             run.stepper.set_objective(spec.objective.clone(), &mut model.cache)?;
         }
+        run.stepper.set_average(spec.run.average)?;
         // The specs differ only where a run takes changes in place (`RenderSpec::needs_restart`)
         // and in the images' recorded hashes: the run takes the new spec and keeps its hashes.
         let ran = Arc::make_mut(&mut run.spec);

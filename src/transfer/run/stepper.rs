@@ -240,6 +240,15 @@ impl Stepper {
         self.current = None;
     }
 
+    /// Shows the running average of the iterates with this decay from the next step on (0: the
+    /// latest iterate); the optimiser goes on as it was.
+    pub fn set_average(&mut self, decay: f64) -> Result<()> {
+        if decay != self.average.as_ref().map_or(0.0, Average::decay) {
+            self.average = if decay == 0.0 { None } else { Some(Average::new(decay)?) };
+        }
+        Ok(())
+    }
+
     /// The optimiser (e.g. to lower Adam's learning rate).
     pub fn optimizer_mut(&mut self) -> &mut Optimizer {
         &mut self.optimizer

@@ -250,9 +250,10 @@ impl RenderSpec {
         self.objective.validate(self.styles.len())
     }
 
-    /// The spec with the parts a running render can take in place (the objective, the
-    /// iteration budget and luminance-only colour keeping) and the recorded hashes set aside: two specs that differ only there
-    /// describe the same run.
+    /// The spec with the parts a running render can take in place (the objective's weights and
+    /// measures, the iteration budget, the instant strength, the average shown, luminance-only
+    /// colour keeping) and the recorded hashes set aside: two specs that differ only there
+    /// describe the same run. The one list of what changes live (`Job::update` takes the rest).
     fn restart_key(&self) -> RenderSpec {
         let unhashed = |i: &ImageRef| ImageRef::new(&i.path);
         RenderSpec {
@@ -268,6 +269,9 @@ impl RenderSpec {
                 ..Objective::default()
             },
             schedule: Schedule { iterations: 0, ..self.schedule.clone() },
+            // Which picture is shown (the iterate or the average of the recent ones) changes
+            // nothing the optimiser holds.
+            run: RunSettings { average: 0.0, ..self.run.clone() },
             // The strength shapes the starting picture only: a run under way has moved on.
             instant: InstantLook::default(),
             preserve_colors: match self.preserve_colors {
@@ -279,7 +283,7 @@ impl RenderSpec {
     }
 
     /// Whether going from `self` (the running render) to `other` needs a new run, rather than an
-    /// in-place change of the objective, the iteration budget or luminance-only colours.
+    /// in-place change (see `restart_key`).
     pub fn needs_restart(&self, other: &RenderSpec) -> bool {
         self.restart_key() != other.restart_key()
     }
@@ -333,6 +337,7 @@ mod tests {
         live.schedule.iterations = 5;
         live.content.as_mut().unwrap().sha256 = Some("ab".into());
         live.preserve_colors = PreserveColors::Luminance;
+        live.run.average = 0.97;
         assert!(!base.needs_restart(&live));
         for change in [
             |s: &mut RenderSpec| s.size = 256,
