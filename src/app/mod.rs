@@ -19,6 +19,7 @@ pub mod settings;
 mod state;
 pub mod tasks;
 mod trystyles;
+pub mod undo;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -82,6 +83,10 @@ pub enum Action {
     SavePreset(String),
     /// Render every style under every preset in the "Try styles" window.
     TryStyles,
+    /// Go back one change of the settings.
+    Undo,
+    /// Take the last change undone again.
+    Redo,
 }
 
 /// The application state: what the artist set (persisted between sessions), the render under
@@ -98,6 +103,8 @@ pub struct App {
     pub notice: Option<Notice>,
     tasks: Tasks,
     actions: Vec<Action>,
+    /// Undo and redo of the settings.
+    pub undo: undo::Undo,
 }
 
 impl App {
@@ -110,6 +117,7 @@ impl App {
         let settings = launch.settings.or(remembered).unwrap_or_default();
         let ctx = cc.egui_ctx.clone();
         let worker = Worker::spawn(move || ctx.request_repaint())?;
+        let settings_spec = settings.spec.clone();
         let mut app = App {
             settings,
             live: state::Live::new(worker),
@@ -117,6 +125,7 @@ impl App {
             notice: None,
             tasks: Tasks::new(cc.egui_ctx.clone()),
             actions: Vec::new(),
+            undo: undo::Undo::new(&settings_spec),
         };
         app.check_models();
         app.look_for_autosave();
@@ -309,6 +318,14 @@ impl App {
             Action::Pick(purpose) => self.pick(purpose),
             Action::SavePreset(name) => self.save_preset(name),
             Action::TryStyles => self.try_styles(),
+            Action::Undo => {
+                let back = self.undo.undo(&self.settings.spec);
+                self.undone(back);
+            }
+            Action::Redo => {
+                let again = self.undo.redo(&self.settings.spec);
+                self.undone(again);
+            }
         }
     }
 }
@@ -326,6 +343,17 @@ impl eframe::App for App {
         }
         if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::O)) {
             self.actions.push(Action::Pick(Purpose::Settings));
+        }
+        // A focused text field keeps Ctrl+Z for its own text.
+        if !ctx.egui_wants_keyboard_input() {
+            let redo = egui::Modifiers::COMMAND | egui::Modifiers::SHIFT;
+            if ui.input_mut(|i| {
+                i.consume_key(redo, egui::Key::Z) || i.consume_key(egui::Modifiers::COMMAND, egui::Key::Y)
+            }) {
+                self.actions.push(Action::Redo);
+            } else if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Z)) {
+                self.actions.push(Action::Undo);
+            }
         }
         egui::Panel::bottom("status").show(ui, |ui| panels::status_bar(self, ui));
         if !self.panels.film.snapshots.is_empty() {
@@ -381,6 +409,10 @@ impl eframe::App for App {
         self.try_styles_ui(&ctx);
         for action in std::mem::take(&mut self.actions) {
             self.apply(action);
+        }
+        // One gesture is one step: a drag or a stroke is recorded once the pointer is up.
+        if !ctx.input(|i| i.pointer.any_down()) {
+            self.undo.record(&self.settings.spec);
         }
         self.steer(&ctx);
         self.steer_instant();

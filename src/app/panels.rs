@@ -40,8 +40,18 @@ pub fn side_panel(app: &mut App, ui: &mut Ui) {
     });
 }
 
-/// Open settings, the file-browser preference, and images the opened settings could not find.
+/// Undo and redo, open settings, the file-browser preference, and images the opened settings
+/// could not find.
 fn settings_row(app: &mut App, ui: &mut Ui) {
+    ui.horizontal(|ui| {
+        if ui.add_enabled(app.undo.can_undo(), egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked() {
+            app.actions.push(Action::Undo);
+        }
+        let redo = ui.add_enabled(app.undo.can_redo(), egui::Button::new("Redo"));
+        if redo.on_hover_text("Ctrl+Shift+Z or Ctrl+Y").clicked() {
+            app.actions.push(Action::Redo);
+        }
+    });
     ui.horizontal(|ui| {
         if ui.button("Open settings…").on_hover_text("From a PNG exported here, or a JSON file (Ctrl+O)").clicked() {
             app.actions.push(Action::Pick(Purpose::Settings));
