@@ -68,6 +68,13 @@ fn a_slider_change_is_undone_and_redone_in_place_and_a_size_change_by_a_restart(
     step_until(&mut h, 60, "a restart at 64 px", |a| {
         a.live.frame.as_ref().is_some_and(|f| f.run != restarted && f.image.width() == 64)
     });
+
+    // The print's size is a setting too.
+    let print = h.state().settings.print_size;
+    h.state_mut().settings.print_size = print * 2;
+    h.run_steps(2);
+    ctrl(&mut h, false, egui::Key::Z);
+    assert_eq!(h.state().settings.print_size, print);
 }
 
 #[test]

@@ -117,7 +117,7 @@ impl App {
         let settings = launch.settings.or(remembered).unwrap_or_default();
         let ctx = cc.egui_ctx.clone();
         let worker = Worker::spawn(move || ctx.request_repaint())?;
-        let settings_spec = settings.spec.clone();
+        let start = undo::Edit { spec: settings.spec.clone(), print_size: settings.print_size };
         let mut app = App {
             settings,
             live: state::Live::new(worker),
@@ -125,7 +125,7 @@ impl App {
             notice: None,
             tasks: Tasks::new(cc.egui_ctx.clone()),
             actions: Vec::new(),
-            undo: undo::Undo::new(&settings_spec),
+            undo: undo::Undo::new(start),
         };
         app.check_models();
         app.look_for_autosave();
@@ -319,11 +319,11 @@ impl App {
             Action::SavePreset(name) => self.save_preset(name),
             Action::TryStyles => self.try_styles(),
             Action::Undo => {
-                let back = self.undo.undo(&self.settings.spec);
+                let back = self.undo.undo(&self.edit());
                 self.undone(back);
             }
             Action::Redo => {
-                let again = self.undo.redo(&self.settings.spec);
+                let again = self.undo.redo(&self.edit());
                 self.undone(again);
             }
         }
@@ -412,7 +412,7 @@ impl eframe::App for App {
         }
         // One gesture is one step: a drag or a stroke is recorded once the pointer is up.
         if !ctx.input(|i| i.pointer.any_down()) {
-            self.undo.record(&self.settings.spec);
+            self.undo.record(&self.settings.spec, self.settings.print_size);
         }
         self.steer(&ctx);
         self.steer_instant();

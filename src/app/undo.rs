@@ -14,18 +14,28 @@ pub const MAX_STEPS: usize = 200;
 /// And at most this many bytes of mask pixels in all (the oldest steps go first).
 pub const MAX_MASK_BYTES: usize = 64 << 20;
 
+/// What undo covers: the render's settings and the print size (not the folders remembered or
+/// the file-browser preference).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edit {
+    /// The render's settings.
+    pub spec: RenderSpec,
+    /// The print's long side.
+    pub print_size: u32,
+}
+
 /// The undo and redo stacks.
 pub struct Undo {
     past: Vec<Step>,
     future: Vec<Step>,
     /// The settings as last recorded: a change is told from them.
-    last: RenderSpec,
+    last: Edit,
 }
 
 /// How to go from the settings on one side of a change to those on the other.
 struct Step {
     /// The other side's settings, their masks set aside.
-    spec: RenderSpec,
+    edit: Edit,
     /// The other side's mask of each style, as a change to this side's.
     masks: Vec<MaskChange>,
 }
@@ -53,18 +63,18 @@ impl MaskChange {
 
 impl Step {
     /// The step that takes `here` to `there`.
-    fn between(here: &RenderSpec, there: &RenderSpec) -> Step {
-        let (ours, theirs) = (&here.objective.masks.masks, &there.objective.masks.masks);
+    fn between(here: &Edit, there: &Edit) -> Step {
+        let (ours, theirs) = (&here.spec.objective.masks.masks, &there.spec.objective.masks.masks);
         let masks =
             theirs.iter().enumerate().map(|(k, m)| change(ours.get(k).and_then(Option::as_ref), m.as_ref())).collect();
-        let mut spec = there.clone();
-        spec.objective.masks.masks.clear();
-        Step { spec, masks }
+        let mut edit = there.clone();
+        edit.spec.objective.masks.masks.clear();
+        Step { edit, masks }
     }
 
     /// The settings on the other side of this step, from `here`.
-    fn apply(&self, here: &RenderSpec) -> RenderSpec {
-        let ours = &here.objective.masks.masks;
+    fn apply(&self, here: &Edit) -> Edit {
+        let ours = &here.spec.objective.masks.masks;
         let masks = self
             .masks
             .iter()
@@ -78,8 +88,8 @@ impl Step {
                 }
             })
             .collect();
-        let mut there = self.spec.clone();
-        there.objective.masks = StyleMasks { masks, ..self.spec.objective.masks.clone() };
+        let mut there = self.edit.clone();
+        there.spec.objective.masks = StyleMasks { masks, ..self.edit.spec.objective.masks.clone() };
         there
     }
 
@@ -136,20 +146,22 @@ fn patched(mask: &Mask, (x, y, w, h): (u32, u32, u32, u32), pixels: &[u8]) -> Ma
 }
 
 impl Undo {
-    /// Nothing to undo; `spec` is where the artist starts.
-    pub fn new(spec: &RenderSpec) -> Self {
-        Undo { past: Vec::new(), future: Vec::new(), last: spec.clone() }
+    /// Nothing to undo; `edit` is where the artist starts.
+    pub fn new(edit: Edit) -> Self {
+        Undo { past: Vec::new(), future: Vec::new(), last: edit }
     }
 
-    /// Records `spec` as a step when it changed since the last one recorded (call it when no
+    /// Records `edit` as a step when it changed since the last one recorded (call it when no
     /// drag or stroke is under way, so that one gesture is one step).
-    pub fn record(&mut self, spec: &RenderSpec) {
-        if *spec == self.last {
+    pub fn record(&mut self, spec: &RenderSpec, print_size: u32) {
+        // Compared in place: this runs every frame, and a change is rare.
+        if *spec == self.last.spec && print_size == self.last.print_size {
             return;
         }
-        self.past.push(Step::between(spec, &self.last));
+        let edit = Edit { spec: spec.clone(), print_size };
+        self.past.push(Step::between(&edit, &self.last));
         self.future.clear();
-        self.last = spec.clone();
+        self.last = edit;
         trim(&mut self.past);
     }
 
@@ -163,22 +175,22 @@ impl Undo {
         !self.future.is_empty()
     }
 
-    /// The settings before the last change to `spec`, or `None` with nothing to undo.
-    pub fn undo(&mut self, spec: &RenderSpec) -> Option<RenderSpec> {
+    /// The settings before the last change to `edit`, or `None` with nothing to undo.
+    pub fn undo(&mut self, edit: &Edit) -> Option<Edit> {
         let step = self.past.pop()?;
-        Some(self.go(step, spec, false))
+        Some(self.go(step, edit, false))
     }
 
     /// The settings of the last change undone, or `None` with nothing to redo.
-    pub fn redo(&mut self, spec: &RenderSpec) -> Option<RenderSpec> {
+    pub fn redo(&mut self, edit: &Edit) -> Option<Edit> {
         let step = self.future.pop()?;
-        Some(self.go(step, spec, true))
+        Some(self.go(step, edit, true))
     }
 
-    /// Takes `step` from `spec`, keeping the way back on the other stack.
-    fn go(&mut self, step: Step, spec: &RenderSpec, forward: bool) -> RenderSpec {
-        let there = step.apply(spec);
-        let back = Step::between(&there, spec);
+    /// Takes `step` from `edit`, keeping the way back on the other stack.
+    fn go(&mut self, step: Step, edit: &Edit, forward: bool) -> Edit {
+        let there = step.apply(edit);
+        let back = Step::between(&there, edit);
         let other = if forward { &mut self.past } else { &mut self.future };
         other.push(back);
         trim(other);
@@ -188,12 +200,18 @@ impl Undo {
 }
 
 impl App {
+    /// What undo covers, as the settings are now.
+    pub(super) fn edit(&self) -> Edit {
+        Edit { spec: self.settings.spec.clone(), print_size: self.settings.print_size }
+    }
+
     /// Shows the settings an undo or redo went to (the app then steers the render toward them
     /// as the change did), and checks in the background that the images they name are still
     /// there: one that is gone is named, to be located, and the rest of the step stays undone.
-    pub(super) fn undone(&mut self, spec: Option<RenderSpec>) {
-        let Some(spec) = spec else { return };
+    pub(super) fn undone(&mut self, edit: Option<Edit>) {
+        let Some(Edit { spec, print_size }) = edit else { return };
         self.settings.spec = spec.clone();
+        self.settings.print_size = print_size;
         self.tasks.spawn(
             "undo",
             move || check_sources(&spec).into_iter().map(|(i, e)| (i, e.to_string())).collect::<Vec<_>>(),
@@ -223,10 +241,10 @@ mod tests {
     use super::*;
     use image::GrayImage;
 
-    fn spec_with(mask: Option<Mask>) -> RenderSpec {
+    fn spec_with(mask: Option<Mask>) -> Edit {
         let mut spec = RenderSpec::new("c.png", &["s.png".into()]);
         spec.objective.masks.set(0, mask);
-        spec
+        Edit { spec, print_size: 2048 }
     }
 
     #[test]
@@ -240,52 +258,53 @@ mod tests {
         }
         let after = Mask::new(img).unwrap();
         let (a, b) = (spec_with(Some(before.clone())), spec_with(Some(after.clone())));
-        let mut undo = Undo::new(&a);
-        undo.record(&b);
+        let mut undo = Undo::new(a.clone());
+        undo.record(&b.spec, b.print_size);
         assert!(undo.past[0].bytes() <= 40 * 10, "only the stroke's box is kept: {}", undo.past[0].bytes());
         let back = undo.undo(&b).unwrap();
-        assert_eq!(back.objective.masks.get(0).unwrap().image(), before.image());
+        assert_eq!(back.spec.objective.masks.get(0).unwrap().image(), before.image());
         assert_eq!(back, a);
         let again = undo.redo(&back).unwrap();
-        assert_eq!(again.objective.masks.get(0).unwrap().image(), after.image());
+        assert_eq!(again.spec.objective.masks.get(0).unwrap().image(), after.image());
         assert!(!undo.can_redo() && undo.can_undo());
     }
 
     #[test]
     fn weights_layers_and_cleared_masks_go_back_and_forth_and_a_new_change_drops_the_redo() {
         let painted = spec_with(Some(Mask::filled((8, 6), true).unwrap()));
-        let mut undo = Undo::new(&painted);
+        let mut undo = Undo::new(painted.clone());
         let cleared = spec_with(None);
-        undo.record(&cleared);
+        undo.record(&cleared.spec, cleared.print_size);
         let mut heavier = cleared.clone();
-        heavier.objective.style_weight = 1e4;
-        undo.record(&heavier);
-        undo.record(&heavier);
+        heavier.spec.objective.style_weight = 1e4;
+        heavier.print_size = 4096;
+        undo.record(&heavier.spec, heavier.print_size);
+        undo.record(&heavier.spec, heavier.print_size);
         assert_eq!(undo.undo(&heavier).unwrap(), cleared);
         assert_eq!(undo.undo(&cleared).unwrap(), painted);
         assert!(undo.undo(&painted).is_none());
         let again = undo.redo(&painted).unwrap();
         assert_eq!(again, cleared);
         let mut other = again.clone();
-        other.size = 256;
-        undo.record(&other);
+        other.spec.size = 256;
+        undo.record(&other.spec, other.print_size);
         assert!(!undo.can_redo(), "a new change forgets what was undone");
     }
 
     #[test]
     fn the_stacks_are_bounded_in_steps_and_mask_bytes() {
         let mut spec = spec_with(None);
-        let mut undo = Undo::new(&spec);
+        let mut undo = Undo::new(spec.clone());
         for i in 0..MAX_STEPS + 20 {
-            spec.objective.style_weight = i as f64;
-            undo.record(&spec);
+            spec.spec.objective.style_weight = i as f64;
+            undo.record(&spec.spec, spec.print_size);
         }
         assert_eq!(undo.past.len(), MAX_STEPS);
         let side = 2048;
         for on in [true, false].into_iter().cycle().take(40) {
             let mask = Mask::new(GrayImage::from_pixel(side, side, image::Luma([if on { 200 } else { 100 }]))).unwrap();
-            spec.objective.masks.set(0, Some(mask));
-            undo.record(&spec);
+            spec.spec.objective.masks.set(0, Some(mask));
+            undo.record(&spec.spec, spec.print_size);
         }
         let bytes: usize = undo.past.iter().map(Step::bytes).sum();
         assert!(bytes <= MAX_MASK_BYTES, "{bytes}");
