@@ -8,6 +8,7 @@ mod examples;
 mod files;
 mod filmstrip;
 mod instant;
+pub mod keys;
 mod layers;
 mod masks;
 mod model;
@@ -338,23 +339,7 @@ impl eframe::App for App {
         self.capture();
         self.poll_tasks(&ctx);
         self.handle_drops(&ctx);
-        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::S)) {
-            self.actions.push(Action::Pick(Purpose::Export));
-        }
-        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::O)) {
-            self.actions.push(Action::Pick(Purpose::Settings));
-        }
-        // A focused text field keeps Ctrl+Z for its own text.
-        if !ctx.egui_wants_keyboard_input() {
-            let redo = egui::Modifiers::COMMAND | egui::Modifiers::SHIFT;
-            if ui.input_mut(|i| {
-                i.consume_key(redo, egui::Key::Z) || i.consume_key(egui::Modifiers::COMMAND, egui::Key::Y)
-            }) {
-                self.actions.push(Action::Redo);
-            } else if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Z)) {
-                self.actions.push(Action::Undo);
-            }
-        }
+        self.keys(&ctx);
         egui::Panel::bottom("status").show(ui, |ui| panels::status_bar(self, ui));
         if !self.panels.film.snapshots.is_empty() {
             egui::Panel::bottom("filmstrip").show(ui, |ui| self.filmstrip_ui(ui));
@@ -407,6 +392,7 @@ impl eframe::App for App {
         }
         self.browser_ui(&ctx);
         self.try_styles_ui(&ctx);
+        self.shortcuts_ui(&ctx);
         for action in std::mem::take(&mut self.actions) {
             self.apply(action);
         }

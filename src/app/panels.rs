@@ -51,6 +51,9 @@ fn settings_row(app: &mut App, ui: &mut Ui) {
         if redo.on_hover_text("Ctrl+Shift+Z or Ctrl+Y").clicked() {
             app.actions.push(Action::Redo);
         }
+        if ui.button("Shortcuts").on_hover_text("Every keyboard shortcut (F1 or ?)").clicked() {
+            app.panels.shortcuts = !app.panels.shortcuts;
+        }
     });
     ui.horizontal(|ui| {
         if ui.button("Open settings…").on_hover_text("From a PNG exported here, or a JSON file (Ctrl+O)").clicked() {

@@ -88,6 +88,8 @@ pub struct Panels {
     pub models: model::Models,
     /// The built-in example pairs offered while nothing is loaded.
     pub examples: examples::Offer,
+    /// The keyboard shortcuts overlay is shown.
+    pub shortcuts: bool,
 }
 
 impl Panels {
@@ -112,6 +114,7 @@ impl Panels {
             try_styles_cells: (trystyles::CELL, trystyles::ITERATIONS),
             models: model::Models::default(),
             examples: examples::Offer::new(launch.examples.clone()),
+            shortcuts: false,
         }
     }
 }
