@@ -36,10 +36,17 @@ mod window {
 
     /// Opens the studio; settings given on the command line replace the remembered ones.
     pub fn run_app(args: &AppArgs) -> anyhow::Result<()> {
+        let mut viewport = egui::ViewportBuilder::default()
+            .with_title("Neural Style Studio")
+            // The desktop matches the window to its menu entry (neural-style-studio.desktop) by this.
+            .with_app_id(neural_style_studio::app::APP_ID);
+        // Built in and checked by a test: a failure here would only leave the window without one.
+        if let Ok(icon) = eframe::icon_data::from_png_bytes(neural_style_studio::app::ICON_PNG) {
+            viewport = viewport.with_icon(icon);
+        }
         let options = eframe::NativeOptions {
             renderer: eframe::Renderer::Wgpu,
-            viewport: egui::ViewportBuilder::default()
-                .with_title("Neural Style Studio")
+            viewport: viewport
                 .with_inner_size([1280.0, 800.0])
                 .with_min_inner_size([720.0, 480.0])
                 .with_drag_and_drop(true),
@@ -56,7 +63,7 @@ mod window {
             None => (None, None),
         };
         eframe::run_native(
-            "neural-style-studio",
+            neural_style_studio::app::APP_ID,
             options,
             Box::new(move |cc| {
                 let remembered: Option<Settings> = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY));

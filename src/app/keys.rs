@@ -86,6 +86,8 @@ impl App {
             self.actions.push(Action::CancelPrint);
         } else if self.panels.shortcuts {
             self.panels.shortcuts = false;
+        } else if self.panels.about {
+            self.panels.about = false;
         } else if self.panels.browser.is_some() {
             self.panels.browser = None;
         } else if let Some(t) = self.panels.try_styles.as_mut().filter(|t| t.open) {

@@ -2,6 +2,7 @@
 //! the background, and a GPU preview of the newest frame. The UI thread never waits: compute runs
 //! on the worker, and file dialogs, decoding and exports on short-lived threads ([`tasks`]).
 
+pub mod about;
 mod autosave;
 mod browser;
 mod examples;
@@ -33,6 +34,13 @@ use crate::transfer::RenderSpec;
 use crate::worker::{Command, Status, Worker};
 use preview::Versioned;
 use tasks::{Purpose, Tasks};
+
+/// The application id: the window's (Wayland app id, X11 class) and the menu entry's name
+/// (`neural-style-studio.desktop`), so that a desktop puts the window under its entry and icon.
+pub const APP_ID: &str = "neural-style-studio";
+
+/// The window's icon (256 px; every size is drawn by `tools/make_icon.py`).
+pub const ICON_PNG: &[u8] = include_bytes!("../../assets/icons/hicolor/256x256/apps/neural-style-studio.png");
 
 /// How the app is launched (from its command line).
 #[derive(Debug, Clone, Default)]
@@ -393,6 +401,7 @@ impl eframe::App for App {
         self.browser_ui(&ctx);
         self.try_styles_ui(&ctx);
         self.shortcuts_ui(&ctx);
+        self.about_ui(&ctx);
         for action in std::mem::take(&mut self.actions) {
             self.apply(action);
         }

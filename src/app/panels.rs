@@ -54,6 +54,9 @@ fn settings_row(app: &mut App, ui: &mut Ui) {
         if ui.button("Shortcuts").on_hover_text("Every keyboard shortcut (F1 or ?)").clicked() {
             app.panels.shortcuts = !app.panels.shortcuts;
         }
+        if ui.button("About").on_hover_text("Version, built-in networks and their licences").clicked() {
+            app.panels.about = !app.panels.about;
+        }
     });
     ui.horizontal(|ui| {
         if ui.button("Open settings…").on_hover_text("From a PNG exported here, or a JSON file (Ctrl+O)").clicked() {

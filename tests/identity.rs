@@ -1,0 +1,49 @@
+//! The app's identity: the icon in every size a desktop asks for, the window's icon and id
+//! matching the menu entry, `--version`, and the About box with the networks' licences.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::ui::harness;
+
+use egui_kittest::kittest::Queryable;
+use neural_style_studio::app::about::{LEARNED_FROM, MODELS};
+use neural_style_studio::app::{Launch, APP_ID, ICON_PNG};
+
+#[test]
+fn the_icon_comes_in_every_size_and_the_menu_entry_names_the_window_and_the_icon() {
+    for n in [16u32, 24, 32, 48, 64, 128, 256, 512] {
+        let path = format!("assets/icons/hicolor/{n}x{n}/apps/{APP_ID}.png");
+        let icon = image::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!((icon.width(), icon.height()), (n, n), "{path}");
+        assert!(icon.color().has_alpha(), "{path}: rounded corners need transparency");
+    }
+    let window = image::load_from_memory(ICON_PNG).unwrap();
+    assert_eq!((window.width(), window.height()), (256, 256));
+    let entry = std::fs::read_to_string(format!("assets/{APP_ID}.desktop")).unwrap();
+    for line in [&format!("Icon={APP_ID}"), &format!("StartupWMClass={APP_ID}"), "Exec=neural-style-studio"] {
+        assert!(entry.lines().any(|l| l == line), "{line} in the menu entry");
+    }
+}
+
+#[test]
+fn version_prints_the_crates_version() {
+    let o = common::binary().arg("--version").output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), format!("neural-style-studio {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn the_about_box_shows_the_version_the_networks_licences_and_what_we_learned_from() {
+    let mut h = harness(Launch::default());
+    h.run_steps(2);
+    h.get_by_label("About").click();
+    h.run_steps(2);
+    assert!(h.query_by_label(&format!("neural-style-studio {}", env!("CARGO_PKG_VERSION"))).is_some());
+    for (name, _, licence) in MODELS {
+        assert!(h.query_by_label(name).is_some() && h.query_by_label(licence).is_some(), "{name}");
+    }
+    for work in LEARNED_FROM {
+        assert!(h.query_by_label(work).is_some(), "{work}");
+    }
+}
