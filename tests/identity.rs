@@ -18,8 +18,8 @@ fn the_icon_comes_in_every_size_and_the_menu_entry_names_the_window_and_the_icon
         assert_eq!((icon.width(), icon.height()), (n, n), "{path}");
         assert!(icon.color().has_alpha(), "{path}: rounded corners need transparency");
     }
-    let window = image::load_from_memory(ICON_PNG).unwrap();
-    assert_eq!((window.width(), window.height()), (256, 256));
+    let window = eframe::icon_data::from_png_bytes(ICON_PNG).expect("the window's icon decodes as eframe reads it");
+    assert_eq!((window.width, window.height), (256, 256));
     let entry = std::fs::read_to_string(format!("assets/{APP_ID}.desktop")).unwrap();
     for line in [&format!("Icon={APP_ID}"), &format!("StartupWMClass={APP_ID}"), "Exec=neural-style-studio"] {
         assert!(entry.lines().any(|l| l == line), "{line} in the menu entry");

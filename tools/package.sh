@@ -16,5 +16,5 @@ if command -v desktop-file-validate >/dev/null; then
 fi
 SOURCE_DATE_EPOCH="$(git log -1 --format=%ct)"
 export SOURCE_DATE_EPOCH
-cargo deb --locked
+cargo deb --locked --strip
 ls -l target/debian/*.deb
