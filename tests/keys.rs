@@ -4,14 +4,13 @@
 
 mod common;
 
-use common::ui::{step_until, tall_harness};
+use common::ui::{iteration, small_settings, step_until, tall_harness};
 
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use neural_style_studio::app::keys::SHORTCUTS;
 use neural_style_studio::app::{App, Launch, Settings};
-use neural_style_studio::transfer::RenderSpec;
 use neural_style_studio::worker::Status;
 
 fn press(h: &mut Harness<'static, App>, key: Key) {
@@ -19,17 +18,10 @@ fn press(h: &mut Harness<'static, App>, key: Key) {
     h.run_steps(2);
 }
 
-fn iteration(app: &App) -> usize {
-    app.live.frame.as_ref().map_or(0, |f| f.iteration)
-}
-
 #[test]
 fn space_f1_and_esc_drive_the_render_the_overlay_the_browser_and_a_print() {
     let dir = tempfile::tempdir().unwrap();
-    let (content, style) = common::write_pair(dir.path(), 96, 72);
-    let mut spec = RenderSpec { size: 64, ..RenderSpec::new(content, &[style]) };
-    spec.schedule.iterations = 10_000;
-    let settings = Settings { spec, builtin_browser: true, print_size: 128, ..Settings::default() };
+    let settings = Settings { builtin_browser: true, print_size: 128, ..small_settings(dir.path()) };
     let mut h = tall_harness(Launch { settings: Some(settings), ..Launch::default() });
 
     press(&mut h, Key::Space);

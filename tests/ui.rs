@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::ui::{harness, step_until, tall_harness, Dropped};
+use common::ui::{harness, iteration, small_settings, step_until, tall_harness, Dropped};
 use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
@@ -13,19 +13,8 @@ use egui_kittest::Harness;
 use neural_style_studio::app::{App, Launch, Settings};
 use neural_style_studio::model::WeightsSource;
 use neural_style_studio::notice::Level;
-use neural_style_studio::transfer::{ImageRef, RenderSpec};
+use neural_style_studio::transfer::ImageRef;
 use neural_style_studio::worker::Status;
-
-fn iteration(app: &App) -> usize {
-    app.live.frame.as_ref().map_or(0, |f| f.iteration)
-}
-
-fn small_settings(dir: &std::path::Path) -> Settings {
-    let (content, style) = common::write_pair(dir, 96, 72);
-    let mut spec = RenderSpec { size: 64, ..RenderSpec::new(content, &[style]) };
-    spec.schedule.iterations = 10_000;
-    Settings { spec, ..Settings::default() }
-}
 
 fn launch(settings: Settings, start: bool) -> Launch {
     Launch { settings: Some(settings), start, ..Launch::default() }

@@ -5,24 +5,16 @@
 
 mod common;
 
-use common::ui::{harness, step_until, tall_harness};
+use common::ui::{harness, iteration, small_settings, step_until, tall_harness};
 
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
-use neural_style_studio::app::{App, Launch, Settings};
+use neural_style_studio::app::{App, Launch};
 use neural_style_studio::notice::Level;
-use neural_style_studio::transfer::RenderSpec;
-
-fn iteration(app: &App) -> usize {
-    app.live.frame.as_ref().map_or(0, |f| f.iteration)
-}
 
 fn running(dir: &std::path::Path) -> Launch {
-    let (content, style) = common::write_pair(dir, 96, 72);
-    let mut spec = RenderSpec { size: 64, ..RenderSpec::new(content, &[style]) };
-    spec.schedule.iterations = 10_000;
-    Launch { settings: Some(Settings { spec, ..Settings::default() }), start: true, ..Launch::default() }
+    Launch { settings: Some(small_settings(dir)), start: true, ..Launch::default() }
 }
 
 fn ctrl(h: &mut Harness<'static, App>, shift: bool, key: egui::Key) {

@@ -3,7 +3,8 @@
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
-use neural_style_studio::app::{App, Launch};
+use neural_style_studio::app::{App, Launch, Settings};
+use neural_style_studio::transfer::RenderSpec;
 
 /// The app in a window of `width` x `height` points, rendered by wgpu (lavapipe without a GPU).
 pub fn harness_sized(launch: Launch, (width, height): (f32, f32)) -> Harness<'static, App> {
@@ -53,4 +54,18 @@ impl egui::DroppedFile for Dropped {
     fn bytes(&self) -> Result<Vec<u8>, String> {
         std::fs::read(&self.0).map_err(|e| e.to_string())
     }
+}
+
+/// The iteration of the frame shown (0 before the first).
+pub fn iteration(app: &App) -> usize {
+    app.live.frame.as_ref().map_or(0, |f| f.iteration)
+}
+
+/// A 96x72 pair written into `dir`, rendered at 64 px for 10 000 iterations (a run that goes on
+/// while a test drives it).
+pub fn small_settings(dir: &std::path::Path) -> Settings {
+    let (content, style) = super::write_pair(dir, 96, 72);
+    let mut spec = RenderSpec { size: 64, ..RenderSpec::new(content, &[style]) };
+    spec.schedule.iterations = 10_000;
+    Settings { spec, ..Settings::default() }
 }
