@@ -47,3 +47,25 @@ fn the_about_box_shows_the_version_the_networks_licences_and_what_we_learned_fro
         assert!(h.query_by_label(work).is_some(), "{work}");
     }
 }
+
+#[test]
+fn a_presets_file_from_a_newer_version_is_named_and_kept_not_saved_over() {
+    common::hermetic();
+    let dir = std::path::PathBuf::from(std::env::var_os("NSS_CONFIG_DIR").unwrap());
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("presets.json");
+    let newer = r#"{"version": 9, "presets": [{"name": "From the future"}]}"#;
+    std::fs::write(&file, newer).unwrap();
+    let mut h = harness(Launch::default());
+    common::ui::step_until(&mut h, 30, "the presets read", |a| a.notice.is_some());
+    let notice = h.state().notice.clone().unwrap();
+    assert!(notice.text.contains("presets.json") && notice.text.contains("left as it is"), "{notice}");
+    h.state_mut().panels.presets.new_name = "Mine".into();
+    h.run_steps(2);
+    h.get_by_label("Save preset").click();
+    h.run_steps(3);
+    let notice = h.state().notice.clone().unwrap();
+    assert!(notice.text.contains("kept as they are"), "{notice}");
+    common::ui::step_until(&mut h, 30, "no task left", |a| a.pending_tasks() == 0);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), newer, "the newer file is untouched");
+}

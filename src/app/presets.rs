@@ -23,6 +23,9 @@ pub struct Presets {
     pub path: Option<PathBuf>,
     /// The name typed for a new preset.
     pub new_name: String,
+    /// The file exists but could not be read (damaged, or written by a newer version): it is
+    /// kept as it is, so saving a preset over it is refused.
+    pub unreadable: bool,
 }
 
 impl Presets {
@@ -97,10 +100,25 @@ impl App {
     /// Saves the current look as the artist's preset `name` (replacing one of that name).
     pub(super) fn save_preset(&mut self, name: String) {
         let Some(path) = self.panels.presets.path.clone() else { return };
+        if self.panels.presets.unreadable {
+            self.notice = Some(Notice::error(format!(
+                "The presets in {} could not be read, and are kept as they are: move that file aside (or \
+                 update the app) to save presets.",
+                path.display()
+            )));
+            return;
+        }
         let mut list: Vec<Preset> =
             self.panels.presets.user.iter().filter(|p| !p.name.eq_ignore_ascii_case(&name)).cloned().collect();
         list.push(Preset::of(&name, "Saved by you", &self.settings.spec));
         self.tasks.save_presets(path, list, name);
+    }
+
+    /// Takes the artist's presets as read, or says why they could not be (the file is then
+    /// kept, and not saved over).
+    pub(super) fn presets_loaded(&mut self, read: std::result::Result<Vec<Preset>, String>) {
+        self.panels.presets.unreadable = read.is_err();
+        self.presets_done(read.map(|list| (list, None)));
     }
 
     /// Takes the result of reading or saving the artist's presets.

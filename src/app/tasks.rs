@@ -231,7 +231,7 @@ impl Tasks {
         self.spawn(
             "presets",
             move || load_user_presets(&path).map_err(|e| e.to_string()),
-            |app, _, result| app.presets_done(result.map(|list| (list, None))),
+            |app, _, result| app.presets_loaded(result),
         );
     }
 
