@@ -13,6 +13,7 @@ pub mod model;
 pub mod notice;
 pub mod selfcheck;
 pub mod transfer;
+pub mod video;
 pub mod worker;
 
 #[cfg(feature = "app")]

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "app")]
 pub mod ui;
+pub mod scene;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

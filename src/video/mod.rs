@@ -1,0 +1,5 @@
+//! Video: clips in and out, optical flow between frames, and the driver that renders a clip
+//! frame by frame with the [`crate::transfer::Job`], each frame started from the previous
+//! result warped by the flow and held to it by the temporal term.
+
+pub mod flow;
