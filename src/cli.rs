@@ -45,6 +45,35 @@ pub enum Command {
     Score(Box<ScoreArgs>),
     /// Render a contact sheet: contents x styles, or styles x presets, each cell small.
     Sheet(crate::sheet::SheetArgs),
+    /// Measure flicker and speed of the clip modes against independent frames.
+    BenchVideo(Box<crate::bench_video::BenchVideoArgs>),
+    /// Stylise a clip (animated GIF, APNG or WebP, or a folder of frames) without flicker.
+    RenderVideo(Box<RenderVideoArgs>),
+}
+
+/// Arguments of `render-video`.
+#[derive(Debug, Args)]
+pub struct RenderVideoArgs {
+    /// The render's settings; --content is the clip (a file or a folder of numbered frames).
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Output: a .gif, an animated .png, or a folder of frames. Frames are written as they
+    /// finish into OUT.frames/ (or into the folder itself), which --resume continues.
+    #[arg(short, long, default_value = "out.gif")]
+    pub out: PathBuf,
+    /// Quality (optimised frames) or fast (the instant look per frame).
+    #[arg(long, value_enum)]
+    pub mode: Option<crate::spec_args::VideoModeArg>,
+    /// Iterations of each frame after the first, in the quality mode [default: 50].
+    #[arg(long)]
+    pub later_iterations: Option<usize>,
+    /// The frames to render, numbered from 1, as A..B (both included), A.. or ..B.
+    #[arg(long)]
+    pub frames: Option<String>,
+    /// Go on with the render whose frames are in the output's frames folder, with the settings
+    /// it began with.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// Arguments of `score`.

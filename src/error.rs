@@ -20,6 +20,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A clip could not be read: its container, codec or frames.
+    #[error("cannot read clip {path}: {reason}")]
+    Clip {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why, in a few words, and what to do.
+        reason: String,
+    },
+
     /// An image could not be encoded or written.
     #[error("cannot write image {path}: {reason}")]
     Save {

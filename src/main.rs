@@ -2,8 +2,10 @@
 
 mod bench;
 mod bench_instant;
+mod bench_video;
 mod cli;
 mod render;
+mod render_video;
 mod score;
 mod sheet;
 mod spec_args;
@@ -19,6 +21,8 @@ fn main() {
         Some(cli::Command::BenchInstant(args)) => bench_instant::bench_instant(args),
         Some(cli::Command::Score(args)) => score::score(args),
         Some(cli::Command::Sheet(args)) => sheet::sheet(args),
+        Some(cli::Command::BenchVideo(args)) => bench_video::bench_video(args),
+        Some(cli::Command::RenderVideo(args)) => render_video::render_video(args),
         None => window::run_app(&cli.app),
     };
     if let Err(e) = result {

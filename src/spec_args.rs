@@ -51,6 +51,25 @@ pub enum InitArg {
     Instant,
 }
 
+/// How `render-video` makes each frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VideoModeArg {
+    /// Each frame optimised, started from the previous one carried along the motion.
+    Quality,
+    /// Each frame painted by the instant look, blended with the previous one where the motion
+    /// is trusted (a few frames a second).
+    Fast,
+}
+
+impl From<VideoModeArg> for neural_style_studio::transfer::VideoMode {
+    fn from(m: VideoModeArg) -> Self {
+        match m {
+            VideoModeArg::Quality => Self::Quality,
+            VideoModeArg::Fast => Self::Fast,
+        }
+    }
+}
+
 /// How `render` makes the picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MethodArg {
@@ -106,6 +125,10 @@ pub struct SpecArgs {
     /// Weight of the total-variation loss [default: 0].
     #[arg(long)]
     pub tv_weight: Option<f64>,
+    /// Weight of a clip frame's temporal term, holding it to the previous frame carried along
+    /// the motion (in the fast mode, k = 3 x this / 1000 holds k/(1+k) of the previous frame) [default: 1000].
+    #[arg(long)]
+    pub temporal_weight: Option<f64>,
     /// Style layers by name, comma-separated, any reluN_M of the model (VGG16: relu1_1 ..
     /// relu5_3; VGG19 also relu3_4, relu4_4, relu5_4), each with weight 1 unless
     /// --style-layer-weights says otherwise [default: relu1_1,relu2_1,relu3_1,relu4_1,relu5_1].
@@ -398,6 +421,7 @@ impl SpecArgs {
         set(&mut spec.objective.content_weight, self.content_weight);
         set(&mut spec.objective.style_weight, self.style_weight);
         set(&mut spec.objective.tv_weight, self.tv_weight);
+        set(&mut spec.objective.temporal_weight, self.temporal_weight);
         set(&mut spec.style_scale, self.style_scale);
         spec.size = self.size.unwrap_or(spec.size);
         spec.schedule.iterations = self.iters.unwrap_or(spec.schedule.iterations);

@@ -75,8 +75,8 @@ fn pixels_entering_the_frame_are_unreliable_and_the_rest_reliable() {
     let at = |x: u32, y: u32| c[(y * W + x) as usize];
     let entering: f32 = (20..H - 20).flat_map(|y| (0..4).map(move |x| (x, y))).map(|(x, y)| at(x, y)).sum();
     assert_eq!(entering, 0.0, "pixels from outside the frame marked reliable");
-    let inside: Vec<f32> = (20..H - 20).flat_map(|y| (20..W - 20).map(move |x| (x, y))).map(|(x, y)| at(x, y)).collect();
+    let inside: Vec<f32> =
+        (20..H - 20).flat_map(|y| (20..W - 20).map(move |x| (x, y))).map(|(x, y)| at(x, y)).collect();
     let share = inside.iter().sum::<f32>() / inside.len() as f32;
     assert!(share > 0.95, "only {share:.3} of the interior is reliable");
 }
-

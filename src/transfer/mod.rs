@@ -16,7 +16,7 @@ pub use loss::targets::{PreparedImage, TargetCache, TargetRequest, Targets};
 pub use loss::values::{evaluate, evaluate_timed, Losses, PhaseTimes};
 pub use optim::Optimizer;
 pub use run::carry::{carry_over, upscale};
-pub use run::job::{Event, Fault, Job, Update, MAX_FAULTS};
+pub use run::job::{Event, Fault, Job, Prior, Update, MAX_FAULTS};
 pub use run::memory::{
     available_memory, available_memory_on, estimate, fit_in_memory, largest_fitting, MemoryEstimate, MemoryPlan,
 };
@@ -30,4 +30,5 @@ pub use spec::options::{Init, InstantLook, Method, OptimizerKind, PreserveColors
 pub use spec::preset::Preset;
 pub use spec::schedule::{coarse_to_fine, seconds_left, work_done, Stage};
 pub use spec::stored::{read_settings, settings_from_bytes, StoredSpec};
+pub use spec::video::{fast_hold, VideoMode, VideoOptions};
 pub use spec::{ImageRef, RenderSpec, Schedule, SPEC_VERSION};

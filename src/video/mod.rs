@@ -2,4 +2,9 @@
 //! frame by frame with the [`crate::transfer::Job`], each frame started from the previous
 //! result warped by the flow and held to it by the temporal term.
 
+pub mod clip;
+pub mod export;
 pub mod flow;
+pub mod render;
+pub mod store;
+pub mod warp;

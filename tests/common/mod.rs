@@ -2,9 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
+pub mod scene;
 #[cfg(feature = "app")]
 pub mod ui;
-pub mod scene;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

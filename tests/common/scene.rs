@@ -39,10 +39,7 @@ impl Motion {
         let c = (w as f32 / 2.0, h as f32 / 2.0);
         let (dx, dy) = (p.0 - c.0, p.1 - c.1);
         let (s, co) = self.angle.sin_cos();
-        (
-            c.0 + self.zoom * (co * dx - s * dy) + self.shift.0,
-            c.1 + self.zoom * (s * dx + co * dy) + self.shift.1,
-        )
+        (c.0 + self.zoom * (co * dx - s * dy) + self.shift.0, c.1 + self.zoom * (s * dx + co * dy) + self.shift.1)
     }
 
     /// The inverse motion: which scene point appears at `q`.

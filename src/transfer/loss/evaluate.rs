@@ -91,7 +91,12 @@ pub fn evaluate_grid(
         })
         .collect();
     let (tv_loss, tv_grad) = tv_loss_and_grad(x, objective.tv_weight)?;
+    let (temporal_loss, temporal_grad) = match &targets.temporal {
+        Some(t) => t.loss_and_grad(x, objective.temporal_weight)?,
+        None => (Tensor::zeros((), x.dtype(), x.device())?, None),
+    };
     scalars.push(tv_loss);
+    scalars.push(temporal_loss);
     let values: Vec<f32> = Tensor::stack(&scalars, 0)?.to_vec1()?;
     let losses = losses_from(objective, &terms, &values, &divisor_slots)?;
     times.losses = clock.elapsed().as_secs_f64() - times.forward;
@@ -131,8 +136,8 @@ pub fn evaluate_grid(
     }
     let parts = parts.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| Error::internal("tile skipped"))?;
     let mut grad = assemble(&parts, grid.columns())?;
-    if let Some(tv) = tv_grad {
-        grad = grad.add(&tv)?;
+    for g in [tv_grad, temporal_grad].into_iter().flatten() {
+        grad = grad.add(&g)?;
     }
     times.backward = clock.elapsed().as_secs_f64() - before_pass_2 - in_pass_2;
     times.losses += in_pass_2;
@@ -215,7 +220,7 @@ fn held_value(held: &Divisors, slot: Slot) -> Option<f64> {
 }
 
 /// The losses from the values read back: the terms' losses first, in order, then the divisors
-/// at `divisor_slots`, the total variation last.
+/// at `divisor_slots`, then the total variation and the temporal term.
 fn losses_from(
     objective: &Objective,
     terms: &[Box<dyn Term + '_>],
@@ -232,6 +237,6 @@ fn losses_from(
             Slot::Style(k) => (style[k], divisors.style[k]) = (Some(f64::from(values[i])), divisor),
         }
     }
-    let tv = values.last().map_or(0.0, |&v| f64::from(v));
-    Losses::assemble(objective, content, &style, tv, &divisors)
+    let tail = |k: usize| values.len().checked_sub(k).map_or(0.0, |i| f64::from(values[i]));
+    Losses::assemble(objective, content, &style, (tail(2), tail(1)), &divisors)
 }

@@ -21,6 +21,7 @@ mod gram_style;
 pub mod guide;
 pub mod sliced;
 pub mod targets;
+pub mod temporal;
 pub mod tiles;
 pub mod values;
 

@@ -13,6 +13,7 @@ use crate::model::{Tap, Vgg};
 use crate::transfer::loss::gram::gram;
 use crate::transfer::loss::guide::{regions, Region};
 use crate::transfer::loss::sliced::sorted_projections;
+pub use crate::transfer::loss::temporal::Temporal;
 use crate::transfer::loss::tiles::{features_tiled, grams_tiled};
 use crate::transfer::loss::values::Divisors;
 use crate::transfer::spec::mask::StyleMasks;
@@ -221,6 +222,8 @@ pub struct Targets {
     size: (u32, u32),
     /// Gradient divisors held fixed while gradients are normalised (see [`Targets::hold_divisors`]).
     held: Option<Divisors>,
+    /// A clip frame's previous frame, warped, and where to hold to it.
+    pub temporal: Option<Temporal>,
 }
 
 impl Targets {
@@ -260,6 +263,7 @@ impl Targets {
             strides,
             size: content.size(),
             held: None,
+            temporal: None,
         };
         targets.retarget(&request.blend, &request.masks)?;
         Ok(targets)

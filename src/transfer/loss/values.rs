@@ -13,7 +13,7 @@ use crate::transfer::spec::objective::Objective;
 /// Loss values at one image. Components are unweighted; `total` is the weighted sum.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Losses {
-    /// content_weight*content + style_weight*style + tv_weight*tv.
+    /// content_weight*content + style_weight*style + tv_weight*tv + temporal_weight*temporal.
     pub total: f64,
     /// mean squared feature difference at the content tap.
     pub content: f64,
@@ -21,6 +21,10 @@ pub struct Losses {
     pub style: f64,
     /// total variation of the normalised image.
     pub tv: f64,
+    /// a clip frame's weighted mean squared difference from the previous frame warped (0 for
+    /// a still picture).
+    #[serde(default)]
+    pub temporal: f64,
     /// unweighted Gram MSE per style layer, in `Objective::style_layers` order.
     pub style_layers: Vec<f64>,
     /// The divisors of normalised gradients this evaluation used.
@@ -36,12 +40,13 @@ impl Losses {
         objective: &Objective,
         content: Option<f64>,
         style_layers: &[Option<f64>],
-        tv: f64,
+        (tv, temporal): (f64, f64),
         divisors: &Divisors,
     ) -> Result<Self> {
         let mut losses = Losses {
             content: content.unwrap_or(0.0),
             tv,
+            temporal,
             style_layers: style_layers.iter().map(|v| v.unwrap_or(0.0)).collect(),
             divisors: divisors.clone(),
             ..Losses::default()
@@ -56,7 +61,8 @@ impl Losses {
             .sum();
         losses.total = objective.content_weight * losses.content / divisors.content.unwrap_or(1.0)
             + objective.style_weight * style
-            + objective.tv_weight * losses.tv;
+            + objective.tv_weight * losses.tv
+            + objective.temporal_weight * losses.temporal;
         if !losses.total.is_finite() {
             return Err(Error::NonFinite("loss"));
         }

@@ -4,7 +4,10 @@
 //! worker both drive it one step at a time; neither keeps a loop of its own. No threads, no UI.
 
 mod enlarge;
+mod frame;
 mod instant;
+
+pub use frame::Prior;
 
 use std::sync::Arc;
 
@@ -124,7 +127,19 @@ impl Job {
     pub fn start(&mut self, spec: RenderSpec) -> Result<Vec<Notice>> {
         self.run = None;
         spec.validate()?;
-        let mut sources = self.sources(&spec)?;
+        let sources = self.sources(&spec)?;
+        self.start_with(spec, sources, None)
+    }
+
+    /// Starts a run of `spec` on `sources` (decoded already: a clip's frame), from `prior`
+    /// when given.
+    fn start_with(
+        &mut self,
+        spec: RenderSpec,
+        mut sources: Arc<SourceImages>,
+        prior: Option<Prior>,
+    ) -> Result<Vec<Notice>> {
+        self.run = None;
         if spec.preserve_colors == PreserveColors::Histogram {
             sources = Arc::new(sources.with_matched_colours());
         }
@@ -154,7 +169,9 @@ impl Job {
         // Without the instant look (its networks unreadable, say) the run starts from the photo
         // and says why: the optimiser does not need it.
         let mut fallback = None;
-        if spec.run.init == Init::Instant && spec.objective.masks.is_active() {
+        if let Some(prior) = prior {
+            prior.hold(&mut stepper, stages.len())?;
+        } else if spec.run.init == Init::Instant && spec.objective.masks.is_active() {
             // The instant look paints the whole photo; where masks keep the photo, a few
             // iterations could not take the paint off again.
             fallback = Some(Notice::warning("started from the photo: the instant look does not follow masks"));

@@ -34,6 +34,12 @@ impl SourceImages {
     pub fn load(spec: &RenderSpec) -> Result<Self> {
         let content = spec.content.as_ref().ok_or_else(|| Error::invalid("no content image is chosen"))?;
         let (picture, content_ref) = load_checked(content, "content image")?;
+        Self::around(picture, content_ref, spec)
+    }
+
+    /// `spec`'s style images (and start image), read and decoded, around a content picture
+    /// given in memory (a clip's frame).
+    pub fn around(picture: Picture, content_ref: ImageRef, spec: &RenderSpec) -> Result<Self> {
         let mut styles = Vec::with_capacity(spec.styles.len());
         let mut style_refs = Vec::with_capacity(spec.styles.len());
         for (i, style) in spec.styles.iter().enumerate() {
@@ -49,6 +55,11 @@ impl SourceImages {
             _ => None,
         };
         Ok(SourceImages { content: picture.rgb, content_alpha: picture.alpha, styles, content_ref, style_refs, init })
+    }
+
+    /// These images around another content picture (the next frame of a clip), opaque.
+    pub fn with_content(&self, content: RgbImage, content_ref: ImageRef) -> SourceImages {
+        SourceImages { content, content_alpha: None, content_ref, ..self.clone() }
     }
 
     /// Whether these are the images `spec` names (same paths, and same hashes where `spec`

@@ -13,7 +13,7 @@ use rand_distr::{Distribution, StandardNormal};
 use crate::error::{Error, Result};
 use crate::imageio::{from_tensor, resize, to_tensor};
 use crate::model::Vgg;
-use crate::transfer::loss::targets::{PreparedImage, TargetCache, TargetRequest, Targets};
+use crate::transfer::loss::targets::{PreparedImage, TargetCache, TargetRequest, Targets, Temporal};
 use crate::transfer::loss::tiles::evaluate_tiled;
 use crate::transfer::loss::values::{evaluate_timed, Losses, PhaseTimes};
 use crate::transfer::optim::average::Average;
@@ -211,11 +211,20 @@ impl Stepper {
             }
         } else {
             let request = request(&objective, self.tile);
+            let temporal = self.targets.temporal.take();
             self.targets = Targets::new(&self.net, &self.content, &self.styles, &request, cache)?;
+            self.targets.temporal = temporal;
         }
         self.objective = objective;
         self.forget();
         Ok(())
+    }
+
+    /// Holds the image to a clip's previous frame, warped (`None`: a still picture). The
+    /// optimiser starts afresh: the function changed.
+    pub fn set_temporal(&mut self, temporal: Option<Temporal>) {
+        self.targets.temporal = temporal;
+        self.forget();
     }
 
     /// The run's targets.

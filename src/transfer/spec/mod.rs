@@ -11,6 +11,7 @@ pub mod preset;
 pub mod schedule;
 pub mod sheet_plan;
 pub mod stored;
+pub mod video;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,7 @@ use crate::transfer::spec::options::PreserveColors;
 use crate::transfer::spec::options::RunSettings;
 use crate::transfer::spec::options::{InstantLook, Method};
 use crate::transfer::spec::schedule::{automatic, coarse_to_fine, Stage};
+use crate::transfer::spec::video::VideoOptions;
 
 /// Version of the spec's layout this build writes. Version 0 is the unversioned layout of the
 /// first releases (`content` and `styles` as bare paths, `weights` for the model).
@@ -144,6 +146,8 @@ pub struct RenderSpec {
     pub method: Method,
     /// The instant look's settings (for `Method::Instant` and `Init::Instant`).
     pub instant: InstantLook,
+    /// How a clip is rendered (only clips read it).
+    pub video: VideoOptions,
 }
 
 impl Default for RenderSpec {
@@ -164,6 +168,7 @@ impl Default for RenderSpec {
             preserve_colors: PreserveColors::Off,
             method: Method::Optimise,
             instant: InstantLook::default(),
+            video: VideoOptions::default(),
         }
     }
 }
@@ -247,6 +252,7 @@ impl RenderSpec {
             )));
         }
         self.instant.validate()?;
+        self.video.validate()?;
         self.objective.validate(self.styles.len())
     }
 
@@ -274,6 +280,8 @@ impl RenderSpec {
             run: RunSettings { average: 0.0, ..self.run.clone() },
             // The strength shapes the starting picture only: a run under way has moved on.
             instant: InstantLook::default(),
+            // Read by the clip driver between frames, never by a run.
+            video: VideoOptions::default(),
             preserve_colors: match self.preserve_colors {
                 PreserveColors::Luminance => PreserveColors::Off,
                 other => other,

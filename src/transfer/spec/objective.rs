@@ -22,6 +22,9 @@ pub struct Objective {
     pub style_weight: f64,
     /// Weight of the total-variation term.
     pub tv_weight: f64,
+    /// Weight of the temporal term of a clip's frames: how strongly a frame holds to the one
+    /// before it, warped by the motion (no effect on a still picture).
+    pub temporal_weight: f64,
     /// Layer whose activations the content term matches.
     pub content_tap: Tap,
     /// Style layers and their weights `w_l`.
@@ -42,6 +45,9 @@ pub struct Objective {
     pub normalize_gradients: bool,
 }
 
+/// The temporal weight a clip starts with.
+pub const DEFAULT_TEMPORAL_WEIGHT: f64 = 1e3;
+
 fn is_unmasked(masks: &StyleMasks) -> bool {
     *masks == StyleMasks::default()
 }
@@ -52,6 +58,7 @@ impl Default for Objective {
             content_weight: 1.0,
             style_weight: 100.0,
             tv_weight: 0.0,
+            temporal_weight: DEFAULT_TEMPORAL_WEIGHT,
             content_tap: CONTENT_TAP,
             style_layers: STYLE_TAPS.iter().map(|&t| (t, 1.0)).collect(),
             style_blend: vec![1.0],
@@ -66,7 +73,7 @@ impl Default for Objective {
 impl Objective {
     /// Rejects negative or non-finite weights and an empty blend.
     pub fn validate(&self, n_styles: usize) -> Result<()> {
-        let all = [self.content_weight, self.style_weight, self.tv_weight]
+        let all = [self.content_weight, self.style_weight, self.tv_weight, self.temporal_weight]
             .into_iter()
             .chain(self.style_layers.iter().map(|l| l.1))
             .chain(self.style_blend.iter().copied());

@@ -1,0 +1,155 @@
+//! `render-video`: drive a [`ClipRender`] over a clip's frames with one progress bar, writing
+//! frames as they finish, and export the clip when every frame is done. Ctrl+C stops between
+//! steps and keeps every finished frame; `--resume` goes on from there.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use neural_style_studio::video::export::{export, ClipFormat};
+use neural_style_studio::video::render::{ClipEvent, ClipRender};
+use neural_style_studio::video::store::ClipPlan;
+
+use crate::cli::RenderVideoArgs;
+
+/// Progress units per frame.
+const UNITS: u64 = 1000;
+
+/// Runs `render-video`.
+pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
+    let format = ClipFormat::of(&args.out)?;
+    let folder = frames_folder(&args.out, format)?;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
+    let mut render = if args.resume {
+        if !args.spec.is_empty() || args.mode.is_some() || args.later_iterations.is_some() || args.frames.is_some() {
+            eprintln!("note: resuming with the settings the render began with ({})", folder.display());
+        }
+        ClipRender::resume(&folder)?
+    } else {
+        let (mut spec, warning) = args.spec.to_spec()?;
+        if let Some(w) = warning {
+            eprintln!("warning: {w}");
+        }
+        if let Some(mode) = args.mode {
+            spec.video.mode = mode.into();
+        }
+        spec.video.later_iterations = args.later_iterations.unwrap_or(spec.video.later_iterations);
+        spec.validate().context("the settings cannot be rendered")?;
+        crate::spec_args::ensure_model(&mut spec, &interrupted)?;
+        let clip = spec.content_path()?.to_path_buf();
+        let (first, end) = frame_range(args.frames.as_deref())?;
+        let (render, notes) = ClipRender::start(&folder, ClipPlan { clip, first, end, fps: 0.0, spec })?;
+        for note in notes {
+            eprintln!("note: {note}");
+        }
+        render
+    };
+    let plan = render.plan().clone();
+    let (done, total) = render.progress();
+    eprintln!(
+        "{} mode, {} frames at {}x{} from {}{}",
+        plan.spec.video.mode.name(),
+        total,
+        render.size().0,
+        render.size().1,
+        plan.clip.display(),
+        if done > 0 { format!(", {done} already done") } else { String::new() }
+    );
+    let bar = ProgressBar::new(total as u64 * UNITS);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {percent:>3}% {msg} [{elapsed_precise} < {eta_precise}]")
+            .context("progress bar template")?,
+    );
+    bar.set_position(done as u64 * UNITS);
+    bar.reset_eta();
+    let started = Instant::now();
+    let mut rendered = 0usize;
+    while !render.is_finished() {
+        if interrupted.load(Ordering::SeqCst) {
+            bar.abandon();
+            let (done, total) = render.progress();
+            bail!(
+                "stopped: {done} of {total} frames are kept in {}; `render-video --resume --out {}` goes on",
+                folder.display(),
+                args.out.display()
+            );
+        }
+        for event in render.step()? {
+            let (done, total) = render.progress();
+            let per_minute = if rendered > 0 { rendered as f64 * 60.0 / started.elapsed().as_secs_f64() } else { 0.0 };
+            match event {
+                ClipEvent::Iteration { frame, done: it, total: its } => {
+                    bar.set_position(done as u64 * UNITS + it as u64 * UNITS / its.max(1) as u64);
+                    bar.set_message(format!(
+                        "frame {}/{total}, iteration {it}/{its}, {per_minute:.1} frames/min",
+                        frame + 1
+                    ));
+                }
+                ClipEvent::Frame { index, seconds } => {
+                    rendered += 1;
+                    bar.set_position(done as u64 * UNITS);
+                    bar.set_message(format!("frame {} in {seconds:.1} s, {per_minute:.1} frames/min", index + 1));
+                }
+                ClipEvent::Finished => {}
+            }
+        }
+    }
+    bar.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    if rendered > 0 {
+        eprintln!("{rendered} frames in {seconds:.1} s ({:.2} frames/s)", rendered as f64 / seconds);
+    }
+    export(&render.store().frames(), plan.fps, &args.out, format)?;
+    match format {
+        ClipFormat::Frames => eprintln!("wrote frames to {}", folder.display()),
+        _ => eprintln!("wrote {} (frames kept in {})", args.out.display(), folder.display()),
+    }
+    Ok(())
+}
+
+/// Where the frames of `out` are written: the folder itself, or `OUT.frames` beside a file.
+fn frames_folder(out: &Path, format: ClipFormat) -> Result<PathBuf> {
+    if format == ClipFormat::Frames {
+        return Ok(out.to_path_buf());
+    }
+    let name = out.file_name().context("the output has no file name")?;
+    Ok(out.with_file_name(format!("{}.frames", name.to_string_lossy())))
+}
+
+/// `--frames A..B` (from 1, both included) as a 0-based half-open range; `None`: all.
+fn frame_range(text: Option<&str>) -> Result<(usize, usize)> {
+    let Some(text) = text else { return Ok((0, usize::MAX)) };
+    let Some((a, b)) = text.split_once("..") else { bail!("--frames takes A..B, A.. or ..B (from 1), got {text}") };
+    let number = |s: &str, default: usize| -> Result<usize> {
+        if s.trim().is_empty() {
+            return Ok(default);
+        }
+        s.trim().parse::<usize>().with_context(|| format!("--frames: {s} is not a frame number"))
+    };
+    let (first, last) = (number(a, 1)?, number(b, usize::MAX)?);
+    if first == 0 || last < first {
+        bail!("--frames {text}: frames are numbered from 1 and the range must not be empty");
+    }
+    Ok((first - 1, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_ranges_count_from_one_and_include_both_ends() {
+        assert_eq!(frame_range(Some("3..5")).unwrap(), (2, 5));
+        assert_eq!(frame_range(Some("..4")).unwrap(), (0, 4));
+        assert_eq!(frame_range(Some("2..")).unwrap(), (1, usize::MAX));
+        assert_eq!(frame_range(None).unwrap(), (0, usize::MAX));
+        assert!(frame_range(Some("0..3")).is_err());
+        assert!(frame_range(Some("5..3")).is_err());
+        assert!(frame_range(Some("7")).is_err());
+    }
+}

@@ -1,0 +1,245 @@
+//! Clips in: animated GIF, APNG and WebP (through the image crate) and folders of numbered
+//! frames, read one frame at a time so that memory does not grow with the clip's length.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use image::{AnimationDecoder, Frames, RgbImage};
+
+use crate::error::{Error, Result};
+
+/// What is known of a clip before its frames are decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipInfo {
+    /// Frames in the clip.
+    pub frames: usize,
+    /// Frames per second.
+    pub fps: f64,
+    /// The first frame's (width, height); every frame must have it.
+    pub size: (u32, u32),
+}
+
+/// The frame rate of a folder of frames without a `clip.json` beside them.
+pub const FOLDER_FPS: f64 = 24.0;
+
+/// The file a folder of frames keeps its frame rate in.
+pub const CLIP_JSON: &str = "clip.json";
+
+/// The extensions read as animations.
+const ANIMATIONS: [&str; 4] = ["gif", "png", "apng", "webp"];
+
+/// A clip being read, frame by frame.
+pub struct ClipReader {
+    path: PathBuf,
+    info: ClipInfo,
+    source: Source,
+    /// Frames handed out so far.
+    read: usize,
+}
+
+enum Source {
+    Folder(Vec<PathBuf>),
+    Animation(Frames<'static>),
+}
+
+impl ClipReader {
+    /// Opens the clip at `path` (a folder of frames or an animation) and reads how many frames
+    /// it has (an animation is decoded once to count them, a frame at a time).
+    pub fn open(path: &Path) -> Result<Self> {
+        let fail = |reason: String| Error::Clip { path: path.to_path_buf(), reason };
+        if path.is_dir() {
+            let files = frame_files(path)?;
+            let first = files.first().ok_or_else(|| fail("the folder holds no frames (PNG or JPEG files)".into()))?;
+            let size = image::image_dimensions(first).map_err(|e| fail(format!("{}: {e}", first.display())))?;
+            let fps = folder_fps(path)?;
+            let info = ClipInfo { frames: files.len(), fps, size };
+            return Ok(ClipReader { path: path.to_path_buf(), info, source: Source::Folder(files), read: 0 });
+        }
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+        if !ANIMATIONS.contains(&ext.as_str()) {
+            return Err(fail(unsupported(&ext)));
+        }
+        // Counted in a first pass (frames decoded and dropped), the frame rate from the delays.
+        let (mut frames, mut millis, mut size) = (0usize, 0.0f64, None);
+        for frame in animation(path)? {
+            let frame = frame.map_err(|e| fail(format!("frame {}: {e}", frames + 1)))?;
+            let (n, d) = frame.delay().numer_denom_ms();
+            millis += f64::from(n) / f64::from(d.max(1));
+            size.get_or_insert(frame.buffer().dimensions());
+            frames += 1;
+        }
+        let size = size.ok_or_else(|| fail("the clip has no frames".into()))?;
+        // Browsers show a GIF's delays under 20 ms as 100 ms; a clip with no delays is 10 fps.
+        let mean = millis / frames as f64;
+        let fps = if mean >= 10.0 { 1000.0 / mean } else { 10.0 };
+        let info = ClipInfo { frames, fps, size };
+        Ok(ClipReader { path: path.to_path_buf(), info, source: Source::Animation(animation(path)?), read: 0 })
+    }
+
+    /// What the clip is.
+    pub fn info(&self) -> &ClipInfo {
+        &self.info
+    }
+
+    /// The clip's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Frames handed out so far (the next frame's index).
+    pub fn position(&self) -> usize {
+        self.read
+    }
+
+    /// The next frame, `None` after the last. A frame of another size than the first is refused.
+    pub fn next_frame(&mut self) -> Result<Option<RgbImage>> {
+        let index = self.read;
+        let fail = |reason: String| Error::Clip { path: self.path.clone(), reason };
+        let frame = match &mut self.source {
+            Source::Folder(files) => match files.get(index) {
+                Some(file) => Some(crate::imageio::load_rgb(file)?),
+                None => None,
+            },
+            Source::Animation(frames) => match frames.next() {
+                Some(frame) => {
+                    let frame = frame.map_err(|e| fail(format!("frame {}: {e}", index + 1)))?;
+                    Some(image::DynamicImage::ImageRgba8(frame.into_buffer()).to_rgb8())
+                }
+                None => None,
+            },
+        };
+        let Some(frame) = frame else {
+            if index < self.info.frames {
+                return Err(fail(format!("ends after {index} of its {} frames (truncated?)", self.info.frames)));
+            }
+            return Ok(None);
+        };
+        if frame.dimensions() != self.info.size {
+            let (w, h) = frame.dimensions();
+            let (w0, h0) = self.info.size;
+            return Err(fail(format!(
+                "frame {} is {w}x{h} but the clip began at {w0}x{h0}: every frame must have one size",
+                index + 1
+            )));
+        }
+        self.read += 1;
+        Ok(Some(frame))
+    }
+
+    /// Skips `n` frames (decoding those of an animation).
+    pub fn skip(&mut self, n: usize) -> Result<()> {
+        for _ in 0..n {
+            if self.next_frame()?.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The frames of the animation at `path`, decoded lazily.
+fn animation(path: &Path) -> Result<Frames<'static>> {
+    let fail = |reason: String| Error::Clip { path: path.to_path_buf(), reason };
+    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    let reader = BufReader::new(file);
+    let format = image::ImageFormat::from_path(path).map_err(|e| fail(e.to_string()))?;
+    Ok(match format {
+        image::ImageFormat::Gif => {
+            image::codecs::gif::GifDecoder::new(reader).map_err(|e| fail(e.to_string()))?.into_frames()
+        }
+        image::ImageFormat::Png => {
+            let decoder = image::codecs::png::PngDecoder::new(reader).map_err(|e| fail(e.to_string()))?;
+            if !decoder.is_apng().map_err(|e| fail(e.to_string()))? {
+                return Err(fail("a still PNG, not an animation: choose it as a photo instead".into()));
+            }
+            decoder.apng().map_err(|e| fail(e.to_string()))?.into_frames()
+        }
+        image::ImageFormat::WebP => {
+            let decoder = image::codecs::webp::WebPDecoder::new(reader).map_err(|e| fail(e.to_string()))?;
+            if !decoder.has_animation() {
+                return Err(fail("a still WebP, not an animation: choose it as a photo instead".into()));
+            }
+            decoder.into_frames()
+        }
+        other => return Err(fail(format!("{other:?} is not an animation format"))),
+    })
+}
+
+/// The message for a clip format not read here: what it is and how to convert it.
+fn unsupported(ext: &str) -> String {
+    let how = "convert it, for example `ffmpeg -i clip.mov frames/%06d.png` (a folder of frames) or \
+               `ffmpeg -i clip.mov clip.gif`";
+    match ext {
+        "" => format!("not a folder of frames and no extension to tell the format: {how}"),
+        "mov" | "mkv" | "avi" | "webm" | "m4v" | "mpg" | "mpeg" | "wmv" | "flv" | "ogv" => {
+            format!(".{ext} clips are not read here: {how}")
+        }
+        _ => format!(".{ext} is not a clip format read here (GIF, APNG, WebP, a folder of frames): {how}"),
+    }
+}
+
+/// The picture files of a folder of frames, in their numbers' order (frame2 before frame10).
+pub fn frame_files(folder: &Path) -> Result<Vec<PathBuf>> {
+    let fail = |reason: String| Error::Clip { path: folder.to_path_buf(), reason };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map_err(|e| fail(e.to_string()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+            matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg")) && p.is_file()
+        })
+        .collect();
+    files.sort_by_cached_key(|p| {
+        natural_key(&p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+    });
+    Ok(files)
+}
+
+/// A name split into text and numbers, so that numbers compare by value.
+fn natural_key(name: &str) -> Vec<(String, u64)> {
+    let mut key = Vec::new();
+    let mut text = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            let mut digits = c.to_string();
+            while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                digits.push(d);
+            }
+            key.push((std::mem::take(&mut text), digits.parse().unwrap_or(u64::MAX)));
+        } else {
+            text.push(c);
+        }
+    }
+    key.push((text, 0));
+    key
+}
+
+/// The frame rate recorded in a folder's `clip.json`, else [`FOLDER_FPS`].
+fn folder_fps(folder: &Path) -> Result<f64> {
+    #[derive(serde::Deserialize)]
+    struct Clip {
+        fps: f64,
+    }
+    let file = folder.join(CLIP_JSON);
+    let Ok(text) = std::fs::read_to_string(&file) else { return Ok(FOLDER_FPS) };
+    let clip: Clip = serde_json::from_str(&text)
+        .map_err(|e| Error::Clip { path: file.clone(), reason: format!("cannot read the frame rate: {e}") })?;
+    if !(clip.fps.is_finite() && clip.fps > 0.0 && clip.fps <= 1000.0) {
+        return Err(Error::Clip { path: file, reason: format!("frame rate {} is not between 0 and 1000", clip.fps) });
+    }
+    Ok(clip.fps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_frames_sort_by_number() {
+        let mut names = vec!["f10.png", "f2.png", "f1.png", "a.png"];
+        names.sort_by_key(|n| natural_key(n));
+        assert_eq!(names, ["a.png", "f1.png", "f2.png", "f10.png"]);
+    }
+}

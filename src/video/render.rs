@@ -1,0 +1,343 @@
+//! The clip driver: renders a clip's frames in order with one [`Job`], a step at a time (no
+//! threads, no loop of its own: the command line and the app's worker call [`ClipRender::step`]).
+//! Each frame after the first starts from the previous result carried along the motion
+//! (backward flow) and is held to it where the forward and backward flows agree. Frames are
+//! decoded one at a time and written as they finish, so memory does not grow with the clip and
+//! a render stopped anywhere resumes at the first frame not written.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use image::RgbImage;
+
+use crate::error::{Error, Result};
+use crate::imageio::{fit_long_side, resize, Picture};
+use crate::notice::Notice;
+use crate::transfer::run::colour::keep_luminance;
+use crate::transfer::{fast_hold, Event, ImageRef, Init, Job, PreserveColors, Prior, RenderSpec, Schedule};
+use crate::transfer::{SourceImages, VideoMode};
+use crate::video::clip::ClipReader;
+use crate::video::flow::{flow, reliability, FlowParams, Gray};
+use crate::video::store::{free_bytes, ClipPlan, FrameStore};
+use crate::video::warp::{hold, warp_rgb};
+
+/// A PNG frame of a painted picture takes about this share of its raw RGB bytes.
+const PNG_SHARE: f64 = 0.7;
+
+/// What a step did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClipEvent {
+    /// An optimiser iteration of a frame (Quality mode).
+    Iteration {
+        /// The frame (0-based in the clip).
+        frame: usize,
+        /// Iterations done on it.
+        done: usize,
+        /// Iterations it will take.
+        total: usize,
+    },
+    /// A frame was written.
+    Frame {
+        /// The frame (0-based in the clip).
+        index: usize,
+        /// Seconds it took, flow included.
+        seconds: f64,
+    },
+    /// The last frame was written.
+    Finished,
+}
+
+/// The previous frame: its input (grey, at the render size) and its result.
+struct Previous {
+    input: Gray,
+    output: RgbImage,
+}
+
+/// A frame being optimised.
+struct InProgress {
+    index: usize,
+    input: Gray,
+    started: Instant,
+}
+
+/// A clip render in progress.
+pub struct ClipRender {
+    store: FrameStore,
+    reader: ClipReader,
+    job: Job,
+    /// The style images (decoded once) around the latest frame.
+    sources: Option<Arc<SourceImages>>,
+    /// The render size of every frame.
+    size: (u32, u32),
+    previous: Option<Previous>,
+    current: Option<InProgress>,
+    /// The next frame to read.
+    next: usize,
+    flow: FlowParams,
+}
+
+impl ClipRender {
+    /// Starts rendering `plan` into `folder` (made if needed; refused when it holds frames of
+    /// a render already). Returns notes for the user (the estimate of disk, adjustments).
+    pub fn start(folder: &Path, plan: ClipPlan) -> Result<(Self, Vec<Notice>)> {
+        plan.spec.validate()?;
+        let reader = ClipReader::open(&plan.clip)?;
+        let info = reader.info().clone();
+        if plan.first >= info.frames || plan.end <= plan.first {
+            return Err(Error::invalid(format!(
+                "frames {}..{} are not in the clip, which has {} frames",
+                plan.first + 1,
+                plan.end,
+                info.frames
+            )));
+        }
+        let plan = ClipPlan { end: plan.end.min(info.frames), ..plan };
+        let size = fit_long_side(info.size, plan.spec.size);
+        let frames = plan.end - plan.first;
+        let bytes = frames as f64 * f64::from(size.0 * size.1) * 3.0 * PNG_SHARE;
+        if let Some(free) = free_bytes(folder) {
+            if bytes > free as f64 {
+                return Err(Error::invalid(format!(
+                    "{frames} frames at {}x{} need about {} of disk and {} has {} free: render fewer frames \
+                     (--frames) or a smaller size",
+                    size.0,
+                    size.1,
+                    human_bytes(bytes),
+                    folder.display(),
+                    human_bytes(free as f64)
+                )));
+            }
+        }
+        let note = Notice::info(format!(
+            "{frames} frames at {}x{}, {:.3} fps: about {} of frames in {}",
+            size.0,
+            size.1,
+            info.fps,
+            human_bytes(bytes),
+            folder.display()
+        ));
+        let store = FrameStore::create(folder, ClipPlan { fps: info.fps, ..plan })?;
+        let render = ClipRender::open(store, reader, size)?;
+        Ok((render, vec![note]))
+    }
+
+    /// Goes on with the render recorded in `folder`, from the first frame not written (the
+    /// frame before it is read back as the previous result).
+    pub fn resume(folder: &Path) -> Result<Self> {
+        let store = FrameStore::open(folder)?;
+        store.plan().spec.validate()?;
+        let reader = ClipReader::open(&store.plan().clip)?;
+        let size = fit_long_side(reader.info().size, store.plan().spec.size);
+        ClipRender::open(store, reader, size)
+    }
+
+    fn open(store: FrameStore, mut reader: ClipReader, size: (u32, u32)) -> Result<Self> {
+        let (first, done) = (store.plan().first, store.finished());
+        let mut previous = None;
+        if done > 0 {
+            let last = first + done - 1;
+            reader.skip(last)?;
+            let input = reader.next_frame()?.ok_or_else(|| clip_ended(&reader, last))?;
+            let output = crate::imageio::load_rgb(&store.path(last))?;
+            if output.dimensions() != size {
+                return Err(Error::invalid(format!(
+                    "the frames in {} are {}x{}, not the {}x{} this render makes",
+                    store.folder().display(),
+                    output.width(),
+                    output.height(),
+                    size.0,
+                    size.1
+                )));
+            }
+            previous = Some(Previous { input: Gray::from_rgb(&resize(&input, size)), output });
+        } else {
+            reader.skip(first)?;
+        }
+        let next = first + done;
+        Ok(ClipRender {
+            store,
+            reader,
+            job: Job::new(),
+            sources: None,
+            size,
+            previous,
+            current: None,
+            next,
+            flow: FlowParams::default(),
+        })
+    }
+
+    /// The plan being rendered.
+    pub fn plan(&self) -> &ClipPlan {
+        self.store.plan()
+    }
+
+    /// The frames folder.
+    pub fn store(&self) -> &FrameStore {
+        &self.store
+    }
+
+    /// Frames written, and frames in all.
+    pub fn progress(&self) -> (usize, usize) {
+        let plan = self.store.plan();
+        (self.next.min(plan.end) - plan.first - usize::from(self.current.is_some()), plan.end - plan.first)
+    }
+
+    /// Whether every frame is written.
+    pub fn is_finished(&self) -> bool {
+        self.current.is_none() && self.next >= self.store.plan().end
+    }
+
+    /// The render size of the frames.
+    pub fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    /// The frame in progress's picture so far (Quality mode), else the last frame written.
+    pub fn picture(&self) -> Result<Option<RgbImage>> {
+        if self.current.is_some() {
+            return self.job.image().map(Some);
+        }
+        Ok(self.previous.as_ref().map(|p| p.output.clone()))
+    }
+
+    /// One unit of work: an optimiser iteration of the frame in progress (Quality), or a whole
+    /// frame (Fast, and a Quality frame's start).
+    pub fn step(&mut self) -> Result<Vec<ClipEvent>> {
+        if self.current.is_some() {
+            return self.iterate();
+        }
+        if self.next >= self.store.plan().end {
+            return Ok(Vec::new());
+        }
+        let index = self.next;
+        let started = Instant::now();
+        let frame = self.reader.next_frame()?.ok_or_else(|| clip_ended(&self.reader, index))?;
+        let frame = resize(&frame, self.size);
+        self.next += 1;
+        let input = Gray::from_rgb(&frame);
+        let sources = self.sources_for(frame)?;
+        let spec = self.store.plan().spec.clone();
+        // The previous result carried onto this frame, and where the motion is trusted.
+        let carried = self.previous.as_ref().map(|p| {
+            let forward = flow(&p.input, &input, &self.flow);
+            let back = flow(&input, &p.input, &self.flow);
+            (warp_rgb(&p.output, &back), reliability(&back, &forward))
+        });
+        match spec.video.mode {
+            VideoMode::Fast => {
+                let sources = match spec.preserve_colors {
+                    PreserveColors::Histogram => Arc::new(sources.with_matched_colours()),
+                    _ => sources,
+                };
+                let mut painted = self.job.paint(&spec, &sources, self.size)?;
+                if let Some((warped, reliable)) = &carried {
+                    painted = hold(&painted, warped, reliable, fast_hold(spec.objective.temporal_weight));
+                }
+                if spec.preserve_colors == PreserveColors::Luminance {
+                    painted = keep_luminance(&painted, &sources.content);
+                }
+                self.finish_frame(index, input, painted, started)
+            }
+            VideoMode::Quality => {
+                let (spec, prior) = match carried {
+                    None => (spec, None),
+                    Some((warped, reliable)) => {
+                        // Where the motion is not trusted (uncovered ground, the frame's edge)
+                        // the instant look, if the render starts from it, is a better start
+                        // than the smear the warp leaves there.
+                        let start = match spec.run.init {
+                            Init::Instant => match self.job.paint(&spec, &sources, self.size) {
+                                Ok(painted) => hold(&painted, &warped, &reliable, 1e6),
+                                Err(_) => warped.clone(),
+                            },
+                            _ => warped.clone(),
+                        };
+                        let later = RenderSpec {
+                            schedule: Schedule {
+                                iterations: spec.video.later_iterations,
+                                scales: 1,
+                                stages: Vec::new(),
+                            },
+                            ..spec
+                        };
+                        (later, Some(Prior { start, warped, reliable }))
+                    }
+                };
+                self.job.start_frame(spec, sources, prior)?;
+                self.current = Some(InProgress { index, input, started });
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// One optimiser iteration of the frame in progress; writes it when it is done.
+    fn iterate(&mut self) -> Result<Vec<ClipEvent>> {
+        let mut events = Vec::new();
+        let index = self.current.as_ref().map_or(0, |c| c.index);
+        for event in self.job.step()? {
+            match event {
+                Event::Stepped(_) => {
+                    events.push(ClipEvent::Iteration { frame: index, done: self.job.done(), total: self.job.total() })
+                }
+                Event::Fault(fault) if fault.paused => {
+                    return Err(Error::invalid(format!(
+                        "frame {}: {}; the frames before it are kept: lower the weights and resume",
+                        index + 1,
+                        fault.cause()
+                    )));
+                }
+                Event::Fault(_) | Event::StageChanged { .. } | Event::Finished => {}
+            }
+        }
+        if self.job.is_finished() {
+            if let Some(current) = self.current.take() {
+                let output = self.job.output()?.to_rgb8();
+                events.extend(self.finish_frame(current.index, current.input, output, current.started)?);
+            }
+        }
+        Ok(events)
+    }
+
+    fn finish_frame(
+        &mut self,
+        index: usize,
+        input: Gray,
+        output: RgbImage,
+        started: Instant,
+    ) -> Result<Vec<ClipEvent>> {
+        self.store.save(index, &output)?;
+        self.previous = Some(Previous { input, output });
+        let mut events = vec![ClipEvent::Frame { index, seconds: started.elapsed().as_secs_f64() }];
+        if self.is_finished() {
+            events.push(ClipEvent::Finished);
+        }
+        Ok(events)
+    }
+
+    /// The sources with `frame` as the content, the styles decoded once.
+    fn sources_for(&mut self, frame: RgbImage) -> Result<Arc<SourceImages>> {
+        let clip = ImageRef::new(&self.store.plan().clip);
+        let sources = match &self.sources {
+            Some(s) => s.with_content(frame, clip),
+            None => SourceImages::around(Picture { rgb: frame, alpha: None }, clip, &self.store.plan().spec)?,
+        };
+        let sources = Arc::new(sources);
+        self.sources = Some(sources.clone());
+        Ok(sources)
+    }
+}
+
+fn clip_ended(reader: &ClipReader, index: usize) -> Error {
+    Error::Clip { path: reader.path().to_path_buf(), reason: format!("ended before frame {}", index + 1) }
+}
+
+/// Bytes in a unit a person reads (MB, GB).
+fn human_bytes(bytes: f64) -> String {
+    if bytes >= 1e9 {
+        format!("{:.1} GB", bytes / 1e9)
+    } else {
+        format!("{:.0} MB", (bytes / 1e6).max(1.0))
+    }
+}
