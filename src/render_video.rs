@@ -104,7 +104,10 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
     if rendered > 0 {
         eprintln!("{rendered} frames in {seconds:.1} s ({:.2} frames/s)", rendered as f64 / seconds);
     }
-    export(&render.store().frames(), plan.fps, &args.out, format)?;
+    let sound = render.sound();
+    if let Some(note) = export(&render.store().frames(), plan.fps, &args.out, format, sound.as_ref())? {
+        eprintln!("note: {note}");
+    }
     match format {
         ClipFormat::Frames => eprintln!("wrote frames to {}", folder.display()),
         _ => eprintln!("wrote {} (frames kept in {})", args.out.display(), folder.display()),

@@ -49,12 +49,12 @@ fn stderr(out: &Output) -> String {
 }
 
 #[test]
-fn a_gif_becomes_a_gif_and_an_apng_with_its_frames_rate_and_size() {
+fn a_gif_becomes_a_gif_an_apng_and_an_mp4_with_its_frames_rate_and_size() {
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("clip.gif");
     write_gif(&clip, 5);
     let style = write_style(dir.path());
-    for out in ["out.gif", "out.png"] {
+    for out in ["out.gif", "out.png", "out.mp4"] {
         let out = dir.path().join(out);
         let result = run(&[
             "render-video",
@@ -73,7 +73,9 @@ fn a_gif_becomes_a_gif_and_an_apng_with_its_frames_rate_and_size() {
         let mut reader = ClipReader::open(&out).unwrap();
         assert_eq!(reader.info().frames, 5, "{}", out.display());
         assert!((reader.info().fps - 10.0).abs() < 0.01, "{} fps", reader.info().fps);
-        assert_eq!(reader.info().size, (80, 53));
+        // H.264 keeps even sizes: the MP4 loses the last row.
+        let size = if out.extension().unwrap() == "mp4" { (80, 52) } else { (80, 53) };
+        assert_eq!(reader.info().size, size);
         let first = reader.next_frame().unwrap().unwrap();
         let frame = image::open(
             dir.path().join(format!("{}.frames/frame_000001.png", out.file_name().unwrap().to_string_lossy())),
@@ -84,6 +86,43 @@ fn a_gif_becomes_a_gif_and_an_apng_with_its_frames_rate_and_size() {
             assert_eq!(first, frame, "the APNG's first frame is the rendered frame");
         }
     }
+    // The MP4 written is a clip to read in turn, and a cut one is named.
+    let mp4 = dir.path().join("out.mp4");
+    let again = dir.path().join("again.gif");
+    let result = run(&[
+        "render-video",
+        "--content",
+        s(&mp4),
+        "--style",
+        s(&style),
+        "--size",
+        "64",
+        "--mode",
+        "fast",
+        "--out",
+        s(&again),
+    ]);
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert_eq!(ClipReader::open(&again).unwrap().info().frames, 5);
+    let bytes = std::fs::read(&mp4).unwrap();
+    let cut = dir.path().join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let result = run(&[
+        "render-video",
+        "--content",
+        s(&cut),
+        "--style",
+        s(&style),
+        "--size",
+        "64",
+        "--mode",
+        "fast",
+        "--out",
+        s(&again),
+    ]);
+    assert!(!result.status.success());
+    let text = stderr(&result);
+    assert!(text.contains("cut.mp4") && !text.contains("panicked"), "{text}");
 }
 
 #[test]
@@ -195,6 +234,10 @@ fn bad_clips_and_outputs_are_named_in_one_line() {
     std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
     fails_with(&cut, &out, &["cut.gif"]);
     // A container not read here names a conversion.
+    let mkv = dir.path().join("clip.mkv");
+    std::fs::write(&mkv, b"not read").unwrap();
+    fails_with(&mkv, &out, &["clip.mkv", "ffmpeg"]);
+    // And a damaged MP4 too.
     let mov = dir.path().join("clip.mov");
     std::fs::write(&mov, b"not read").unwrap();
     fails_with(&mov, &out, &["clip.mov", "ffmpeg"]);

@@ -1,5 +1,6 @@
-//! Clips in: animated GIF, APNG and WebP (through the image crate) and folders of numbered
-//! frames, read one frame at a time so that memory does not grow with the clip's length.
+//! Clips in: MP4 with H.264 video (see `h264`), animated GIF, APNG and WebP (through the image
+//! crate) and folders of numbered frames, read one frame at a time so that memory does not grow
+//! with the clip's length.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use image::{AnimationDecoder, Frames, RgbImage};
 
 use crate::error::{Error, Result};
+use crate::video::h264::Mp4Frames;
 
 /// What is known of a clip before its frames are decoded.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +20,8 @@ pub struct ClipInfo {
     pub fps: f64,
     /// The first frame's (width, height); every frame must have it.
     pub size: (u32, u32),
+    /// Whether the clip has a sound track that can be carried over (an MP4's AAC).
+    pub sound: bool,
 }
 
 /// The frame rate of a folder of frames without a `clip.json` beside them.
@@ -25,6 +29,9 @@ pub const FOLDER_FPS: f64 = 24.0;
 
 /// The file a folder of frames keeps its frame rate in.
 pub const CLIP_JSON: &str = "clip.json";
+
+/// The extensions read as MP4 (ISO media) files.
+const MP4S: [&str; 3] = ["mp4", "m4v", "mov"];
 
 /// The extensions read as animations.
 const ANIMATIONS: [&str; 4] = ["gif", "png", "apng", "webp"];
@@ -41,6 +48,7 @@ pub struct ClipReader {
 enum Source {
     Folder(Vec<PathBuf>),
     Animation(Frames<'static>),
+    Mp4(Box<Mp4Frames>),
 }
 
 impl ClipReader {
@@ -53,10 +61,15 @@ impl ClipReader {
             let first = files.first().ok_or_else(|| fail("the folder holds no frames (PNG or JPEG files)".into()))?;
             let size = image::image_dimensions(first).map_err(|e| fail(format!("{}: {e}", first.display())))?;
             let fps = folder_fps(path)?;
-            let info = ClipInfo { frames: files.len(), fps, size };
+            let info = ClipInfo { frames: files.len(), fps, size, sound: false };
             return Ok(ClipReader { path: path.to_path_buf(), info, source: Source::Folder(files), read: 0 });
         }
         let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+        if MP4S.contains(&ext.as_str()) {
+            let (frames, mp4) = Mp4Frames::open(path)?;
+            let info = ClipInfo { frames: mp4.frames, fps: mp4.fps, size: mp4.size, sound: mp4.audio };
+            return Ok(ClipReader { path: path.to_path_buf(), info, source: Source::Mp4(Box::new(frames)), read: 0 });
+        }
         if !ANIMATIONS.contains(&ext.as_str()) {
             return Err(fail(unsupported(&ext)));
         }
@@ -73,7 +86,7 @@ impl ClipReader {
         // Browsers show a GIF's delays under 20 ms as 100 ms; a clip with no delays is 10 fps.
         let mean = millis / frames as f64;
         let fps = if mean >= 10.0 { 1000.0 / mean } else { 10.0 };
-        let info = ClipInfo { frames, fps, size };
+        let info = ClipInfo { frames, fps, size, sound: false };
         Ok(ClipReader { path: path.to_path_buf(), info, source: Source::Animation(animation(path)?), read: 0 })
     }
 
@@ -108,6 +121,7 @@ impl ClipReader {
                 }
                 None => None,
             },
+            Source::Mp4(frames) => frames.next_frame()?,
         };
         let Some(frame) = frame else {
             if index < self.info.frames {
@@ -168,14 +182,14 @@ fn animation(path: &Path) -> Result<Frames<'static>> {
 
 /// The message for a clip format not read here: what it is and how to convert it.
 fn unsupported(ext: &str) -> String {
-    let how = "convert it, for example `ffmpeg -i clip.mov frames/%06d.png` (a folder of frames) or \
-               `ffmpeg -i clip.mov clip.gif`";
+    let how = "convert it, for example `ffmpeg -i clip.mkv -c:v libx264 clip.mp4` or \
+               `ffmpeg -i clip.mkv frames/%06d.png` (a folder of frames)";
     match ext {
         "" => format!("not a folder of frames and no extension to tell the format: {how}"),
-        "mov" | "mkv" | "avi" | "webm" | "m4v" | "mpg" | "mpeg" | "wmv" | "flv" | "ogv" => {
+        "mkv" | "avi" | "webm" | "m4v" | "mpg" | "mpeg" | "wmv" | "flv" | "ogv" => {
             format!(".{ext} clips are not read here: {how}")
         }
-        _ => format!(".{ext} is not a clip format read here (GIF, APNG, WebP, a folder of frames): {how}"),
+        _ => format!(".{ext} is not a clip format read here (MP4, GIF, APNG, WebP, a folder of frames): {how}"),
     }
 }
 

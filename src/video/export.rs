@@ -1,5 +1,5 @@
-//! Clips out: a folder of rendered frames written as an animated GIF or APNG (a folder of frames
-//! needs no export: it is the output). Frames are read one at a time, and the file appears
+//! Clips out: a folder of rendered frames written as an MP4 (H.264), an animated GIF or an APNG
+//! (a folder of frames needs no export: it is the output). Frames are read one at a time, and the file appears
 //! whole or not at all (written beside its place, then renamed).
 
 use std::fs::File;
@@ -11,6 +11,8 @@ use image::{Delay, Frame};
 
 use crate::error::{Error, Result};
 use crate::imageio::load_rgb;
+use crate::video::h264::write_mp4;
+pub use crate::video::h264::SoundSource;
 
 /// What a clip is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +23,8 @@ pub enum ClipFormat {
     Gif,
     /// An animated PNG (lossless).
     Apng,
+    /// An MP4 with H.264 video (and the clip's sound, when it had some).
+    Mp4,
 }
 
 impl ClipFormat {
@@ -32,23 +36,32 @@ impl ClipFormat {
             Some(_) if out.is_dir() => Ok(ClipFormat::Frames),
             Some("gif") => Ok(ClipFormat::Gif),
             Some("png" | "apng") => Ok(ClipFormat::Apng),
+            Some("mp4" | "m4v") => Ok(ClipFormat::Mp4),
             Some(other) => Err(Error::invalid(format!(
-                "clips are written as .gif, .png (animated) or a folder of frames, not .{other}: for a video \
-                 file, write frames and convert them, for example `ffmpeg -framerate 24 -i out/frame_%06d.png \
-                 out.mp4`"
+                "clips are written as .mp4, .gif, .png (animated) or a folder of frames, not .{other}: write \
+                 one of those and convert it, for example `ffmpeg -i out.mp4 out.{other}`"
             ))),
         }
     }
 }
 
-/// Writes `frames` (PNG files, all one size) as the clip `out` at `fps` frames per second.
-pub fn export(frames: &[PathBuf], fps: f64, out: &Path, format: ClipFormat) -> Result<()> {
+/// Writes `frames` (PNG files, all one size) as the clip `out` at `fps` frames per second, with
+/// the sound of `sound` where the format carries sound. Returns a note on the sound, if the
+/// clip had some.
+pub fn export(
+    frames: &[PathBuf],
+    fps: f64,
+    out: &Path,
+    format: ClipFormat,
+    sound: Option<&SoundSource>,
+) -> Result<Option<String>> {
     let fail = |reason: String| Error::Save { path: out.to_path_buf(), reason };
     if frames.is_empty() {
         return Err(fail("no frames were rendered".into()));
     }
+    let dropped = sound.map(|_| "the clip's sound was not kept: only an .mp4 output carries sound".to_string());
     if format == ClipFormat::Frames {
-        return Ok(());
+        return Ok(dropped);
     }
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -56,9 +69,16 @@ pub fn export(frames: &[PathBuf], fps: f64, out: &Path, format: ClipFormat) -> R
     };
     let name = out.file_name().ok_or_else(|| fail("no file name".into()))?;
     let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let mut note = dropped;
     let written = match format {
         ClipFormat::Gif => write_gif(frames, fps, &tmp),
         ClipFormat::Apng => write_apng(frames, fps, &tmp),
+        ClipFormat::Mp4 => write_mp4(frames, fps, &tmp, sound).map(|kept| {
+            note = sound.map(|_| {
+                if kept { "the clip's sound is kept" } else { "the clip's sound could not be read and was not kept" }
+                    .to_string()
+            });
+        }),
         ClipFormat::Frames => Ok(()),
     };
     if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, out).map_err(|e| fail(e.to_string()))) {
@@ -66,7 +86,7 @@ pub fn export(frames: &[PathBuf], fps: f64, out: &Path, format: ClipFormat) -> R
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    Ok(())
+    Ok(note)
 }
 
 fn write_gif(frames: &[PathBuf], fps: f64, path: &Path) -> Result<()> {

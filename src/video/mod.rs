@@ -5,6 +5,7 @@
 pub mod clip;
 pub mod export;
 pub mod flow;
+pub mod h264;
 pub mod render;
 pub mod store;
 pub mod warp;

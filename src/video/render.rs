@@ -18,6 +18,7 @@ use crate::transfer::run::colour::keep_luminance;
 use crate::transfer::{fast_hold, Event, ImageRef, Init, Job, PreserveColors, Prior, RenderSpec, Schedule};
 use crate::transfer::{SourceImages, VideoMode};
 use crate::video::clip::ClipReader;
+use crate::video::export::SoundSource;
 use crate::video::flow::{flow, reliability, FlowParams, Gray};
 use crate::video::store::{free_bytes, ClipPlan, FrameStore};
 use crate::video::warp::{hold, warp_rgb};
@@ -182,6 +183,16 @@ impl ClipRender {
     pub fn progress(&self) -> (usize, usize) {
         let plan = self.store.plan();
         (self.next.min(plan.end) - plan.first - usize::from(self.current.is_some()), plan.end - plan.first)
+    }
+
+    /// The clip's sound over the frames rendered, when it has a sound track.
+    pub fn sound(&self) -> Option<SoundSource> {
+        let plan = self.store.plan();
+        self.reader.info().sound.then(|| SoundSource {
+            clip: plan.clip.clone(),
+            from: plan.first as f64 / plan.fps,
+            to: plan.end as f64 / plan.fps,
+        })
     }
 
     /// Whether every frame is written.
