@@ -24,14 +24,12 @@ impl Browser {
     pub fn open(purpose: Purpose, dir: Option<&Path>, file_name: Option<String>, wake: egui::Context) -> Self {
         let listings = Arc::new(Mutex::new(Listings::default()));
         let fs = ThreadedFs { listings: listings.clone(), wake };
-        let mut dialog = match purpose {
-            Purpose::Export | Purpose::ExportSnapshot => egui_file::FileDialog::save_file(),
-            _ => egui_file::FileDialog::open_file(),
-        }
-        .with_fs(Box::new(fs))
-        .title(purpose.title())
-        .id(egui::Id::unique("nss-file-browser"))
-        .show_files_filter(Box::new(move |path: &Path| purpose.accepts(path)));
+        let mut dialog =
+            if purpose.saves() { egui_file::FileDialog::save_file() } else { egui_file::FileDialog::open_file() }
+                .with_fs(Box::new(fs))
+                .title(purpose.title())
+                .id(egui::Id::unique("nss-file-browser"))
+                .show_files_filter(Box::new(move |path: &Path| purpose.accepts(path)));
         if let Some(dir) = dir {
             dialog = dialog.initial_path(dir);
         }

@@ -56,7 +56,7 @@ impl App {
             return;
         }
         let dir = match purpose {
-            Purpose::Export | Purpose::ExportSnapshot => self.settings.export_dir.clone(),
+            Purpose::Export | Purpose::ExportSnapshot | Purpose::ClipOut => self.settings.export_dir.clone(),
             _ => self.settings.open_dir.clone(),
         };
         let name = match purpose {
@@ -160,6 +160,12 @@ impl App {
                 self.tasks.decode(&path, Some(purpose));
             }
             Purpose::Settings => self.open_settings(&path),
+            Purpose::Clip => self.open_clip(&path),
+            Purpose::ClipOut => {
+                let path = if path.extension().is_none() { path.with_extension("mp4") } else { path };
+                self.settings.export_dir = path.parent().map(Path::to_path_buf);
+                self.render_clip(path);
+            }
             Purpose::Export | Purpose::ExportSnapshot => {
                 let path = if path.extension().is_none() { path.with_extension("png") } else { path };
                 self.settings.export_dir = path.parent().map(Path::to_path_buf);
@@ -231,6 +237,8 @@ impl App {
                 self.set_content(&file);
             } else if ext.as_deref() == Some("json") {
                 self.open_settings(&file);
+            } else if is_clip(&file) {
+                self.open_clip(&file);
             } else {
                 let as_image = if self.settings.spec.content.is_some() { Purpose::AddStyle } else { Purpose::Content };
                 if ext.as_deref() == Some("png") {
@@ -241,6 +249,17 @@ impl App {
                 }
             }
         }
+    }
+}
+
+/// Whether a dropped file is a clip: a video container, or an animated GIF, WebP or PNG
+/// (checked by reading its header, which is small).
+fn is_clip(path: &Path) -> bool {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "mp4" | "m4v" | "mov" | "apng" => true,
+        "gif" | "webp" | "png" => crate::video::clip::ClipReader::is_animation(path),
+        _ => false,
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod about;
 mod autosave;
 mod browser;
+pub mod clip;
 mod examples;
 mod files;
 mod filmstrip;
@@ -138,6 +139,7 @@ impl App {
         };
         app.check_models();
         app.look_for_autosave();
+        app.reopen_clip();
         if let Some(path) = app.panels.presets.path.clone() {
             app.tasks.load_presets(path);
         }
@@ -373,7 +375,9 @@ impl eframe::App for App {
                 }
             });
             // A selected snapshot shows alone, or as the "before" beside the live image.
+            let playing = self.panels.clip.playback.as_ref().and_then(|p| p.shown.as_ref());
             let (shown, beside) = match (self.panels.film.shown(), self.panels.film.compare) {
+                _ if playing.is_some() => (playing, playing),
                 (Some(snap), false) => (Some(snap), self.live.content_img.as_ref()),
                 (Some(snap), true) => (self.live.result.as_ref(), Some(snap)),
                 (None, _) => (self.live.result.as_ref(), self.live.content_img.as_ref()),
@@ -409,6 +413,8 @@ impl eframe::App for App {
         if !ctx.input(|i| i.pointer.any_down()) {
             self.undo.record(&self.settings.spec, self.settings.print_size);
         }
+        self.clip_tick();
+        self.playback_tick(&ctx);
         self.steer(&ctx);
         self.steer_instant();
         self.autosave_tick();

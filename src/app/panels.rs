@@ -28,6 +28,9 @@ pub fn side_panel(app: &mut App, ui: &mut Ui) {
         let r = image_slot(app, ui, content);
         app.panels.content_rect = Some(r.rect);
         ui.separator();
+        ui.heading("Clip");
+        super::clip::clip_ui(app, ui);
+        ui.separator();
         ui.heading("Style");
         styles_section(app, ui);
         egui::CollapsingHeader::new("Masks").show(ui, |ui| super::masks::masks_ui(app, ui));

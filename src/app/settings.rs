@@ -27,11 +27,31 @@ pub struct Settings {
     pub builtin_browser: bool,
     /// Long side of a print ("Render print"), in pixels.
     pub print_size: u32,
+    /// The clip open, if any.
+    pub clip: Option<ClipSettings>,
+}
+
+/// The clip open in the studio.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClipSettings {
+    /// The clip.
+    pub path: PathBuf,
+    /// The frame shown (from 0).
+    pub frame: usize,
+    /// Where it was last rendered to.
+    pub out: Option<PathBuf>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { spec: default_spec(), open_dir: None, export_dir: None, builtin_browser: false, print_size: 2048 }
+        Settings {
+            spec: default_spec(),
+            open_dir: None,
+            export_dir: None,
+            builtin_browser: false,
+            print_size: 2048,
+            clip: None,
+        }
     }
 }
 

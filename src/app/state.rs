@@ -92,6 +92,8 @@ pub struct Panels {
     pub shortcuts: bool,
     /// The About box is shown.
     pub about: bool,
+    /// The open clip's timeline, progress and playback.
+    pub clip: super::clip::ClipPanel,
 }
 
 impl Panels {
@@ -118,6 +120,7 @@ impl Panels {
             examples: examples::Offer::new(launch.examples.clone()),
             shortcuts: false,
             about: false,
+            clip: super::clip::ClipPanel::default(),
         }
     }
 }

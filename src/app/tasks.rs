@@ -41,6 +41,10 @@ pub enum Purpose {
     Export,
     /// Where to export the selected snapshot.
     ExportSnapshot,
+    /// A clip to open.
+    Clip,
+    /// Where to write the rendered clip.
+    ClipOut,
 }
 
 impl Purpose {
@@ -49,6 +53,8 @@ impl Purpose {
         match self {
             Purpose::Export | Purpose::ExportSnapshot => &["png"],
             Purpose::Settings => &["png", "json"],
+            Purpose::Clip => super::clip::CLIP_EXTENSIONS,
+            Purpose::ClipOut => super::clip::CLIP_OUT_EXTENSIONS,
             _ => super::IMAGE_EXTENSIONS,
         }
     }
@@ -69,7 +75,14 @@ impl Purpose {
             Purpose::Settings => "Open settings (PNG or JSON)",
             Purpose::Export => "Export PNG",
             Purpose::ExportSnapshot => "Export the snapshot as PNG",
+            Purpose::Clip => "Open a clip",
+            Purpose::ClipOut => "Render the clip to (MP4, GIF or animated PNG)",
         }
+    }
+
+    /// Whether the file is one to write (a save dialog), not one to open.
+    pub fn saves(self) -> bool {
+        matches!(self, Purpose::Export | Purpose::ExportSnapshot | Purpose::ClipOut)
     }
 }
 
@@ -135,6 +148,7 @@ impl Tasks {
                 let kind = match purpose {
                     Purpose::Export | Purpose::ExportSnapshot => "PNG",
                     Purpose::Settings => "Settings",
+                    Purpose::Clip | Purpose::ClipOut => "Clips",
                     _ => "Images",
                 };
                 dialog = dialog.add_filter(kind, purpose.extensions());
@@ -145,7 +159,7 @@ impl Tasks {
                     dialog = dialog.set_file_name(name);
                 }
                 let opened = Instant::now();
-                let saving = matches!(purpose, Purpose::Export | Purpose::ExportSnapshot);
+                let saving = purpose.saves();
                 let path = if saving { dialog.save_file() } else { dialog.pick_file() };
                 let shown = path.is_some() || opened.elapsed() >= NO_DIALOG;
                 (path, shown)

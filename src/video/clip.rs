@@ -90,6 +90,25 @@ impl ClipReader {
         Ok(ClipReader { path: path.to_path_buf(), info, source: Source::Animation(animation(path)?), read: 0 })
     }
 
+    /// Whether the GIF, WebP or PNG at `path` is an animation (more than a still picture),
+    /// from its header.
+    pub fn is_animation(path: &Path) -> bool {
+        let Ok(file) = File::open(path) else { return false };
+        let reader = BufReader::new(file);
+        match image::ImageFormat::from_path(path) {
+            Ok(image::ImageFormat::Png) => {
+                image::codecs::png::PngDecoder::new(reader).is_ok_and(|d| d.is_apng().unwrap_or(false))
+            }
+            Ok(image::ImageFormat::WebP) => {
+                image::codecs::webp::WebPDecoder::new(reader).is_ok_and(|d| d.has_animation())
+            }
+            // A GIF of one frame is a picture: count up to two frames.
+            Ok(image::ImageFormat::Gif) => image::codecs::gif::GifDecoder::new(reader)
+                .is_ok_and(|d| d.into_frames().take(2).filter(|f| f.is_ok()).count() == 2),
+            _ => false,
+        }
+    }
+
     /// What the clip is.
     pub fn info(&self) -> &ClipInfo {
         &self.info

@@ -200,6 +200,11 @@ impl ClipRender {
         self.current.is_none() && self.next >= self.store.plan().end
     }
 
+    /// The frame in progress's (or the last frame's) picture before painting, at the render size.
+    pub fn input(&self) -> Option<&RgbImage> {
+        self.sources.as_ref().map(|s| &s.content)
+    }
+
     /// The render size of the frames.
     pub fn size(&self) -> (u32, u32) {
         self.size

@@ -2,8 +2,11 @@
 //! commands over a channel and publishes the newest frame into a shared slot (newest frame wins,
 //! so a slow UI never queues frames and a slow iteration never blocks the UI).
 
+mod clip;
 mod run;
 mod trystyles;
+
+pub use clip::{frames_folder, ClipProgress, ClipRequest};
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -46,6 +49,11 @@ pub enum Command {
     Sheet(Box<SheetPlan>),
     /// Stop the contact sheet (the cells done stay).
     CancelSheet,
+    /// Render a clip frame by frame (the live run ends), or go on with the one whose frames
+    /// folder holds finished frames; exported when every frame is done.
+    RenderClip(Box<ClipRequest>),
+    /// Stop the clip render (its finished frames stay).
+    CancelClip,
     /// End the thread.
     Shutdown,
 }
@@ -128,6 +136,8 @@ pub struct Shared {
     pub sheet_cells: Vec<(usize, Arc<RgbaImage>)>,
     /// The contact sheet's iterations done and in all; `None` when no sheet is rendering.
     pub sheet_progress: Option<(usize, usize)>,
+    /// How the clip render is going; `None` when no clip is rendering.
+    pub clip_progress: Option<ClipProgress>,
 }
 
 /// Owner's handle: send commands, take frames. Dropping it shuts the thread down.
@@ -157,6 +167,7 @@ impl Worker {
             printing: false,
             sheet_cells: Vec::new(),
             sheet_progress: None,
+            clip_progress: None,
         }));
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -196,6 +207,11 @@ impl Worker {
     /// The contact sheet's progress (iterations done, in all), while one renders.
     pub fn sheet_progress(&self) -> Option<(usize, usize)> {
         lock(&self.shared).sheet_progress
+    }
+
+    /// How the clip render is going, while one renders.
+    pub fn clip_progress(&self) -> Option<ClipProgress> {
+        lock(&self.shared).clip_progress.clone()
     }
 
     /// Takes the newest notice, if one arrived.

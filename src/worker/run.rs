@@ -34,6 +34,8 @@ pub(super) struct State {
     pub(super) spare_sheet_job: Option<Job>,
     /// How the picture last published was made, and the picture.
     shown: Option<(Method, Arc<RgbaImage>)>,
+    /// A clip being rendered.
+    pub(super) clip: Option<super::clip::ClipRun>,
 }
 
 pub(crate) fn main_loop(rx: Inbox, shared: Arc<Mutex<Shared>>, notify: Notify) {
@@ -49,9 +51,10 @@ pub(crate) fn main_loop(rx: Inbox, shared: Arc<Mutex<Shared>>, notify: Notify) {
         sheet: None,
         spare_sheet_job: None,
         shown: None,
+        clip: None,
     };
     loop {
-        let cmd = if state.running || state.sheet.is_some() {
+        let cmd = if state.running || state.sheet.is_some() || state.clip.is_some() {
             match rx.try_recv() {
                 Ok(c) => Some(c),
                 Err(TryRecvError::Empty) => None,
@@ -153,6 +156,11 @@ impl State {
                 self.end_sheet();
                 Ok(())
             }
+            Command::RenderClip(request) => self.start_clip(*request),
+            Command::CancelClip => {
+                self.cancel_clip();
+                Ok(())
+            }
             Command::Shutdown => Ok(()),
         }
     }
@@ -169,6 +177,8 @@ impl State {
         if self.in_print {
             self.end_print();
         }
+        // A clip render stops (its finished frames stay) for the still picture asked for.
+        self.cancel_clip();
         self.running = false;
         self.id += 1;
         self.set_status(Status::Preparing);
@@ -275,6 +285,9 @@ impl State {
         if self.sheet.is_some() {
             return self.sheet_step();
         }
+        if self.clip.is_some() {
+            return self.clip_step();
+        }
         for event in self.job.step()? {
             match event {
                 Event::Stepped(report) => lock(&self.shared).history.push(LossPoint {
@@ -331,7 +344,7 @@ impl State {
         Ok(())
     }
 
-    fn publish_frame(&mut self, frame: Frame) {
+    pub(super) fn publish_frame(&mut self, frame: Frame) {
         self.shown = Some((frame.spec.method, frame.image.clone()));
         lock(&self.shared).frame = Some(frame);
         (self.notify)();

@@ -1,0 +1,334 @@
+//! A clip in the studio: opened (picker or drop), scrubbed on a timeline (the frame shown
+//! becomes the content photo, so the look is steered on any frame exactly as on a photo),
+//! rendered frame by frame on the worker with progress over frames, and its finished frames
+//! played back in the preview while the rest renders. Decoding, listing and reading frames run
+//! on tasks; nothing here waits in the frame.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui::Ui;
+
+use super::preview::Versioned;
+use super::settings::ClipSettings;
+use super::tasks::Purpose;
+use super::{Action, App};
+use crate::notice::Notice;
+use crate::transfer::{ImageRef, RenderSpec, VideoMode, VideoOptions};
+use crate::video::clip::{ClipInfo, ClipReader};
+use crate::video::store::{ClipPlan, FrameStore};
+use crate::worker::{frames_folder, ClipRequest, Command};
+
+/// The file extensions opened as clips.
+pub const CLIP_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "gif", "webp", "apng"];
+
+/// The file extensions a clip is written as.
+pub const CLIP_OUT_EXTENSIONS: &[&str] = &["mp4", "gif", "png"];
+
+/// The open clip's state apart from the settings.
+#[derive(Default)]
+pub struct ClipPanel {
+    /// What the clip is, once read, or why it cannot be.
+    pub info: Option<Result<ClipInfo, String>>,
+    /// A timeline frame is being decoded.
+    seeking: bool,
+    /// The frame the timeline asks for next, once the one being decoded is in.
+    wanted: Option<usize>,
+    /// Frames of the output already rendered, and in all, when a render can go on.
+    pub resumable: Option<(usize, usize)>,
+    /// Playing the finished frames.
+    pub playback: Option<Playback>,
+    /// Where timeline frames are written for the content slot.
+    cache: Option<tempfile::TempDir>,
+    /// A clip was rendering at the last frame.
+    rendering: bool,
+}
+
+/// The finished frames being played in the preview.
+pub struct Playback {
+    files: Vec<PathBuf>,
+    next: usize,
+    due: Instant,
+    loading: bool,
+    fps: f64,
+    /// The frame on screen.
+    pub shown: Option<Versioned>,
+}
+
+impl App {
+    /// Opens the clip at `path`: reads what it is and shows its first frame as the content.
+    pub fn open_clip(&mut self, path: &Path) {
+        self.settings.clip = Some(ClipSettings { path: path.to_path_buf(), frame: 0, out: None });
+        self.settings.open_dir = path.parent().map(Path::to_path_buf);
+        self.panels.clip.playback = None;
+        self.reopen_clip();
+    }
+
+    /// Reads the clip of the settings (at start-up, or when opened) and shows its frame.
+    pub(super) fn reopen_clip(&mut self) {
+        let Some(clip) = self.settings.clip.clone() else { return };
+        self.panels.clip.info = None;
+        self.panels.clip.resumable = None;
+        let path = clip.path.clone();
+        self.tasks.spawn(
+            "clip",
+            move || ClipReader::open(&path).map(|r| r.info().clone()).map_err(|e| e.to_string()),
+            |app, _, info| {
+                if let Err(e) = &info {
+                    app.notice = Some(Notice::error(e.clone()));
+                }
+                app.panels.clip.info = Some(info);
+            },
+        );
+        self.seek_clip(clip.frame);
+        if let Some(out) = clip.out {
+            self.check_resumable(out);
+        }
+    }
+
+    /// Shows frame `index` (from 0) of the open clip as the content, decoded on a task.
+    pub fn seek_clip(&mut self, index: usize) {
+        let Some(clip) = self.settings.clip.as_mut() else { return };
+        clip.frame = index;
+        if self.panels.clip.seeking {
+            self.panels.clip.wanted = Some(index);
+            return;
+        }
+        if self.panels.clip.cache.is_none() {
+            self.panels.clip.cache = tempfile::Builder::new().prefix("nss-clip-").tempdir().ok();
+        }
+        let Some(dir) = self.panels.clip.cache.as_ref().map(|d| d.path().to_path_buf()) else {
+            self.notice = Some(Notice::error("No temporary folder for the clip's frames."));
+            return;
+        };
+        self.panels.clip.seeking = true;
+        let path = clip.path.clone();
+        self.tasks.spawn(
+            "seek",
+            move || -> Result<PathBuf, String> {
+                let mut reader = ClipReader::open(&path).map_err(|e| e.to_string())?;
+                reader.skip(index).map_err(|e| e.to_string())?;
+                let frame = reader.next_frame().map_err(|e| e.to_string())?.ok_or("the clip has no such frame")?;
+                let file = dir.join(format!("frame-{:06}.png", index + 1));
+                crate::imageio::save_png(&image::DynamicImage::ImageRgb8(frame), &file, &[])
+                    .map_err(|e| e.to_string())?;
+                Ok(file)
+            },
+            move |app, _, file| {
+                app.panels.clip.seeking = false;
+                match file {
+                    Ok(file) => app.set_content(&file),
+                    Err(e) => app.notice = Some(Notice::error(e)),
+                }
+                if let Some(next) = app.panels.clip.wanted.take() {
+                    app.seek_clip(next);
+                }
+            },
+        );
+    }
+
+    /// Renders the open clip into `out` (or goes on with its frames already there).
+    pub fn render_clip(&mut self, out: PathBuf) {
+        let Some(clip) = self.settings.clip.as_mut() else { return };
+        clip.out = Some(out.clone());
+        let spec = RenderSpec { content: Some(ImageRef::new(&clip.path)), ..self.settings.spec.clone() };
+        if let Err(e) = spec.validate() {
+            self.notice = Some(Notice::error(e.to_string()));
+            return;
+        }
+        let plan = ClipPlan { clip: clip.path.clone(), first: 0, end: usize::MAX, fps: 0.0, spec };
+        self.panels.clip.resumable = None;
+        self.live.worker.send(Command::RenderClip(Box::new(ClipRequest { plan, out })));
+        self.live.run_spec = None;
+        self.notice = Some(Notice::info("Rendering the clip…"));
+    }
+
+    /// Looks (on a task) whether `out`'s frames folder holds an unfinished render.
+    fn check_resumable(&mut self, out: PathBuf) {
+        self.tasks.spawn(
+            "resumable",
+            move || {
+                let store = FrameStore::open(&frames_folder(&out).ok()?).ok()?;
+                let (done, total) = (store.finished(), store.plan().end - store.plan().first);
+                (done > 0 && done < total).then_some((done, total))
+            },
+            |app, _, resumable| app.panels.clip.resumable = resumable,
+        );
+    }
+
+    /// How the clip render is going, while one renders.
+    pub fn clip_progress(&self) -> Option<crate::worker::ClipProgress> {
+        self.live.worker.clip_progress()
+    }
+
+    /// Notices a clip render that ended (finished, cancelled or failed) and looks whether it
+    /// can go on.
+    pub(super) fn clip_tick(&mut self) {
+        let rendering = self.clip_progress().is_some();
+        if self.panels.clip.rendering && !rendering {
+            if let Some(out) = self.settings.clip.as_ref().and_then(|c| c.out.clone()) {
+                self.check_resumable(out);
+            }
+        }
+        self.panels.clip.rendering = rendering;
+    }
+
+    /// Starts or stops playing the finished frames of the clip's output.
+    pub fn toggle_playback(&mut self) {
+        if self.panels.clip.playback.take().is_some() {
+            return;
+        }
+        let Some(out) = self.settings.clip.as_ref().and_then(|c| c.out.clone()) else { return };
+        self.tasks.spawn(
+            "frames",
+            move || FrameStore::open(&frames_folder(&out).ok()?).ok().map(|s| (s.frames(), s.plan().fps)),
+            |app, _, listed| match listed {
+                Some((files, fps)) if !files.is_empty() => {
+                    app.panels.clip.playback =
+                        Some(Playback { files, next: 0, due: Instant::now(), loading: false, fps, shown: None });
+                }
+                _ => app.notice = Some(Notice::info("No frame of the clip is finished yet.")),
+            },
+        );
+    }
+
+    /// Shows the next finished frame when it is due (decoded on a task; the list of frames is
+    /// read again at the end, so frames finished meanwhile play on the next round).
+    pub(super) fn playback_tick(&mut self, ctx: &egui::Context) {
+        let Some(play) = self.panels.clip.playback.as_mut() else { return };
+        let now = Instant::now();
+        if play.loading || now < play.due {
+            ctx.request_repaint_after(play.due.saturating_duration_since(now));
+            return;
+        }
+        if play.next >= play.files.len() {
+            self.panels.clip.playback = None;
+            self.toggle_playback();
+            return;
+        }
+        let file = play.files[play.next].clone();
+        play.loading = true;
+        play.due = now + Duration::from_secs_f64(1.0 / play.fps.max(1.0));
+        self.tasks.spawn(
+            "play",
+            move || crate::imageio::load_rgb(&file).map(|f| image::DynamicImage::ImageRgb8(f).into_rgba8()),
+            |app, _, frame| {
+                let Some(play) = app.panels.clip.playback.as_mut() else { return };
+                play.loading = false;
+                play.next += 1;
+                if let Ok(frame) = frame {
+                    app.live.versions += 1;
+                    play.shown = Some(Versioned { image: Arc::new(frame), version: app.live.versions });
+                }
+            },
+        );
+    }
+}
+
+/// The clip panel: open, timeline, mode and hold, Render clip with its progress, playback.
+pub(super) fn clip_ui(app: &mut App, ui: &mut Ui) {
+    let Some(clip) = app.settings.clip.clone() else {
+        if ui.button("Open clip…").on_hover_text("An MP4, GIF, WebP or APNG to stylise frame by frame").clicked() {
+            app.actions.push(Action::Pick(Purpose::Clip));
+        }
+        return;
+    };
+    let name = clip.path.file_name().map_or_else(|| clip.path.display().to_string(), |n| n.to_string_lossy().into());
+    ui.horizontal(|ui| {
+        ui.label(name);
+        if ui.small_button("Close").on_hover_text("Back to a still picture").clicked() {
+            app.settings.clip = None;
+            app.panels.clip = super::clip::ClipPanel::default();
+        }
+    });
+    let frames = match &app.panels.clip.info {
+        None => {
+            ui.weak("Reading the clip…");
+            return;
+        }
+        Some(Err(e)) => {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+            return;
+        }
+        Some(Ok(info)) => {
+            let sound = if info.sound { ", with sound" } else { "" };
+            ui.weak(format!("{} frames, {:.3} fps, {}x{}{sound}", info.frames, info.fps, info.size.0, info.size.1));
+            info.frames
+        }
+    };
+    let mut frame = clip.frame + 1;
+    let timeline = ui.add(egui::Slider::new(&mut frame, 1..=frames.max(1)).text("Frame"));
+    let timeline = timeline.on_hover_text("The frame shown and steered; the clip renders every frame with its look");
+    if timeline.changed() && frame != clip.frame + 1 {
+        app.seek_clip(frame - 1);
+    }
+    video_options_ui(&mut app.settings.spec.video, &mut app.settings.spec.objective.temporal_weight, ui);
+    progress_ui(app, ui, &clip);
+}
+
+/// Quality or Fast, the hold between frames, and the later frames' budget.
+fn video_options_ui(video: &mut VideoOptions, temporal_weight: &mut f64, ui: &mut Ui) {
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut video.mode, VideoMode::Quality, "Quality")
+            .on_hover_text("Each frame optimised, started from the one before carried along the motion");
+        ui.selectable_value(&mut video.mode, VideoMode::Fast, "Fast")
+            .on_hover_text("Each frame painted by the instant look, blended with the one before");
+    });
+    ui.add(egui::Slider::new(temporal_weight, 0.0..=1e4).logarithmic(true).smallest_positive(10.0).text("Steadiness"))
+        .on_hover_text(
+            "The temporal weight: how strongly each frame holds to the one before (less flicker, softer strokes)",
+        );
+    if video.mode == VideoMode::Quality {
+        ui.add(egui::Slider::new(&mut video.later_iterations, 5..=500).logarithmic(true).text("Iterations per frame"))
+            .on_hover_text("For every frame after the first, which runs the whole schedule");
+    }
+}
+
+/// Render clip (or its progress and Cancel), and playback of the finished frames.
+fn progress_ui(app: &mut App, ui: &mut Ui, clip: &ClipSettings) {
+    match app.live.worker.clip_progress() {
+        Some(p) => {
+            let (done, total) = p.frames;
+            let within = if p.iterations.1 > 0 { p.iterations.0 as f32 / p.iterations.1 as f32 } else { 0.0 };
+            let share = (done as f32 + within) / total.max(1) as f32;
+            ui.add(egui::ProgressBar::new(share).text(format!("frame {} of {total}", (done + 1).min(total))));
+            let pace = match (p.per_minute, p.seconds_left) {
+                (Some(rate), Some(left)) => format!("{rate:.1} frames/min, {} left", duration(left)),
+                _ => "timing the first frame…".to_string(),
+            };
+            ui.weak(pace);
+            if ui.button("Cancel clip").on_hover_text("Stop; the finished frames are kept").clicked() {
+                app.live.worker.send(Command::CancelClip);
+            }
+        }
+        None => {
+            let label = match (app.panels.clip.resumable, &clip.out) {
+                (Some((done, total)), Some(_)) => format!("Resume clip ({done} of {total} done)"),
+                _ => "Render clip…".to_string(),
+            };
+            if ui.button(label).on_hover_text("Every frame with this look, into an MP4, GIF or APNG").clicked() {
+                match (app.panels.clip.resumable, &clip.out) {
+                    (Some(_), Some(out)) => app.render_clip(out.clone()),
+                    _ => app.actions.push(Action::Pick(Purpose::ClipOut)),
+                }
+            }
+        }
+    }
+    if clip.out.is_some() {
+        let playing = app.panels.clip.playback.is_some();
+        if ui.selectable_label(playing, "Play rendered frames").clicked() {
+            app.toggle_playback();
+        }
+    }
+}
+
+/// Seconds as "1 h 5 min", "4 min" or "12 s".
+fn duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s.div_ceil(60)),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
