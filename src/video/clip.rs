@@ -160,6 +160,21 @@ impl ClipReader {
         Ok(Some(frame))
     }
 
+    /// Decodes every frame up to `end` once (a fresh reader; this one is not moved), so that a
+    /// clip which cannot be read through says so before anything is rendered.
+    pub fn check_through(&self, end: usize) -> Result<()> {
+        if matches!(self.source, Source::Folder(_)) {
+            return Ok(());
+        }
+        let mut reader = ClipReader::open(&self.path)?;
+        while reader.position() < end.min(self.info.frames) {
+            if reader.next_frame()?.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Skips `n` frames (decoding those of an animation).
     pub fn skip(&mut self, n: usize) -> Result<()> {
         for _ in 0..n {

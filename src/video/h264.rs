@@ -38,6 +38,8 @@ pub struct Mp4Frames {
     parameters: Option<Vec<u8>>,
     decoded: VecDeque<RgbImage>,
     flushed: bool,
+    /// The stream's H.264 profile, named (for a frame that cannot be decoded).
+    profile: &'static str,
 }
 
 /// What an MP4's video track holds.
@@ -81,7 +83,7 @@ impl Mp4Frames {
         }
         let info = Mp4Info {
             frames: track.sample_count() as usize,
-            fps: track.frame_rate(),
+            fps: frame_rate(track),
             size: (u32::from(track.width()), u32::from(track.height())),
             audio: reader.tracks().values().any(|t| t.audio_profile().is_ok()),
         };
@@ -89,6 +91,13 @@ impl Mp4Frames {
             return Err(fail("the clip has no frames".into()));
         }
         let decoder = Decoder::new().map_err(|e| fail(format!("cannot start the H.264 decoder: {e}")))?;
+        let profile = match avc1.avcc.avc_profile_indication {
+            66 => "Baseline",
+            77 => "Main",
+            88 => "Extended",
+            100 => "High",
+            _ => "a high-bit-depth or 4:2:2 profile",
+        };
         let frames = Mp4Frames {
             path: path.to_path_buf(),
             track: track.track_id(),
@@ -100,6 +109,7 @@ impl Mp4Frames {
             parameters: Some(parameters),
             decoded: VecDeque::new(),
             flushed: false,
+            profile,
         };
         Ok((frames, info))
     }
@@ -127,7 +137,19 @@ impl Mp4Frames {
                 .ok_or_else(|| fail(format!("frame {id} is missing (truncated?)")))?;
             let mut packet = self.parameters.take().unwrap_or_default();
             annex_b(&sample.bytes, self.length_size, &mut packet).map_err(|e| fail(format!("frame {id}: {e}")))?;
-            let picture = self.decoder.decode(&packet).map_err(|e| fail(format!("frame {id}: {e}")))?;
+            let profile = self.profile;
+            let picture = self.decoder.decode(&packet).map_err(|e| {
+                let hint = if profile == "Baseline" {
+                    "damaged?".to_string()
+                } else {
+                    format!(
+                        "the clip is {profile} H.264 and this decoder (OpenH264) reads Baseline without \
+                         B-frames: convert it, for example `ffmpeg -i clip.mp4 -c:v libx264 -profile:v \
+                         baseline clip-baseline.mp4`"
+                    )
+                };
+                fail(format!("frame {id} cannot be decoded ({}): {hint}", first_words(&e.to_string())))
+            })?;
             if let Some(yuv) = picture {
                 let rgb = to_rgb(&yuv);
                 self.decoded.push_back(rgb);
@@ -135,6 +157,21 @@ impl Mp4Frames {
         }
         Ok(self.decoded.pop_front())
     }
+}
+
+/// Frames per second of a video track: its samples over its media duration (the `mp4` crate's
+/// own rounds to whole frames per second, and 23.976 is not 23).
+fn frame_rate(track: &mp4::Mp4Track) -> f64 {
+    let mdhd = &track.trak.mdia.mdhd;
+    if mdhd.duration == 0 || mdhd.timescale == 0 {
+        return track.frame_rate();
+    }
+    f64::from(track.sample_count()) * f64::from(mdhd.timescale) / mdhd.duration as f64
+}
+
+/// The start of a decoder's message, before its diagnostics.
+fn first_words(message: &str) -> String {
+    message.split(". ").next().unwrap_or(message).trim_end_matches('.').to_string()
 }
 
 /// A decoded picture as RGB.

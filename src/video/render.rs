@@ -94,6 +94,7 @@ impl ClipRender {
             )));
         }
         let plan = ClipPlan { end: plan.end.min(info.frames), ..plan };
+        reader.check_through(plan.end)?;
         let size = fit_long_side(info.size, plan.spec.size);
         let frames = plan.end - plan.first;
         let bytes = frames as f64 * f64::from(size.0 * size.1) * 3.0 * PNG_SHARE;
