@@ -2,7 +2,6 @@
 //! frames as they finish, and export the clip when every frame is done. Ctrl+C stops between
 //! steps and keeps every finished frame; `--resume` goes on from there.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::video::export::{export, ClipFormat};
 use neural_style_studio::video::render::{ClipEvent, ClipRender};
-use neural_style_studio::video::store::ClipPlan;
+use neural_style_studio::video::store::{frames_folder, ClipPlan};
 
 use crate::cli::RenderVideoArgs;
 
@@ -21,7 +20,7 @@ const UNITS: u64 = 1000;
 /// Runs `render-video`.
 pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
     let format = ClipFormat::of(&args.out)?;
-    let folder = frames_folder(&args.out, format)?;
+    let folder = frames_folder(&args.out)?;
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
@@ -113,15 +112,6 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
         _ => eprintln!("wrote {} (frames kept in {})", args.out.display(), folder.display()),
     }
     Ok(())
-}
-
-/// Where the frames of `out` are written: the folder itself, or `OUT.frames` beside a file.
-fn frames_folder(out: &Path, format: ClipFormat) -> Result<PathBuf> {
-    if format == ClipFormat::Frames {
-        return Ok(out.to_path_buf());
-    }
-    let name = out.file_name().context("the output has no file name")?;
-    Ok(out.with_file_name(format!("{}.frames", name.to_string_lossy())))
 }
 
 /// `--frames A..B` (from 1, both included) as a 0-based half-open range; `None`: all.

@@ -44,6 +44,11 @@ fn run(args: &[&str]) -> Output {
     common::binary().args(args).output().unwrap()
 }
 
+/// `render-video` of `clip` in the fast mode at 64 px into `out`.
+fn fast(clip: &Path, style: &Path, out: &Path) -> Output {
+    run(&["render-video", "--content", s(clip), "--style", s(style), "--size", "64", "--mode", "fast", "--out", s(out)])
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -89,37 +94,13 @@ fn a_gif_becomes_a_gif_an_apng_and_an_mp4_with_its_frames_rate_and_size() {
     // The MP4 written is a clip to read in turn, and a cut one is named.
     let mp4 = dir.path().join("out.mp4");
     let again = dir.path().join("again.gif");
-    let result = run(&[
-        "render-video",
-        "--content",
-        s(&mp4),
-        "--style",
-        s(&style),
-        "--size",
-        "64",
-        "--mode",
-        "fast",
-        "--out",
-        s(&again),
-    ]);
+    let result = fast(&mp4, &style, &again);
     assert!(result.status.success(), "{}", stderr(&result));
     assert_eq!(ClipReader::open(&again).unwrap().info().frames, 5);
     let bytes = std::fs::read(&mp4).unwrap();
     let cut = dir.path().join("cut.mp4");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let result = run(&[
-        "render-video",
-        "--content",
-        s(&cut),
-        "--style",
-        s(&style),
-        "--size",
-        "64",
-        "--mode",
-        "fast",
-        "--out",
-        s(&again),
-    ]);
+    let result = fast(&cut, &style, &again);
     assert!(!result.status.success());
     let text = stderr(&result);
     assert!(text.contains("cut.mp4") && !text.contains("panicked"), "{text}");
@@ -189,24 +170,9 @@ fn a_killed_render_resumes_without_rendering_its_finished_frames_again() {
 fn bad_clips_and_outputs_are_named_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let style = write_style(dir.path());
-    let render = |clip: &Path, out: &Path| {
-        run(&[
-            "render-video",
-            "--content",
-            s(clip),
-            "--style",
-            s(&style),
-            "--size",
-            "64",
-            "--mode",
-            "fast",
-            "--out",
-            s(out),
-        ])
-    };
     let out = dir.path().join("out.gif");
     let fails_with = |clip: &Path, out: &Path, words: &[&str]| {
-        let result = render(clip, out);
+        let result = fast(clip, &style, out);
         let text = stderr(&result);
         assert!(!result.status.success(), "{} rendered", clip.display());
         assert!(words.iter().all(|w| text.contains(w)), "{}: {text}", clip.display());

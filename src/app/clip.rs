@@ -17,8 +17,8 @@ use super::{Action, App};
 use crate::notice::Notice;
 use crate::transfer::{ImageRef, RenderSpec, VideoMode, VideoOptions};
 use crate::video::clip::{ClipInfo, ClipReader};
-use crate::video::store::{ClipPlan, FrameStore};
-use crate::worker::{frames_folder, ClipRequest, Command};
+use crate::video::store::{frames_folder, ClipPlan, FrameStore};
+use crate::worker::{ClipRequest, Command};
 
 /// The file extensions opened as clips.
 pub const CLIP_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "gif", "webp", "apng"];

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::imageio::save_png;
 use crate::transfer::RenderSpec;
 use crate::video::clip::CLIP_JSON;
+use crate::video::export::ClipFormat;
 
 /// The file holding the plan, in the frames folder.
 pub const PLAN_JSON: &str = "render.json";
@@ -110,6 +111,16 @@ impl FrameStore {
         let tmp = self.folder.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| fail(e.to_string()))
     }
+}
+
+/// The frames folder of the clip output `out`: the output itself when it is a folder of frames,
+/// else `OUT.frames` beside the file.
+pub fn frames_folder(out: &Path) -> Result<PathBuf> {
+    if ClipFormat::of(out)? == ClipFormat::Frames {
+        return Ok(out.to_path_buf());
+    }
+    let name = out.file_name().ok_or_else(|| Error::invalid("the clip's output has no file name"))?;
+    Ok(out.with_file_name(format!("{}.frames", name.to_string_lossy())))
 }
 
 /// Bytes free for an unprivileged user on the file system holding `path` (`None` when unknown).

@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use super::run::State;
 use super::{lock, Frame, Status};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::notice::Notice;
 use crate::video::export::{export, ClipFormat};
 use crate::video::render::{ClipEvent, ClipRender};
-use crate::video::store::ClipPlan;
+use crate::video::store::{frames_folder, ClipPlan};
 
 /// A clip to render: what, and where to.
 #[derive(Debug, Clone)]
@@ -25,20 +25,10 @@ pub struct ClipRequest {
 }
 
 impl ClipRequest {
-    /// The folder the frames are written to as they finish: the output itself when it is a
-    /// folder, else `OUT.frames` beside it.
+    /// The folder the frames are written to as they finish (see [`frames_folder`]).
     pub fn folder(&self) -> Result<PathBuf> {
         frames_folder(&self.out)
     }
-}
-
-/// The frames folder of the clip output `out`.
-pub fn frames_folder(out: &std::path::Path) -> Result<PathBuf> {
-    if ClipFormat::of(out)? == ClipFormat::Frames {
-        return Ok(out.to_path_buf());
-    }
-    let name = out.file_name().ok_or_else(|| Error::invalid("the clip's output has no file name"))?;
-    Ok(out.with_file_name(format!("{}.frames", name.to_string_lossy())))
 }
 
 /// How a clip render is going, for the owner.

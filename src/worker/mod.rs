@@ -6,7 +6,7 @@ mod clip;
 mod run;
 mod trystyles;
 
-pub use clip::{frames_folder, ClipProgress, ClipRequest};
+pub use clip::{ClipProgress, ClipRequest};
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
