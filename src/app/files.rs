@@ -254,7 +254,7 @@ impl App {
 
 /// Whether a dropped file is a clip: a video container, or an animated GIF, WebP or PNG
 /// (checked by reading its header, which is small).
-fn is_clip(path: &Path) -> bool {
+pub(super) fn is_clip(path: &Path) -> bool {
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     match ext.as_str() {
         "mp4" | "m4v" | "mov" | "apng" => true,

@@ -139,7 +139,15 @@ impl App {
         };
         app.check_models();
         app.look_for_autosave();
-        app.reopen_clip();
+        // A clip given as the content on the command line opens as a clip.
+        let clip = app.settings.spec.content.as_ref().map(|c| c.path.clone()).filter(|p| files::is_clip(p));
+        match clip {
+            Some(path) => {
+                app.settings.spec.content = None;
+                app.open_clip(&path);
+            }
+            None => app.reopen_clip(),
+        }
         if let Some(path) = app.panels.presets.path.clone() {
             app.tasks.load_presets(path);
         }
