@@ -114,6 +114,7 @@ pub fn bench_video(args: &BenchVideoArgs) -> Result<()> {
 
 /// A variant rendered by the clip driver into `folder`.
 fn clip_variant(name: &'static str, spec: &RenderSpec, clip: &Path, frames: usize, folder: &Path) -> Result<Measured> {
+    // A variant measured before in this folder is replaced; a folder that is not there is fine.
     let _ = std::fs::remove_dir_all(folder);
     let plan = ClipPlan { clip: clip.to_path_buf(), first: 0, end: frames, fps: 0.0, spec: spec.clone() };
     let (mut render, _) = ClipRender::start(folder, plan)?;
@@ -131,6 +132,7 @@ fn clip_variant(name: &'static str, spec: &RenderSpec, clip: &Path, frames: usiz
 
 /// Each frame rendered on its own by the Job, from the spec's start, no temporal term.
 fn independent(name: &'static str, spec: &RenderSpec, clip: &Path, frames: usize, folder: &Path) -> Result<Measured> {
+    // A variant measured before in this folder is replaced; a folder that is not there is fine.
     let _ = std::fs::remove_dir_all(folder);
     let mut reader = ClipReader::open(clip)?;
     let size = fit_long_side(reader.info().size, spec.size);

@@ -141,6 +141,7 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
     }
     #[cfg(not(unix))]
     {
+        // Unknown here: the estimate is only checked where it can be.
         let _ = path;
         None
     }
