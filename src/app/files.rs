@@ -237,23 +237,34 @@ impl App {
                 self.set_content(&file);
             } else if ext.as_deref() == Some("json") {
                 self.open_settings(&file);
-            } else if is_clip(&file) {
+            } else if matches!(ext.as_deref(), Some("mp4" | "m4v" | "mov" | "apng")) {
                 self.open_clip(&file);
             } else {
                 let as_image = if self.settings.spec.content.is_some() { Purpose::AddStyle } else { Purpose::Content };
-                if ext.as_deref() == Some("png") {
-                    // An exported PNG opens its settings; any other PNG is an image.
-                    self.tasks.read_settings(&file, Some(as_image));
-                } else {
-                    self.tasks.decode(&file, Some(as_image));
-                }
+                // Whether a GIF, WebP or PNG is an animation is read from its header on a task,
+                // not in the frame.
+                let path = file.clone();
+                self.tasks.spawn(
+                    "drop",
+                    move || is_clip(&path),
+                    move |app, _, clip| {
+                        if clip {
+                            app.open_clip(&file);
+                        } else if ext.as_deref() == Some("png") {
+                            // An exported PNG opens its settings; any other PNG is an image.
+                            app.tasks.read_settings(&file, Some(as_image));
+                        } else {
+                            app.tasks.decode(&file, Some(as_image));
+                        }
+                    },
+                );
             }
         }
     }
 }
 
-/// Whether a dropped file is a clip: a video container, or an animated GIF, WebP or PNG
-/// (checked by reading its header, which is small).
+/// Whether a file is a clip: a video container, or an animated GIF, WebP or PNG (checked by
+/// reading its header: call it off the UI thread).
 pub(super) fn is_clip(path: &Path) -> bool {
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     match ext.as_str() {

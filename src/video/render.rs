@@ -19,9 +19,9 @@ use crate::transfer::{fast_hold, Event, ImageRef, Init, Job, PreserveColors, Pri
 use crate::transfer::{SourceImages, VideoMode};
 use crate::video::clip::ClipReader;
 use crate::video::export::SoundSource;
-use crate::video::flow::{flow, reliability, FlowParams, Gray};
+use crate::video::flow::{FlowParams, Gray};
 use crate::video::store::{free_bytes, ClipPlan, FrameStore};
-use crate::video::warp::{hold, warp_rgb};
+use crate::video::warp::{carry, hold};
 
 /// A PNG frame of a painted picture takes about this share of its raw RGB bytes.
 const PNG_SHARE: f64 = 0.7;
@@ -237,11 +237,7 @@ impl ClipRender {
         let sources = self.sources_for(frame)?;
         let spec = self.store.plan().spec.clone();
         // The previous result carried onto this frame, and where the motion is trusted.
-        let carried = self.previous.as_ref().map(|p| {
-            let forward = flow(&p.input, &input, &self.flow);
-            let back = flow(&input, &p.input, &self.flow);
-            (warp_rgb(&p.output, &back), reliability(&back, &forward))
-        });
+        let carried = self.previous.as_ref().map(|p| carry(&p.input, &input, &p.output, &self.flow));
         match spec.video.mode {
             VideoMode::Fast => {
                 let sources = match spec.preserve_colors {

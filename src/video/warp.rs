@@ -46,6 +46,15 @@ fn catmull_rom(t: f32) -> [f32; 4] {
     [0.5 * (-t3 + 2.0 * t2 - t), 0.5 * (3.0 * t3 - 5.0 * t2 + 2.0), 0.5 * (-3.0 * t3 + 4.0 * t2 + t), 0.5 * (t3 - t2)]
 }
 
+/// The previous frame's `output` carried onto the next frame along the motion between the
+/// input frames `before` and `after` (grey, at the output's size), and where that motion is
+/// trusted (1) or not (0): what a frame is held to, and what its flicker is measured against.
+pub fn carry(before: &Gray, after: &Gray, output: &RgbImage, params: &FlowParams) -> (RgbImage, Vec<f32>) {
+    let forward = flow(before, after, params);
+    let back = flow(after, before, params);
+    (warp_rgb(output, &back), reliability(&back, &forward))
+}
+
 /// Per pixel `(a + k c b) / (1 + k c)`: `a` pulled towards `b` where `weights` (c, 0..1) trust
 /// it, the picture minimising `|x - a|^2 + k c |x - b|^2`.
 pub fn hold(a: &RgbImage, b: &RgbImage, weights: &[f32], k: f32) -> RgbImage {
@@ -93,10 +102,8 @@ impl FlickerMeter {
     pub fn push(&mut self, input: &RgbImage, output: &RgbImage) {
         let grey = Gray::from_rgb(input);
         if let Some((before, previous)) = &self.previous {
-            let params = FlowParams::default();
-            let (forward, back) = (flow(before, &grey, &params), flow(&grey, before, &params));
-            let reliable = reliability(&back, &forward);
-            if let Some(e) = warping_error(output, &warp_rgb(previous, &back), &reliable) {
+            let (warped, reliable) = carry(before, &grey, previous, &FlowParams::default());
+            if let Some(e) = warping_error(output, &warped, &reliable) {
                 self.sum += e;
                 self.pairs += 1;
             }
