@@ -6,7 +6,7 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use neural_style_studio::imageio::{load_rgb, to_unit_tensor};
-use neural_style_studio::model::instant::{InstantNet, EMBEDDED_INSTANT, EMBEDDED_INSTANT_SHA256};
+use neural_style_studio::model::instant::{InstantNet, Int8Rounding, EMBEDDED_INSTANT, EMBEDDED_INSTANT_SHA256};
 use neural_style_studio::transfer::{Init, Job, Method, RenderSpec};
 use sha2::{Digest, Sha256};
 
@@ -185,4 +185,42 @@ fn sheet_method_instant_paints_every_cell_and_refuses_presets() {
     let o = sheet(&["--preset", "Bold"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("drop --preset, or --method instant"));
+}
+
+/// Largest and mean absolute difference between two tensors of the same shape.
+fn max_mean(a: &Tensor, b: &Tensor) -> (f32, f32) {
+    let diff = (a - b).unwrap().abs().unwrap().flatten_all().unwrap();
+    (diff.max(0).unwrap().to_scalar::<f32>().unwrap(), diff.mean_all().unwrap().to_scalar::<f32>().unwrap())
+}
+
+#[test]
+fn rounding_where_the_int8_graphs_round_reproduces_onnxruntimes_int8_output() {
+    let table = std::fs::read(fixture("int8_rounding.safetensors")).unwrap();
+    let rounding = Int8Rounding::load(&table, "int8_rounding.safetensors").unwrap();
+    let net = InstantNet::embedded(&Device::Cpu).unwrap().with_int8_rounding(rounding);
+    let want = expected();
+
+    // The transformer, fed onnxruntime's vector: every one of its ~200 roundings lands where
+    // onnxruntime's does (measured: identical, max 0).
+    let reference = want["int8_output"].permute((2, 0, 1)).unwrap().unsqueeze(0).unwrap();
+    let (max, mean) = max_mean(&net.paint(&picture("content.png"), &want["int8_vector"]).unwrap(), &reference);
+    assert!(max < 1e-3, "int8 painting differs: max {max}, mean {mean}");
+
+    // The style network rounds 52 times in a row on a 6/255 grid: a float sum that lands on
+    // the other side of a rounding boundary (1 value in 524,288 after the first layer) is
+    // carried to the end. Measured: within two of the vector's steps (0.0199), mean 0.0076;
+    // onnxruntime's own int8 kernels differ from its reference run by 0.12 mean, 0.42 max.
+    let vector = net.style_vector(&picture("style.png")).unwrap();
+    let (max, mean) = max_mean(&vector, &want["int8_vector"]);
+    assert!(max < 0.045 && mean < 0.012, "int8 style vector differs: max {max}, mean {mean}");
+    // The float network is far from it: the rounding is what is reproduced.
+    let float = InstantNet::embedded(&Device::Cpu).unwrap().style_vector(&picture("style.png")).unwrap();
+    let (float_max, float_mean) = max_mean(&float, &want["int8_vector"]);
+    assert!(float_max > 4.0 * max, "float vector is {float_max} ({float_mean} mean) from the int8 one, rounded {max}");
+}
+
+#[test]
+fn a_damaged_rounding_table_is_named() {
+    let err = Int8Rounding::load(b"not a table", "int8_rounding.safetensors").unwrap_err().to_string();
+    assert!(err.contains("int8_rounding.safetensors"), "{err}");
 }

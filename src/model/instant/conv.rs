@@ -3,6 +3,7 @@
 
 use candle_core::{Tensor, D};
 
+use super::rounding::{at, Int8Rounding};
 use super::Weights;
 use crate::error::Result;
 
@@ -117,6 +118,9 @@ pub(crate) struct StyleNorm {
     scale: (Tensor, Tensor),
     offset: (Tensor, Tensor),
     channels: usize,
+    /// The norm's name (`transformer/residual/residual1/conv1`), where the int8 graphs'
+    /// rounding points of its steps are found.
+    name: String,
 }
 
 impl StyleNorm {
@@ -128,34 +132,54 @@ impl StyleNorm {
             let bias = w.get(&format!("{base}.bias"), &[channels])?;
             Ok((weight.reshape((channels, super::STYLE_DIM))?, bias))
         };
-        Ok(StyleNorm { scale: proj("Conv_1")?, offset: proj("Conv")?, channels })
+        Ok(StyleNorm { scale: proj("Conv_1")?, offset: proj("Conv")?, channels, name: name.to_string() })
+    }
+
+    /// The norm's name, under which its steps are rounded in the int8 graphs.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     /// The (scale, offset) of this norm for a style vector (100), as numbers.
     pub(crate) fn condition_vec(&self, vector: &Tensor) -> Result<(Vec<f32>, Vec<f32>)> {
-        let (scale, offset) = self.condition(vector)?;
+        let (scale, offset) = self.condition(vector, None)?;
         Ok((scale.flatten_all()?.to_vec1()?, offset.flatten_all()?.to_vec1()?))
     }
 
     /// The (scale, offset) of this norm for a style vector (100): each (1, c, 1, 1).
-    pub(crate) fn condition(&self, vector: &Tensor) -> Result<(Tensor, Tensor)> {
+    pub(crate) fn condition(&self, vector: &Tensor, rounding: Option<&Int8Rounding>) -> Result<(Tensor, Tensor)> {
         let v = vector.reshape((super::STYLE_DIM, 1))?;
-        let project = |(w, b): &(Tensor, Tensor)| -> Result<Tensor> {
-            Ok((w.matmul(&v)?.squeeze(1)? + b)?.reshape((1, self.channels, 1, 1))?)
+        let project = |(w, b): &(Tensor, Tensor), which: &str| -> Result<Tensor> {
+            let p = (w.matmul(&v)?.squeeze(1)? + b)?.reshape((1, self.channels, 1, 1))?;
+            at(rounding, p, &format!("style_params/{}/StyleNorm/{which}/BiasAdd", self.name))
         };
-        Ok((project(&self.scale)?, project(&self.offset)?))
+        Ok((project(&self.scale, "Conv_1")?, project(&self.offset, "Conv")?))
     }
 }
 
-/// `(x - mean) / sqrt(var + eps) * scale + offset`, the statistics over each channel's pixels.
-pub(crate) fn instance_norm(x: &Tensor, (scale, offset): &(Tensor, Tensor), eps: f64) -> Result<Tensor> {
+/// Instance norm `(x - mean) / sqrt(var + eps) * scale + offset`, the statistics over each
+/// channel's pixels, in TensorFlow's steps (`x * m + (offset - mean * m)`, `m = scale /
+/// sqrt(var + eps)`), each rounded where the int8 graphs round it (under `{name}/StyleNorm/`).
+pub(crate) fn instance_norm(
+    x: &Tensor,
+    (scale, offset): &(Tensor, Tensor),
+    eps: f64,
+    rounding: Option<&Int8Rounding>,
+    name: &str,
+) -> Result<Tensor> {
+    let step = |t: Tensor, point: &str| at(rounding, t, &format!("{name}/StyleNorm/{point}"));
     let (_, c, h, w) = x.dims4()?;
     let flat = x.reshape((1, c, h * w))?;
-    let mean = flat.mean_keepdim(D::Minus1)?;
-    let centred = flat.broadcast_sub(&mean)?;
-    let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
-    let gain = scale.reshape((1, c, 1))?.broadcast_div(&(var + eps)?.sqrt()?)?;
-    Ok(centred.broadcast_mul(&gain)?.broadcast_add(&offset.reshape((1, c, 1))?)?.reshape((1, c, h, w))?)
+    let mean = step(flat.mean_keepdim(D::Minus1)?, "moments/mean")?; // (1, c, 1)
+    let squares = step(flat.broadcast_sub(&mean)?.sqr()?, "moments/SquaredDifference")?;
+    let var = step(squares.mean_keepdim(D::Minus1)?, "moments/variance")?;
+    let var = step((var + eps)?, "batchnorm/add")?;
+    let rsqrt = step(var.sqrt()?.recip()?, "batchnorm/Rsqrt")?;
+    let gain = step(rsqrt.broadcast_mul(&scale.reshape((1, c, 1))?)?, "batchnorm/mul")?;
+    let shift = step((mean * &gain)?, "batchnorm/mul_2")?;
+    let shift = step((offset.reshape((1, c, 1))? - shift)?, "batchnorm/sub")?;
+    let scaled = step(flat.broadcast_mul(&gain)?, "batchnorm/mul_1")?;
+    Ok(scaled.broadcast_add(&shift)?.reshape((1, c, h, w))?)
 }
 
 #[cfg(test)]
@@ -177,7 +201,7 @@ mod tests {
         let x = Tensor::new(&[1f32, 2., 3., 6., 10., 20., 30., 60.], &dev).unwrap().reshape((1, 2, 2, 2)).unwrap();
         let scale = Tensor::new(&[2f32, 0.5], &dev).unwrap().reshape((1, 2, 1, 1)).unwrap();
         let offset = Tensor::new(&[1f32, -1.], &dev).unwrap().reshape((1, 2, 1, 1)).unwrap();
-        let y = instance_norm(&x, &(scale, offset), 0.0).unwrap();
+        let y = instance_norm(&x, &(scale, offset), 0.0, None, "n").unwrap();
         let v: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
         for (c, (want_mean, want_std)) in [(1f32, 2f32), (-1., 0.5)].into_iter().enumerate() {
             let ch = &v[c * 4..c * 4 + 4];

@@ -12,11 +12,15 @@
 
 mod conv;
 mod fast;
+mod rounding;
 mod style_net;
 mod transformer;
 
+pub use rounding::Int8Rounding;
 pub use style_net::StyleNet;
 pub use transformer::Transformer;
+
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 use safetensors::SafeTensors;
@@ -64,6 +68,17 @@ impl InstantNet {
     /// Both networks on the generic candle path (what GPUs run) even on the CPU, to compare.
     pub fn without_fast_path(self) -> Self {
         InstantNet { style: self.style.without_fast_path(), transformer: self.transformer.without_fast_path() }
+    }
+
+    /// Both networks rounding their activations as the int8 ONNX graphs they were converted
+    /// from do (see [`Int8Rounding`]), on the generic path: onnxruntime's output of those graphs,
+    /// to check the conversion against it.
+    pub fn with_int8_rounding(self, rounding: Int8Rounding) -> Self {
+        let rounding = Arc::new(rounding);
+        InstantNet {
+            style: self.style.with_int8_rounding(rounding.clone()),
+            transformer: self.transformer.with_int8_rounding(rounding),
+        }
     }
 
     /// The style vector (100) of a painting: (1, 3, 256, 256), RGB in 0..1.

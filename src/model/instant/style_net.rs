@@ -1,10 +1,13 @@
 //! The style network: MobileNetV2 (width 1.0) to its 1280-channel head, averaged over the
 //! picture, then a 1x1 bottleneck to the 100-number style vector.
 
+use std::sync::Arc;
+
 use candle_core::Tensor;
 
 use super::conv::{relu6, Conv, Padding};
 use super::fast::{same_padded, Depthwise, Map, PackedKxk};
+use super::rounding::{at, Int8Rounding};
 use super::{Weights, STYLE_DIM};
 use crate::error::Result;
 
@@ -23,17 +26,21 @@ struct Block {
     depthwise: Conv,
     project: Conv,
     residual: bool,
+    /// `MobilenetV2/expanded_conv_{i}`, where the int8 graph's rounding points are found.
+    name: String,
 }
 
 impl Block {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, r: Option<&Int8Rounding>) -> Result<Tensor> {
+        let name = &self.name;
         let h = match &self.expand {
-            Some(e) => relu6(&e.forward(x)?)?,
+            Some(e) => at(r, relu6(&e.forward(x)?)?, &format!("{name}/expand/Relu6"))?,
             None => x.clone(),
         };
-        let h = self.project.forward(&relu6(&self.depthwise.forward(&h)?)?)?;
+        let h = at(r, relu6(&self.depthwise.forward(&h)?)?, &format!("{name}/depthwise/Relu6"))?;
+        let h = at(r, self.project.forward(&h)?, &format!("{name}/project/BatchNorm/FusedBatchNormV3"))?;
         if self.residual {
-            Ok((h + x)?)
+            at(r, (h + x)?, &format!("{name}/add"))
         } else {
             Ok(h)
         }
@@ -49,6 +56,8 @@ pub struct StyleNet {
     bottleneck: Conv,
     /// The same layers for the CPU fast path (`None` on other devices).
     fast: Option<FastLayers>,
+    /// The int8 graph's activation rounding, when reproduced (generic path only).
+    rounding: Option<Arc<Int8Rounding>>,
 }
 
 /// [`StyleNet`]'s layers packed for the CPU fast path.
@@ -77,13 +86,13 @@ impl StyleNet {
                     .transpose()?;
                 let depthwise = Conv::load(w, &format!("{name}/depthwise"), (mid, mid, 3), stride, mid, Padding::Same)?;
                 let project = Conv::load(w, &format!("{name}/project"), (mid, cout, 1), 1, 1, Padding::Valid)?;
-                blocks.push(Block { expand, depthwise, project, residual: stride == 1 && cin == cout });
+                blocks.push(Block { expand, depthwise, project, residual: stride == 1 && cin == cout, name });
                 cin = cout;
             }
         }
         let head = Conv::load(w, "MobilenetV2/Conv_1", (cin, HEAD, 1), 1, 1, Padding::Valid)?;
         let bottleneck = Conv::load(w, "mobilenet_conv/Conv", (HEAD, STYLE_DIM, 1), 1, 1, Padding::Valid)?;
-        let mut net = StyleNet { stem, blocks, head, bottleneck, fast: None };
+        let mut net = StyleNet { stem, blocks, head, bottleneck, fast: None, rounding: None };
         if w.device().is_cpu() {
             net.fast = Some(FastLayers {
                 stem: net.stem.packed()?,
@@ -104,6 +113,13 @@ impl StyleNet {
     /// Leaves the CPU fast path for the generic candle one (what GPUs run), to compare them.
     pub fn without_fast_path(mut self) -> Self {
         self.fast = None;
+        self
+    }
+
+    /// Rounds activations where the int8 graph does (on the generic path).
+    pub(crate) fn with_int8_rounding(mut self, rounding: Arc<Int8Rounding>) -> Self {
+        self.fast = None;
+        self.rounding = Some(rounding);
         self
     }
 
@@ -141,12 +157,14 @@ impl StyleNet {
     }
 
     fn forward_generic(&self, painting: &Tensor) -> Result<Tensor> {
-        let mut x = relu6(&self.stem.forward(painting)?)?; // (1, 32, h/2, w/2)
+        let r = self.rounding.as_deref();
+        let x = at(r, painting.clone(), "style_image")?;
+        let mut x = at(r, relu6(&self.stem.forward(&x)?)?, "MobilenetV2/Conv/Relu6")?; // (1, 32, h/2, w/2)
         for block in &self.blocks {
-            x = block.forward(&x)?;
+            x = block.forward(&x, r)?;
         }
-        let x = relu6(&self.head.forward(&x)?)?; // (1, 1280, h/32, w/32)
-        let pooled = x.mean_keepdim(3)?.mean_keepdim(2)?; // (1, 1280, 1, 1)
-        Ok(self.bottleneck.forward(&pooled)?.flatten_all()?)
+        let x = at(r, relu6(&self.head.forward(&x)?)?, "MobilenetV2/Conv_1/Relu6")?; // (1, 1280, h/32, w/32)
+        let pooled = at(r, x.mean_keepdim(3)?.mean_keepdim(2)?, "bottleneck/Mean")?; // (1, 1280, 1, 1)
+        Ok(at(r, self.bottleneck.forward(&pooled)?, "mobilenet_conv/Conv/BiasAdd")?.flatten_all()?)
     }
 }

@@ -3,10 +3,13 @@
 //! convolution to RGB through a sigmoid. Every layer after the first three is instance-normed
 //! with a scale and offset projected from the style vector. All padding reflects the border.
 
+use std::sync::Arc;
+
 use candle_core::Tensor;
 
 use super::conv::{instance_norm, Conv, Padding, StyleNorm};
 use super::fast::{self, After, Map, PackedKxk};
+use super::rounding::{at, Int8Rounding};
 use super::Weights;
 use crate::error::{Error, Result};
 
@@ -24,6 +27,15 @@ struct NormedConv {
     norm: StyleNorm,
 }
 
+impl NormedConv {
+    /// (1, cin, h, w) -> (1, cout, h, w), normed but not yet activated.
+    fn forward(&self, x: &Tensor, vector: &Tensor, eps: f64, rounding: Option<&Int8Rounding>) -> Result<Tensor> {
+        let name = self.norm.name();
+        let y = at(rounding, self.conv.forward(x)?, &format!("{name}/Conv2D"))?;
+        instance_norm(&y, &self.norm.condition(vector, rounding)?, eps, rounding, name)
+    }
+}
+
 /// Photo (1, 3, h, w) and style vector (100) -> painted photo (1, 3, h, w), both in 0..1, for
 /// sides that are multiples of 4 (see [`super::InstantNet::paint`] for the others).
 #[derive(Debug, Clone)]
@@ -35,6 +47,8 @@ pub struct Transformer {
     /// Every convolution packed for the CPU fast path, in order (contract, residual, expand);
     /// empty on other devices.
     packed: Vec<PackedKxk>,
+    /// The int8 graph's activation rounding, when reproduced (generic path only).
+    rounding: Option<Arc<Int8Rounding>>,
 }
 
 impl Transformer {
@@ -74,7 +88,7 @@ impl Transformer {
         if !(eps > 0.0 && eps < 1.0) {
             return Err(Error::Weights { source_name: "instant look".into(), reason: format!("epsilon {eps}") });
         }
-        let mut t = Transformer { contract, residual, expand, eps: f64::from(eps), packed: Vec::new() };
+        let mut t = Transformer { contract, residual, expand, eps: f64::from(eps), packed: Vec::new(), rounding: None };
         if w.device().is_cpu() {
             t.packed = t.convs().map(Conv::packed).collect::<Result<_>>()?;
         }
@@ -84,6 +98,13 @@ impl Transformer {
     /// Leaves the CPU fast path for the generic candle one (what GPUs run), to compare them.
     pub fn without_fast_path(mut self) -> Self {
         self.packed.clear();
+        self
+    }
+
+    /// Rounds activations where the int8 graph does (on the generic path).
+    pub(crate) fn with_int8_rounding(mut self, rounding: Arc<Int8Rounding>) -> Self {
+        self.packed.clear();
+        self.rounding = Some(rounding);
         self
     }
 
@@ -131,15 +152,20 @@ impl Transformer {
         Ok(Tensor::from_vec(x.to_planes(), (1, x.c, x.h, x.w), photo.device())?)
     }
 
-    /// Candle operations on any device.
+    /// Candle operations on any device, rounding where the int8 graph does if asked to.
     fn forward_generic(&self, photo: &Tensor, vector: &Tensor) -> Result<Tensor> {
-        let mut x = photo.clone();
-        for conv in &self.contract {
-            x = conv.forward(&x)?.relu()?; // (1, 8, h, w), (1, 16, h/2, w/2), (1, 32, h/4, w/4)
+        let r = self.rounding.as_deref();
+        let vector = at(r, vector.clone(), "transformer/style_vector")?;
+        let mut x = at(r, photo.clone(), "transformer/contract/MirrorPad")?;
+        for (i, conv) in self.contract.iter().enumerate() {
+            // (1, 8, h, w), (1, 16, h/2, w/2), (1, 32, h/4, w/4)
+            x = at(r, conv.forward(&x)?.relu()?, &format!("transformer/contract/conv{}/Relu", i + 1))?;
         }
-        for [a, b] in &self.residual {
-            let h = instance_norm(&a.conv.forward(&x)?, &a.norm.condition(vector)?, self.eps)?.relu()?;
-            x = (&x + instance_norm(&b.conv.forward(&h)?, &b.norm.condition(vector)?, self.eps)?)?;
+        for (i, [a, b]) in self.residual.iter().enumerate() {
+            let h = at(r, a.forward(&x, &vector, self.eps, r)?.relu()?, &format!("{}/Relu", a.norm.name()))?;
+            let y =
+                at(r, b.forward(&h, &vector, self.eps, r)?, &format!("{}/StyleNorm/batchnorm/add_1", b.norm.name()))?;
+            x = at(r, (&x + y)?, &format!("transformer/residual/residual{}/add", i + 1))?;
         }
         let last = self.expand.len() - 1;
         for (i, (layer, up)) in self.expand.iter().enumerate() {
@@ -147,9 +173,15 @@ impl Transformer {
                 let (_, _, h, w) = x.dims4()?;
                 x = x.upsample_nearest2d(2 * h, 2 * w)?;
             }
-            x = instance_norm(&layer.conv.forward(&x)?, &layer.norm.condition(vector)?, self.eps)?;
             // (1, 16, h/2, w/2), (1, 8, h, w), then (1, 3, h, w) through the sigmoid.
-            x = if i == last { candle_nn::ops::sigmoid(&x)? } else { x.relu()? };
+            let y = layer.forward(&x, &vector, self.eps, r)?;
+            let name = layer.norm.name();
+            x = if i == last {
+                let y = at(r, y, &format!("{name}/StyleNorm/batchnorm/add_1"))?;
+                at(r, candle_nn::ops::sigmoid(&y)?, &format!("{name}/Sigmoid"))?
+            } else {
+                at(r, y.relu()?, &format!("{name}/Relu"))?
+            };
         }
         Ok(x)
     }
