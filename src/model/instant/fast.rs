@@ -117,26 +117,49 @@ impl Depthwise {
         let top = same_total(x.h, 3, s) / 2;
         let left = same_total(x.w, 3, s) / 2;
         let mut out = vec![0f32; ho * wo * c];
-        out.par_chunks_mut(wo * c).enumerate().for_each(|(y, row)| {
-            for (xo, px) in row.chunks_exact_mut(c).enumerate() {
-                px.copy_from_slice(&self.bias);
-                for ky in 0..3 {
-                    let Some(iy) = (y * s + ky).checked_sub(top).filter(|&iy| iy < x.h) else { continue };
-                    for kx in 0..3 {
-                        let Some(ix) = (xo * s + kx).checked_sub(left).filter(|&ix| ix < x.w) else { continue };
-                        let src = &x.data[(iy * x.w + ix) * c..][..c];
-                        let tap = &self.taps[(ky * 3 + kx) * c..][..c];
-                        for ((o, &v), &t) in px.iter_mut().zip(src).zip(tap) {
-                            *o += v * t;
-                        }
+        out.par_chunks_mut(wo * c).enumerate().for_each(|(y, row)| self.row_same_relu6(x, y, row, (top, left)));
+        Map { h: ho, w: wo, c, data: out }
+    }
+
+    /// Output row `y` of [`Self::forward_same_relu6`] into `row`, the padding `(top, left)`:
+    /// compiled for AVX2 with fused multiply-adds where the CPU has them (3x faster than the
+    /// SSE2 build measured on the style network's depthwise layers), else for any x86-64.
+    fn row_same_relu6(&self, x: &Map, y: usize, row: &mut [f32], pad: (usize, usize)) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX2 and FMA, checked just above.
+            return unsafe { self.row_same_relu6_fma(x, y, row, pad) };
+        }
+        self.row_same_relu6_in::<false>(x, y, row, pad);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row_same_relu6_fma(&self, x: &Map, y: usize, row: &mut [f32], pad: (usize, usize)) {
+        self.row_same_relu6_in::<true>(x, y, row, pad);
+    }
+
+    /// The row's maths; `FUSED` uses `mul_add`, which is only fast where FMA is compiled in.
+    #[inline(always)]
+    fn row_same_relu6_in<const FUSED: bool>(&self, x: &Map, y: usize, row: &mut [f32], (top, left): (usize, usize)) {
+        let (s, c) = (self.stride, x.c);
+        for (xo, px) in row.chunks_exact_mut(c).enumerate() {
+            px.copy_from_slice(&self.bias);
+            for ky in 0..3 {
+                let Some(iy) = (y * s + ky).checked_sub(top).filter(|&iy| iy < x.h) else { continue };
+                for kx in 0..3 {
+                    let Some(ix) = (xo * s + kx).checked_sub(left).filter(|&ix| ix < x.w) else { continue };
+                    let src = &x.data[(iy * x.w + ix) * c..][..c];
+                    let tap = &self.taps[(ky * 3 + kx) * c..][..c];
+                    for ((o, &v), &t) in px.iter_mut().zip(src).zip(tap) {
+                        *o = if FUSED { v.mul_add(t, *o) } else { *o + v * t };
                     }
                 }
-                for o in px.iter_mut() {
-                    *o = o.clamp(0.0, 6.0);
-                }
             }
-        });
-        Map { h: ho, w: wo, c, data: out }
+            for o in px.iter_mut() {
+                *o = o.clamp(0.0, 6.0);
+            }
+        }
     }
 }
 
@@ -184,6 +207,10 @@ impl PackedKxk {
         // each (gemm packs the weights again for every call: on the style network's 8x8 maps,
         // splitting made packing the larger part of the work) and at most 4096 (cache-sized).
         let per_block = (ho * wo / (2 * rayon::current_num_threads())).clamp(1024, 4096);
+        // A 1x1 convolution's block is one gemm call: at 32 KB of output (L1-sized) its bias
+        // and clamp pass reads what gemm just wrote from L1 instead of the 6x-expanded map
+        // from memory. Measured on the style network: 30% less time than 4096-pixel blocks.
+        let per_block = if k == 1 { (8192 / cout).clamp(16, per_block) } else { per_block };
         let rows_per_block = per_block.div_ceil(wo).clamp(1, ho);
         let krow = k * cin;
         out.par_chunks_mut(rows_per_block * wo * cout).enumerate().for_each(|(b, dst)| {
