@@ -224,3 +224,23 @@ fn a_damaged_rounding_table_is_named() {
     let err = Int8Rounding::load(b"not a table", "int8_rounding.safetensors").unwrap_err().to_string();
     assert!(err.contains("int8_rounding.safetensors"), "{err}");
 }
+
+#[test]
+fn a_colour_matched_painting_gets_its_own_style_vector_not_the_files_cached_one() {
+    use neural_style_studio::transfer::PreserveColors;
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = common::write_pair(dir.path(), 128, 96);
+    let spec = RenderSpec { size: 128, ..RenderSpec::new(content, &[style]) };
+    let picture = |job: &mut Job, mode: PreserveColors| {
+        let spec = RenderSpec { preserve_colors: mode, ..spec.clone() };
+        job.instant(&spec).unwrap().to_rgb8()
+    };
+    // One Job keeps one cache of style vectors: the painting's vector is cached under its
+    // file's hash, which the colour-matched painting (other pixels) must not be served from.
+    let mut shared = Job::new();
+    let plain = picture(&mut shared, PreserveColors::Off);
+    let matched = picture(&mut shared, PreserveColors::Histogram);
+    assert!(matched == picture(&mut Job::new(), PreserveColors::Histogram), "matched look came from the cache");
+    assert!(plain != matched, "colour matching changed nothing");
+    assert!(plain == picture(&mut shared, PreserveColors::Off), "the plain look changed after matching");
+}
