@@ -136,6 +136,7 @@ fn independent(name: &'static str, spec: &RenderSpec, clip: &Path, frames: usize
     let _ = std::fs::remove_dir_all(folder);
     let mut reader = ClipReader::open(clip)?;
     let size = fit_long_side(reader.info().size, spec.size);
+    reader.scale_to(size);
     let store = FrameStore::create(
         folder,
         ClipPlan { clip: clip.to_path_buf(), first: 0, end: frames, fps: reader.info().fps, spec: spec.clone() },
@@ -171,6 +172,7 @@ fn measured(
 ) -> Result<Measured> {
     let mut reader = ClipReader::open(clip)?;
     let size = fit_long_side(reader.info().size, spec.size);
+    reader.scale_to(size);
     let mut meter = FlickerMeter::new();
     for output in outputs {
         let input = reader.next_frame()?.context("the clip ended")?;

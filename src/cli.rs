@@ -29,6 +29,10 @@ pub struct AppArgs {
     /// Start rendering as soon as the window opens.
     #[arg(long)]
     pub start: bool,
+    /// The ffmpeg program that reads and writes clips (a file or its folder; `none`: the
+    /// built-in readers only) [default: NSS_FFMPEG, else ffmpeg on the PATH].
+    #[arg(long, value_name = "PATH")]
+    pub ffmpeg: Option<String>,
 }
 
 /// Subcommands.
@@ -47,7 +51,8 @@ pub enum Command {
     Sheet(crate::sheet::SheetArgs),
     /// Measure flicker and speed of the clip modes against independent frames.
     BenchVideo(Box<crate::bench_video::BenchVideoArgs>),
-    /// Stylise a clip (animated GIF, APNG or WebP, or a folder of frames) without flicker.
+    /// Stylise a clip (any video ffmpeg reads, animated GIF, APNG or WebP, or a folder of
+    /// frames) without flicker.
     RenderVideo(Box<RenderVideoArgs>),
 }
 
@@ -57,7 +62,8 @@ pub struct RenderVideoArgs {
     /// The render's settings; --content is the clip (a file or a folder of numbered frames).
     #[command(flatten)]
     pub spec: SpecArgs,
-    /// Output: a .gif, an animated .png, or a folder of frames. Frames are written as they
+    /// Output: an .mp4, .mov, .webm or .mkv (through ffmpeg; an .mp4 without), a .gif, an
+    /// animated .png, or a folder of frames. Frames are written as they
     /// finish into OUT.frames/ (or into the folder itself), which --resume continues.
     #[arg(short, long, default_value = "out.gif")]
     pub out: PathBuf,
@@ -74,6 +80,26 @@ pub struct RenderVideoArgs {
     /// it began with.
     #[arg(long)]
     pub resume: bool,
+    /// Print the clip's shots (`shot N: frames A..B`, from 1, both included) and what tells
+    /// each cut, then stop; nothing is rendered.
+    #[arg(long)]
+    pub list_shots: bool,
+    /// Print the time and disk the render would take on this machine, then stop (the estimate
+    /// is printed before every render too).
+    #[arg(long)]
+    pub estimate: bool,
+    /// Choose the iterations of each frame after a shot's first (quality mode) so that the
+    /// render finishes in about this many minutes on this machine.
+    #[arg(long, value_name = "MINUTES")]
+    pub finish_in: Option<f64>,
+    /// The output's codec, over what its extension implies (.mp4: h264, .mov: prores, .webm:
+    /// vp9, .mkv: h264).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(neural_style_studio::video::export::CODEC_NAMES))]
+    pub codec: Option<String>,
+    /// The ffmpeg program that reads and writes clips (a file or its folder; `none`: the
+    /// built-in readers and writers only) [default: NSS_FFMPEG, else ffmpeg on the PATH].
+    #[arg(long, value_name = "PATH")]
+    pub ffmpeg: Option<String>,
 }
 
 /// Arguments of `score`.

@@ -9,12 +9,21 @@ mod render_video;
 mod score;
 mod sheet;
 mod spec_args;
+mod video_plan;
 
 use clap::Parser;
 
 fn main() {
     neural_style_studio::tune_allocator();
     let cli = cli::Cli::parse();
+    let ffmpeg = match &cli.command {
+        Some(cli::Command::RenderVideo(args)) => args.ffmpeg.as_deref(),
+        Some(_) => None,
+        None => cli.app.ffmpeg.as_deref(),
+    };
+    if let Some(location) = ffmpeg {
+        neural_style_studio::video::ffmpeg::choose(neural_style_studio::video::ffmpeg::Location::parse(location));
+    }
     let result = match &cli.command {
         Some(cli::Command::Render(args)) => render::render(args),
         Some(cli::Command::Bench(args)) => bench::bench(args),

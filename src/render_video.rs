@@ -19,7 +19,11 @@ const UNITS: u64 = 1000;
 
 /// Runs `render-video`.
 pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
-    let format = ClipFormat::of(&args.out)?;
+    if args.list_shots {
+        return crate::video_plan::list_shots(args);
+    }
+    let format = ClipFormat::choose(&args.out, args.codec.as_deref())?;
+    format.check_writable(&args.out)?;
     let folder = frames_folder(&args.out)?;
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
@@ -42,7 +46,12 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
         crate::spec_args::ensure_model(&mut spec, &interrupted)?;
         let clip = spec.content_path()?.to_path_buf();
         let (first, end) = frame_range(args.frames.as_deref())?;
-        let (render, notes) = ClipRender::start(&folder, ClipPlan { clip, first, end, fps: 0.0, spec })?;
+        let mut plan = ClipPlan { clip, first, end, fps: 0.0, spec };
+        crate::video_plan::estimate(args, &mut plan)?;
+        if args.estimate {
+            return Ok(());
+        }
+        let (render, notes) = ClipRender::start(&folder, plan)?;
         for note in notes {
             eprintln!("note: {note}");
         }
@@ -94,6 +103,7 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
                     bar.set_position(done as u64 * UNITS);
                     bar.set_message(format!("frame {} in {seconds:.1} s, {per_minute:.1} frames/min", index + 1));
                 }
+                ClipEvent::Cut { frame } => bar.suspend(|| eprintln!("frame {}: a cut, a new shot begins", frame + 1)),
                 ClipEvent::Finished => {}
             }
         }
@@ -115,7 +125,7 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
 }
 
 /// `--frames A..B` (from 1, both included) as a 0-based half-open range; `None`: all.
-fn frame_range(text: Option<&str>) -> Result<(usize, usize)> {
+pub fn frame_range(text: Option<&str>) -> Result<(usize, usize)> {
     let Some(text) = text else { return Ok((0, usize::MAX)) };
     let Some((a, b)) = text.split_once("..") else { bail!("--frames takes A..B, A.. or ..B (from 1), got {text}") };
     let number = |s: &str, default: usize| -> Result<usize> {

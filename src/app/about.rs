@@ -50,6 +50,9 @@ impl App {
                 }
             });
             ui.add_space(6.0);
+            ui.heading("Video");
+            super::ffmpeg::about_ui(self, ui);
+            ui.add_space(6.0);
             ui.heading("Learned from");
             for work in LEARNED_FROM {
                 ui.label(*work);

@@ -17,14 +17,19 @@ use super::{Action, App};
 use crate::notice::Notice;
 use crate::transfer::{ImageRef, RenderSpec, VideoMode, VideoOptions};
 use crate::video::clip::{ClipInfo, ClipReader};
+use crate::video::estimate::duration;
 use crate::video::store::{frames_folder, ClipPlan, FrameStore};
 use crate::worker::{ClipRequest, Command};
 
-/// The file extensions opened as clips.
-pub const CLIP_EXTENSIONS: &[&str] = &["mp4", "m4v", "mov", "gif", "webp", "apng"];
+/// The file extensions opened as clips: video files (read by ffmpeg; Baseline MP4 without) and
+/// animations.
+pub const CLIP_EXTENSIONS: &[&str] = &[
+    "mp4", "m4v", "mov", "mkv", "webm", "avi", "mts", "m2ts", "mpg", "mpeg", "wmv", "flv", "ogv", "3gp", "gif", "webp",
+    "apng",
+];
 
-/// The file extensions a clip is written as.
-pub const CLIP_OUT_EXTENSIONS: &[&str] = &["mp4", "gif", "png"];
+/// The file extensions a clip is written as (.mov, .webm and .mkv through ffmpeg).
+pub const CLIP_OUT_EXTENSIONS: &[&str] = &["mp4", "mov", "webm", "mkv", "gif", "png"];
 
 /// The open clip's state apart from the settings.
 #[derive(Default)]
@@ -43,6 +48,8 @@ pub struct ClipPanel {
     cache: Option<tempfile::TempDir>,
     /// A clip was rendering at the last frame.
     rendering: bool,
+    /// The clip's shots, once found (on a task).
+    pub shots: Option<Vec<crate::video::shots::Shot>>,
 }
 
 /// The finished frames being played in the preview.
@@ -59,7 +66,8 @@ pub struct Playback {
 impl App {
     /// Opens the clip at `path`: reads what it is and shows its first frame as the content.
     pub fn open_clip(&mut self, path: &Path) {
-        self.settings.clip = Some(ClipSettings { path: path.to_path_buf(), frame: 0, out: None });
+        let codec = self.settings.clip.as_ref().and_then(|c| c.codec.clone());
+        self.settings.clip = Some(ClipSettings { path: path.to_path_buf(), frame: 0, out: None, codec });
         self.settings.open_dir = path.parent().map(Path::to_path_buf);
         self.panels.clip.playback = None;
         self.reopen_clip();
@@ -70,6 +78,16 @@ impl App {
         let Some(clip) = self.settings.clip.clone() else { return };
         self.panels.clip.info = None;
         self.panels.clip.resumable = None;
+        self.panels.clip.shots = None;
+        let path = clip.path.clone();
+        let size = self.settings.spec.size;
+        self.tasks.spawn(
+            "shots",
+            move || super::timeline::find_shots(&path, size),
+            |app, _, shots| {
+                app.panels.clip.shots = shots;
+            },
+        );
         let path = clip.path.clone();
         self.tasks.spawn(
             "clip",
@@ -108,7 +126,7 @@ impl App {
             "seek",
             move || -> Result<PathBuf, String> {
                 let mut reader = ClipReader::open(&path).map_err(|e| e.to_string())?;
-                reader.skip(index).map_err(|e| e.to_string())?;
+                reader.seek(index).map_err(|e| e.to_string())?;
                 let frame = reader.next_frame().map_err(|e| e.to_string())?.ok_or("the clip has no such frame")?;
                 let file = dir.join(format!("frame-{:06}.png", index + 1));
                 crate::imageio::save_png(&image::DynamicImage::ImageRgb8(frame), &file, &[])
@@ -139,7 +157,8 @@ impl App {
         }
         let plan = ClipPlan { clip: clip.path.clone(), first: 0, end: usize::MAX, fps: 0.0, spec };
         self.panels.clip.resumable = None;
-        self.live.worker.send(Command::RenderClip(Box::new(ClipRequest { plan, out })));
+        let codec = clip.codec.clone();
+        self.live.worker.send(Command::RenderClip(Box::new(ClipRequest { plan, out, codec })));
         self.live.run_spec = None;
         self.notice = Some(Notice::info("Rendering the clip…"));
     }
@@ -229,9 +248,10 @@ impl App {
 /// The clip panel: open, timeline, mode and hold, Render clip with its progress, playback.
 pub(super) fn clip_ui(app: &mut App, ui: &mut Ui) {
     let Some(clip) = app.settings.clip.clone() else {
-        if ui.button("Open clip…").on_hover_text("An MP4, GIF, WebP or APNG to stylise frame by frame").clicked() {
+        if ui.button("Open clip…").on_hover_text("A video, GIF, WebP or APNG to stylise frame by frame").clicked() {
             app.actions.push(Action::Pick(Purpose::Clip));
         }
+        super::ffmpeg::ffmpeg_ui(app, ui);
         return;
     };
     let name = clip.path.file_name().map_or_else(|| clip.path.display().to_string(), |n| n.to_string_lossy().into());
@@ -253,17 +273,23 @@ pub(super) fn clip_ui(app: &mut App, ui: &mut Ui) {
         }
         Some(Ok(info)) => {
             let sound = if info.sound { ", with sound" } else { "" };
-            ui.weak(format!("{} frames, {:.3} fps, {}x{}{sound}", info.frames, info.fps, info.size.0, info.size.1));
+            ui.weak(format!("{}{sound}", info.about)).on_hover_text(format!(
+                "{} frames, {:.3} fps, {}x{} as shown",
+                info.frames, info.fps, info.size.0, info.size.1
+            ));
+            for note in &info.notes {
+                ui.weak(note);
+            }
             info.frames
         }
     };
-    let mut frame = clip.frame + 1;
-    let timeline = ui.add(egui::Slider::new(&mut frame, 1..=frames.max(1)).text("Frame"));
-    let timeline = timeline.on_hover_text("The frame shown and steered; the clip renders every frame with its look");
-    if timeline.changed() && frame != clip.frame + 1 {
-        app.seek_clip(frame - 1);
+    if let Some(frame) = super::timeline::timeline_ui(ui, clip.frame, frames, app.panels.clip.shots.as_deref()) {
+        app.seek_clip(frame);
     }
     video_options_ui(&mut app.settings.spec.video, &mut app.settings.spec.objective.temporal_weight, ui);
+    if let Some(clip) = app.settings.clip.as_mut() {
+        super::ffmpeg::codec_ui(&mut clip.codec, ui);
+    }
     progress_ui(app, ui, &clip);
 }
 
@@ -307,7 +333,8 @@ fn progress_ui(app: &mut App, ui: &mut Ui, clip: &ClipSettings) {
                 (Some((done, total)), Some(_)) => format!("Resume clip ({done} of {total} done)"),
                 _ => "Render clip…".to_string(),
             };
-            if ui.button(label).on_hover_text("Every frame with this look, into an MP4, GIF or APNG").clicked() {
+            let hover = "Every frame with this look, into a video (MP4, MOV, WebM, MKV), a GIF or an APNG";
+            if ui.button(label).on_hover_text(hover).clicked() {
                 match (app.panels.clip.resumable, &clip.out) {
                     (Some(_), Some(out)) => app.render_clip(out.clone()),
                     _ => app.actions.push(Action::Pick(Purpose::ClipOut)),
@@ -320,15 +347,5 @@ fn progress_ui(app: &mut App, ui: &mut Ui, clip: &ClipSettings) {
         if ui.selectable_label(playing, "Play rendered frames").clicked() {
             app.toggle_playback();
         }
-    }
-}
-
-/// Seconds as "1 h 5 min", "4 min" or "12 s".
-fn duration(seconds: f64) -> String {
-    let s = seconds.round() as u64;
-    match s {
-        0..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min", s.div_ceil(60)),
-        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
     }
 }

@@ -161,6 +161,7 @@ impl App {
             }
             Purpose::Settings => self.open_settings(&path),
             Purpose::Clip => self.open_clip(&path),
+            Purpose::Ffmpeg => self.locate_ffmpeg(path),
             Purpose::ClipOut => {
                 let path = if path.extension().is_none() { path.with_extension("mp4") } else { path };
                 self.settings.export_dir = path.parent().map(Path::to_path_buf);
@@ -268,7 +269,8 @@ impl App {
 pub(super) fn is_clip(path: &Path) -> bool {
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     match ext.as_str() {
-        "mp4" | "m4v" | "mov" | "apng" => true,
+        "apng" => true,
+        e if crate::video::clip::VIDEO_EXTENSIONS.contains(&e) => true,
         "gif" | "webp" | "png" => crate::video::clip::ClipReader::is_animation(path),
         _ => false,
     }

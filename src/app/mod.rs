@@ -7,6 +7,7 @@ mod autosave;
 mod browser;
 pub mod clip;
 mod examples;
+mod ffmpeg;
 mod files;
 mod filmstrip;
 mod instant;
@@ -21,6 +22,7 @@ mod print;
 pub mod settings;
 mod state;
 pub mod tasks;
+mod timeline;
 mod trystyles;
 pub mod undo;
 
@@ -138,6 +140,7 @@ impl App {
             undo: undo::Undo::new(start),
         };
         app.check_models();
+        app.find_ffmpeg();
         app.look_for_autosave();
         // A clip given as the content on the command line opens as a clip.
         let clip = app.settings.spec.content.as_ref().map(|c| c.path.clone()).filter(|p| files::is_clip(p));

@@ -29,6 +29,8 @@ pub struct Settings {
     pub print_size: u32,
     /// The clip open, if any.
     pub clip: Option<ClipSettings>,
+    /// The ffmpeg program the artist located ("Locate ffmpeg…"); `None`: the PATH's.
+    pub ffmpeg: Option<PathBuf>,
 }
 
 /// The clip open in the studio.
@@ -40,6 +42,10 @@ pub struct ClipSettings {
     pub frame: usize,
     /// Where it was last rendered to.
     pub out: Option<PathBuf>,
+    /// The codec the clip is written with (one of `video::export::CODEC_NAMES`); `None`: the
+    /// one its file's extension implies.
+    #[serde(default)]
+    pub codec: Option<String>,
 }
 
 impl Default for Settings {
@@ -51,6 +57,7 @@ impl Default for Settings {
             builtin_browser: false,
             print_size: 2048,
             clip: None,
+            ffmpeg: None,
         }
     }
 }

@@ -94,6 +94,8 @@ pub struct Panels {
     pub about: bool,
     /// The open clip's timeline, progress and playback.
     pub clip: super::clip::ClipPanel,
+    /// ffmpeg, as found.
+    pub ffmpeg: super::ffmpeg::FfmpegPanel,
 }
 
 impl Panels {
@@ -121,6 +123,7 @@ impl Panels {
             shortcuts: false,
             about: false,
             clip: super::clip::ClipPanel::default(),
+            ffmpeg: super::ffmpeg::FfmpegPanel::default(),
         }
     }
 }

@@ -45,6 +45,8 @@ pub enum Purpose {
     Clip,
     /// Where to write the rendered clip.
     ClipOut,
+    /// The ffmpeg program.
+    Ffmpeg,
 }
 
 impl Purpose {
@@ -55,12 +57,16 @@ impl Purpose {
             Purpose::Settings => &["png", "json"],
             Purpose::Clip => super::clip::CLIP_EXTENSIONS,
             Purpose::ClipOut => super::clip::CLIP_OUT_EXTENSIONS,
+            Purpose::Ffmpeg => &[],
             _ => super::IMAGE_EXTENSIONS,
         }
     }
 
     /// Whether the browser lists `path` for this purpose.
     pub(super) fn accepts(self, path: &Path) -> bool {
+        if self == Purpose::Ffmpeg {
+            return true;
+        }
         let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
         ext.is_some_and(|e| self.extensions().contains(&e.as_str()))
     }
@@ -76,7 +82,8 @@ impl Purpose {
             Purpose::Export => "Export PNG",
             Purpose::ExportSnapshot => "Export the snapshot as PNG",
             Purpose::Clip => "Open a clip",
-            Purpose::ClipOut => "Render the clip to (MP4, GIF or animated PNG)",
+            Purpose::ClipOut => "Render the clip to (MP4, MOV, WebM, MKV, GIF or animated PNG)",
+            Purpose::Ffmpeg => "Locate the ffmpeg program",
         }
     }
 
@@ -151,7 +158,9 @@ impl Tasks {
                     Purpose::Clip | Purpose::ClipOut => "Clips",
                     _ => "Images",
                 };
-                dialog = dialog.add_filter(kind, purpose.extensions());
+                if !purpose.extensions().is_empty() {
+                    dialog = dialog.add_filter(kind, purpose.extensions());
+                }
                 if let Some(dir) = dir {
                     dialog = dialog.set_directory(dir);
                 }

@@ -1,6 +1,6 @@
-//! Clips in: MP4 with H.264 video (see `h264`), animated GIF, APNG and WebP (through the image
-//! crate) and folders of numbered frames, read one frame at a time so that memory does not grow
-//! with the clip's length.
+//! Clips in: any clip ffmpeg reads (see `ffmpeg`), else MP4 with Baseline H.264 video (see
+//! `h264`); animated GIF, APNG and WebP (through the image crate) and folders of numbered
+//! frames; read one frame at a time so that memory does not grow with the clip's length.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use image::{AnimationDecoder, Frames, RgbImage};
 
 use crate::error::{Error, Result};
+use crate::video::ffmpeg::{self, FfmpegFrames, Probe};
 use crate::video::h264::Mp4Frames;
 
 /// What is known of a clip before its frames are decoded.
@@ -20,8 +21,14 @@ pub struct ClipInfo {
     pub fps: f64,
     /// The first frame's (width, height); every frame must have it.
     pub size: (u32, u32),
-    /// Whether the clip has a sound track that can be carried over (an MP4's AAC).
+    /// Whether the clip has a sound track that can be carried over (any, through ffmpeg; an
+    /// MP4's AAC without).
     pub sound: bool,
+    /// What the clip is, in words ("HEVC Main, 360x640 (turned 90°), 30 fps, 60 frames").
+    pub about: String,
+    /// What reading it changes, said to the user: the constant rate a variable one is read at,
+    /// HDR tone-mapped to SDR.
+    pub notes: Vec<String>,
 }
 
 /// The frame rate of a folder of frames without a `clip.json` beside them.
@@ -33,6 +40,10 @@ pub const CLIP_JSON: &str = "clip.json";
 /// The extensions read as MP4 (ISO media) files.
 const MP4S: [&str; 3] = ["mp4", "m4v", "mov"];
 
+/// The extensions of video files offered in pickers (ffmpeg reads more; these are the usual).
+pub const VIDEO_EXTENSIONS: &[&str] =
+    &["mp4", "m4v", "mov", "mkv", "webm", "avi", "mts", "m2ts", "mpg", "mpeg", "wmv", "flv", "ogv", "3gp"];
+
 /// The extensions read as animations.
 const ANIMATIONS: [&str; 4] = ["gif", "png", "apng", "webp"];
 
@@ -43,17 +54,22 @@ pub struct ClipReader {
     source: Source,
     /// Frames handed out so far.
     read: usize,
+    /// The size frames are handed out at.
+    size: (u32, u32),
 }
 
 enum Source {
     Folder(Vec<PathBuf>),
     Animation(Frames<'static>),
     Mp4(Box<Mp4Frames>),
+    Ffmpeg(Box<FfmpegFrames>),
 }
 
 impl ClipReader {
-    /// Opens the clip at `path` (a folder of frames or an animation) and reads how many frames
-    /// it has (an animation is decoded once to count them, a frame at a time).
+    /// Opens the clip at `path` (a folder of frames, an animation, or a video file) and reads
+    /// what it is: how many frames it has (an animation is decoded once to count them, a frame at
+    /// a time), their rate and size. A clip that cannot be read through is refused here, not at
+    /// its first undecodable frame.
     pub fn open(path: &Path) -> Result<Self> {
         let fail = |reason: String| Error::Clip { path: path.to_path_buf(), reason };
         if path.is_dir() {
@@ -61,18 +77,69 @@ impl ClipReader {
             let first = files.first().ok_or_else(|| fail("the folder holds no frames (PNG or JPEG files)".into()))?;
             let size = image::image_dimensions(first).map_err(|e| fail(format!("{}: {e}", first.display())))?;
             let fps = folder_fps(path)?;
-            let info = ClipInfo { frames: files.len(), fps, size, sound: false };
-            return Ok(ClipReader { path: path.to_path_buf(), info, source: Source::Folder(files), read: 0 });
+            let about = format!("{} numbered frames, {}x{}", files.len(), size.0, size.1);
+            let info = ClipInfo { frames: files.len(), fps, size, sound: false, about, notes: Vec::new() };
+            return Ok(ClipReader::new(path, info, Source::Folder(files)));
         }
         let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+        if ANIMATIONS.contains(&ext.as_str()) {
+            return ClipReader::open_animation(path);
+        }
+        if let Some(ffmpeg) = ffmpeg::find()? {
+            if !path.is_file() {
+                return Err(fail("there is no such file".into()));
+            }
+            let probe = Probe::run(&ffmpeg, path)?;
+            let mut notes = Vec::new();
+            if probe.variable {
+                notes.push(format!("its frame rate varies: read at a constant {:.3} fps", probe.rate.fps()));
+            }
+            if let Some(hdr) = probe.colour.hdr() {
+                notes.push(format!("its {hdr} HDR is tone-mapped to SDR"));
+            }
+            let info = ClipInfo {
+                frames: probe.frames,
+                fps: probe.rate.fps(),
+                size: probe.size,
+                sound: probe.audio.is_some(),
+                about: format!("{}, read by ffmpeg {}", probe.describe(), ffmpeg.version),
+                notes,
+            };
+            let frames = FfmpegFrames::open(&ffmpeg, path, probe)?;
+            return Ok(ClipReader::new(path, info, Source::Ffmpeg(Box::new(frames))));
+        }
         if MP4S.contains(&ext.as_str()) {
             let (frames, mp4) = Mp4Frames::open(path)?;
-            let info = ClipInfo { frames: mp4.frames, fps: mp4.fps, size: mp4.size, sound: mp4.audio };
-            return Ok(ClipReader { path: path.to_path_buf(), info, source: Source::Mp4(Box::new(frames)), read: 0 });
+            if mp4.profile != "Baseline" {
+                return Err(fail(format!(
+                    "its video is H.264 {}, which the built-in decoder (Baseline only) cannot read through: {}",
+                    mp4.profile,
+                    ffmpeg::install_hint()
+                )));
+            }
+            let about =
+                format!("H.264 Baseline, {}x{}, {:.3} fps, {} frames", mp4.size.0, mp4.size.1, mp4.fps, mp4.frames);
+            let info = ClipInfo {
+                frames: mp4.frames,
+                fps: mp4.fps,
+                size: mp4.size,
+                sound: mp4.audio,
+                about,
+                notes: Vec::new(),
+            };
+            return Ok(ClipReader::new(path, info, Source::Mp4(Box::new(frames))));
         }
-        if !ANIMATIONS.contains(&ext.as_str()) {
-            return Err(fail(unsupported(&ext)));
-        }
+        Err(fail(unsupported(&ext)))
+    }
+
+    fn new(path: &Path, info: ClipInfo, source: Source) -> Self {
+        let size = info.size;
+        ClipReader { path: path.to_path_buf(), info, source, read: 0, size }
+    }
+
+    /// An animated GIF, WebP or APNG, counted in a first pass.
+    fn open_animation(path: &Path) -> Result<Self> {
+        let fail = |reason: String| Error::Clip { path: path.to_path_buf(), reason };
         // Counted in a first pass (frames decoded and dropped), the frame rate from the delays.
         let (mut frames, mut millis, mut size) = (0usize, 0.0f64, None);
         for frame in animation(path)? {
@@ -86,8 +153,9 @@ impl ClipReader {
         // Browsers show a GIF's delays under 20 ms as 100 ms; a clip with no delays is 10 fps.
         let mean = millis / frames as f64;
         let fps = if mean >= 10.0 { 1000.0 / mean } else { 10.0 };
-        let info = ClipInfo { frames, fps, size, sound: false };
-        Ok(ClipReader { path: path.to_path_buf(), info, source: Source::Animation(animation(path)?), read: 0 })
+        let about = format!("an animation, {}x{}, {fps:.3} fps, {frames} frames", size.0, size.1);
+        let info = ClipInfo { frames, fps, size, sound: false, about, notes: Vec::new() };
+        Ok(ClipReader::new(path, info, Source::Animation(animation(path)?)))
     }
 
     /// Whether the GIF, WebP or PNG at `path` is an animation (more than a still picture),
@@ -141,6 +209,7 @@ impl ClipReader {
                 None => None,
             },
             Source::Mp4(frames) => frames.next_frame()?,
+            Source::Ffmpeg(frames) => frames.next_frame()?,
         };
         let Some(frame) = frame else {
             if index < self.info.frames {
@@ -148,9 +217,13 @@ impl ClipReader {
             }
             return Ok(None);
         };
-        if frame.dimensions() != self.info.size {
+        let frame = match &self.source {
+            Source::Ffmpeg(_) => frame,
+            _ => crate::imageio::resize(&frame, self.scaled(frame.dimensions())),
+        };
+        if frame.dimensions() != self.size {
             let (w, h) = frame.dimensions();
-            let (w0, h0) = self.info.size;
+            let (w0, h0) = self.size;
             return Err(fail(format!(
                 "frame {} is {w}x{h} but the clip began at {w0}x{h0}: every frame must have one size",
                 index + 1
@@ -160,10 +233,35 @@ impl ClipReader {
         Ok(Some(frame))
     }
 
+    /// Hands frames out at `size` (ffmpeg scales them as it decodes; the built-in readers
+    /// resize each frame).
+    pub fn scale_to(&mut self, size: (u32, u32)) {
+        self.size = size;
+        if let Source::Ffmpeg(frames) = &mut self.source {
+            frames.set_size(size);
+        }
+    }
+
+    /// The size frames are handed out at.
+    pub fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    /// The size to resize a built-in reader's frame of `dims` to: the size asked for, unless the
+    /// frame is not the clip's size (then it is refused as it is).
+    fn scaled(&self, dims: (u32, u32)) -> (u32, u32) {
+        if dims == self.info.size {
+            self.size
+        } else {
+            dims
+        }
+    }
+
     /// Decodes every frame up to `end` once (a fresh reader; this one is not moved), so that a
-    /// clip which cannot be read through says so before anything is rendered.
+    /// clip which cannot be read through says so before anything is rendered. ffmpeg's clips are
+    /// not read twice: it conceals damage, and a clip that ends early says so at its end.
     pub fn check_through(&self, end: usize) -> Result<()> {
-        if matches!(self.source, Source::Folder(_)) {
+        if matches!(self.source, Source::Folder(_) | Source::Ffmpeg(_)) {
             return Ok(());
         }
         let mut reader = ClipReader::open(&self.path)?;
@@ -175,13 +273,28 @@ impl ClipReader {
         Ok(())
     }
 
-    /// Skips `n` frames (decoding those of an animation).
-    pub fn skip(&mut self, n: usize) -> Result<()> {
-        for _ in 0..n {
-            if self.next_frame()?.is_none() {
-                break;
+    /// Makes frame `index` (from 0) the next one read: ffmpeg starts just before it, a folder
+    /// goes there, an animation or a built-in MP4 decodes up to it (from the start if it is
+    /// behind).
+    pub fn seek(&mut self, index: usize) -> Result<()> {
+        match &mut self.source {
+            Source::Ffmpeg(frames) => frames.seek(index),
+            Source::Folder(_) => {}
+            _ => {
+                if index < self.read {
+                    let size = self.size;
+                    *self = ClipReader::open(&self.path)?;
+                    self.scale_to(size);
+                }
+                while self.read < index {
+                    if self.next_frame()?.is_none() {
+                        break;
+                    }
+                }
+                return Ok(());
             }
         }
+        self.read = index;
         Ok(())
     }
 }
@@ -216,14 +329,12 @@ fn animation(path: &Path) -> Result<Frames<'static>> {
 
 /// The message for a clip format not read here: what it is and how to convert it.
 fn unsupported(ext: &str) -> String {
-    let how = "convert it, for example `ffmpeg -i clip.mkv -c:v libx264 clip.mp4` or \
-               `ffmpeg -i clip.mkv frames/%06d.png` (a folder of frames)";
+    let how = "a clip file (read by ffmpeg: MP4, MOV, MKV, WebM...), an animated GIF, WebP or APNG, or a \
+               folder of numbered frames";
     match ext {
-        "" => format!("not a folder of frames and no extension to tell the format: {how}"),
-        "mkv" | "avi" | "webm" | "m4v" | "mpg" | "mpeg" | "wmv" | "flv" | "ogv" => {
-            format!(".{ext} clips are not read here: {how}")
-        }
-        _ => format!(".{ext} is not a clip format read here (MP4, GIF, APNG, WebP, a folder of frames): {how}"),
+        "" => format!("not a folder of frames and no extension to tell the format: give {how}"),
+        _ if VIDEO_EXTENSIONS.contains(&ext) => format!(".{ext} clips need ffmpeg: {}", ffmpeg::install_hint()),
+        _ => format!(".{ext} is not a clip format read here: give {how}"),
     }
 }
 

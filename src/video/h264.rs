@@ -52,6 +52,8 @@ pub struct Mp4Info {
     pub size: (u32, u32),
     /// Whether it has an AAC sound track.
     pub audio: bool,
+    /// The H.264 profile, named ("Baseline", "High").
+    pub profile: &'static str,
 }
 
 impl Mp4Frames {
@@ -72,8 +74,8 @@ impl Mp4Frames {
         let Some(avc1) = &track.trak.mdia.minf.stbl.stsd.avc1 else {
             let kind = track.box_type().map(|b| b.to_string()).unwrap_or_else(|_| "unknown".into());
             return Err(fail(format!(
-                "its video is {kind}, and only H.264 is read here: convert it, for example \
-                 `ffmpeg -i clip.mp4 -c:v libx264 -profile:v baseline clip-h264.mp4`"
+                "its video is {kind}, which the built-in decoder does not read: {}",
+                crate::video::ffmpeg::install_hint()
             )));
         };
         let mut parameters = Vec::new();
@@ -81,16 +83,6 @@ impl Mp4Frames {
             parameters.extend_from_slice(&[0, 0, 0, 1]);
             parameters.extend_from_slice(&nal.bytes);
         }
-        let info = Mp4Info {
-            frames: track.sample_count() as usize,
-            fps: frame_rate(track),
-            size: (u32::from(track.width()), u32::from(track.height())),
-            audio: reader.tracks().values().any(|t| t.audio_profile().is_ok()),
-        };
-        if info.frames == 0 {
-            return Err(fail("the clip has no frames".into()));
-        }
-        let decoder = Decoder::new().map_err(|e| fail(format!("cannot start the H.264 decoder: {e}")))?;
         let profile = match avc1.avcc.avc_profile_indication {
             66 => "Baseline",
             77 => "Main",
@@ -98,6 +90,17 @@ impl Mp4Frames {
             100 => "High",
             _ => "a high-bit-depth or 4:2:2 profile",
         };
+        let info = Mp4Info {
+            frames: track.sample_count() as usize,
+            fps: frame_rate(track),
+            size: (u32::from(track.width()), u32::from(track.height())),
+            audio: reader.tracks().values().any(|t| t.audio_profile().is_ok()),
+            profile,
+        };
+        if info.frames == 0 {
+            return Err(fail("the clip has no frames".into()));
+        }
+        let decoder = Decoder::new().map_err(|e| fail(format!("cannot start the H.264 decoder: {e}")))?;
         let frames = Mp4Frames {
             path: path.to_path_buf(),
             track: track.track_id(),

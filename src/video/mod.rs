@@ -3,9 +3,12 @@
 //! result warped by the flow and held to it by the temporal term.
 
 pub mod clip;
+pub mod estimate;
 pub mod export;
+pub mod ffmpeg;
 pub mod flow;
 pub mod h264;
 pub mod render;
+pub mod shots;
 pub mod store;
 pub mod warp;

@@ -12,19 +12,18 @@ use std::time::Instant;
 use image::RgbImage;
 
 use crate::error::{Error, Result};
-use crate::imageio::{fit_long_side, resize, Picture};
+use crate::imageio::{fit_long_side, Picture};
 use crate::notice::Notice;
 use crate::transfer::run::colour::keep_luminance;
 use crate::transfer::{fast_hold, Event, ImageRef, Init, Job, PreserveColors, Prior, RenderSpec, Schedule};
 use crate::transfer::{SourceImages, VideoMode};
 use crate::video::clip::ClipReader;
+use crate::video::estimate::{human_bytes, PNG_SHARE};
 use crate::video::export::SoundSource;
 use crate::video::flow::{FlowParams, Gray};
+use crate::video::shots::CutDetector;
 use crate::video::store::{free_bytes, ClipPlan, FrameStore};
 use crate::video::warp::{carry, hold};
-
-/// A PNG frame of a painted picture takes about this share of its raw RGB bytes.
-const PNG_SHARE: f64 = 0.7;
 
 /// What a step did.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +43,11 @@ pub enum ClipEvent {
         index: usize,
         /// Seconds it took, flow included.
         seconds: f64,
+    },
+    /// Frame `frame` begins a new shot (a cut): it renders as a first frame.
+    Cut {
+        /// The frame (0-based in the clip).
+        frame: usize,
     },
     /// The last frame was written.
     Finished,
@@ -76,6 +80,8 @@ pub struct ClipRender {
     /// The next frame to read.
     next: usize,
     flow: FlowParams,
+    /// Tells where a new shot begins.
+    cuts: CutDetector,
 }
 
 impl ClipRender {
@@ -83,7 +89,7 @@ impl ClipRender {
     /// a render already). Returns notes for the user (the estimate of disk, adjustments).
     pub fn start(folder: &Path, plan: ClipPlan) -> Result<(Self, Vec<Notice>)> {
         plan.spec.validate()?;
-        let reader = ClipReader::open(&plan.clip)?;
+        let mut reader = ClipReader::open(&plan.clip)?;
         let info = reader.info().clone();
         if plan.first >= info.frames || plan.end <= plan.first {
             return Err(Error::invalid(format!(
@@ -96,6 +102,7 @@ impl ClipRender {
         let plan = ClipPlan { end: plan.end.min(info.frames), ..plan };
         reader.check_through(plan.end)?;
         let size = fit_long_side(info.size, plan.spec.size);
+        reader.scale_to(size);
         let frames = plan.end - plan.first;
         let bytes = frames as f64 * f64::from(size.0 * size.1) * 3.0 * PNG_SHARE;
         if let Some(free) = free_bytes(folder) {
@@ -121,7 +128,10 @@ impl ClipRender {
         ));
         let store = FrameStore::create(folder, ClipPlan { fps: info.fps, ..plan })?;
         let render = ClipRender::open(store, reader, size)?;
-        Ok((render, vec![note]))
+        let mut notes = vec![Notice::info(format!("the clip: {}", info.about))];
+        notes.extend(info.notes.iter().map(|n| Notice::info(format!("the clip: {n}"))));
+        notes.push(note);
+        Ok((render, notes))
     }
 
     /// Goes on with the render recorded in `folder`, from the first frame not written (the
@@ -129,17 +139,19 @@ impl ClipRender {
     pub fn resume(folder: &Path) -> Result<Self> {
         let store = FrameStore::open(folder)?;
         store.plan().spec.validate()?;
-        let reader = ClipReader::open(&store.plan().clip)?;
+        let mut reader = ClipReader::open(&store.plan().clip)?;
         let size = fit_long_side(reader.info().size, store.plan().spec.size);
+        reader.scale_to(size);
         ClipRender::open(store, reader, size)
     }
 
     fn open(store: FrameStore, mut reader: ClipReader, size: (u32, u32)) -> Result<Self> {
         let (first, done) = (store.plan().first, store.finished());
         let mut previous = None;
+        let mut cuts = CutDetector::new();
         if done > 0 {
             let last = first + done - 1;
-            reader.skip(last)?;
+            reader.seek(last)?;
             let input = reader.next_frame()?.ok_or_else(|| clip_ended(&reader, last))?;
             let output = crate::imageio::load_rgb(&store.path(last))?;
             if output.dimensions() != size {
@@ -152,9 +164,10 @@ impl ClipRender {
                     size.1
                 )));
             }
-            previous = Some(Previous { input: Gray::from_rgb(&resize(&input, size)), output });
+            cuts.push(&input);
+            previous = Some(Previous { input: Gray::from_rgb(&input), output });
         } else {
-            reader.skip(first)?;
+            reader.seek(first)?;
         }
         let next = first + done;
         Ok(ClipRender {
@@ -167,6 +180,7 @@ impl ClipRender {
             current: None,
             next,
             flow: FlowParams::default(),
+            cuts,
         })
     }
 
@@ -231,13 +245,18 @@ impl ClipRender {
         let index = self.next;
         let started = Instant::now();
         let frame = self.reader.next_frame()?.ok_or_else(|| clip_ended(&self.reader, index))?;
-        let frame = resize(&frame, self.size);
         self.next += 1;
         let input = Gray::from_rgb(&frame);
+        // Nothing is carried across a cut: the new shot's first frame renders as a first frame.
+        let cut = self.cuts.push(&frame).is_some_and(|c| c.is_cut()) && index > self.store.plan().first;
         let sources = self.sources_for(frame)?;
         let spec = self.store.plan().spec.clone();
         // The previous result carried onto this frame, and where the motion is trusted.
-        let carried = self.previous.as_ref().map(|p| carry(&p.input, &input, &p.output, &self.flow));
+        let carried = match &self.previous {
+            Some(p) if !cut => Some(carry(&p.input, &input, &p.output, &self.flow)),
+            _ => None,
+        };
+        let mut events = if cut { vec![ClipEvent::Cut { frame: index }] } else { Vec::new() };
         match spec.video.mode {
             VideoMode::Fast => {
                 let sources = match spec.preserve_colors {
@@ -251,7 +270,8 @@ impl ClipRender {
                 if spec.preserve_colors == PreserveColors::Luminance {
                     painted = keep_luminance(&painted, &sources.content);
                 }
-                self.finish_frame(index, input, painted, started)
+                events.extend(self.finish_frame(index, input, painted, started)?);
+                Ok(events)
             }
             VideoMode::Quality => {
                 let (spec, prior) = match carried {
@@ -280,7 +300,7 @@ impl ClipRender {
                 };
                 self.job.start_frame(spec, sources, prior)?;
                 self.current = Some(InProgress { index, input, started });
-                Ok(Vec::new())
+                Ok(events)
             }
         }
     }
@@ -344,13 +364,4 @@ impl ClipRender {
 
 fn clip_ended(reader: &ClipReader, index: usize) -> Error {
     Error::Clip { path: reader.path().to_path_buf(), reason: format!("ended before frame {}", index + 1) }
-}
-
-/// Bytes in a unit a person reads (MB, GB).
-fn human_bytes(bytes: f64) -> String {
-    if bytes >= 1e9 {
-        format!("{:.1} GB", bytes / 1e9)
-    } else {
-        format!("{:.0} MB", (bytes / 1e6).max(1.0))
-    }
 }

@@ -20,8 +20,11 @@ use crate::video::store::{frames_folder, ClipPlan};
 pub struct ClipRequest {
     /// The clip, frames and settings.
     pub plan: ClipPlan,
-    /// Where the finished clip is written (.mp4, .gif, .png, or a folder of frames).
+    /// Where the finished clip is written (.mp4, .mov, .webm, .mkv, .gif, .png, or a folder of
+    /// frames).
     pub out: PathBuf,
+    /// Its codec, over what the extension implies (see `ClipFormat::choose`).
+    pub codec: Option<String>,
 }
 
 impl ClipRequest {
@@ -54,6 +57,7 @@ pub struct ClipProgress {
 pub(super) struct ClipRun {
     render: ClipRender,
     out: PathBuf,
+    codec: Option<String>,
     started: Instant,
     rendered: usize,
     progress: ClipProgress,
@@ -66,6 +70,8 @@ impl State {
         self.running = false;
         self.clip = None;
         self.set_status(Status::Preparing);
+        // A format this machine cannot write is refused before any frame is rendered.
+        ClipFormat::choose(&request.out, request.codec.as_deref())?.check_writable(&request.out)?;
         let folder = request.folder()?;
         let resumable = crate::video::store::FrameStore::open(&folder)
             .is_ok_and(|s| s.plan().clip == request.plan.clip && s.finished() > 0);
@@ -90,7 +96,8 @@ impl State {
             fps: render.plan().fps,
         };
         lock(&self.shared).clip_progress = Some(progress.clone());
-        self.clip = Some(ClipRun { render, out: request.out, started: Instant::now(), rendered: 0, progress });
+        let (out, codec) = (request.out, request.codec);
+        self.clip = Some(ClipRun { render, out, codec, started: Instant::now(), rendered: 0, progress });
         self.set_status(Status::Running);
         Ok(())
     }
@@ -129,7 +136,7 @@ impl State {
                     clip.rendered += 1;
                     clip.progress.iterations = (0, 0);
                 }
-                ClipEvent::Finished => {}
+                ClipEvent::Cut { .. } | ClipEvent::Finished => {}
             }
         }
         let (done, total) = clip.render.progress();
@@ -172,7 +179,7 @@ impl State {
     fn finish_clip(&mut self) -> Result<()> {
         let Some(clip) = self.clip.take() else { return Ok(()) };
         lock(&self.shared).clip_progress = None;
-        let format = ClipFormat::of(&clip.out)?;
+        let format = ClipFormat::choose(&clip.out, clip.codec.as_deref())?;
         let sound = clip.render.sound();
         let note = export(&clip.render.store().frames(), clip.render.plan().fps, &clip.out, format, sound.as_ref())?;
         let mut text = format!("Clip written to {}", clip.out.display());

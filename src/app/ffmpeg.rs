@@ -1,0 +1,112 @@
+//! ffmpeg in the studio: looked for on a task when the window opens (never in the frame), named
+//! by the artist with "Locate ffmpeg…" (remembered), its version in About, and the codec a clip
+//! is written with.
+
+use std::path::PathBuf;
+
+use egui::Ui;
+
+use super::tasks::Purpose;
+use super::{Action, App};
+use crate::notice::Notice;
+use crate::video::ffmpeg::{self, Location};
+
+/// What the look-up found: the version and program, `None` when there is none, or why the one
+/// named cannot be used.
+pub type Found = Result<Option<(String, PathBuf)>, String>;
+
+/// ffmpeg as the app knows it.
+#[derive(Default)]
+pub struct FfmpegPanel {
+    /// The last look-up's answer; `None` while looking.
+    pub found: Option<Found>,
+}
+
+/// The codecs offered for a clip: (the name `--codec` takes, what the artist reads).
+const CODECS: [(Option<&str>, &str); 5] = [
+    (None, "From the file's extension"),
+    (Some("h264"), "H.264 (plays everywhere)"),
+    (Some("hevc"), "HEVC (smaller; MP4, MOV, MKV)"),
+    (Some("prores"), "ProRes 422 HQ (for editors; MOV)"),
+    (Some("vp9"), "VP9 (for the web; WebM)"),
+];
+
+impl App {
+    /// Uses the ffmpeg the settings remember unless the command line or `NSS_FFMPEG` named
+    /// one, and looks it up on a task.
+    pub(super) fn find_ffmpeg(&mut self) {
+        if let (Location::Auto, Some(path)) = (ffmpeg::location(), self.settings.ffmpeg.clone()) {
+            ffmpeg::choose(Location::Program(path));
+        }
+        self.panels.ffmpeg.found = None;
+        self.tasks.spawn(
+            "ffmpeg",
+            || ffmpeg::find().map(|f| f.map(|f| (f.version, f.ffmpeg))).map_err(|e| e.to_string()),
+            |app, _, found| {
+                let failed = matches!(app.panels.clip.info, Some(Err(_)));
+                if let Err(e) = &found {
+                    app.notice = Some(Notice::warning(e.clone()));
+                } else if failed && matches!(found, Ok(Some(_))) {
+                    // A clip refused for want of ffmpeg opens now.
+                    app.reopen_clip();
+                }
+                app.panels.ffmpeg.found = Some(found);
+            },
+        );
+    }
+
+    /// The artist named the ffmpeg program: remembered, and looked at.
+    pub(super) fn locate_ffmpeg(&mut self, path: PathBuf) {
+        ffmpeg::choose(Location::Program(path.clone()));
+        self.settings.ffmpeg = Some(path);
+        self.find_ffmpeg();
+    }
+}
+
+/// One line on ffmpeg for the clip panel, with "Locate ffmpeg…".
+pub(super) fn ffmpeg_ui(app: &mut App, ui: &mut Ui) {
+    ui.horizontal_wrapped(|ui| {
+        match &app.panels.ffmpeg.found {
+            None => ui.weak("Looking for ffmpeg…"),
+            Some(Ok(Some((version, _)))) => ui.weak(format!("Clips read and written by ffmpeg {version}")),
+            Some(Ok(None)) => ui
+                .weak("Without ffmpeg: Baseline MP4, GIF, WebP and APNG clips only")
+                .on_hover_text(ffmpeg::install_hint()),
+            Some(Err(e)) => ui.colored_label(ui.visuals().warn_fg_color, e),
+        };
+        if ui
+            .small_button("Locate ffmpeg…")
+            .on_hover_text("Choose the ffmpeg program to read and write clips")
+            .clicked()
+        {
+            app.actions.push(Action::Pick(Purpose::Ffmpeg));
+        }
+    });
+}
+
+/// The codec a clip is written with.
+pub(super) fn codec_ui(codec: &mut Option<String>, ui: &mut Ui) {
+    let shown = CODECS.iter().find(|(name, _)| codec.as_deref() == *name).map_or("From the file's extension", |c| c.1);
+    egui::ComboBox::from_label("Codec")
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            for (name, text) in CODECS {
+                if ui.selectable_label(codec.as_deref() == name, text).clicked() {
+                    *codec = name.map(str::to_string);
+                }
+            }
+        })
+        .response
+        .on_hover_text("By default .mp4 and .mkv are H.264, .mov ProRes 422 HQ, .webm VP9");
+}
+
+/// ffmpeg's line in About.
+pub(super) fn about_ui(app: &App, ui: &mut Ui) {
+    let text = match &app.panels.ffmpeg.found {
+        None => "ffmpeg: looking…".to_string(),
+        Some(Ok(Some((version, path)))) => format!("ffmpeg {version} ({})", path.display()),
+        Some(Ok(None)) => format!("ffmpeg: not found; {}", ffmpeg::install_hint()),
+        Some(Err(e)) => format!("ffmpeg: {e}"),
+    };
+    ui.label(text);
+}

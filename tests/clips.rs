@@ -1,0 +1,509 @@
+//! Clips as cameras make them, through the real ffmpeg: H.264 High with B-frames, HEVC in a MOV
+//! turned 90°, a variable frame rate, 10-bit HDR; every frame read, a seek landing on the same
+//! picture as reading from the start, and clips written as H.264, HEVC, ProRes, VP9 and GIF with
+//! their sound. Without ffmpeg such clips are refused at open, naming the install command.
+//!
+//! These tests need Debian's `ffmpeg` (`.ci/run` installs it and sets NSS_REQUIRE_FFMPEG, so
+//! they cannot pass by skipping there); elsewhere they say they skip.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::RgbImage;
+use neural_style_studio::video::clip::ClipReader;
+
+/// Whether ffmpeg is here; panics when CI requires it and it is not.
+fn have_ffmpeg() -> bool {
+    let found = Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("NSS_REQUIRE_FFMPEG").is_none(),
+            "ffmpeg is required (NSS_REQUIRE_FFMPEG) but not found"
+        );
+        eprintln!("skipped: no ffmpeg on the PATH (apt install ffmpeg)");
+    }
+    found
+}
+
+/// Runs ffmpeg with `args` (quiet, overwriting) and insists it worked.
+fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg").args(["-v", "error", "-nostdin", "-y"]).args(args).output().unwrap();
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// ffprobe's answer for one entry of the first stream of `kind` ("v" or "a"), e.g. codec_name.
+fn probe(path: &Path, kind: &str, entry: &str) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", &format!("{kind}:0"), "-show_entries", &format!("stream={entry}")])
+        .args(["-of", "default=noprint_wrappers=1:nokey=1"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Where the sound of `path` ends, in seconds: its last packet's time plus its length.
+fn sound_seconds(path: &Path) -> f64 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time,duration_time"])
+        .args(["-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap().to_string();
+    let (pts, length) = last.split_once(',').unwrap();
+    pts.trim().parse::<f64>().unwrap() + length.trim().parse::<f64>().unwrap_or(0.0)
+}
+
+/// A 2-second 640x360 30 fps clip as Android phones record it: H.264 High with B-frames, AAC.
+fn phone_clip(dir: &Path) -> PathBuf {
+    let clip = dir.join("phone.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=30:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=2",
+        "-c:v",
+        "libx264",
+        "-profile:v",
+        "high",
+        "-bf",
+        "3",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        clip.to_str().unwrap(),
+    ]);
+    clip
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Every frame of `clip` at `size`, read from the start.
+fn all_frames(clip: &Path, size: (u32, u32)) -> Vec<RgbImage> {
+    let mut reader = ClipReader::open(clip).unwrap();
+    reader.scale_to(size);
+    let mut frames = Vec::new();
+    while let Some(frame) = reader.next_frame().unwrap() {
+        frames.push(frame);
+    }
+    frames
+}
+
+/// Mean absolute difference per channel value.
+fn mean_difference(a: &RgbImage, b: &RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let sum: u64 = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
+    sum as f64 / a.as_raw().len() as f64
+}
+
+#[test]
+fn a_phone_clip_in_h264_high_reads_every_frame_and_a_seek_lands_on_the_same_picture() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = phone_clip(dir.path());
+    let reader = ClipReader::open(&clip).unwrap();
+    let info = reader.info().clone();
+    assert_eq!((info.frames, info.size, info.sound), (60, (640, 360), true), "{info:?}");
+    assert!((info.fps - 30.0).abs() < 1e-9);
+    assert!(info.about.contains("H.264 High") && info.about.contains("ffmpeg"), "{}", info.about);
+    let frames = all_frames(&clip, (160, 90));
+    assert_eq!(frames.len(), 60);
+    for index in [0usize, 12, 31, 59] {
+        let mut reader = ClipReader::open(&clip).unwrap();
+        reader.scale_to((160, 90));
+        reader.seek(index).unwrap();
+        assert_eq!(reader.next_frame().unwrap().unwrap(), frames[index], "frame {} after a seek", index + 1);
+    }
+    // A seek back, on the same reader, too.
+    let mut reader = ClipReader::open(&clip).unwrap();
+    reader.scale_to((160, 90));
+    reader.seek(40).unwrap();
+    reader.next_frame().unwrap();
+    reader.seek(5).unwrap();
+    assert_eq!(reader.next_frame().unwrap().unwrap(), frames[5]);
+    // The pictures are the clip's: ffmpeg's own PNG of frame 13 at full size agrees.
+    let png = dir.path().join("13.png");
+    ffmpeg(&["-i", s(&clip), "-vf", "select=eq(n\\,12)", "-frames:v", "1", s(&png)]);
+    let mut reader = ClipReader::open(&clip).unwrap();
+    reader.seek(12).unwrap();
+    let ours = reader.next_frame().unwrap().unwrap();
+    let theirs = image::open(&png).unwrap().to_rgb8();
+    assert!(mean_difference(&ours, &theirs) < 3.0, "{}", mean_difference(&ours, &theirs));
+}
+
+#[test]
+fn an_iphone_style_hevc_mov_turned_90_degrees_is_read_upright() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let flat = dir.path().join("flat.mov");
+    let turned = dir.path().join("turned.mov");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=30:duration=1",
+        "-c:v",
+        "libx265",
+        "-x265-params",
+        "log-level=error",
+        "-pix_fmt",
+        "yuv420p",
+        "-tag:v",
+        "hvc1",
+        s(&flat),
+    ]);
+    ffmpeg(&["-i", s(&flat), "-c", "copy", "-metadata:s:v:0", "rotate=90", s(&turned)]);
+    let reader = ClipReader::open(&turned).unwrap();
+    assert_eq!(reader.info().size, (180, 320), "{:?}", reader.info());
+    assert!(reader.info().about.contains("HEVC") && reader.info().about.contains("turned"), "{}", reader.info().about);
+    let upright = all_frames(&turned, (180, 320));
+    let lying = all_frames(&flat, (320, 180));
+    assert_eq!(upright.len(), 30);
+    // A quarter turn of the stored picture, one way or the other, and not a squashed copy.
+    let turns = [image::imageops::rotate90(&lying[7]), image::imageops::rotate270(&lying[7])];
+    let best = turns.iter().map(|t| mean_difference(&upright[7], t)).fold(f64::MAX, f64::min);
+    assert!(best < 2.0, "the upright frame is no quarter turn of the stored one ({best})");
+}
+
+#[test]
+fn a_variable_frame_rate_is_read_at_a_constant_one_and_said() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("vfr.mp4");
+    // 60 fps with frames dropped irregularly: 30 frames a second on average, never evenly.
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=60:duration=3",
+        "-vf",
+        "select='lt(mod(n\\,4)\\,2)+eq(mod(n\\,11)\\,3)'",
+        "-fps_mode",
+        "vfr",
+        "-c:v",
+        "libx264",
+        s(&clip),
+    ]);
+    let info = ClipReader::open(&clip).unwrap().info().clone();
+    assert!(info.notes.iter().any(|n| n.contains("varies")), "{info:?}");
+    let frames = all_frames(&clip, (96, 54));
+    assert_eq!(frames.len(), info.frames, "{info:?}");
+    assert!((info.frames as f64 - 3.0 * info.fps).abs() <= 2.0, "{info:?}");
+    for index in [1usize, 20, info.frames - 1] {
+        let mut reader = ClipReader::open(&clip).unwrap();
+        reader.scale_to((96, 54));
+        reader.seek(index).unwrap();
+        assert_eq!(reader.next_frame().unwrap().unwrap(), frames[index], "frame {} after a seek", index + 1);
+    }
+}
+
+#[test]
+fn a_10_bit_hdr_clip_is_tone_mapped_to_sdr_and_said() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("hdr.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25:duration=1",
+        "-vf",
+        "format=yuv420p10le",
+        "-c:v",
+        "libx265",
+        "-x265-params",
+        "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc",
+        "-color_primaries",
+        "bt2020",
+        "-color_trc",
+        "smpte2084",
+        "-colorspace",
+        "bt2020nc",
+        s(&clip),
+    ]);
+    let info = ClipReader::open(&clip).unwrap().info().clone();
+    assert!(info.notes.iter().any(|n| n.contains("PQ") && n.contains("tone-mapped")), "{info:?}");
+    let frames = all_frames(&clip, (160, 90));
+    assert_eq!(frames.len(), 25);
+    let mean = frames[0].as_raw().iter().map(|v| f64::from(*v)).sum::<f64>() / frames[0].as_raw().len() as f64;
+    assert!((20.0..235.0).contains(&mean), "a tone-mapped frame is neither black nor white (mean {mean})");
+}
+
+fn run(args: &[&str]) -> Output {
+    common::binary().args(args).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn write_style(dir: &Path) -> PathBuf {
+    let style = dir.join("style.png");
+    common::style_image(96, 96).save(&style).unwrap();
+    style
+}
+
+#[test]
+fn render_video_writes_h264_hevc_prores_vp9_and_gif_with_the_clips_sound() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = phone_clip(dir.path());
+    let style = write_style(dir.path());
+    let render = |out: &Path, codec: Option<&str>| {
+        let mut args =
+            vec!["render-video", "--content", s(&clip), "--style", s(&style), "--size", "96", "--mode", "fast"];
+        args.extend(["--frames", "1..12", "--out", s(out)]);
+        if let Some(codec) = codec {
+            args.extend(["--codec", codec]);
+        }
+        let result = run(&args);
+        assert!(result.status.success(), "{}: {}", out.display(), stderr(&result));
+        stderr(&result)
+    };
+    let first = dir.path().join("out.mp4");
+    let said = render(&first, None);
+    assert!(said.contains("H.264 High"), "the clip is described: {said}");
+    // Each format from the same frames (the first render's frames folder is reused by copying).
+    let cases = [
+        ("out.mp4", None, "h264", Some("aac")),
+        ("hevc.mp4", Some("hevc"), "hevc", Some("aac")),
+        ("out.mov", None, "prores", Some("aac")),
+        ("out.webm", None, "vp9", Some("opus")),
+        ("out.gif", None, "gif", None),
+    ];
+    for (name, codec, video, audio) in cases {
+        let out = dir.path().join(name);
+        if name != "out.mp4" {
+            render(&out, codec);
+        }
+        assert_eq!(probe(&out, "v", "codec_name"), video, "{name}");
+        assert_eq!(probe(&out, "a", "codec_name"), audio.unwrap_or(""), "{name}");
+        let reader = ClipReader::open(&out).unwrap();
+        assert_eq!(reader.info().frames, 12, "{name}: {:?}", reader.info());
+        // A GIF's delays are whole hundredths of a second: 30 fps is 3 or 4 of them.
+        let tolerance = if video == "gif" { 3.5 } else { 0.05 };
+        assert!((reader.info().fps - 30.0).abs() < tolerance, "{name}: {:?}", reader.info());
+        if audio.is_some() {
+            let seconds = sound_seconds(&out);
+            assert!((seconds - 0.4).abs() < 0.1, "{name}: the sound is cut to the 12 frames ({seconds} s)");
+        }
+    }
+    // The H.264 keeps the rendered frames' strokes: its luma is close to the PNG frame's (the
+    // colour planes are halved by 4:2:0 at any bit rate, so they are not the measure).
+    let mut reader = ClipReader::open(&first).unwrap();
+    let decoded = reader.next_frame().unwrap().unwrap();
+    let frame = image::open(dir.path().join("out.mp4.frames/frame_000001.png")).unwrap().to_rgb8();
+    let luma = |img: &RgbImage| -> Vec<f64> {
+        img.pixels().map(|p| 0.2126 * f64::from(p[0]) + 0.7152 * f64::from(p[1]) + 0.0722 * f64::from(p[2])).collect()
+    };
+    let (a, b) = (luma(&decoded), luma(&frame));
+    let difference = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64;
+    // 2.3 measured at CRF 16 on these 96 px frames, which are all strokes; x264's default 23 gives more.
+    assert!(difference < 3.0, "mean luma difference {difference}");
+    // A codec its container cannot hold is refused before rendering.
+    let refused = run(&[
+        "render-video",
+        "--content",
+        s(&clip),
+        "--style",
+        s(&style),
+        "--size",
+        "64",
+        "--mode",
+        "fast",
+        "--codec",
+        "prores",
+        "--out",
+        s(&dir.path().join("prores.mp4")),
+    ]);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains(".mov"), "{}", stderr(&refused));
+    assert!(!dir.path().join("prores.mp4.frames").exists(), "refused before any frame");
+}
+
+#[test]
+fn without_ffmpeg_a_high_profile_clip_is_refused_at_open_naming_the_install_command() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = phone_clip(dir.path());
+    let style = write_style(dir.path());
+    let out = dir.path().join("out.gif");
+    let result = run(&[
+        "render-video",
+        "--ffmpeg",
+        "none",
+        "--content",
+        s(&clip),
+        "--style",
+        s(&style),
+        "--size",
+        "64",
+        "--mode",
+        "fast",
+        "--out",
+        s(&out),
+    ]);
+    let text = stderr(&result);
+    assert!(!result.status.success());
+    assert!(text.contains("phone.mp4") && text.contains("High") && text.contains("install ffmpeg"), "{text}");
+    assert!(!dir.path().join("out.gif.frames").exists(), "refused before any frame");
+    // A WebM output needs ffmpeg too, and says so before rendering.
+    let gif = dir.path().join("in.gif");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=0.5", s(&gif)]);
+    let webm = dir.path().join("out.webm");
+    let result = run(&[
+        "render-video",
+        "--ffmpeg",
+        "none",
+        "--content",
+        s(&gif),
+        "--style",
+        s(&style),
+        "--size",
+        "64",
+        "--mode",
+        "fast",
+        "--out",
+        s(&webm),
+    ]);
+    assert!(!result.status.success());
+    assert!(stderr(&result).contains("install ffmpeg"), "{}", stderr(&result));
+    // The built-in writers still make an MP4 (Baseline) from a GIF, read back without ffmpeg.
+    let mp4 = dir.path().join("builtin.mp4");
+    let result = run(&[
+        "render-video",
+        "--ffmpeg",
+        "none",
+        "--content",
+        s(&gif),
+        "--style",
+        s(&style),
+        "--size",
+        "64",
+        "--mode",
+        "fast",
+        "--out",
+        s(&mp4),
+    ]);
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert_eq!(probe(&mp4, "v", "profile"), "Constrained Baseline");
+}
+
+/// Three one-second shots (a test pattern, a zooming Mandelbrot set, a moving pattern of
+/// cells), cut together at 10 fps: cuts before frames 11 and 21.
+fn three_shots(dir: &Path) -> PathBuf {
+    let clip = dir.join("shots.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=192x108:rate=10:duration=1",
+        "-f",
+        "lavfi",
+        "-i",
+        "mandelbrot=size=192x108:rate=10",
+        "-f",
+        "lavfi",
+        "-i",
+        "life=size=192x108:rate=10:mold=10:ratio=0.3",
+        "-filter_complex",
+        "[1:v]trim=duration=1[m];[2:v]trim=duration=1,format=yuv420p[l];[0:v][m][l]concat=n=3:v=1[v]",
+        "-map",
+        "[v]",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        s(&clip),
+    ]);
+    clip
+}
+
+#[test]
+fn cuts_are_found_and_nothing_is_carried_across_them() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = three_shots(dir.path());
+    let listed = run(&["render-video", "--content", s(&clip), "--size", "96", "--list-shots"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let lines: Vec<String> =
+        String::from_utf8_lossy(&listed.stdout).lines().map(|l| l.split(" (").next().unwrap().to_string()).collect();
+    assert_eq!(lines, ["shot 1: frames 1..10", "shot 2: frames 11..20", "shot 3: frames 21..30"]);
+    // The fast mode holds each frame to the one before, except across a cut: frame 11 of the
+    // whole clip is frame 11 painted alone.
+    let style = write_style(dir.path());
+    let render = |out: &Path, frames: &str| {
+        let result = run(&[
+            "render-video",
+            "--content",
+            s(&clip),
+            "--style",
+            s(&style),
+            "--size",
+            "64",
+            "--mode",
+            "fast",
+            "--frames",
+            frames,
+            "--out",
+            s(out),
+        ]);
+        assert!(result.status.success(), "{}", stderr(&result));
+        stderr(&result)
+    };
+    let said = render(&dir.path().join("all"), "1..12");
+    assert!(said.contains("frame 11: a cut"), "{said}");
+    render(&dir.path().join("alone"), "11..11");
+    let frame = |folder: &str, n: u32| image::open(dir.path().join(folder).join(format!("frame_{n:06}.png"))).unwrap();
+    assert_eq!(frame("all", 11).to_rgb8(), frame("alone", 11).to_rgb8(), "the cut's frame carries nothing");
+    // Within a shot the hold is at work: frame 12 is not frame 12 painted alone.
+    render(&dir.path().join("alone12"), "12..12");
+    assert_ne!(frame("all", 12).to_rgb8(), frame("alone12", 12).to_rgb8());
+}
+
+#[test]
+fn the_estimate_is_printed_before_the_first_frame_and_finish_in_fits_the_budget() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = three_shots(dir.path());
+    let style = write_style(dir.path());
+    let base = ["render-video", "--content", s(&clip), "--style", s(&style), "--size", "48", "--iters", "6"];
+    let estimated = run(&[&base[..], &["--estimate", "--out", s(&dir.path().join("e.gif"))]].concat());
+    let text = stderr(&estimated);
+    assert!(estimated.status.success(), "{text}");
+    assert!(text.contains("estimate: about") && text.contains("30 frames in 3 shots"), "{text}");
+    assert!(!dir.path().join("e.gif.frames").exists(), "--estimate renders nothing");
+    // A budget too small for even one iteration per frame is refused with the time it needs.
+    let refused = run(&[&base[..], &["--finish-in", "0.001", "--out", s(&dir.path().join("f.gif"))]].concat());
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("cannot finish in"), "{}", stderr(&refused));
+}
