@@ -57,6 +57,7 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
         }
         render
     };
+    format.check_size(render.size())?;
     let plan = render.plan().clone();
     let (done, total) = render.progress();
     eprintln!(

@@ -10,82 +10,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::ffmpeg::{ffmpeg, have_ffmpeg, phone_clip, probe, sound_seconds, three_shots};
 use image::RgbImage;
 use neural_style_studio::video::clip::ClipReader;
-
-/// Whether ffmpeg is here; panics when CI requires it and it is not.
-fn have_ffmpeg() -> bool {
-    let found = Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("NSS_REQUIRE_FFMPEG").is_none(),
-            "ffmpeg is required (NSS_REQUIRE_FFMPEG) but not found"
-        );
-        eprintln!("skipped: no ffmpeg on the PATH (apt install ffmpeg)");
-    }
-    found
-}
-
-/// Runs ffmpeg with `args` (quiet, overwriting) and insists it worked.
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg").args(["-v", "error", "-nostdin", "-y"]).args(args).output().unwrap();
-    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// ffprobe's answer for one entry of the first stream of `kind` ("v" or "a"), e.g. codec_name.
-fn probe(path: &Path, kind: &str, entry: &str) -> String {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", &format!("{kind}:0"), "-show_entries", &format!("stream={entry}")])
-        .args(["-of", "default=noprint_wrappers=1:nokey=1"])
-        .arg(path)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Where the sound of `path` ends, in seconds: its last packet's time plus its length.
-fn sound_seconds(path: &Path) -> f64 {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time,duration_time"])
-        .args(["-of", "csv=p=0"])
-        .arg(path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap().to_string();
-    let (pts, length) = last.split_once(',').unwrap();
-    pts.trim().parse::<f64>().unwrap() + length.trim().parse::<f64>().unwrap_or(0.0)
-}
-
-/// A 2-second 640x360 30 fps clip as Android phones record it: H.264 High with B-frames, AAC.
-fn phone_clip(dir: &Path) -> PathBuf {
-    let clip = dir.join("phone.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=640x360:rate=30:duration=2",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:duration=2",
-        "-c:v",
-        "libx264",
-        "-profile:v",
-        "high",
-        "-bf",
-        "3",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        clip.to_str().unwrap(),
-    ]);
-    clip
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -412,36 +341,6 @@ fn without_ffmpeg_a_high_profile_clip_is_refused_at_open_naming_the_install_comm
     ]);
     assert!(result.status.success(), "{}", stderr(&result));
     assert_eq!(probe(&mp4, "v", "profile"), "Constrained Baseline");
-}
-
-/// Three one-second shots (a test pattern, a zooming Mandelbrot set, a moving pattern of
-/// cells), cut together at 10 fps: cuts before frames 11 and 21.
-fn three_shots(dir: &Path) -> PathBuf {
-    let clip = dir.join("shots.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=192x108:rate=10:duration=1",
-        "-f",
-        "lavfi",
-        "-i",
-        "mandelbrot=size=192x108:rate=10",
-        "-f",
-        "lavfi",
-        "-i",
-        "life=size=192x108:rate=10:mold=10:ratio=0.3",
-        "-filter_complex",
-        "[1:v]trim=duration=1[m];[2:v]trim=duration=1,format=yuv420p[l];[0:v][m][l]concat=n=3:v=1[v]",
-        "-map",
-        "[v]",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        s(&clip),
-    ]);
-    clip
 }
 
 #[test]

@@ -9,7 +9,7 @@ use egui::Ui;
 use super::tasks::Purpose;
 use super::{Action, App};
 use crate::notice::Notice;
-use crate::video::ffmpeg::{self, Location};
+use crate::video::ffmpeg::{self, Ffmpeg, Location};
 
 /// What the look-up found: the version and program, `None` when there is none, or why the one
 /// named cannot be used.
@@ -55,11 +55,24 @@ impl App {
         );
     }
 
-    /// The artist named the ffmpeg program: remembered, and looked at.
-    pub(super) fn locate_ffmpeg(&mut self, path: PathBuf) {
-        ffmpeg::choose(Location::Program(path.clone()));
-        self.settings.ffmpeg = Some(path);
-        self.find_ffmpeg();
+    /// The artist named the ffmpeg program: looked at on a task, then used and remembered if it
+    /// is ffmpeg; if not, it is named and the one before stays in use.
+    pub fn locate_ffmpeg(&mut self, path: PathBuf) {
+        let program = path.clone();
+        self.tasks.spawn(
+            "locate ffmpeg",
+            move || Ffmpeg::at(&program).map_err(|e| e.to_string()),
+            move |app, _, found| match found {
+                Ok(ffmpeg) => {
+                    ffmpeg::choose(Location::Program(path.clone()));
+                    app.settings.ffmpeg = Some(path);
+                    app.notice =
+                        Some(Notice::info(format!("Clips are read and written by ffmpeg {}.", ffmpeg.version)));
+                    app.find_ffmpeg();
+                }
+                Err(e) => app.notice = Some(Notice::warning(e)),
+            },
+        );
     }
 }
 

@@ -7,7 +7,7 @@ mod autosave;
 mod browser;
 pub mod clip;
 mod examples;
-mod ffmpeg;
+pub mod ffmpeg;
 mod files;
 mod filmstrip;
 mod instant;

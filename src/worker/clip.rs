@@ -85,6 +85,7 @@ impl State {
         if let Some(notice) = crate::notice::combined(&notes) {
             lock(&self.shared).notice = Some(notice);
         }
+        ClipFormat::choose(&request.out, request.codec.as_deref())?.check_size(render.size())?;
         let (done, total) = render.progress();
         let progress = ClipProgress {
             frames: (done, total),

@@ -1,0 +1,86 @@
+//! A camera's clip in the real window, through ffmpeg: it opens with what it is said, the
+//! timeline shows its shots, any frame is the content photo, Render clip writes the codec
+//! chosen, About names the ffmpeg used, and Locate ffmpeg takes another program (one that is
+//! not ffmpeg is named, and the one before stays in use).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::ffmpeg::{have_ffmpeg, probe, three_shots};
+use common::ui::{step_until, tall_harness};
+use egui::accesskit::Role;
+use egui_kittest::kittest::Queryable;
+use neural_style_studio::app::{Launch, Settings};
+use neural_style_studio::transfer::{RenderSpec, VideoMode};
+use neural_style_studio::video::clip::ClipReader;
+
+#[test]
+fn a_clip_with_cuts_opens_shows_its_shots_and_renders_with_the_codec_chosen() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = three_shots(dir.path());
+    let style = dir.path().join("style.png");
+    common::style_image(96, 96).save(&style).unwrap();
+    let mut spec = RenderSpec { size: 64, ..RenderSpec::new(dir.path().join("unused.png"), &[style]) };
+    spec.content = None;
+    spec.video.mode = VideoMode::Fast;
+    let mut h = tall_harness(Launch { settings: Some(Settings { spec, ..Settings::default() }), ..Launch::default() });
+    h.state_mut().open_clip(&clip);
+    step_until(&mut h, 60, "the clip and its shots", |a| {
+        a.panels.clip.info.is_some() && a.panels.clip.shots.is_some() && a.pending_tasks() == 0
+    });
+    assert_eq!(h.state().panels.clip.shots.as_ref().unwrap().len(), 3);
+    let on_screen = |h: &egui_kittest::Harness<'static, neural_style_studio::app::App>, text: &str| {
+        h.query_all_by_label_contains(text).next().is_some()
+    };
+    assert!(on_screen(&h, "H.264 High"), "the clip is described");
+    assert!(on_screen(&h, "Shot 1 of 3"), "the shots are shown");
+    // Frame 15 (shot 2) as the content photo: the picture ffmpeg gives for it.
+    h.get_by_role_and_label(Role::Slider, "Frame").set_value_accesskit(15.0);
+    step_until(&mut h, 30, "frame 15 as the content", |a| {
+        a.settings.spec.content.as_ref().is_some_and(|c| c.path.ends_with("frame-000015.png")) && a.pending_tasks() == 0
+    });
+    assert!(on_screen(&h, "Shot 2 of 3"));
+    let shown = image::open(&h.state().settings.spec.content.as_ref().unwrap().path).unwrap().to_rgb8();
+    let mut reader = ClipReader::open(&clip).unwrap();
+    reader.seek(14).unwrap();
+    assert_eq!(shown, reader.next_frame().unwrap().unwrap());
+    // HEVC chosen in the Codec menu, rendered into an .mp4.
+    h.get_by_label("Codec").click();
+    h.run();
+    h.get_by_label("HEVC (smaller; MP4, MOV, MKV)").click();
+    h.run();
+    assert_eq!(h.state().settings.clip.as_ref().unwrap().codec.as_deref(), Some("hevc"));
+    let out = dir.path().join("styled.mp4");
+    h.state_mut().render_clip(out.clone());
+    step_until(&mut h, 300, "the clip written", |a| out.exists() && a.clip_progress().is_none());
+    assert_eq!(probe(&out, "v", "codec_name"), "hevc");
+    assert_eq!(ClipReader::open(&out).unwrap().info().frames, 30);
+    // About names the ffmpeg in use.
+    h.state_mut().panels.about = true;
+    h.run();
+    assert!(on_screen(&h, "ffmpeg 5."), "About names the ffmpeg in use");
+    // A program that is not ffmpeg is named; the ffmpeg on the PATH is then located again.
+    let not_ffmpeg = dir.path().join("ffmpeg");
+    std::fs::write(&not_ffmpeg, "#!/bin/sh\necho hello\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&not_ffmpeg, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    h.state_mut().locate_ffmpeg(not_ffmpeg.clone());
+    step_until(&mut h, 30, "the look-up", |a| a.pending_tasks() == 0);
+    let said = h.state().notice.as_ref().map(|n| n.to_string()).unwrap_or_default();
+    assert!(said.contains("does not say it is ffmpeg") && said.contains(not_ffmpeg.to_str().unwrap()), "{said}");
+    let real =
+        String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v ffmpeg"]).output().unwrap().stdout)
+            .unwrap();
+    assert_eq!(h.state().settings.ffmpeg, None, "the program that is not ffmpeg is not remembered");
+    assert!(matches!(h.state().panels.ffmpeg.found, Some(Ok(Some(_)))), "the ffmpeg before stays in use");
+    h.state_mut().locate_ffmpeg(real.trim().into());
+    step_until(&mut h, 30, "ffmpeg located", |a| a.settings.ffmpeg.is_some() && a.pending_tasks() == 0);
+    assert!(matches!(h.state().panels.ffmpeg.found, Some(Ok(Some(_)))));
+    assert_eq!(h.state().settings.ffmpeg.as_deref(), Some(std::path::Path::new(real.trim())));
+}
