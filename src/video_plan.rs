@@ -67,7 +67,7 @@ pub fn estimate(args: &RenderVideoArgs, plan: &mut ClipPlan) -> Result<()> {
         1
     };
     let mut estimate = Estimate::measure(plan, shots).context("timing the render")?;
-    eprintln!("estimate: {}", estimate.describe());
+    eprintln!("estimate: {} ({:.0} s)", estimate.describe(), estimate.seconds());
     if let Some(minutes) = args.finish_in {
         if plan.spec.video.mode != VideoMode::Quality {
             bail!("--finish-in chooses the iterations per frame of the quality mode; the fast mode has none");

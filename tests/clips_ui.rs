@@ -47,6 +47,22 @@ fn a_clip_with_cuts_opens_shows_its_shots_and_renders_with_the_codec_chosen() {
     let mut reader = ClipReader::open(&clip).unwrap();
     reader.seek(14).unwrap();
     assert_eq!(shown, reader.next_frame().unwrap().unwrap());
+    // The estimate, in the quality mode, and the iterations that finish in the time asked for.
+    h.state_mut().settings.spec.video.mode = VideoMode::Quality;
+    h.run();
+    h.get_by_label("Estimate time").click();
+    step_until(&mut h, 120, "the estimate", |a| a.panels.clip.estimate.estimate.is_some() && a.pending_tasks() == 0);
+    assert!(on_screen(&h, "30 frames in 3 shots"), "{:?}", h.state().panels.clip.estimate.estimate);
+    let (estimate, _) = h.state().panels.clip.estimate.estimate.clone().unwrap().unwrap();
+    let budget = estimate.seconds_with(3) + 0.5 * estimate.iteration * 27.0;
+    h.state_mut().panels.clip.estimate.minutes = budget / 60.0;
+    h.run();
+    h.get_by_label("Fit time").click();
+    h.run();
+    let chosen = h.state().settings.spec.video.later_iterations;
+    assert_eq!(chosen, 3, "the most iterations per later frame within {budget:.1} s");
+    h.state_mut().settings.spec.video.mode = VideoMode::Fast;
+    h.run();
     // HEVC chosen in the Codec menu, rendered into an .mp4.
     h.get_by_label("Codec").click();
     h.run();

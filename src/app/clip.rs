@@ -50,6 +50,8 @@ pub struct ClipPanel {
     rendering: bool,
     /// The clip's shots, once found (on a task).
     pub shots: Option<Vec<crate::video::shots::Shot>>,
+    /// The render's estimate.
+    pub estimate: super::clip_estimate::EstimatePanel,
 }
 
 /// The finished frames being played in the preview.
@@ -79,6 +81,7 @@ impl App {
         self.panels.clip.info = None;
         self.panels.clip.resumable = None;
         self.panels.clip.shots = None;
+        self.panels.clip.estimate = Default::default();
         let path = clip.path.clone();
         let size = self.settings.spec.size;
         self.tasks.spawn(
@@ -290,6 +293,9 @@ pub(super) fn clip_ui(app: &mut App, ui: &mut Ui) {
     if let Some(clip) = app.settings.clip.as_mut() {
         super::ffmpeg::codec_ui(&mut clip.codec, ui);
     }
+    if app.clip_progress().is_none() {
+        super::clip_estimate::estimate_ui(app, ui);
+    }
     progress_ui(app, ui, &clip);
 }
 
@@ -306,7 +312,7 @@ fn video_options_ui(video: &mut VideoOptions, temporal_weight: &mut f64, ui: &mu
             "The temporal weight: how strongly each frame holds to the one before (less flicker, softer strokes)",
         );
     if video.mode == VideoMode::Quality {
-        ui.add(egui::Slider::new(&mut video.later_iterations, 5..=500).logarithmic(true).text("Iterations per frame"))
+        ui.add(egui::Slider::new(&mut video.later_iterations, 1..=500).logarithmic(true).text("Iterations per frame"))
             .on_hover_text("For every frame after the first, which runs the whole schedule");
     }
 }

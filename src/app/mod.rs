@@ -6,6 +6,7 @@ pub mod about;
 mod autosave;
 mod browser;
 pub mod clip;
+mod clip_estimate;
 mod examples;
 pub mod ffmpeg;
 mod files;

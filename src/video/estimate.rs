@@ -9,14 +9,15 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::imageio::{fit_long_side, Picture};
-use crate::transfer::{seconds_left, ImageRef, Job, RenderSpec, Schedule, SourceImages, VideoMode};
+use crate::transfer::{seconds_left, ImageRef, Init, Job, Prior, RenderSpec, Schedule, SourceImages, VideoMode};
 use crate::video::clip::ClipReader;
 use crate::video::flow::{FlowParams, Gray};
+use crate::video::shots::CutDetector;
 use crate::video::store::ClipPlan;
 use crate::video::warp::carry;
 
 /// Iterations timed (after one that warms the caches up).
-const TIMED: usize = 3;
+const TIMED: usize = 4;
 
 /// A PNG frame of a painted picture takes about this share of its raw RGB bytes.
 pub const PNG_SHARE: f64 = 0.7;
@@ -28,6 +29,8 @@ pub struct Estimate {
     pub frames: usize,
     /// Shots among them (each first frame runs the whole schedule in Quality mode).
     pub shots: usize,
+    /// Seconds spent once, before the first frame: the style's targets.
+    pub startup: f64,
     /// Seconds of a shot's first frame.
     pub first_frame: f64,
     /// Seconds of any other frame, beside its iterations (flow, the frame's start).
@@ -76,6 +79,7 @@ impl Estimate {
             return Ok(Estimate {
                 frames,
                 shots,
+                startup: 0.0,
                 first_frame: per_frame,
                 overhead: per_frame,
                 iteration: 0.0,
@@ -84,17 +88,33 @@ impl Estimate {
             });
         }
         let timed =
-            RenderSpec { schedule: Schedule { iterations: TIMED + 1, scales: 1, stages: Vec::new() }, ..spec.clone() };
+            RenderSpec { schedule: Schedule { iterations: TIMED + 2, scales: 1, stages: Vec::new() }, ..spec.clone() };
+        // Iterations are timed as later frames run them: from the frame before, held to it by
+        // the temporal term (a fresh start's first iterations are cheaper).
+        // Once per render: the style's targets (and its instant look's style vector).
+        let started = Instant::now();
         job.start_frame(timed.clone(), first_sources, None)?;
+        let startup = started.elapsed().as_secs_f64();
+        for _ in 0..TIMED + 2 {
+            job.step()?;
+        }
+        let before = job.image()?;
+        let reliable = vec![1.0; size.0 as usize * size.1 as usize];
+        let prior = Prior { start: before.clone(), warped: before, reliable };
+        let started = Instant::now();
+        if spec.run.init == Init::Instant {
+            // A later frame paints where the motion is not trusted.
+            job.paint(spec, &next_sources, size)?;
+        }
+        let _ = CutDetector::new().push(&b);
+        job.start_frame(timed, next_sources, Some(prior))?;
+        let overhead = started.elapsed().as_secs_f64() + flow;
         job.step()?;
         let started = Instant::now();
         for _ in 0..TIMED {
             job.step()?;
         }
         let iteration = started.elapsed().as_secs_f64() / TIMED as f64;
-        let started = Instant::now();
-        job.start_frame(timed, next_sources, None)?;
-        let overhead = started.elapsed().as_secs_f64() + flow;
         // The first frame's schedule, each stage's iterations costing by its area.
         let stages = spec.stages();
         let area = |side: u32| f64::from(side) * f64::from(side);
@@ -104,6 +124,7 @@ impl Estimate {
         Ok(Estimate {
             frames,
             shots,
+            startup,
             first_frame,
             overhead,
             iteration,
@@ -120,7 +141,9 @@ impl Estimate {
     /// Seconds it takes with `later` iterations on each frame after a shot's first.
     pub fn seconds_with(&self, later: usize) -> f64 {
         let later_frames = (self.frames - self.shots) as f64;
-        self.shots as f64 * self.first_frame + later_frames * (self.overhead + later as f64 * self.iteration)
+        self.startup
+            + self.shots as f64 * self.first_frame
+            + later_frames * (self.overhead + later as f64 * self.iteration)
     }
 
     /// The most iterations per later frame that finish within `seconds` (at least 1), `None` in
@@ -133,7 +156,7 @@ impl Estimate {
         if later_frames == 0.0 {
             return Some(self.later_iterations);
         }
-        let left = seconds - self.shots as f64 * self.first_frame - later_frames * self.overhead;
+        let left = seconds - self.startup - self.shots as f64 * self.first_frame - later_frames * self.overhead;
         let n = (left / (later_frames * self.iteration)).floor();
         (n >= 1.0).then_some(n as usize)
     }
@@ -183,6 +206,7 @@ mod tests {
         Estimate {
             frames: 100,
             shots: 2,
+            startup: 0.0,
             first_frame: 60.0,
             overhead: 1.0,
             iteration: 0.5,

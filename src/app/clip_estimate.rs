@@ -1,0 +1,109 @@
+//! The clip's estimate before Render clip: time and disk measured on a task (a few iterations
+//! at the frame size on this machine, each shot's first frame counted), and "Finish in about N
+//! min", which sets the iterations of each later frame to fit.
+
+use egui::Ui;
+
+use super::App;
+use crate::notice::Notice;
+use crate::transfer::{ImageRef, RenderSpec, VideoMode};
+use crate::video::estimate::{duration, Estimate};
+use crate::video::store::ClipPlan;
+use crate::worker::Status;
+
+/// The estimate as the panel shows it.
+#[derive(Default)]
+pub struct EstimatePanel {
+    /// The last estimate and the settings it was measured with, or why it failed.
+    pub estimate: Option<Result<(Estimate, RenderSpec), String>>,
+    /// A measurement is running.
+    pub measuring: bool,
+    /// The time asked for by "Finish in", in minutes.
+    pub minutes: f64,
+}
+
+impl App {
+    /// Measures, on a task, how long the open clip takes to render with the settings shown.
+    pub fn estimate_clip(&mut self) {
+        let Some(clip) = self.settings.clip.as_ref() else { return };
+        let spec = RenderSpec { content: Some(ImageRef::new(&clip.path)), ..self.settings.spec.clone() };
+        let plan = ClipPlan { clip: clip.path.clone(), first: 0, end: usize::MAX, fps: 0.0, spec: spec.clone() };
+        let shots = self.panels.clip.shots.as_ref().map_or(1, Vec::len);
+        self.panels.clip.estimate.measuring = true;
+        self.tasks.spawn(
+            "estimate",
+            move || Estimate::measure(&plan, shots).map(|e| (e, spec)).map_err(|e| e.to_string()),
+            |app, _, estimate| {
+                let panel = &mut app.panels.clip.estimate;
+                panel.measuring = false;
+                if let Ok((e, _)) = &estimate {
+                    if panel.minutes <= 0.0 {
+                        panel.minutes = (e.seconds() / 60.0).ceil().max(1.0);
+                    }
+                }
+                panel.estimate = Some(estimate);
+            },
+        );
+    }
+
+    /// Sets the iterations per later frame so that the clip finishes in the minutes asked for.
+    fn fit_clip(&mut self) {
+        let panel = &mut self.panels.clip.estimate;
+        let Some(Ok((estimate, spec))) = panel.estimate.as_mut() else { return };
+        match estimate.later_iterations_within(panel.minutes * 60.0) {
+            Some(n) => {
+                estimate.later_iterations = n;
+                spec.video.later_iterations = n;
+                self.settings.spec.video.later_iterations = n;
+            }
+            None => {
+                self.notice = Some(Notice::warning(format!(
+                    "The clip cannot finish in {} min here: with one iteration per frame it takes about {}.",
+                    panel.minutes,
+                    duration(estimate.seconds_with(1))
+                )))
+            }
+        }
+    }
+}
+
+/// The estimate's line, its button, and "Finish in" (Quality mode).
+pub(super) fn estimate_ui(app: &mut App, ui: &mut Ui) {
+    let busy = matches!(app.live.status, Status::Running | Status::Preparing) || app.clip_progress().is_some();
+    let panel = &app.panels.clip.estimate;
+    let current = match &panel.estimate {
+        Some(Ok((e, spec))) if same_work(spec, &app.settings.spec) => Some(e.describe()),
+        Some(Ok(_)) => Some("The settings changed since the estimate.".to_string()),
+        Some(Err(e)) => Some(e.clone()),
+        None => None,
+    };
+    let measuring = panel.measuring;
+    ui.horizontal_wrapped(|ui| {
+        let button = ui.add_enabled(!busy && !measuring, egui::Button::new("Estimate time"));
+        let hover = "Times a few iterations at the frame size on this machine (while nothing else renders)";
+        if button.on_hover_text(hover).on_disabled_hover_text("Wait until the render in progress stops").clicked() {
+            app.estimate_clip();
+        }
+        if measuring {
+            ui.spinner();
+        } else if let Some(text) = current {
+            ui.weak(text);
+        }
+    });
+    let fits = matches!(&app.panels.clip.estimate.estimate, Some(Ok((_, spec))) if same_work(spec, &app.settings.spec));
+    if fits && app.settings.spec.video.mode == VideoMode::Quality {
+        ui.horizontal(|ui| {
+            ui.label("Finish in about");
+            ui.add(egui::DragValue::new(&mut app.panels.clip.estimate.minutes).range(1.0..=100_000.0).suffix(" min"));
+            if ui.button("Fit time").on_hover_text("Choose the iterations per frame that finish in this time").clicked()
+            {
+                app.fit_clip();
+            }
+        });
+    }
+}
+
+/// Whether `a` and `b` render a clip with the same work (size, mode, schedule, iterations).
+fn same_work(a: &RenderSpec, b: &RenderSpec) -> bool {
+    a.size == b.size && a.video == b.video && a.schedule == b.schedule && a.styles.len() == b.styles.len()
+}
