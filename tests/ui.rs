@@ -135,6 +135,9 @@ fn closing_the_window_mid_run_stops_the_worker_promptly() {
 
 #[test]
 fn window_renders_with_wgpu_like_the_snapshot() {
+    // The clip panel names the ffmpeg found; the picture must not depend on this machine's
+    // (no other test in this binary opens a clip).
+    neural_style_studio::video::ffmpeg::choose(neural_style_studio::video::ffmpeg::Location::Off);
     let dir = tempfile::tempdir().unwrap();
     let mut settings = small_settings(dir.path());
     settings.spec.schedule.iterations = 0; // show the initial image only: a deterministic frame
