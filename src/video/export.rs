@@ -58,7 +58,7 @@ impl ClipFormat {
     /// The format of `out`: `codec` (one of [`CODEC_NAMES`]) if given, else what the extension
     /// implies (.mp4 H.264, .mov ProRes, .webm VP9, .mkv H.264, .gif, .png animated).
     pub fn choose(out: &Path, codec: Option<&str>) -> Result<Self> {
-        let ext = out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let ext = Some(extension(out)).filter(|e| !e.is_empty());
         let Some(ext) = ext.filter(|_| !out.is_dir()) else {
             return match codec {
                 None => Ok(ClipFormat::Frames),
@@ -151,7 +151,7 @@ impl ClipFormat {
 
     /// Whether only ffmpeg writes it (the built-in writers do H.264 in MP4, GIF and APNG).
     fn needs_ffmpeg(self, out: &Path) -> bool {
-        let ext = out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+        let ext = extension(out);
         match self {
             ClipFormat::Frames | ClipFormat::Apng | ClipFormat::Gif => false,
             ClipFormat::Mp4 => !matches!(ext.as_str(), "mp4" | "m4v"),
@@ -201,10 +201,14 @@ pub fn export(
     Ok(note)
 }
 
+/// `out`'s extension in lower case ("" for none).
+fn extension(out: &Path) -> String {
+    out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default()
+}
+
 /// ffmpeg's muxer for `out`'s extension.
 fn muxer(out: &Path) -> &'static str {
-    let ext = out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
-    match ext.as_str() {
+    match extension(out).as_str() {
         "mov" => "mov",
         "webm" => "webm",
         "mkv" => "matroska",
