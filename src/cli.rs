@@ -76,6 +76,10 @@ pub struct RenderVideoArgs {
     /// The frames to render, numbered from 1, as A..B (both included), A.. or ..B.
     #[arg(long)]
     pub frames: Option<String>,
+    /// The clip is meant to repeat (a GIF): its first frames are rendered again after the last,
+    /// joined to it, so the wrap from the last frame to the first does not jump.
+    #[arg(long = "loop")]
+    pub looped: bool,
     /// Go on with the render whose frames are in the output's frames folder, with the settings
     /// it began with.
     #[arg(long)]

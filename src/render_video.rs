@@ -29,7 +29,12 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
     let flag = interrupted.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
     let mut render = if args.resume {
-        if !args.spec.is_empty() || args.mode.is_some() || args.later_iterations.is_some() || args.frames.is_some() {
+        if !args.spec.is_empty()
+            || args.mode.is_some()
+            || args.later_iterations.is_some()
+            || args.frames.is_some()
+            || args.looped
+        {
             eprintln!("note: resuming with the settings the render began with ({})", folder.display());
         }
         ClipRender::resume(&folder)?
@@ -42,6 +47,7 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
             spec.video.mode = mode.into();
         }
         spec.video.later_iterations = args.later_iterations.unwrap_or(spec.video.later_iterations);
+        spec.video.looped |= args.looped;
         spec.validate().context("the settings cannot be rendered")?;
         crate::spec_args::ensure_model(&mut spec, &interrupted)?;
         let clip = spec.content_path()?.to_path_buf();
@@ -105,6 +111,11 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
                     bar.set_message(format!("frame {} in {seconds:.1} s, {per_minute:.1} frames/min", index + 1));
                 }
                 ClipEvent::Cut { frame } => bar.suspend(|| eprintln!("frame {}: a cut, a new shot begins", frame + 1)),
+                ClipEvent::Joined { frames: 0 } => bar.suspend(|| {
+                    eprintln!("note: the last frame and the first are different shots: the loop keeps its cut")
+                }),
+                ClipEvent::Joined { frames } => bar
+                    .suspend(|| eprintln!("the loop is joined: frames 1..{frames} rendered again from the last frame")),
                 ClipEvent::Finished => {}
             }
         }

@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::ffmpeg::{ffmpeg, have_ffmpeg, phone_clip, probe, sound_seconds, three_shots};
+use common::ffmpeg::{ffmpeg, have_ffmpeg, looping_clip, phone_clip, probe, sound_seconds, three_shots};
 use image::RgbImage;
 use neural_style_studio::video::clip::ClipReader;
 
@@ -315,6 +315,11 @@ fn cuts_are_found_and_nothing_is_carried_across_them() {
     // Within a shot the hold is at work: frame 12 is not frame 12 painted alone.
     render(&dir.path().join("alone12"), "12..12");
     assert_ne!(frame("all", 12).to_rgb8(), frame("alone12", 12).to_rgb8());
+    // A loop from frame 12 back to frame 9 wraps across a cut: nothing is joined.
+    let looped = fast(&clip, &style, "64", &dir.path().join("looped"), &["--frames", "9..12", "--loop"]);
+    assert!(looped.status.success(), "{}", stderr(&looped));
+    assert!(stderr(&looped).contains("different shots: the loop keeps its cut"), "{}", stderr(&looped));
+    assert_eq!(frame("looped", 12).to_rgb8(), frame("all", 12).to_rgb8(), "frames 11 and 12 as without the loop");
 }
 
 #[test]
@@ -335,4 +340,95 @@ fn the_estimate_is_printed_before_the_first_frame_and_finish_in_fits_the_budget(
     let refused = run(&[&base[..], &["--finish-in", "0.001", "--out", s(&dir.path().join("f.gif"))]].concat());
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains("cannot finish in"), "{}", stderr(&refused));
+}
+
+/// The warping error of each pair of consecutive output frames in `folder` (frames of `clip`
+/// at the output's size), and of the wrap from the last frame to the first.
+fn wrap_and_pairs(clip: &Path, folder: &Path) -> (f64, Vec<f64>) {
+    use neural_style_studio::video::flow::{FlowParams, Gray};
+    use neural_style_studio::video::warp::{carry, warping_error};
+    let mut outputs = Vec::new();
+    while let Ok(frame) = image::open(folder.join(format!("frame_{:06}.png", outputs.len() + 1))) {
+        outputs.push(frame.to_rgb8());
+    }
+    let inputs = all_frames(clip, outputs[0].dimensions());
+    assert_eq!(inputs.len(), outputs.len());
+    let error = |a: usize, b: usize| {
+        let (warped, reliable) =
+            carry(&Gray::from_rgb(&inputs[a]), &Gray::from_rgb(&inputs[b]), &outputs[a], &FlowParams::default());
+        warping_error(&outputs[b], &warped, &reliable).unwrap()
+    };
+    let n = outputs.len();
+    (error(n - 1, 0), (0..n - 1).map(|i| error(i, i + 1)).collect())
+}
+
+#[test]
+fn a_loop_wraps_from_its_last_frame_to_its_first_without_a_jump() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = looping_clip(dir.path());
+    let style = write_style(dir.path());
+    let quality = ["--iters", "12", "--later-iterations", "6"];
+    for (mode, more) in [("fast", &[][..]), ("quality", &quality[..])] {
+        let render = |name: &str, looped: bool| {
+            let out = dir.path().join(format!("{mode}-{name}"));
+            let looping: &[&str] = if looped { &["--loop"] } else { &[] };
+            let base = ["render-video", "--content", s(&clip), "--style", s(&style), "--size", "96", "--mode", mode];
+            let result = run(&[&base[..], more, looping, &["--out", s(&out)]].concat());
+            assert!(result.status.success(), "{}", stderr(&result));
+            (out, stderr(&result))
+        };
+        if mode == "fast" {
+            // Without --loop the wrap jumps (measured in Quality too: 4.4x the mean pair).
+            let (plain, _) = render("plain", false);
+            let (wrap, pairs) = wrap_and_pairs(&clip, &plain);
+            let mean = pairs.iter().sum::<f64>() / pairs.len() as f64;
+            eprintln!("{mode} without --loop: wrap {wrap:.2}, pairs {mean:.2} on average");
+            assert!(wrap > 1.5 * mean, "{mode}: the jump a loop removes is there without it");
+        }
+        let (looped, said) = render("looped", true);
+        assert!(said.contains("the loop is joined: frames 1..8"), "{said}");
+        let (wrap, pairs) = wrap_and_pairs(&clip, &looped);
+        let mean = pairs.iter().sum::<f64>() / pairs.len() as f64;
+        let most = pairs.iter().copied().fold(0.0, f64::max);
+        eprintln!("{mode} with --loop: wrap {wrap:.2}, pairs {mean:.2} on average, {most:.2} at most");
+        assert!(wrap <= 1.5 * mean, "{mode}: the wrap {wrap:.2} against {mean:.2} between other frames");
+        // Nothing of the join is left behind: its frames replaced the first renderings.
+        assert!(!looped.join("loop_000001.png").exists());
+    }
+}
+
+#[test]
+fn a_loop_resumed_before_or_within_its_join_gives_the_frames_of_one_uninterrupted_render() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = looping_clip(dir.path());
+    let style = write_style(dir.path());
+    let whole = dir.path().join("whole");
+    let result = fast(&clip, &style, "96", &whole, &["--loop"]);
+    assert!(result.status.success(), "{}", stderr(&result));
+    let frames = |folder: &Path| -> Vec<Vec<u8>> {
+        (1..=12).map(|n| image::open(folder.join(format!("frame_{n:06}.png"))).unwrap().to_rgb8().into_raw()).collect()
+    };
+    // Stopped after the last frame (here: rendered without the loop, which is then asked for),
+    // and stopped after three frames of the join (their files as the join writes them).
+    for joined in [0, 3] {
+        let out = dir.path().join(format!("stopped{joined}"));
+        let result = fast(&clip, &style, "96", &out, &[]);
+        assert!(result.status.success(), "{}", stderr(&result));
+        let plan = out.join("render.json");
+        let text = std::fs::read_to_string(&plan).unwrap().replace("\"loop\": false", "\"loop\": true");
+        std::fs::write(&plan, text).unwrap();
+        for n in 1..=joined {
+            std::fs::copy(whole.join(format!("frame_{n:06}.png")), out.join(format!("loop_{n:06}.png"))).unwrap();
+        }
+        let resumed = run(&["render-video", "--resume", "--out", s(&out)]);
+        assert!(resumed.status.success(), "{}", stderr(&resumed));
+        assert!(stderr(&resumed).contains(&format!("{} already done", 12 + joined)), "{}", stderr(&resumed));
+        assert_eq!(frames(&out), frames(&whole), "resumed with {joined} frames of the join done");
+    }
 }

@@ -315,6 +315,10 @@ fn video_options_ui(video: &mut VideoOptions, temporal_weight: &mut f64, ui: &mu
         ui.add(egui::Slider::new(&mut video.later_iterations, 1..=500).logarithmic(true).text("Iterations per frame"))
             .on_hover_text("For every frame after the first, which runs the whole schedule");
     }
+    ui.checkbox(&mut video.looped, "Loop").on_hover_text(
+        "For a clip that repeats (a GIF): its first frames are rendered again after the last, joined to it, \
+         so the wrap does not jump",
+    );
 }
 
 /// Render clip (or its progress and Cancel), and playback of the finished frames.

@@ -15,6 +15,7 @@ use crate::video::flow::{FlowParams, Gray};
 use crate::video::shots::CutDetector;
 use crate::video::store::ClipPlan;
 use crate::video::warp::carry;
+use crate::video::wrap::frames_to_join;
 
 /// Iterations timed (after one that warms the caches up).
 const TIMED: usize = 4;
@@ -29,6 +30,8 @@ pub struct Estimate {
     pub frames: usize,
     /// Shots among them (each first frame runs the whole schedule in Quality mode).
     pub shots: usize,
+    /// A loop's first frames rendered again (as later frames) to join the last one.
+    pub rejoined: usize,
     /// Seconds spent once, before the first frame: the style's targets.
     pub startup: f64,
     /// Seconds of a shot's first frame.
@@ -71,6 +74,7 @@ impl Estimate {
         let bytes = frames as f64 * f64::from(size.0 * size.1) * 3.0 * PNG_SHARE;
         let mut job = Job::new();
         let shots = shots.clamp(1, frames);
+        let rejoined = if spec.video.looped { frames_to_join(frames) } else { 0 };
         if spec.video.mode == VideoMode::Fast {
             job.paint(spec, &first_sources, size)?;
             let started = Instant::now();
@@ -79,6 +83,7 @@ impl Estimate {
             return Ok(Estimate {
                 frames,
                 shots,
+                rejoined,
                 startup: 0.0,
                 first_frame: per_frame,
                 overhead: per_frame,
@@ -124,6 +129,7 @@ impl Estimate {
         Ok(Estimate {
             frames,
             shots,
+            rejoined,
             startup,
             first_frame,
             overhead,
@@ -140,7 +146,7 @@ impl Estimate {
 
     /// Seconds it takes with `later` iterations on each frame after a shot's first.
     pub fn seconds_with(&self, later: usize) -> f64 {
-        let later_frames = (self.frames - self.shots) as f64;
+        let later_frames = self.later_frames();
         self.startup
             + self.shots as f64 * self.first_frame
             + later_frames * (self.overhead + later as f64 * self.iteration)
@@ -152,13 +158,18 @@ impl Estimate {
         if self.iteration <= 0.0 {
             return None;
         }
-        let later_frames = (self.frames - self.shots) as f64;
+        let later_frames = self.later_frames();
         if later_frames == 0.0 {
             return Some(self.later_iterations);
         }
         let left = seconds - self.startup - self.shots as f64 * self.first_frame - later_frames * self.overhead;
         let n = (left / (later_frames * self.iteration)).floor();
         (n >= 1.0).then_some(n as usize)
+    }
+
+    /// Frames rendered from the one before: all but each shot's first, and a loop's join.
+    fn later_frames(&self) -> f64 {
+        (self.frames - self.shots + self.rejoined) as f64
     }
 
     /// One line: "about 12 min for 300 frames in 3 shots, 45 MB of frames".
@@ -206,6 +217,7 @@ mod tests {
         Estimate {
             frames: 100,
             shots: 2,
+            rejoined: 0,
             startup: 0.0,
             first_frame: 60.0,
             overhead: 1.0,
@@ -219,6 +231,9 @@ mod tests {
     fn first_frames_of_shots_and_later_frames_add_up() {
         // 2 x 60 s + 98 x (1 + 50 x 0.5) s
         assert!((estimate().seconds() - (120.0 + 98.0 * 26.0)).abs() < 1e-9);
+        // A loop renders its first 8 frames again, as later frames.
+        let looped = Estimate { rejoined: 8, ..estimate() };
+        assert!((looped.seconds() - (120.0 + 106.0 * 26.0)).abs() < 1e-9);
     }
 
     #[test]

@@ -12,3 +12,4 @@ pub mod render;
 pub mod shots;
 pub mod store;
 pub mod warp;
+pub mod wrap;

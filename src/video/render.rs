@@ -24,6 +24,7 @@ use crate::video::flow::{FlowParams, Gray};
 use crate::video::shots::CutDetector;
 use crate::video::store::{free_bytes, ClipPlan, FrameStore};
 use crate::video::warp::{carry, hold};
+use crate::video::wrap::{frames_to_join, join_target, mix, share_kept};
 
 /// What a step did.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +50,12 @@ pub enum ClipEvent {
         /// The frame (0-based in the clip).
         frame: usize,
     },
+    /// A loop's first `frames` frames, rendered again from the last one, replaced their first
+    /// renderings (0: the last frame and the first are different shots; nothing was joined).
+    Joined {
+        /// Frames rendered again.
+        frames: usize,
+    },
     /// The last frame was written.
     Finished,
 }
@@ -61,7 +68,7 @@ struct Previous {
 
 /// A frame being optimised.
 struct InProgress {
-    index: usize,
+    pass: usize,
     input: Gray,
     started: Instant,
 }
@@ -77,8 +84,11 @@ pub struct ClipRender {
     size: (u32, u32),
     previous: Option<Previous>,
     current: Option<InProgress>,
-    /// The next frame to read.
+    /// The next pass: the clip's frames `first..end` are passes `first..end`, and a loop's
+    /// first frames rendered again are passes `end..end + join`.
     next: usize,
+    /// How many first frames a loop renders again (0: not a loop).
+    join: usize,
     flow: FlowParams,
     /// Tells where a new shot begins.
     cuts: CutDetector,
@@ -118,14 +128,19 @@ impl ClipRender {
                 )));
             }
         }
-        let note = Notice::info(format!(
+        let mut note = format!(
             "{frames} frames at {}x{}, {:.3} fps: about {} of frames in {}",
             size.0,
             size.1,
             info.fps,
             human_bytes(bytes),
             folder.display()
-        ));
+        );
+        if plan.spec.video.looped {
+            note +=
+                &format!("; a loop: the first {} frames are rendered again to join the last", frames_to_join(frames));
+        }
+        let note = Notice::info(note);
         let store = FrameStore::create(folder, ClipPlan { fps: info.fps, ..plan })?;
         let render = ClipRender::open(store, reader, size)?;
         let mut notes = vec![Notice::info(format!("the clip: {}", info.about))];
@@ -146,14 +161,27 @@ impl ClipRender {
     }
 
     fn open(store: FrameStore, mut reader: ClipReader, size: (u32, u32)) -> Result<Self> {
-        let (first, done) = (store.plan().first, store.finished());
+        let (first, end, done) = (store.plan().first, store.plan().end, store.finished());
+        let mut join = if store.plan().spec.video.looped { frames_to_join(end - first) } else { 0 };
+        let mut next = first + done;
+        if next == end && join > 0 {
+            match store.joined()? {
+                Some(k) => {
+                    store.commit_join(k)?;
+                    join = k;
+                    next = end + k;
+                }
+                None => next = end + store.rejoined().min(join),
+            }
+        }
         let mut previous = None;
         let mut cuts = CutDetector::new();
-        if done > 0 {
-            let last = first + done - 1;
+        if next > first {
+            let last = pass_frame(next - 1, first, end);
+            let file = if next > end { store.rejoined_path(last) } else { store.path(last) };
             reader.seek(last)?;
             let input = reader.next_frame()?.ok_or_else(|| clip_ended(&reader, last))?;
-            let output = crate::imageio::load_rgb(&store.path(last))?;
+            let output = crate::imageio::load_rgb(&file)?;
             if output.dimensions() != size {
                 return Err(Error::invalid(format!(
                     "the frames in {} are {}x{}, not the {}x{} this render makes",
@@ -166,10 +194,10 @@ impl ClipRender {
             }
             cuts.push(&input);
             previous = Some(Previous { input: Gray::from_rgb(&input), output });
-        } else {
+        }
+        if next == first || (next == end && join > 0) {
             reader.seek(first)?;
         }
-        let next = first + done;
         Ok(ClipRender {
             store,
             reader,
@@ -179,6 +207,7 @@ impl ClipRender {
             previous,
             current: None,
             next,
+            join,
             flow: FlowParams::default(),
             cuts,
         })
@@ -197,7 +226,8 @@ impl ClipRender {
     /// Frames written, and frames in all.
     pub fn progress(&self) -> (usize, usize) {
         let plan = self.store.plan();
-        (self.next.min(plan.end) - plan.first - usize::from(self.current.is_some()), plan.end - plan.first)
+        let end = plan.end + self.join;
+        (self.next.min(end) - plan.first - usize::from(self.current.is_some()), end - plan.first)
     }
 
     /// The clip's sound over the frames rendered, when it has a sound track.
@@ -212,7 +242,7 @@ impl ClipRender {
 
     /// Whether every frame is written.
     pub fn is_finished(&self) -> bool {
-        self.current.is_none() && self.next >= self.store.plan().end
+        self.current.is_none() && self.next >= self.store.plan().end + self.join
     }
 
     /// The frame in progress's (or the last frame's) picture before painting, at the render size.
@@ -239,16 +269,27 @@ impl ClipRender {
         if self.current.is_some() {
             return self.iterate();
         }
-        if self.next >= self.store.plan().end {
+        let (first, end) = (self.store.plan().first, self.store.plan().end);
+        if self.next >= end + self.join {
             return Ok(Vec::new());
         }
-        let index = self.next;
+        let pass = self.next;
+        let index = pass_frame(pass, first, end);
         let started = Instant::now();
         let frame = self.reader.next_frame()?.ok_or_else(|| clip_ended(&self.reader, index))?;
         self.next += 1;
         let input = Gray::from_rgb(&frame);
         // Nothing is carried across a cut: the new shot's first frame renders as a first frame.
-        let cut = self.cuts.push(&frame).is_some_and(|c| c.is_cut()) && index > self.store.plan().first;
+        let cut = self.cuts.push(&frame).is_some_and(|c| c.is_cut()) && pass > first;
+        if cut && pass >= end {
+            // The loop joins its last shot to the first frames of its first shot only.
+            return self.commit_join(pass - end);
+        }
+        // A loop's frame rendered again: its first rendering, and how much of it is kept.
+        let rejoin = match pass >= end {
+            true => Some((crate::imageio::load_rgb(&self.store.path(index))?, share_kept(pass - end, self.join))),
+            false => None,
+        };
         let sources = self.sources_for(frame)?;
         let spec = self.store.plan().spec.clone();
         // The previous result carried onto this frame, and where the motion is trusted.
@@ -270,13 +311,20 @@ impl ClipRender {
                 if spec.preserve_colors == PreserveColors::Luminance {
                     painted = keep_luminance(&painted, &sources.content);
                 }
-                events.extend(self.finish_frame(index, input, painted, started)?);
+                if let Some((first_rendering, share)) = &rejoin {
+                    painted = mix(&painted, first_rendering, *share);
+                }
+                events.extend(self.finish_frame(pass, input, painted, started)?);
                 Ok(events)
             }
             VideoMode::Quality => {
                 let (spec, prior) = match carried {
                     None => (spec, None),
                     Some((warped, reliable)) => {
+                        let (warped, reliable) = match &rejoin {
+                            Some((first_rendering, share)) => join_target(&warped, &reliable, first_rendering, *share),
+                            None => (warped, reliable),
+                        };
                         // Where the motion is not trusted (uncovered ground, the frame's edge)
                         // the instant look, if the render starts from it, is a better start
                         // than the smear the warp leaves there.
@@ -299,7 +347,7 @@ impl ClipRender {
                     }
                 };
                 self.job.start_frame(spec, sources, prior)?;
-                self.current = Some(InProgress { index, input, started });
+                self.current = Some(InProgress { pass, input, started });
                 Ok(events)
             }
         }
@@ -308,7 +356,8 @@ impl ClipRender {
     /// One optimiser iteration of the frame in progress; writes it when it is done.
     fn iterate(&mut self) -> Result<Vec<ClipEvent>> {
         let mut events = Vec::new();
-        let index = self.current.as_ref().map_or(0, |c| c.index);
+        let plan = self.store.plan();
+        let index = self.current.as_ref().map_or(0, |c| pass_frame(c.pass, plan.first, plan.end));
         for event in self.job.step()? {
             match event {
                 Event::Stepped(_) => {
@@ -327,26 +376,40 @@ impl ClipRender {
         if self.job.is_finished() {
             if let Some(current) = self.current.take() {
                 let output = self.job.output()?.to_rgb8();
-                events.extend(self.finish_frame(current.index, current.input, output, current.started)?);
+                events.extend(self.finish_frame(current.pass, current.input, output, current.started)?);
             }
         }
         Ok(events)
     }
 
-    fn finish_frame(
-        &mut self,
-        index: usize,
-        input: Gray,
-        output: RgbImage,
-        started: Instant,
-    ) -> Result<Vec<ClipEvent>> {
-        self.store.save(index, &output)?;
+    fn finish_frame(&mut self, pass: usize, input: Gray, output: RgbImage, started: Instant) -> Result<Vec<ClipEvent>> {
+        let (first, end) = (self.store.plan().first, self.store.plan().end);
+        let index = pass_frame(pass, first, end);
+        match pass >= end {
+            true => self.store.save_rejoined(index, &output)?,
+            false => self.store.save(index, &output)?,
+        }
         self.previous = Some(Previous { input, output });
         let mut events = vec![ClipEvent::Frame { index, seconds: started.elapsed().as_secs_f64() }];
-        if self.is_finished() {
+        if self.join > 0 && pass + 1 == end {
+            // On to the loop's first frames again.
+            self.reader.seek(first)?;
+        }
+        if self.join > 0 && pass + 1 == end + self.join {
+            events.extend(self.commit_join(self.join)?);
+        } else if self.is_finished() {
             events.push(ClipEvent::Finished);
         }
         Ok(events)
+    }
+
+    /// Ends a loop's join after `frames` frames rendered again: they replace their first
+    /// renderings.
+    fn commit_join(&mut self, frames: usize) -> Result<Vec<ClipEvent>> {
+        self.store.commit_join(frames)?;
+        self.join = frames;
+        self.next = self.store.plan().end + frames;
+        Ok(vec![ClipEvent::Joined { frames }, ClipEvent::Finished])
     }
 
     /// The sources with `frame` as the content, the styles decoded once.
@@ -359,6 +422,15 @@ impl ClipRender {
         let sources = Arc::new(sources);
         self.sources = Some(sources.clone());
         Ok(sources)
+    }
+}
+
+/// The clip's frame a pass renders: passes past the end are a loop's first frames again.
+fn pass_frame(pass: usize, first: usize, end: usize) -> usize {
+    if pass >= end {
+        first + pass - end
+    } else {
+        pass
     }
 }
 

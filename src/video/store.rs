@@ -15,6 +15,10 @@ use crate::video::export::ClipFormat;
 /// The file holding the plan, in the frames folder.
 pub const PLAN_JSON: &str = "render.json";
 
+/// Written when a loop's first frames, rendered again, are complete: they then replace the
+/// first renderings (`{"frames": K}`; 0 when the wrap is a cut and nothing was joined).
+pub const JOINED_JSON: &str = "loop.json";
+
 /// What a clip render was asked to do, kept beside its frames.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClipPlan {
@@ -98,10 +102,60 @@ impl FrameStore {
 
     /// Writes frame `index`, with the settings and the frame's number in its text.
     pub fn save(&self, index: usize, rgb: &RgbImage) -> Result<()> {
+        self.save_as(index, rgb, &self.path(index))
+    }
+
+    /// The file of frame `index` rendered again to join a loop, until the join is complete.
+    pub fn rejoined_path(&self, index: usize) -> PathBuf {
+        self.folder.join(format!("loop_{:06}.png", index + 1))
+    }
+
+    /// How many of a loop's first frames are rendered again, counted from the first.
+    pub fn rejoined(&self) -> usize {
+        (self.plan.first..self.plan.end).take_while(|&i| self.rejoined_path(i).is_file()).count()
+    }
+
+    /// Writes frame `index` rendered again to join the loop (the first rendering stays until
+    /// [`FrameStore::commit_join`]).
+    pub fn save_rejoined(&self, index: usize, rgb: &RgbImage) -> Result<()> {
+        self.save_as(index, rgb, &self.rejoined_path(index))
+    }
+
+    /// The frames the loop's join replaced, once it is complete (`None`: not yet).
+    pub fn joined(&self) -> Result<Option<usize>> {
+        let file = self.folder.join(JOINED_JSON);
+        if !file.is_file() {
+            return Ok(None);
+        }
+        let fail = |reason: String| Error::Settings { origin: file.display().to_string(), reason };
+        let text = std::fs::read_to_string(&file).map_err(|e| fail(e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        let frames =
+            value.get("frames").and_then(serde_json::Value::as_u64).ok_or_else(|| fail("no frame count".into()))?;
+        Ok(Some(frames as usize))
+    }
+
+    /// Records the join of the loop's first `frames` as complete, then moves each frame
+    /// rendered again over its first rendering. Recorded first, so a crash between the moves
+    /// is finished by the next [`FrameStore::commit_join`] (a resume) rather than taken for a
+    /// join half done.
+    pub fn commit_join(&self, frames: usize) -> Result<()> {
+        self.write_json(JOINED_JSON, &serde_json::to_string(&serde_json::json!({ "frames": frames })))?;
+        for index in self.plan.first..self.plan.end {
+            let from = self.rejoined_path(index);
+            if from.is_file() {
+                std::fs::rename(&from, self.path(index))
+                    .map_err(|e| Error::Save { path: self.path(index), reason: e.to_string() })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn save_as(&self, index: usize, rgb: &RgbImage, path: &Path) -> Result<()> {
         let mut text = self.plan.spec.png_text(0)?;
         text.retain(|(k, _)| k != "nss:iteration");
         text.push(("nss:frame".to_string(), (index + 1).to_string()));
-        save_png(&image::DynamicImage::ImageRgb8(rgb.clone()), &self.path(index), &text)
+        save_png(&image::DynamicImage::ImageRgb8(rgb.clone()), path, &text)
     }
 
     fn write_json(&self, name: &str, json: &serde_json::Result<String>) -> Result<()> {

@@ -137,7 +137,7 @@ impl State {
                     clip.rendered += 1;
                     clip.progress.iterations = (0, 0);
                 }
-                ClipEvent::Cut { .. } | ClipEvent::Finished => {}
+                ClipEvent::Cut { .. } | ClipEvent::Joined { .. } | ClipEvent::Finished => {}
             }
         }
         let (done, total) = clip.render.progress();

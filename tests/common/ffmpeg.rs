@@ -107,3 +107,28 @@ pub fn three_shots(dir: &Path) -> PathBuf {
     ]);
     clip
 }
+
+/// A clip meant to loop: a still of the Mandelbrot set scrolled sideways by 16 px a frame over
+/// its own width (192x108, 12 frames at 12 fps, H.264 High), so the frame after the last would
+/// be the first.
+pub fn looping_clip(dir: &Path) -> PathBuf {
+    let clip = dir.join("loop.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "mandelbrot=size=192x108:rate=12:start_scale=0.5",
+        "-vf",
+        "trim=end_frame=1,loop=loop=11:size=1,setpts=N/12/TB,scroll=horizontal=1/12",
+        "-frames:v",
+        "12",
+        "-c:v",
+        "libx264",
+        "-profile:v",
+        "high",
+        "-pix_fmt",
+        "yuv420p",
+        clip.to_str().unwrap(),
+    ]);
+    clip
+}

@@ -36,11 +36,15 @@ pub struct VideoOptions {
     /// Iterations of each frame after the first, in the Quality mode (it starts close to its
     /// result: the previous frame's, carried along).
     pub later_iterations: usize,
+    /// The clip is meant to repeat (a GIF): its first frames are rendered again, joined to
+    /// the last one, so the wrap from the last frame to the first does not jump.
+    #[serde(rename = "loop")]
+    pub looped: bool,
 }
 
 impl Default for VideoOptions {
     fn default() -> Self {
-        VideoOptions { mode: VideoMode::Quality, later_iterations: 50 }
+        VideoOptions { mode: VideoMode::Quality, later_iterations: 50, looped: false }
     }
 }
 
