@@ -25,17 +25,20 @@ pub fn list_shots(args: &RenderVideoArgs) -> Result<()> {
     eprintln!("{}", info.about);
     reader.scale_to(fit_long_side(info.size, spec.size));
     let (first, end) = frame_range(args.frames.as_deref())?;
-    let (shots, changes) = scan(&mut reader, (first, end.min(info.frames)))?;
+    let (shots, changes) = scan(&mut reader, (first, end.min(info.frames)), shots::CutDetector::thorough())?;
     for (n, shot) in shots.iter().enumerate() {
         let why = match changes.get(shot.first - first).copied().flatten() {
-            Some(c) if n > 0 => format!(" (cut: colours moved {:.2}, the flow explains {:.2})", c.colour, c.explained),
+            Some(c) if n > 0 => match c.explained {
+                Some(e) => format!(" (cut: colours moved {:.2}, the flow explains {e:.2})", c.colour),
+                None => format!(" (cut: colours moved {:.2})", c.colour),
+            },
             _ => String::new(),
         };
         println!("shot {}: frames {}..{}{why}", n + 1, shot.first + 1, shot.end);
     }
     let within: Vec<_> = changes.iter().flatten().filter(|c| !c.is_cut()).collect();
     if let (Some(colour), Some(explained)) =
-        (within.iter().map(|c| c.colour).reduce(f64::max), within.iter().map(|c| c.explained).reduce(f64::min))
+        (within.iter().map(|c| c.colour).reduce(f64::max), within.iter().filter_map(|c| c.explained).reduce(f64::min))
     {
         eprintln!("within shots: colours moved at most {colour:.2}, the flow explained at least {explained:.2}");
     }
@@ -43,13 +46,17 @@ pub fn list_shots(args: &RenderVideoArgs) -> Result<()> {
 }
 
 /// The shots of frames `first..end`, with a progress bar.
-fn scan(reader: &mut ClipReader, (first, end): (usize, usize)) -> Result<(Vec<Shot>, Vec<Option<shots::Change>>)> {
+fn scan(
+    reader: &mut ClipReader,
+    (first, end): (usize, usize),
+    detector: shots::CutDetector,
+) -> Result<(Vec<Shot>, Vec<Option<shots::Change>>)> {
     let bar = ProgressBar::new(end.saturating_sub(first) as u64);
     bar.set_style(
         ProgressStyle::with_template("finding shots {bar:30} {pos}/{len} frames [{eta_precise}]")
             .context("template")?,
     );
-    let found = shots::find(reader, (first, end), |i| bar.set_position((i - first) as u64))?;
+    let found = shots::find(reader, (first, end), detector, |i| bar.set_position((i - first) as u64))?;
     bar.finish_and_clear();
     Ok(found)
 }
@@ -62,7 +69,7 @@ pub fn estimate(args: &RenderVideoArgs, plan: &mut ClipPlan) -> Result<()> {
         let mut reader = ClipReader::open(&plan.clip)?;
         let info = reader.info().clone();
         reader.scale_to(fit_long_side(info.size, plan.spec.size));
-        scan(&mut reader, (plan.first, plan.end.min(info.frames)))?.0.len()
+        scan(&mut reader, (plan.first, plan.end.min(info.frames)), shots::CutDetector::new())?.0.len()
     } else {
         1
     };

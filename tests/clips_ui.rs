@@ -1,12 +1,13 @@
 //! A camera's clip in the real window, through ffmpeg: it opens with what it is said, the
 //! timeline shows its shots, any frame is the content photo, Render clip writes the codec
 //! chosen, About names the ffmpeg used, and Locate ffmpeg takes another program (one that is
-//! not ffmpeg is named, and the one before stays in use).
+//! not ffmpeg is named, and the one before stays in use). A long clip asks before it renders,
+//! showing its estimate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::ffmpeg::{have_ffmpeg, probe, three_shots};
+use common::ffmpeg::{ffmpeg, have_ffmpeg, probe, three_shots};
 use common::ui::{step_until, tall_harness};
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
@@ -99,4 +100,47 @@ fn a_clip_with_cuts_opens_shows_its_shots_and_renders_with_the_codec_chosen() {
     step_until(&mut h, 30, "ffmpeg located", |a| a.settings.ffmpeg.is_some() && a.pending_tasks() == 0);
     assert!(matches!(h.state().panels.ffmpeg.found, Some(Ok(Some(_)))));
     assert_eq!(h.state().settings.ffmpeg.as_deref(), Some(std::path::Path::new(real.trim())));
+}
+
+#[test]
+fn a_long_clip_asks_before_it_renders_showing_its_estimate() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("long.mp4");
+    let long = ["-f", "lavfi", "-i", "testsrc2=size=64x36:rate=30", "-frames:v", "3010", "-c:v", "libx264"];
+    ffmpeg(&[&long[..], &["-preset", "ultrafast", "-pix_fmt", "yuv420p", clip.to_str().unwrap()]].concat());
+    let style = dir.path().join("style.png");
+    common::style_image(96, 96).save(&style).unwrap();
+    let mut spec = RenderSpec { size: 32, ..RenderSpec::new(dir.path().join("unused.png"), &[style]) };
+    spec.content = None;
+    spec.video.mode = VideoMode::Fast;
+    let mut h = tall_harness(Launch { settings: Some(Settings { spec, ..Settings::default() }), ..Launch::default() });
+    h.state_mut().open_clip(&clip);
+    step_until(&mut h, 120, "the clip and its shots", |a| {
+        a.panels.clip.info.is_some() && a.panels.clip.shots.is_some() && a.pending_tasks() == 0
+    });
+    let out = dir.path().join("long.gif");
+    let frames = dir.path().join("long.gif.frames");
+    h.state_mut().render_clip(out.clone());
+    step_until(&mut h, 60, "the estimate", |a| a.panels.clip.estimate.estimate.is_some() && a.pending_tasks() == 0);
+    let on_screen = |h: &egui_kittest::Harness<'static, neural_style_studio::app::App>, text: &str| {
+        h.query_all_by_label_contains(text).next().is_some()
+    };
+    assert!(on_screen(&h, "Render a long clip?") && on_screen(&h, "3010 frames"), "the question, with the frames");
+    assert!(on_screen(&h, "On this machine: about"), "{:?}", h.state().panels.clip.estimate.estimate);
+    assert!(h.state().clip_progress().is_none() && !frames.exists(), "nothing starts before the answer");
+    h.get_by_label("Cancel").click();
+    h.run();
+    assert!(!on_screen(&h, "Render a long clip?"));
+    assert!(h.state().clip_progress().is_none() && !frames.exists(), "Cancel starts nothing");
+    // Asked again, and Render: it starts.
+    h.state_mut().render_clip(out);
+    h.run();
+    h.get_by_label("Render").click();
+    step_until(&mut h, 60, "the render started", |a| a.clip_progress().is_some_and(|p| p.frames.0 > 0));
+    h.get_by_label("Cancel clip").click();
+    step_until(&mut h, 60, "the render stopped", |a| a.clip_progress().is_none());
+    assert!(frames.join("frame_000001.png").exists());
 }

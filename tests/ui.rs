@@ -698,3 +698,24 @@ fn after_three_faults_the_app_pauses_on_the_last_good_picture_and_resumes_once_s
     });
     assert_eq!(h.state().live.frame.as_ref().unwrap().run, paused.run, "the same run, not a restart");
 }
+
+#[test]
+fn without_ffmpeg_a_phone_clip_is_refused_when_opened_naming_the_install_command() {
+    // ffmpeg makes the clip; the app is then told there is none (as the snapshot test does).
+    if !common::ffmpeg::have_ffmpeg() {
+        return;
+    }
+    neural_style_studio::video::ffmpeg::choose(neural_style_studio::video::ffmpeg::Location::Off);
+    let dir = tempfile::tempdir().unwrap();
+    let clip = common::ffmpeg::phone_clip(dir.path());
+    let mut h = harness(launch(small_settings(dir.path()), false));
+    h.state_mut().open_clip(&clip);
+    step_until(&mut h, 30, "the clip read", |a| a.panels.clip.info.is_some() && a.pending_tasks() == 0);
+    assert!(matches!(h.state().panels.clip.info, Some(Err(_))), "refused when opened, not at a later frame");
+    let said = h.state().notice.as_ref().map(|n| n.to_string()).unwrap_or_default();
+    assert!(said.contains("phone.mp4") && said.contains("High") && said.contains("install ffmpeg"), "{said}");
+    // On this system (Debian, as CI runs) the one command that installs it is named, on screen.
+    if std::fs::read_to_string("/etc/os-release").is_ok_and(|r| r.contains("ID=debian")) {
+        assert!(h.query_all_by_label_contains("sudo apt install ffmpeg").next().is_some(), "{said}");
+    }
+}

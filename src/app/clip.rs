@@ -149,8 +149,22 @@ impl App {
         );
     }
 
-    /// Renders the open clip into `out` (or goes on with its frames already there).
+    /// Renders the open clip into `out` (or goes on with its frames already there); a long
+    /// clip asks first, with its estimate.
     pub fn render_clip(&mut self, out: PathBuf) {
+        let frames = match &self.panels.clip.info {
+            Some(Ok(info)) => info.frames,
+            _ => 0,
+        };
+        if frames > super::clip_estimate::ASK_FRAMES {
+            self.ask_before_rendering(out);
+        } else {
+            self.start_clip(out);
+        }
+    }
+
+    /// Sends the clip render to the worker.
+    pub(super) fn start_clip(&mut self, out: PathBuf) {
         let Some(clip) = self.settings.clip.as_mut() else { return };
         clip.out = Some(out.clone());
         let spec = RenderSpec { content: Some(ImageRef::new(&clip.path)), ..self.settings.spec.clone() };

@@ -1,6 +1,9 @@
 //! The clip's estimate before Render clip: time and disk measured on a task (a few iterations
 //! at the frame size on this machine, each shot's first frame counted), and "Finish in about N
-//! min", which sets the iterations of each later frame to fit.
+//! min", which sets the iterations of each later frame to fit. A long clip asks before it
+//! starts, showing the estimate.
+
+use std::path::PathBuf;
 
 use egui::Ui;
 
@@ -20,7 +23,12 @@ pub struct EstimatePanel {
     pub measuring: bool,
     /// The time asked for by "Finish in", in minutes.
     pub minutes: f64,
+    /// A long clip's render waiting for the artist's answer: its output.
+    pub asking: Option<PathBuf>,
 }
+
+/// Clips of more frames than this (two minutes at 24 fps) ask before they render.
+pub const ASK_FRAMES: usize = 3000;
 
 impl App {
     /// Measures, on a task, how long the open clip takes to render with the settings shown.
@@ -44,6 +52,16 @@ impl App {
                 panel.estimate = Some(estimate);
             },
         );
+    }
+
+    /// Asks whether to render the long clip into `out`, measuring its estimate meanwhile.
+    pub(super) fn ask_before_rendering(&mut self, out: PathBuf) {
+        self.panels.clip.estimate.asking = Some(out);
+        let current =
+            matches!(&self.panels.clip.estimate.estimate, Some(Ok((_, spec))) if same_work(spec, &self.settings.spec));
+        if !current && !self.panels.clip.estimate.measuring {
+            self.estimate_clip();
+        }
     }
 
     /// Sets the iterations per later frame so that the clip finishes in the minutes asked for.
@@ -100,6 +118,49 @@ pub(super) fn estimate_ui(app: &mut App, ui: &mut Ui) {
                 app.fit_clip();
             }
         });
+    }
+}
+
+/// The question a long clip asks before it renders: its frames, the estimate (once measured),
+/// Render or Cancel.
+pub(super) fn long_clip_ui(app: &mut App, ctx: &egui::Context) {
+    let Some(out) = app.panels.clip.estimate.asking.clone() else { return };
+    let frames = match &app.panels.clip.info {
+        Some(Ok(info)) => {
+            format!("{} frames ({} at {:.3} fps)", info.frames, duration(info.frames as f64 / info.fps), info.fps)
+        }
+        _ => "This clip".to_string(),
+    };
+    let (mut render, mut cancel) = (false, false);
+    let window = egui::Window::new("Render a long clip?").collapsible(false).resizable(false);
+    window.anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO).show(ctx, |ui| {
+        ui.label(format!("{frames} to render into {}.", out.display()));
+        let panel = &app.panels.clip.estimate;
+        match &panel.estimate {
+            _ if panel.measuring => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Timing a few iterations on this machine…");
+                });
+            }
+            Some(Ok((e, _))) => {
+                ui.label(format!("On this machine: {}.", e.describe()));
+            }
+            Some(Err(e)) => {
+                ui.label(format!("No estimate: {e}"));
+            }
+            None => {}
+        }
+        ui.horizontal(|ui| {
+            render = ui.add_enabled(!panel.measuring, egui::Button::new("Render")).clicked();
+            cancel = ui.button("Cancel").clicked();
+        });
+    });
+    if render {
+        app.panels.clip.estimate.asking = None;
+        app.start_clip(out);
+    } else if cancel {
+        app.panels.clip.estimate.asking = None;
     }
 }
 

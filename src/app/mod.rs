@@ -418,6 +418,7 @@ impl eframe::App for App {
         self.try_styles_ui(&ctx);
         self.shortcuts_ui(&ctx);
         self.about_ui(&ctx);
+        clip_estimate::long_clip_ui(self, &ctx);
         for action in std::mem::take(&mut self.actions) {
             self.apply(action);
         }

@@ -15,7 +15,7 @@ pub(super) fn find_shots(path: &Path, size: u32) -> Option<Vec<Shot>> {
     let mut reader = ClipReader::open(path).ok()?;
     let frames = reader.info().frames;
     reader.scale_to(fit_long_side(reader.info().size, size));
-    shots::find(&mut reader, (0, frames), |_| {}).ok().map(|(shots, _)| shots)
+    shots::find(&mut reader, (0, frames), shots::CutDetector::new(), |_| {}).ok().map(|(shots, _)| shots)
 }
 
 /// The Frame slider over `frames` frames at `frame` (from 0), with the shots under it; returns

@@ -39,14 +39,26 @@ pub struct Change {
     /// The total variation distance between the two frames' colour histograms (0: the same
     /// colours, 1: none in common).
     pub colour: f64,
-    /// The share of the frame the flow explains (0..1).
-    pub explained: f64,
+    /// The share of the frame the flow explains (0..1); `None` when the colours alone decide
+    /// (and the detector was not asked to measure everything).
+    pub explained: Option<f64>,
 }
 
 impl Change {
     /// Whether the frame begins a new shot.
     pub fn is_cut(&self) -> bool {
-        (self.colour >= COLOUR_CUT && self.explained < EXPLAINED_CUT) || self.colour >= COLOUR_ALONE
+        match self.explained {
+            _ if self.colour >= COLOUR_ALONE => true,
+            _ if self.colour < COLOUR_CUT => false,
+            Some(explained) => explained < EXPLAINED_CUT,
+            // Not measured: a detector only skips the flow where the colours decide.
+            None => false,
+        }
+    }
+
+    /// Whether the colours alone decide, so the flow need not be measured.
+    fn colours_decide(colour: f64) -> bool {
+        !(COLOUR_CUT..COLOUR_ALONE).contains(&colour)
     }
 }
 
@@ -61,12 +73,22 @@ struct Look {
 pub struct CutDetector {
     previous: Option<Look>,
     params: FlowParams,
+    /// Measure the flow of every frame, not only where the colours leave the decision open.
+    thorough: bool,
 }
 
 impl CutDetector {
-    /// A detector that has seen no frame.
+    /// A detector that has seen no frame. It measures the flow only where the colours leave
+    /// the decision open (most frames of a shot move their colours less than [`COLOUR_CUT`]):
+    /// a frame then costs a histogram, not two flows.
     pub fn new() -> Self {
         CutDetector::default()
+    }
+
+    /// A detector that measures both measures of every frame (for `--list-shots`, which
+    /// prints them).
+    pub fn thorough() -> Self {
+        CutDetector { thorough: true, ..CutDetector::default() }
     }
 
     /// Takes the next frame (any size) and says how it differs from the one before (`None` for
@@ -82,7 +104,10 @@ impl CutDetector {
     fn compare(&self, before: &Look, after: &Look) -> Change {
         let colour = 0.5 * before.histogram.iter().zip(&after.histogram).map(|(a, b)| (a - b).abs()).sum::<f64>();
         if before.gray.width != after.gray.width || before.gray.height != after.gray.height {
-            return Change { colour, explained: 0.0 };
+            return Change { colour, explained: Some(0.0) };
+        }
+        if !self.thorough && Change::colours_decide(colour) {
+            return Change { colour, explained: None };
         }
         let forward = flow(&before.gray, &after.gray, &self.params);
         let back = flow(&after.gray, &before.gray, &self.params);
@@ -93,7 +118,7 @@ impl CutDetector {
             .zip(warped.data.iter().zip(&after.gray.data))
             .filter(|(t, (w, a))| **t > 0.5 && (*w - *a).abs() < MATCH)
             .count();
-        Change { colour, explained: explained as f64 / trusted.len().max(1) as f64 }
+        Change { colour, explained: Some(explained as f64 / trusted.len().max(1) as f64) }
     }
 }
 
@@ -121,13 +146,14 @@ pub struct Shot {
 /// The shots of frames `first..end` of the clip `reader` reads (from where it stands, at the
 /// size it hands frames out), with each frame's change from the one before; `progress` hears
 /// of each frame read.
+/// `detector` has seen no frame yet.
 pub fn find(
     reader: &mut ClipReader,
     (first, end): (usize, usize),
+    mut detector: CutDetector,
     mut progress: impl FnMut(usize),
 ) -> Result<(Vec<Shot>, Vec<Option<Change>>)> {
     reader.seek(first)?;
-    let mut detector = CutDetector::new();
     let (mut shots, mut changes) = (Vec::new(), Vec::new());
     let mut start = first;
     let mut index = first;
@@ -162,21 +188,44 @@ mod tests {
 
     #[test]
     fn a_pan_is_one_shot_and_a_change_of_scene_is_a_cut() {
-        let mut detector = CutDetector::new();
+        let mut detector = CutDetector::thorough();
         assert_eq!(detector.push(&stripes(0.0, [250, 200, 40], [20, 40, 160])), None);
         let pan = detector.push(&stripes(3.0, [250, 200, 40], [20, 40, 160])).unwrap();
         assert!(!pan.is_cut(), "{pan:?}");
-        assert!(pan.explained > 0.8 && pan.colour < 0.1, "{pan:?}");
+        assert!(pan.explained.unwrap() > 0.8 && pan.colour < 0.1, "{pan:?}");
         let cut = detector.push(&stripes(40.0, [30, 220, 90], [200, 20, 60])).unwrap();
         assert!(cut.is_cut(), "{cut:?}");
     }
 
     #[test]
+    fn the_quick_detector_decides_as_the_thorough_one_measuring_the_flow_only_where_colours_leave_it_open() {
+        // A pan, a change of colours the flow explains (a fade's step), a cut, a new scene.
+        let frames = [
+            stripes(0.0, [250, 200, 40], [20, 40, 160]),
+            stripes(3.0, [250, 200, 40], [20, 40, 160]),
+            stripes(5.0, [150, 220, 40], [20, 140, 160]),
+            stripes(40.0, [30, 220, 90], [200, 20, 60]),
+            stripes(5.0, [0, 0, 0], [255, 255, 255]),
+        ];
+        let (mut quick, mut thorough) = (CutDetector::new(), CutDetector::thorough());
+        let mut measured = 0;
+        for frame in &frames {
+            let (q, t) = (quick.push(frame), thorough.push(frame));
+            assert_eq!(q.map(|c| c.is_cut()), t.map(|c| c.is_cut()), "{q:?} {t:?}");
+            measured += usize::from(q.is_some_and(|c| c.explained.is_some()));
+            if let Some(q) = q {
+                assert_eq!(q.explained.is_none(), Change::colours_decide(q.colour));
+            }
+        }
+        assert!(measured < frames.len() - 1, "the pan needs no flow");
+    }
+
+    #[test]
     fn identical_frames_have_no_colour_change() {
         let frame = stripes(0.0, [10, 20, 30], [200, 100, 0]);
-        let mut detector = CutDetector::new();
+        let mut detector = CutDetector::thorough();
         detector.push(&frame);
         let same = detector.push(&frame).unwrap();
-        assert!(same.colour < 1e-12 && same.explained > 0.95, "{same:?}");
+        assert!(same.colour < 1e-12 && same.explained.unwrap() > 0.95, "{same:?}");
     }
 }
