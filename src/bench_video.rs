@@ -1,7 +1,8 @@
 //! `bench-video`: flicker and speed of the clip modes on a real clip, each against the same
 //! frames stylised independently, in one run. Flicker is the mean warping error of the output
 //! (|o_t+1 - warp(o_t)| over the pixels the input clip's flow trusts, 0-255); speed is seconds
-//! per frame after the first, and peak memory.
+//! per frame after the first, and peak memory. A clip read through ffmpeg is also rendered from
+//! a folder of the same frames (PNG at the clip's size), to show what reading it costs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,6 +72,10 @@ pub fn bench_video(args: &BenchVideoArgs) -> Result<()> {
         clip_variant("fast, independent", &still(&fast), &clip, args.frames, &root.join("fast-independent"))?,
         clip_variant("fast", &fast, &clip, args.frames, &root.join("fast"))?,
     ];
+    let reading = match ClipReader::open(&clip)?.info().about.contains("ffmpeg") {
+        true => Some(reading_cost(&fast, &clip, args.frames, &root, &rows[1])?),
+        false => None,
+    };
     if !args.fast_only {
         rows.push(independent(
             "quality, independent",
@@ -108,8 +113,31 @@ pub fn bench_video(args: &BenchVideoArgs) -> Result<()> {
             );
         }
     }
+    if let Some((folder, through)) = reading {
+        println!(
+            "fast from a folder of the same frames: {folder:.3} s/frame; read through ffmpeg {through:.3} s/frame ({:+.1}%)",
+            100.0 * (through / folder - 1.0)
+        );
+    }
     println!("peak memory {:.0} MiB", peak_rss_mib());
     Ok(())
+}
+
+/// Seconds per later frame of the fast mode from a folder of the clip's first `frames` frames
+/// (PNG at the clip's own size), and through ffmpeg (`fast`, measured before), rendered again
+/// after the folder so that neither has the machine's caches to itself.
+fn reading_cost(fast: &RenderSpec, clip: &Path, frames: usize, root: &Path, measured: &Measured) -> Result<(f64, f64)> {
+    let folder = root.join("frames-of-the-clip");
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).with_context(|| format!("cannot make {}", folder.display()))?;
+    let mut reader = ClipReader::open(clip)?;
+    for n in 1..=frames {
+        let Some(frame) = reader.next_frame()? else { break };
+        frame.save(folder.join(format!("frame{n:05}.png"))).context("a frame of the folder")?;
+    }
+    let from_folder = clip_variant("fast, from frames", fast, &folder, frames, &root.join("fast-from-frames"))?;
+    let again = clip_variant("fast", fast, clip, frames, &root.join("fast"))?;
+    Ok((from_folder.later, 0.5 * (measured.later + again.later)))
 }
 
 /// A variant rendered by the clip driver into `folder`.

@@ -94,7 +94,22 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
                 args.out.display()
             );
         }
-        for event in render.step()? {
+        let events = render.step().with_context(|| {
+            let (done, total) = render.progress();
+            format!(
+                "stopped: {done} of {total} frames are kept in {}; `render-video --resume --out {}` goes on",
+                folder.display(),
+                args.out.display()
+            )
+        });
+        let events = match events {
+            Ok(events) => events,
+            Err(e) => {
+                bar.abandon();
+                return Err(e);
+            }
+        };
+        for event in events {
             let (done, total) = render.progress();
             let per_minute = if rendered > 0 { rendered as f64 * 60.0 / started.elapsed().as_secs_f64() } else { 0.0 };
             match event {

@@ -315,6 +315,17 @@ fn cuts_are_found_and_nothing_is_carried_across_them() {
     // Within a shot the hold is at work: frame 12 is not frame 12 painted alone.
     render(&dir.path().join("alone12"), "12..12");
     assert_ne!(frame("all", 12).to_rgb8(), frame("alone12", 12).to_rgb8());
+    // Quality: the cut's frame runs the whole schedule from its own start, as frame 11 alone.
+    let quality = |out: &str, frames: &str| {
+        let base = ["render-video", "--content", s(&clip), "--style", s(&style), "--size", "48", "--iters", "8"];
+        let result =
+            run(&[&base[..], &["--later-iterations", "3", "--frames", frames, "--out"], &[s(&dir.path().join(out))]]
+                .concat());
+        assert!(result.status.success(), "{}", stderr(&result));
+    };
+    quality("q-all", "10..11");
+    quality("q-alone", "11..11");
+    assert_eq!(frame("q-all", 11).to_rgb8(), frame("q-alone", 11).to_rgb8(), "Quality: frame 11 as rendered alone");
     // A loop from frame 12 back to frame 9 wraps across a cut: nothing is joined.
     let looped = fast(&clip, &style, "64", &dir.path().join("looped"), &["--frames", "9..12", "--loop"]);
     assert!(looped.status.success(), "{}", stderr(&looped));
@@ -431,4 +442,57 @@ fn a_loop_resumed_before_or_within_its_join_gives_the_frames_of_one_uninterrupte
         assert!(stderr(&resumed).contains(&format!("{} already done", 12 + joined)), "{}", stderr(&resumed));
         assert_eq!(frames(&out), frames(&whole), "resumed with {joined} frames of the join done");
     }
+}
+
+/// The pids of the processes called `name` whose parent is `parent` (from /proc).
+#[cfg(target_os = "linux")]
+fn children_named(parent: u32, name: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid ...
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let ppid = stat[close + 2..].split(' ').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if &stat[open + 1..close] == name && ppid == Some(parent) {
+            found.extend(stat[..open].trim().parse::<i32>().ok());
+        }
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn ffmpeg_killed_mid_stream_keeps_the_finished_frames_and_resume_finishes_the_clip() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = phone_clip(dir.path());
+    let style = write_style(dir.path());
+    let out = dir.path().join("out");
+    let args = ["render-video", "--content", s(&clip), "--style", s(&style), "--size", "64", "--mode", "fast"];
+    let render =
+        common::binary().args(args).args(["--out", s(&out)]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let fifth = out.join("frame_000005.png");
+    let started = std::time::Instant::now();
+    while !fifth.exists() {
+        assert!(started.elapsed().as_secs() < 60, "no fifth frame");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let decoders = children_named(render.id(), "ffmpeg");
+    assert_eq!(decoders.len(), 1, "one ffmpeg reads the clip");
+    // SAFETY: kill(2) on a pid this test found as the render's child; no memory is involved.
+    assert_eq!(unsafe { libc::kill(decoders[0], libc::SIGKILL) }, 0);
+    let stopped = render.wait_with_output().unwrap();
+    let said = stderr(&stopped);
+    assert!(!stopped.status.success());
+    assert!(said.contains("ffmpeg was stopped (signal 9)") && said.contains("--resume"), "{said}");
+    let kept: Vec<_> = (1..=60).map(|n| out.join(format!("frame_{n:06}.png"))).take_while(|f| f.exists()).collect();
+    assert!(kept.len() >= 5 && kept.len() < 60, "{} frames kept", kept.len());
+    let times: Vec<_> = kept.iter().map(|f| std::fs::metadata(f).unwrap().modified().unwrap()).collect();
+    let resumed = run(&["render-video", "--resume", "--out", s(&out)]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(out.join("frame_000060.png").exists());
+    let after: Vec<_> = kept.iter().map(|f| std::fs::metadata(f).unwrap().modified().unwrap()).collect();
+    assert_eq!(times, after, "the frames kept are not rendered again");
 }

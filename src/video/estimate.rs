@@ -17,8 +17,12 @@ use crate::video::store::ClipPlan;
 use crate::video::warp::carry;
 use crate::video::wrap::frames_to_join;
 
-/// Iterations timed (after one that warms the caches up).
+/// Iterations timed (after one that warms the caches up)...
 const TIMED: usize = 4;
+
+/// ...unless they have taken this many seconds: at phone sizes an iteration takes many seconds,
+/// and one or two tell as much.
+const ENOUGH_SECONDS: f64 = 5.0;
 
 /// A PNG frame of a painted picture takes about this share of its raw RGB bytes.
 pub const PNG_SHARE: f64 = 0.7;
@@ -100,8 +104,13 @@ impl Estimate {
         let started = Instant::now();
         job.start_frame(timed.clone(), first_sources, None)?;
         let startup = started.elapsed().as_secs_f64();
+        // A picture for the next frame to start from and be held to.
+        let started = Instant::now();
         for _ in 0..TIMED + 2 {
             job.step()?;
+            if started.elapsed().as_secs_f64() > ENOUGH_SECONDS {
+                break;
+            }
         }
         let before = job.image()?;
         let reliable = vec![1.0; size.0 as usize * size.1 as usize];
@@ -116,10 +125,12 @@ impl Estimate {
         let overhead = started.elapsed().as_secs_f64() + flow;
         job.step()?;
         let started = Instant::now();
-        for _ in 0..TIMED {
+        let mut timed_steps = 0;
+        while timed_steps < TIMED && (timed_steps == 0 || started.elapsed().as_secs_f64() < ENOUGH_SECONDS) {
             job.step()?;
+            timed_steps += 1;
         }
-        let iteration = started.elapsed().as_secs_f64() / TIMED as f64;
+        let iteration = started.elapsed().as_secs_f64() / timed_steps as f64;
         // The first frame's schedule, each stage's iterations costing by its area.
         let stages = spec.stages();
         let area = |side: u32| f64::from(side) * f64::from(side);

@@ -93,7 +93,11 @@ impl FfmpegFrames {
             None => return Err(Error::internal("ffmpeg was not started")),
         };
         if let Err(e) = read {
-            let said = self.stop();
+            // Its output ended: it has ended, or is ending (killed, or out of frames early).
+            let (said, killed) = self.ended();
+            if let Some(signal) = killed {
+                return Err(self.fail(format!("ffmpeg was stopped (signal {signal}) at frame {}", self.next + 1)));
+            }
             if e.kind() == std::io::ErrorKind::UnexpectedEof && said.is_empty() {
                 return Ok(None);
             }
@@ -162,15 +166,19 @@ impl FfmpegFrames {
         // It may have ended on its own; killing an ended process is harmless.
         let _ = running.child.kill();
         let _ = running.child.wait();
-        let mut said = String::new();
-        if running.stderr.rewind().is_ok() {
-            let _ = running.stderr.read_to_string(&mut said);
-        }
-        if said.trim().is_empty() {
-            String::new()
-        } else {
-            last_line(&said)
-        }
+        last_said(&mut running.stderr)
+    }
+
+    /// Waits for ffmpeg, whose output has ended, and returns the last thing it said and the
+    /// signal that killed it, if one did (someone or something stopped it mid-stream).
+    fn ended(&mut self) -> (String, Option<i32>) {
+        let Some(mut running) = self.running.take() else { return (String::new(), None) };
+        let status = running.child.wait().ok();
+        #[cfg(unix)]
+        let signal = status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s));
+        #[cfg(not(unix))]
+        let signal = status.and(None);
+        (last_said(&mut running.stderr), signal)
     }
 
     fn fail(&self, reason: String) -> Error {
@@ -181,6 +189,19 @@ impl FfmpegFrames {
 impl Drop for FfmpegFrames {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The last line ffmpeg wrote into `stderr` (empty when it said nothing).
+fn last_said(stderr: &mut std::fs::File) -> String {
+    let mut said = String::new();
+    if stderr.rewind().is_ok() {
+        let _ = stderr.read_to_string(&mut said);
+    }
+    if said.trim().is_empty() {
+        String::new()
+    } else {
+        last_line(&said)
     }
 }
 

@@ -127,6 +127,15 @@ impl Ffmpeg {
                 .collect()
         };
         let (filters, encoders) = (listed("-filters"), listed("-encoders"));
+        if too_old(&version) {
+            return Err(fail(format!(
+                "version {version} is too old: the studio needs ffmpeg {}.{} or newer",
+                OLDEST.0, OLDEST.1
+            )));
+        }
+        if let Some(missing) = NEEDED_FILTERS.iter().find(|f| !filters.iter().any(|g| g == *f)) {
+            return Err(fail(format!("this build has no `{missing}` filter, which reading clips needs")));
+        }
         Ok(Ffmpeg { ffmpeg: program, ffprobe, version, filters, encoders })
     }
 
@@ -212,6 +221,23 @@ fn search_path(name: String) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join(&name)).find(|p| p.is_file())
 }
 
+/// The oldest ffmpeg that reads clips as the studio asks (`tpad`'s clone mode came in 4.2,
+/// rotation in ffprobe's side data as it is read here in 4.3).
+const OLDEST: (u32, u32) = (4, 3);
+
+/// Filters every clip read goes through.
+const NEEDED_FILTERS: [&str; 4] = ["fps", "tpad", "scale", "setsar"];
+
+/// Whether a version ffmpeg reports ("5.1.9-0+deb12u1", "n6.1", "4.2.7") is older than
+/// [`OLDEST`]. Builds from git ("N-112345-g...", "git-2023-...") are taken as new.
+fn too_old(version: &str) -> bool {
+    let digits = version.trim_start_matches('n');
+    let mut parts = digits.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next().and_then(|p| p.parse::<u32>().ok());
+    let minor = parts.next().and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+    major.is_some_and(|major| (major, minor) < OLDEST)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +248,13 @@ mod tests {
         assert_eq!(Location::parse(" off "), Location::Off);
         assert_eq!(Location::parse(""), Location::Auto);
         assert_eq!(Location::parse("/opt/ff/ffmpeg"), Location::Program(PathBuf::from("/opt/ff/ffmpeg")));
+    }
+
+    #[test]
+    fn versions_older_than_4_3_are_too_old_and_git_builds_are_not() {
+        assert!(too_old("4.2.7") && too_old("3.4.11-0ubuntu0.1") && too_old("n4.1"));
+        assert!(!too_old("4.3") && !too_old("5.1.9-0+deb12u1") && !too_old("n6.1") && !too_old("7.0.2"));
+        assert!(!too_old("N-112345-gabcdef") && !too_old("git-2023-01-01"));
     }
 
     #[test]
