@@ -496,3 +496,26 @@ fn ffmpeg_killed_mid_stream_keeps_the_finished_frames_and_resume_finishes_the_cl
     let after: Vec<_> = kept.iter().map(|f| std::fs::metadata(f).unwrap().modified().unwrap()).collect();
     assert_eq!(times, after, "the frames kept are not rendered again");
 }
+
+#[test]
+fn a_file_without_video_or_that_ffmpeg_cannot_read_is_refused_in_one_line_naming_it() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let style = write_style(dir.path());
+    let sound = dir.path().join("sound.mp4");
+    ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", s(&sound)]);
+    let broken = dir.path().join("broken.mp4");
+    let bytes: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&broken, bytes).unwrap();
+    for (clip, why) in [(&sound, "no video stream"), (&broken, "broken.mp4")] {
+        let out = dir.path().join("out.gif");
+        let result = fast(clip, &style, "64", &out, &[]);
+        let said = stderr(&result);
+        assert!(!result.status.success());
+        assert!(said.contains(why) && !said.contains("panicked"), "{said}");
+        assert!(said.lines().filter(|l| l.starts_with("error")).count() == 1, "{said}");
+        assert!(!dir.path().join("out.gif.frames").exists(), "refused before any frame");
+    }
+}
