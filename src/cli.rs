@@ -104,6 +104,9 @@ pub struct RenderVideoArgs {
     /// built-in readers and writers only) [default: NSS_FFMPEG, else ffmpeg on the PATH].
     #[arg(long, value_name = "PATH")]
     pub ffmpeg: Option<String>,
+    /// Rendering on many machines.
+    #[command(flatten)]
+    pub farm: crate::render_farm::FarmArgs,
 }
 
 /// Arguments of `score`.

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod examples;
+pub mod farm;
 pub mod grid;
 pub mod imageio;
 pub mod model;

@@ -22,12 +22,16 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
     if args.list_shots {
         return crate::video_plan::list_shots(args);
     }
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    // Ctrl+C, and the SIGTERM a scheduler sends to cancel a task.
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
+    if args.farm.is_farm() {
+        return crate::render_farm::farm(args, &interrupted);
+    }
     let format = ClipFormat::choose(&args.out, args.codec.as_deref())?;
     format.check_writable(&args.out)?;
     let folder = frames_folder(&args.out)?;
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
     let mut render = if args.resume {
         if !args.spec.is_empty()
             || args.mode.is_some()
@@ -39,20 +43,7 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
         }
         ClipRender::resume(&folder)?
     } else {
-        let (mut spec, warning) = args.spec.to_spec()?;
-        if let Some(w) = warning {
-            eprintln!("warning: {w}");
-        }
-        if let Some(mode) = args.mode {
-            spec.video.mode = mode.into();
-        }
-        spec.video.later_iterations = args.later_iterations.unwrap_or(spec.video.later_iterations);
-        spec.video.looped |= args.looped;
-        spec.validate().context("the settings cannot be rendered")?;
-        crate::spec_args::ensure_model(&mut spec, &interrupted)?;
-        let clip = spec.content_path()?.to_path_buf();
-        let (first, end) = frame_range(args.frames.as_deref())?;
-        let mut plan = ClipPlan { clip, first, end, fps: 0.0, spec };
+        let mut plan = new_plan(args, &interrupted)?;
         crate::video_plan::estimate(args, &mut plan)?;
         if args.estimate {
             return Ok(());
@@ -64,6 +55,46 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
         render
     };
     format.check_size(render.size())?;
+    let plan = render.plan().clone();
+    let resume = format!("`render-video --resume --out {}` goes on", args.out.display());
+    drive(&mut render, &interrupted, &resume, &mut || Ok(()))?;
+    let sound = render.sound();
+    if let Some(note) = export(&render.store().frames(), plan.fps, &args.out, format, sound.as_ref())? {
+        eprintln!("note: {note}");
+    }
+    match format {
+        ClipFormat::Frames => eprintln!("wrote frames to {}", folder.display()),
+        _ => eprintln!("wrote {} (frames kept in {})", args.out.display(), folder.display()),
+    }
+    Ok(())
+}
+
+/// The plan of a new render from the command line's settings (the model fetched if needed).
+pub fn new_plan(args: &RenderVideoArgs, interrupted: &AtomicBool) -> Result<ClipPlan> {
+    let (mut spec, warning) = args.spec.to_spec()?;
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    if let Some(mode) = args.mode {
+        spec.video.mode = mode.into();
+    }
+    spec.video.later_iterations = args.later_iterations.unwrap_or(spec.video.later_iterations);
+    spec.video.looped |= args.looped;
+    spec.validate().context("the settings cannot be rendered")?;
+    crate::spec_args::ensure_model(&mut spec, interrupted)?;
+    let clip = spec.content_path()?.to_path_buf();
+    let (first, end) = frame_range(args.frames.as_deref())?;
+    Ok(ClipPlan { clip, first, end, fps: 0.0, spec })
+}
+
+/// Steps `render` to its end with one progress bar, calling `alive` between steps. Stopped by
+/// `interrupted` or an error, it says what is kept and that `goes_on` (a command) goes on.
+pub fn drive(
+    render: &mut ClipRender,
+    interrupted: &AtomicBool,
+    goes_on: &str,
+    alive: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
     let plan = render.plan().clone();
     let (done, total) = render.progress();
     eprintln!(
@@ -84,31 +115,27 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
     bar.reset_eta();
     let started = Instant::now();
     let mut rendered = 0usize;
+    let folder = render.store().folder().to_path_buf();
+    let stopped = |render: &ClipRender| {
+        let (done, total) = render.progress();
+        format!("stopped: {done} of {total} frames are kept in {}; {goes_on}", folder.display())
+    };
     while !render.is_finished() {
         if interrupted.load(Ordering::SeqCst) {
             bar.abandon();
-            let (done, total) = render.progress();
-            bail!(
-                "stopped: {done} of {total} frames are kept in {}; `render-video --resume --out {}` goes on",
-                folder.display(),
-                args.out.display()
-            );
+            bail!(stopped(render));
         }
-        let events = render.step().with_context(|| {
-            let (done, total) = render.progress();
-            format!(
-                "stopped: {done} of {total} frames are kept in {}; `render-video --resume --out {}` goes on",
-                folder.display(),
-                args.out.display()
-            )
-        });
-        let events = match events {
+        let events = match render.step() {
             Ok(events) => events,
             Err(e) => {
                 bar.abandon();
-                return Err(e);
+                return Err(anyhow::Error::new(e).context(stopped(render)));
             }
         };
+        if let Err(e) = alive() {
+            bar.abandon();
+            return Err(e.context(stopped(render)));
+        }
         for event in events {
             let (done, total) = render.progress();
             let per_minute = if rendered > 0 { rendered as f64 * 60.0 / started.elapsed().as_secs_f64() } else { 0.0 };
@@ -139,14 +166,6 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     if rendered > 0 {
         eprintln!("{rendered} frames in {seconds:.1} s ({:.2} frames/s)", rendered as f64 / seconds);
-    }
-    let sound = render.sound();
-    if let Some(note) = export(&render.store().frames(), plan.fps, &args.out, format, sound.as_ref())? {
-        eprintln!("note: {note}");
-    }
-    match format {
-        ClipFormat::Frames => eprintln!("wrote frames to {}", folder.display()),
-        _ => eprintln!("wrote {} (frames kept in {})", args.out.display(), folder.display()),
     }
     Ok(())
 }

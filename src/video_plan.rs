@@ -46,7 +46,7 @@ pub fn list_shots(args: &RenderVideoArgs) -> Result<()> {
 }
 
 /// The shots of frames `first..end`, with a progress bar.
-fn scan(
+pub(crate) fn scan(
     reader: &mut ClipReader,
     (first, end): (usize, usize),
     detector: shots::CutDetector,

@@ -75,6 +75,12 @@ impl FrameStore {
         Ok(FrameStore { folder: folder.to_path_buf(), plan })
     }
 
+    /// The same folder seen as holding frames `first..end` only (a farm task's frames): what
+    /// is finished, and where a render goes on, are counted within them. Nothing is written.
+    pub fn narrowed(self, first: usize, end: usize) -> Self {
+        FrameStore { plan: ClipPlan { first, end, ..self.plan }, ..self }
+    }
+
     /// The plan.
     pub fn plan(&self) -> &ClipPlan {
         &self.plan

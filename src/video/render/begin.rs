@@ -64,7 +64,7 @@ impl ClipRender {
         }
         let note = Notice::info(note);
         let store = FrameStore::create(folder, ClipPlan { fps: info.fps, ..plan })?;
-        let render = ClipRender::open(store, reader, size)?;
+        let render = ClipRender::open(store, reader, size, 0)?;
         let mut notes = vec![Notice::info(format!("the clip: {}", info.about))];
         notes.extend(info.notes.iter().map(|n| Notice::info(format!("the clip: {n}"))));
         notes.push(note);
@@ -79,13 +79,41 @@ impl ClipRender {
         let mut reader = ClipReader::open(&store.plan().clip)?;
         let size = fit_long_side(reader.info().size, store.plan().spec.size);
         reader.scale_to(size);
-        ClipRender::open(store, reader, size)
+        ClipRender::open(store, reader, size, 0)
     }
 
-    fn open(store: FrameStore, mut reader: ClipReader, size: (u32, u32)) -> Result<Self> {
+    /// Renders frames `first..end` of the render recorded in `folder` (a farm's task), going on
+    /// from the first of them not written. When none is written yet, the `preroll` frames
+    /// before `first` are rendered first and not written, so that the motion carries into
+    /// `first` as it would in one render (they must lie in the same shot).
+    pub fn part(folder: &Path, (first, end): (usize, usize), preroll: usize) -> Result<Self> {
+        let store = FrameStore::open(folder)?;
+        let plan = store.plan();
+        if first >= end || first < plan.first || end > plan.end || preroll > first - plan.first {
+            return Err(Error::invalid(format!(
+                "frames {}..{} with {preroll} frames of pre-roll are not within the render's frames {}..{}",
+                first + 1,
+                end,
+                plan.first + 1,
+                plan.end
+            )));
+        }
+        if plan.spec.video.looped {
+            return Err(Error::invalid("a loop's join needs its last frame: a loop renders on one machine"));
+        }
+        let store = store.narrowed(first, end);
+        store.plan().spec.validate()?;
+        let mut reader = ClipReader::open(&store.plan().clip)?;
+        let size = fit_long_side(reader.info().size, store.plan().spec.size);
+        reader.scale_to(size);
+        ClipRender::open(store, reader, size, preroll)
+    }
+
+    fn open(store: FrameStore, mut reader: ClipReader, size: (u32, u32), preroll: usize) -> Result<Self> {
         let (first, end, done) = (store.plan().first, store.plan().end, store.finished());
         let mut join = if store.plan().spec.video.looped { frames_to_join(end - first) } else { 0 };
-        let mut next = first + done;
+        // Pre-roll only leads into the first frame: once one is written it is the previous result.
+        let mut next = if done == 0 { first - preroll } else { first + done };
         if next == end && join > 0 {
             match store.joined()? {
                 Some(k) => {
@@ -117,7 +145,9 @@ impl ClipRender {
             cuts.push(&input);
             previous = Some(Previous { input: Gray::from_rgb(&input), output });
         }
-        if next == first || (next == end && join > 0) {
+        if next <= first {
+            reader.seek(next)?;
+        } else if next == end && join > 0 {
             reader.seek(first)?;
         }
         Ok(ClipRender {

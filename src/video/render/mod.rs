@@ -83,8 +83,9 @@ pub struct ClipRender {
     size: (u32, u32),
     previous: Option<Previous>,
     current: Option<InProgress>,
-    /// The next pass: the clip's frames `first..end` are passes `first..end`, and a loop's
-    /// first frames rendered again are passes `end..end + join`.
+    /// The next pass: the clip's frames `first..end` are passes `first..end` (a farm task's
+    /// pre-roll frames, rendered and not written, come before `first`), and a loop's first
+    /// frames rendered again are passes `end..end + join`.
     next: usize,
     /// How many first frames a loop renders again (0: not a loop).
     join: usize,
@@ -108,7 +109,9 @@ impl ClipRender {
     pub fn progress(&self) -> (usize, usize) {
         let plan = self.store.plan();
         let end = plan.end + self.join;
-        (self.next.min(end) - plan.first - usize::from(self.current.is_some()), end - plan.first)
+        // A pre-roll frame in progress is not one of the frames to write.
+        let in_progress = self.current.as_ref().is_some_and(|c| c.pass >= plan.first);
+        (self.next.min(end).saturating_sub(plan.first) - usize::from(in_progress), end - plan.first)
     }
 
     /// The clip's sound over the frames rendered, when it has a sound track.
@@ -161,7 +164,7 @@ impl ClipRender {
         self.next += 1;
         let input = Gray::from_rgb(&frame);
         // Nothing is carried across a cut: the new shot's first frame renders as a first frame.
-        let cut = self.cuts.push(&frame).is_some_and(|c| c.is_cut()) && pass > first;
+        let cut = self.cuts.push(&frame).is_some_and(|c| c.is_cut());
         if cut && pass >= end {
             // The loop joins its last shot to the first frames of its first shot only.
             return self.commit_join(pass - end);
@@ -266,6 +269,11 @@ impl ClipRender {
     fn finish_frame(&mut self, pass: usize, input: Gray, output: RgbImage, started: Instant) -> Result<Vec<ClipEvent>> {
         let (first, end) = (self.store.plan().first, self.store.plan().end);
         let index = pass_frame(pass, first, end);
+        if pass < first {
+            // A pre-roll frame: rendered to carry the motion into the first frame, not written.
+            self.previous = Some(Previous { input, output });
+            return Ok(Vec::new());
+        }
         match pass >= end {
             true => self.store.save_rejoined(index, &output)?,
             false => self.store.save(index, &output)?,
