@@ -124,14 +124,20 @@ pub fn storage_f32<'a>(storage: &'a Storage, layout: &Layout, n: usize) -> Resul
     cpu.as_slice::<f32>()?.get(start..start + n).ok_or_else(|| Error::internal("tensor storage too short"))
 }
 
+/// The row chunks [`xtx`] aims for.
+const XTX_CHUNKS: usize = 16;
+
 /// `X^T X` (c x c) of a row-major (rows x c) matrix: the Gram matrix of channels-last
 /// activations. The sum over rows is split into chunks that the cores reduce separately (a single
 /// gemm call cannot spread a 64 x 64 result over cores when rows run into the hundreds of
 /// thousands).
 pub fn xtx(x: &[f32], rows: usize, c: usize) -> Vec<f32> {
     debug_assert_eq!(x.len(), rows * c);
-    // At least one chunk per core, at most 8192 rows (the partial sums stay in cache).
-    let chunk_rows = rows.div_ceil(rayon::current_num_threads()).clamp(1, 8192);
+    // Chunks split by the rows alone, never by the cores: the sum's order, and so its bits, are
+    // the same on every machine (a farm's task on one core renders the frames of a render on
+    // many). Up to 16 chunks keep 16 cores busy; at most 8192 rows keep the partial sums in
+    // cache; at least 512 keep a chunk worth its thread.
+    let chunk_rows = rows.div_ceil(XTX_CHUNKS).clamp(512, 8192).min(rows).max(1);
     // The result is symmetric: only the blocks on and above the diagonal are multiplied (3 of 4
     // for 2 x 2 blocks, 10 of 16 for 4 x 4) and the others mirrored.
     let nb = match c {
@@ -320,6 +326,25 @@ mod tests {
         for &(i, j) in pairs {
             let want: f64 = (0..rows).map(|r| f64::from(x[r * c + i]) * f64::from(x[r * c + j])).sum();
             assert!((f64::from(g[i * c + j]) - want).abs() < 1e-3 * want.abs().max(1.0), "{i},{j}");
+        }
+    }
+
+    #[test]
+    fn xtx_gives_the_same_bits_on_any_number_of_cores() {
+        // A farm task on one core must give the frames of a render on many.
+        for (rows, c) in [(9216, 64), (700, 128), (40_000, 32)] {
+            let x = lcg(rows * c, 9);
+            let on = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| xtx(&x, rows, c))
+            };
+            let one = on(1);
+            for threads in [2, 3, 8] {
+                assert!(
+                    on(threads).iter().zip(&one).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{rows}x{c} on {threads}"
+                );
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod ffmpeg;
 pub mod scene;
+pub mod slurm;
 #[cfg(feature = "app")]
 pub mod ui;
 
