@@ -104,6 +104,9 @@ pub struct RenderVideoArgs {
     /// built-in readers and writers only) [default: NSS_FFMPEG, else ffmpeg on the PATH].
     #[arg(long, value_name = "PATH")]
     pub ffmpeg: Option<String>,
+    /// A clip on many machines.
+    #[command(flatten)]
+    pub clip_farm: crate::render_farm::ClipFarmArgs,
     /// Rendering on many machines.
     #[command(flatten)]
     pub farm: crate::render_farm::FarmArgs,
@@ -138,4 +141,14 @@ pub struct RenderArgs {
     /// Write the loss of every iteration as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Render every picture of this folder with the look given, into the folder --out, each
+    /// under its own name as a PNG; run again, it goes on where it stopped.
+    #[arg(long, value_name = "FOLDER")]
+    pub batch: Option<PathBuf>,
+    /// With --batch: the most tasks a farm spreads the pictures over [default: 100].
+    #[arg(long, value_name = "N")]
+    pub tasks: Option<usize>,
+    /// A batch on many machines.
+    #[command(flatten)]
+    pub farm: crate::render_farm::FarmArgs,
 }

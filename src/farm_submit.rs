@@ -1,6 +1,7 @@
-//! `render-video --submit slurm`: the plan's tasks that are not done as a Slurm job array, an
-//! assemble job that runs once they have all succeeded, and with `--wait` one progress bar over
-//! every frame (read from the shared frames folder) until the assemble job ends.
+//! `--submit slurm`: a plan's tasks that are not done as a Slurm job array (a clip's, or a batch
+//! of stills'), for a clip an assemble job that runs once they have all succeeded, and with
+//! `--wait` one progress bar over every file the tasks write (read from the shared folder)
+//! until the last job ends.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,103 +11,115 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::farm::slurm::{array_script, assemble_script, job_id, JobState, Resources};
-use neural_style_studio::farm::{self, FarmPlan, TaskState};
-use neural_style_studio::video::store::FrameStore;
 
-use crate::cli::RenderVideoArgs;
+use crate::render_farm::FarmArgs;
 
 /// How often `--wait` looks at the folder and the queue.
 const POLL: Duration = Duration::from_secs(2);
 
-/// Submits the tasks left and the assemble job; follows them with `--wait`.
-pub fn submit(args: &RenderVideoArgs, folder: &Path, interrupted: &AtomicBool) -> Result<()> {
-    let plan = FarmPlan::open(folder)?;
-    let store = FrameStore::open(folder)?;
-    let mut left = Vec::new();
-    for (n, state) in farm::task_states(&store, &plan).into_iter().enumerate() {
-        match state {
-            TaskState::Done => {}
-            TaskState::Running { host, pid, .. } => {
-                eprintln!("note: task {n} is running on {host} (pid {pid}): not submitted again")
-            }
-            TaskState::Failed { .. } | TaskState::Left { .. } => left.push(n),
-        }
-    }
+/// A plan's tasks to hand to Slurm.
+pub struct Submission {
+    /// The folder holding the plan: the scripts and the logs are written there.
+    pub folder: PathBuf,
+    /// The subcommand each task runs (`render-video` or `render`).
+    pub command: &'static str,
+    /// The output the tasks are given (`--out`).
+    pub out: PathBuf,
+    /// The tasks to submit: those neither done nor running.
+    pub left: Vec<usize>,
+    /// Tasks in the plan.
+    pub tasks: usize,
+    /// What each asks for.
+    pub resources: Resources,
+    /// A clip's frames, exported by an assemble job after the tasks (`None`: no such job).
+    pub assemble: Option<usize>,
+    /// The files the tasks write, counted for the progress bar, and what they are ("frames").
+    pub files: (Vec<PathBuf>, &'static str),
+}
+
+/// Submits the tasks left, and the assemble job; follows them with `--wait`.
+pub fn submit(job: Submission, farm: &FarmArgs, interrupted: &AtomicBool) -> Result<()> {
     let program = std::env::current_exe().context("cannot tell where this program is")?;
-    let out = absolute_out(&args.out)?;
-    let logs = folder.join("logs");
+    let out = absolute_out(&job.out)?;
+    let logs = job.folder.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot make {}", logs.display()))?;
-    let extra = match &args.farm.sbatch {
+    let extra = match &farm.sbatch {
         Some(text) => shlex::split(text).with_context(|| format!("--sbatch: cannot split {text} into arguments"))?,
         None => Vec::new(),
     };
+    let mut follow = None;
     let mut after = Vec::new();
-    if left.is_empty() {
-        eprintln!("every task is done or running: only the assemble job is submitted");
+    if job.left.is_empty() {
+        eprintln!("every task is done or running: nothing to submit but what follows them");
     } else {
-        let resources =
-            Resources::for_tasks(left.iter().map(|&n| &plan.tasks[n]), args.farm.cpus_per_task, plan.threads);
-        let script = write_script(folder, "slurm_tasks.sh", &array_script(&program, &out, &logs, &left, resources)?)?;
-        let id = sbatch(&extra, &[], &script)?;
+        let script = array_script((&program, job.command), &out, &logs, &job.left, job.resources)?;
+        let id = sbatch(&extra, &[], &write_script(&job.folder, "slurm_tasks.sh", &script)?)?;
+        let r = job.resources;
         eprintln!(
             "submitted {} of {} tasks as Slurm job {id} (each {} CPUs, {} MB, at most {} min; logs in {})",
-            left.len(),
-            plan.tasks.len(),
-            resources.cpus,
-            resources.memory_mb,
-            resources.minutes,
+            job.left.len(),
+            job.tasks,
+            r.cpus,
+            r.memory_mb,
+            r.minutes,
             logs.display()
         );
         println!("tasks {id}");
         // The assemble job runs once every task succeeded, and is dropped if one fails.
         after = vec![format!("--dependency=afterok:{id}"), "--kill-on-invalid-dep=yes".to_string()];
+        follow = Some(id);
     }
-    let script = write_script(folder, "slurm_assemble.sh", &assemble_script(&program, &out, &logs, plan.frames())?)?;
-    let assemble = sbatch(&extra, &after, &script)?;
-    eprintln!("submitted the assemble job as Slurm job {assemble}");
-    println!("assemble {assemble}");
-    if args.farm.wait {
-        return wait(&store, &plan, &assemble, &out, interrupted);
+    if let Some(frames) = job.assemble {
+        let script = assemble_script(&program, &out, &logs, frames)?;
+        let id = sbatch(&extra, &after, &write_script(&job.folder, "slurm_assemble.sh", &script)?)?;
+        eprintln!("submitted the assemble job as Slurm job {id}");
+        println!("assemble {id}");
+        follow = Some(id);
     }
-    eprintln!("`render-video --out {} --status` tells where the tasks stand", args.out.display());
-    Ok(())
+    match follow {
+        Some(id) if farm.wait => wait(&job.files, &id, &out, interrupted),
+        _ => {
+            eprintln!("`{} --out {} --status` tells where the tasks stand", job.command, job.out.display());
+            Ok(())
+        }
+    }
 }
 
-/// Follows the render until the assemble job ends; its status is the result.
-fn wait(store: &FrameStore, plan: &FarmPlan, assemble: &str, out: &Path, interrupted: &AtomicBool) -> Result<()> {
-    let bar = ProgressBar::new(plan.frames() as u64);
+/// Follows the render until job `id` (the assemble job, else the array) ends; its status is
+/// the result.
+fn wait((files, unit): &(Vec<PathBuf>, &str), id: &str, out: &Path, interrupted: &AtomicBool) -> Result<()> {
+    let bar = ProgressBar::new(files.len() as u64);
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} frames {msg} [{elapsed_precise} < {eta_precise}]")
-            .context("progress bar template")?,
+        ProgressStyle::with_template(&format!(
+            "{{bar:30}} {{pos}}/{{len}} {unit} {{msg}} [{{elapsed_precise}} < {{eta_precise}}]"
+        ))
+        .context("progress bar template")?,
     );
-    let frames: Vec<PathBuf> = plan.tasks.iter().flat_map(|t| t.first..t.end).map(|i| store.path(i)).collect();
     loop {
-        bar.set_position(frames.iter().filter(|f| f.is_file()).count() as u64);
-        let state = job_state(assemble)?;
-        match &state {
+        bar.set_position(files.iter().filter(|f| f.is_file()).count() as u64);
+        match job_state(id)? {
             Some(state) if state.has_ended() => {
                 bar.finish();
                 if state.state == "COMPLETED" && state.exit_code == 0 {
-                    eprintln!("wrote {}", out.display());
+                    eprintln!("done: {}", out.display());
                     return Ok(());
                 }
                 bail!(
-                    "the assemble job {assemble} ended {} ({}, exit code {}): a task failed or was cancelled; \
-                     `render-video --out {} --status` names it, and --submit again goes on",
+                    "Slurm job {id} ended {} ({}, exit code {}): a task failed or was cancelled; `--status` names \
+                     it, and --submit again goes on",
                     state.state,
                     state.reason,
                     state.exit_code,
-                    out.display()
                 );
             }
-            Some(state) => bar.set_message(format!("assemble job {}", state.state.to_lowercase())),
+            Some(state) => bar.set_message(format!("job {id} {}", state.state.to_lowercase())),
             None => {
-                // Slurm forgets a job some minutes after it ends: the output tells.
+                // Slurm forgets a job some minutes after it ends: the files tell.
                 bar.finish();
-                if out.exists() {
+                if files.iter().all(|f| f.is_file()) {
                     return Ok(());
                 }
-                bail!("Slurm no longer knows job {assemble} and {} was not written", out.display());
+                bail!("Slurm no longer knows job {id} and not every file of {} was written", out.display());
             }
         }
         for _ in 0..POLL.as_millis() / 100 {

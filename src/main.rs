@@ -6,6 +6,7 @@ mod bench_video;
 mod cli;
 mod farm_submit;
 mod render;
+mod render_batch;
 mod render_farm;
 mod render_video;
 mod score;

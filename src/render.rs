@@ -56,14 +56,18 @@ struct RunLog<'a> {
 
 /// Runs `render`.
 pub fn render(args: &RenderArgs) -> Result<()> {
+    // Ctrl+C (or a scheduler's SIGTERM) ends the render between iterations and keeps what is
+    // done (see below).
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
+    if args.batch.is_some() || args.farm.is_farm() {
+        return crate::render_batch::batch(args, &interrupted);
+    }
     let (mut spec, warning) = args.spec.to_spec()?;
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }
-    // Ctrl+C ends the render between iterations and keeps what is done (see below).
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
     if spec.method == Method::Instant {
         return render_instant(&spec, args);
     }

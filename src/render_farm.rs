@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use neural_style_studio::farm::lock::{host_name, TaskLock};
+use neural_style_studio::farm::slurm::Resources;
 use neural_style_studio::farm::{self, FarmPlan, TaskState, FARM_JSON};
 use neural_style_studio::imageio::fit_long_side;
 use neural_style_studio::video::clip::ClipReader;
@@ -20,6 +21,7 @@ use neural_style_studio::video::shots::CutDetector;
 use neural_style_studio::video::store::{frames_folder, FrameStore, PLAN_JSON};
 
 use crate::cli::RenderVideoArgs;
+use crate::farm_submit::Submission;
 use crate::render_video::{drive, new_plan};
 
 /// Schedulers `--submit` hands tasks to.
@@ -29,9 +31,9 @@ pub enum Scheduler {
     Slurm,
 }
 
-/// `render-video`'s options for rendering on many machines.
+/// `render-video`'s options for a clip on many machines (beside [`FarmArgs`]).
 #[derive(Debug, Clone, Default, Args)]
-pub struct FarmArgs {
+pub struct ClipFarmArgs {
     /// Write the render's plan for many machines into the output's frames folder (its shots,
     /// chunks, settings, and each task's estimate) and print the number of tasks.
     #[arg(long)]
@@ -43,22 +45,26 @@ pub struct FarmArgs {
     /// With --chunk: frames rendered before each chunk to carry the motion in, not written.
     #[arg(long, value_name = "P", default_value_t = 2)]
     pub preroll: usize,
-    /// Render task N of the plan in the output's frames folder (from 0) [default:
-    /// SLURM_ARRAY_TASK_ID, else JOB_COMPLETION_INDEX]. Finished frames are skipped.
-    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "")]
-    pub task: Option<String>,
     /// Export the clip once every task's frames are there, else name the tasks missing.
     #[arg(long)]
     pub assemble: bool,
+}
+
+/// Options for rendering on many machines, of `render-video` and `render --batch`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FarmArgs {
+    /// Render task N of the plan in the output's folder (from 0) [default:
+    /// SLURM_ARRAY_TASK_ID, else JOB_COMPLETION_INDEX]. What is finished is skipped.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "")]
+    pub task: Option<String>,
     /// List the tasks done, running (host, age), failed and left.
     #[arg(long)]
     pub status: bool,
-    /// Hand the plan's tasks that are not done to a scheduler, with an assemble job after
-    /// them (a plan is written first when there is none).
+    /// Hand the plan's tasks that are not done to a scheduler (a plan is written first when
+    /// there is none; a clip gets an assemble job after them).
     #[arg(long, value_enum, value_name = "SCHEDULER")]
     pub submit: Option<Scheduler>,
-    /// With --submit: follow the jobs with one progress bar, and exit with the assemble job's
-    /// status.
+    /// With --submit: follow the jobs with one progress bar, and exit with their status.
     #[arg(long)]
     pub wait: bool,
     /// With --submit: more arguments for sbatch (partition, account...), as one string.
@@ -72,7 +78,7 @@ pub struct FarmArgs {
 impl FarmArgs {
     /// Whether any of them asks for a farm action.
     pub fn is_farm(&self) -> bool {
-        self.plan || self.task.is_some() || self.assemble || self.status || self.submit.is_some()
+        self.task.is_some() || self.status || self.submit.is_some()
     }
 }
 
@@ -80,7 +86,8 @@ impl FarmArgs {
 pub fn farm(args: &RenderVideoArgs, interrupted: &AtomicBool) -> Result<()> {
     let folder = frames_folder(&args.out)?;
     let farm = &args.farm;
-    if farm.plan {
+    let clip = &args.clip_farm;
+    if clip.plan {
         plan(args, &folder, interrupted)?;
         if farm.submit.is_none() {
             return Ok(());
@@ -89,19 +96,48 @@ pub fn farm(args: &RenderVideoArgs, interrupted: &AtomicBool) -> Result<()> {
     if let Some(n) = &farm.task {
         return task(args, &folder, task_number(n)?, interrupted);
     }
-    if farm.assemble {
+    if clip.assemble {
         return assemble(args, &folder);
     }
     if farm.status {
         return status(&folder);
     }
     if farm.submit.is_some() {
-        if !folder.join(FARM_JSON).is_file() && !farm.plan {
+        if !folder.join(FARM_JSON).is_file() && !clip.plan {
             plan(args, &folder, interrupted)?;
         }
-        return crate::farm_submit::submit(args, &folder, interrupted);
+        return submit(args, &folder, interrupted);
     }
     Ok(())
+}
+
+/// `--submit`: the tasks neither done nor running, and the assemble job.
+fn submit(args: &RenderVideoArgs, folder: &Path, interrupted: &AtomicBool) -> Result<()> {
+    let plan = FarmPlan::open(folder)?;
+    let store = FrameStore::open(folder)?;
+    let mut left = Vec::new();
+    for (n, state) in farm::task_states(&store, &plan).into_iter().enumerate() {
+        match state {
+            TaskState::Done => {}
+            TaskState::Running { host, pid, .. } => {
+                eprintln!("note: task {n} is running on {host} (pid {pid}): not submitted again")
+            }
+            TaskState::Failed { .. } | TaskState::Left { .. } => left.push(n),
+        }
+    }
+    let resources = Resources::for_tasks(left.iter().map(|&n| &plan.tasks[n]), args.farm.cpus_per_task, plan.threads);
+    let frames = plan.tasks.iter().flat_map(|t| t.first..t.end).map(|i| store.path(i)).collect();
+    let job = Submission {
+        folder: folder.to_path_buf(),
+        command: "render-video",
+        out: args.out.clone(),
+        left,
+        tasks: plan.tasks.len(),
+        resources,
+        assemble: Some(plan.frames()),
+        files: (frames, "frames"),
+    };
+    crate::farm_submit::submit(job, &args.farm, interrupted)
 }
 
 /// `--plan`: finds the shots, times the render here, and writes the tasks.
@@ -134,7 +170,7 @@ fn plan(args: &RenderVideoArgs, folder: &Path, interrupted: &AtomicBool) -> Resu
     let estimate = Estimate::measure(&plan, shots.len()).context("timing the render")?;
     let memory = (crate::bench::peak_rss_mib() * 1024.0 * 1024.0) as u64;
     let threads = rayon::current_num_threads();
-    let tasks = FarmPlan::new(&shots, (args.farm.chunk, args.farm.preroll), &estimate, memory, threads)?;
+    let tasks = FarmPlan::new(&shots, (args.clip_farm.chunk, args.clip_farm.preroll), &estimate, memory, threads)?;
     let (render, notes) = ClipRender::start(folder, plan)?;
     for note in notes {
         eprintln!("note: {note}");
@@ -247,7 +283,7 @@ fn status(folder: &Path) -> Result<()> {
 }
 
 /// The task number given, else the scheduler's.
-fn task_number(given: &str) -> Result<usize> {
+pub fn task_number(given: &str) -> Result<usize> {
     let (text, origin) = match given {
         "" => match ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"]
             .iter()

@@ -26,7 +26,7 @@ pub fn render_video(args: &RenderVideoArgs) -> Result<()> {
     let flag = interrupted.clone();
     // Ctrl+C, and the SIGTERM a scheduler sends to cancel a task.
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot watch for Ctrl+C")?;
-    if args.farm.is_farm() {
+    if args.farm.is_farm() || args.clip_farm.plan || args.clip_farm.assemble {
         return crate::render_farm::farm(args, &interrupted);
     }
     let format = ClipFormat::choose(&args.out, args.codec.as_deref())?;

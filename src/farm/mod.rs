@@ -5,6 +5,7 @@
 //! under a lock naming its host and process, and records a failure beside it. Nothing here
 //! starts processes: a scheduler (Slurm, a Kubernetes Indexed Job, an ssh loop) runs the tasks.
 
+pub mod batch;
 pub mod lock;
 pub mod slurm;
 

@@ -48,10 +48,11 @@ impl Resources {
     }
 }
 
-/// The job array's script: array index `n` runs `render-video --out OUT --task n` with the
-/// task's threads. `indices` lists the tasks submitted (all, or those left).
+/// The job array's script: array index `n` runs `PROGRAM COMMAND --out OUT --task n` with the
+/// task's threads (`command`: `render-video`, or `render`). `indices` lists the tasks
+/// submitted (all, or those left).
 pub fn array_script(
-    program: &Path,
+    (program, command): (&Path, &str),
     out: &Path,
     logs: &Path,
     indices: &[usize],
@@ -68,7 +69,7 @@ pub fn array_script(
          #SBATCH --time={minutes}\n\
          #SBATCH --output={logs}/task_%a.log\n\
          export RAYON_NUM_THREADS=\"${{SLURM_CPUS_PER_TASK:-{cpus}}}\"\n\
-         exec {program} render-video --out {out} --task \"$SLURM_ARRAY_TASK_ID\"\n",
+         exec {program} {command} --out {out} --task \"$SLURM_ARRAY_TASK_ID\"\n",
         name = job_name(out),
         cpus = resources.cpus,
         mem = resources.memory_mb,
@@ -121,14 +122,22 @@ pub struct JobState {
 }
 
 impl JobState {
-    /// Reads the first job of `scontrol show job -o` output.
+    /// Reads `scontrol show job -o` output: one line a job, or one an array's task. An array
+    /// is still going while any task is; once all have ended, it is the first that did not
+    /// complete, else the last.
     pub fn parse(text: &str) -> Option<Self> {
-        let line = text.lines().find(|l| l.contains("JobState="))?;
+        let states: Vec<JobState> = text.lines().filter(|l| l.contains("JobState=")).map(JobState::of_line).collect();
+        let going = states.iter().find(|s| !s.has_ended());
+        let failed = states.iter().find(|s| s.state != "COMPLETED" || s.exit_code != 0);
+        going.or(failed).or(states.last()).cloned()
+    }
+
+    fn of_line(line: &str) -> Self {
         let field = |key: &str| {
             line.split_whitespace().find_map(|word| word.strip_prefix(key)).map(str::to_string).unwrap_or_default()
         };
         let exit_code = field("ExitCode=").split(':').next().and_then(|c| c.parse().ok()).unwrap_or(0);
-        Some(JobState { state: field("JobState="), reason: field("Reason="), exit_code })
+        JobState { state: field("JobState="), reason: field("Reason="), exit_code }
     }
 
     /// Whether the job has ended (for good or not).
@@ -171,9 +180,14 @@ mod tests {
     #[test]
     fn scripts_quote_paths_and_run_each_array_index_as_its_task() {
         let r = Resources { cpus: 1, memory_mb: 900, minutes: 12 };
-        let script =
-            array_script(Path::new("/opt/nss"), Path::new("/farm/my clip.mp4"), Path::new("/farm/logs"), &[0, 2], r)
-                .unwrap();
+        let script = array_script(
+            (Path::new("/opt/nss"), "render-video"),
+            Path::new("/farm/my clip.mp4"),
+            Path::new("/farm/logs"),
+            &[0, 2],
+            r,
+        )
+        .unwrap();
         assert!(script.starts_with("#!/bin/bash\n"));
         assert!(script.contains("#SBATCH --array=0,2\n") && script.contains("#SBATCH --mem=900M\n"));
         assert!(script.contains("exec /opt/nss render-video --out '/farm/my clip.mp4' --task \"$SLURM_ARRAY_TASK_ID\""));
@@ -194,5 +208,12 @@ mod tests {
         assert!(state.has_ended());
         assert!(!JobState::parse("JobId=6 JobState=PENDING Reason=Dependency ExitCode=0:0").unwrap().has_ended());
         assert_eq!(JobState::parse("slurm_load_jobs error: Invalid job id specified"), None);
+        // An array: going while a task is, then the task that failed.
+        let array =
+            |a: &str, b: &str| format!("JobId=8 ArrayTaskId=0 JobState={a} ExitCode=0:0\nJobId=9 ArrayTaskId=1 {b}");
+        assert_eq!(JobState::parse(&array("RUNNING", "JobState=COMPLETED ExitCode=0:0")).unwrap().state, "RUNNING");
+        let ended = JobState::parse(&array("COMPLETED", "JobState=FAILED ExitCode=1:0")).unwrap();
+        assert_eq!((ended.state.as_str(), ended.exit_code), ("FAILED", 1));
+        assert_eq!(JobState::parse(&array("COMPLETED", "JobState=COMPLETED ExitCode=0:0")).unwrap().state, "COMPLETED");
     }
 }
