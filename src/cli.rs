@@ -51,6 +51,9 @@ pub enum Command {
     Sheet(crate::sheet::SheetArgs),
     /// Measure flicker and speed of the clip modes against independent frames.
     BenchVideo(Box<crate::bench_video::BenchVideoArgs>),
+    /// Measure a clip spread over tasks: two tasks of one thread against one of two, and the
+    /// seam between two chunks of a shot with several pre-rolls.
+    BenchFarm(Box<crate::bench_farm::BenchFarmArgs>),
     /// Stylise a clip (any video ffmpeg reads, animated GIF, APNG or WebP, or a folder of
     /// frames) without flicker.
     RenderVideo(Box<RenderVideoArgs>),

@@ -1,6 +1,7 @@
 //! `neural-style-studio`: the desktop app, or a headless subcommand.
 
 mod bench;
+mod bench_farm;
 mod bench_instant;
 mod bench_video;
 mod cli;
@@ -34,6 +35,7 @@ fn main() {
         Some(cli::Command::Score(args)) => score::score(args),
         Some(cli::Command::Sheet(args)) => sheet::sheet(args),
         Some(cli::Command::BenchVideo(args)) => bench_video::bench_video(args),
+        Some(cli::Command::BenchFarm(args)) => bench_farm::bench_farm(args),
         Some(cli::Command::RenderVideo(args)) => render_video::render_video(args),
         None => window::run_app(&cli.app),
     };

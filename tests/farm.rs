@@ -56,7 +56,8 @@ fn on(cluster: &Cluster, args: &[&str]) -> Command {
 
 /// The render's settings: the clip, the style, small frames.
 fn settings<'a>(clip: &'a Path, style: &'a Path, quality: bool) -> Vec<&'a str> {
-    let mut args = vec!["render-video", "--content", s(clip), "--style", s(style)];
+    // Frames 8..23: the end of the first shot, the second, the start of the third.
+    let mut args = vec!["render-video", "--content", s(clip), "--style", s(style), "--frames", "8..23"];
     match quality {
         true => args.extend(["--size", "48", "--iters", "8", "--later-iterations", "3"]),
         false => args.extend(["--size", "64", "--mode", "fast"]),
@@ -98,12 +99,12 @@ fn a_clip_submitted_to_slurm_gives_the_frames_of_one_machine_bit_for_bit() {
         assert!(farm.is_file(), "the assemble job wrote the clip");
         let (one_frames, farm_frames) =
             (dir.path().join(format!("{mode}-one.mp4.frames")), PathBuf::from(format!("{}.frames", s(&farm))));
-        for n in 1..=30 {
+        for n in 8..=23 {
             assert!(frame(&farm_frames, n) == frame(&one_frames, n), "{mode}: frame {n} differs from one machine's");
         }
         let status =
             finish(&mut on(&cluster, &["render-video", "--out", s(&farm), "--status"]), Duration::from_secs(30), None);
-        assert!(String::from_utf8_lossy(&status.stdout).contains("30 of 30 frames; tasks: 3 done, 0 running"));
+        assert!(String::from_utf8_lossy(&status.stdout).contains("16 of 16 frames; tasks: 3 done, 0 running"));
     }
     // sbatch's own refusal is shown, in one line.
     let farm = dir.path().join("refused.mp4");
@@ -129,7 +130,8 @@ fn a_task_cancelled_mid_shot_and_submitted_again_keeps_its_finished_frames() {
     // Long enough frames to be caught mid-shot.
     let args = ["render-video", "--content", s(&clip), "--style", s(&style), "--size", "48", "--iters", "8"];
     let mut cmd = on(&cluster, &args);
-    cmd.args(["--later-iterations", "60", "--out", s(&farm), "--submit", "slurm", "--cpus-per-task", "1"]);
+    cmd.args(["--frames", "1..14", "--later-iterations", "40", "--out", s(&farm)]);
+    cmd.args(["--submit", "slurm", "--cpus-per-task", "1"]);
     let out = finish(&mut cmd, Duration::from_secs(90), Some(&cluster));
     assert!(out.status.success(), "{}", stderr(&out));
     let job = String::from_utf8_lossy(&out.stdout)
@@ -143,11 +145,11 @@ fn a_task_cancelled_mid_shot_and_submitted_again_keeps_its_finished_frames() {
     let out = cluster.command("scancel").arg(&job).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     wait_for(Duration::from_secs(60), "the cancelled job to leave the queue", || !cluster.queue().contains(&job));
-    let kept: Vec<(usize, SystemTime)> = (1..=30)
+    let kept: Vec<(usize, SystemTime)> = (1..=14)
         .filter(|&n| written(n))
         .map(|n| (n, std::fs::metadata(frames.join(format!("frame_{n:06}.png"))).unwrap().modified().unwrap()))
         .collect();
-    assert!(kept.len() < 30, "some frames are left to render");
+    assert!(kept.len() < 14, "some frames are left to render");
     let status =
         finish(&mut on(&cluster, &["render-video", "--out", s(&farm), "--status"]), Duration::from_secs(30), None);
     let status = String::from_utf8_lossy(&status.stdout).into_owned();
@@ -162,7 +164,7 @@ fn a_task_cancelled_mid_shot_and_submitted_again_keeps_its_finished_frames() {
         let now = std::fs::metadata(frames.join(format!("frame_{n:06}.png"))).unwrap().modified().unwrap();
         assert_eq!(now, modified, "frame {n} was rendered again");
     }
-    assert!((1..=30).all(written) && farm.is_file());
+    assert!((1..=14).all(written) && farm.is_file());
     eprintln!("resubmitted and finished in {:.0} s", started.elapsed().as_secs_f64());
 }
 
@@ -203,9 +205,9 @@ fn farm_bad_input_is_one_clear_line_and_loses_nothing() {
     fails(&["render-video", "--out", s(&farm), "--task", "1"], &["task 1 (frames 11..20)", s(&style)]);
     let status = run(&["render-video", "--out", s(&farm), "--status"]);
     let status = String::from_utf8_lossy(&status.stdout).into_owned();
-    assert!(status.contains("task 0: frames 1..10: done"), "{status}");
+    assert!(status.contains("task 0: frames 8..10: done"), "{status}");
     assert!(status.contains("task 1: frames 11..20: failed, 0 of 10 frames") && status.contains(s(&style)), "{status}");
-    assert!(status.contains("10 of 30 frames; tasks: 1 done, 0 running, 1 failed, 1 left"), "{status}");
+    assert!(status.contains("3 of 16 frames; tasks: 1 done, 0 running, 1 failed, 1 left"), "{status}");
     // Without sbatch on the PATH.
     let out = finish(
         common::binary().env("PATH", "/nonexistent").args(["render-video", "--out", s(&farm), "--submit", "slurm"]),
@@ -214,5 +216,42 @@ fn farm_bad_input_is_one_clear_line_and_loses_nothing() {
     );
     assert!(!out.status.success() && stderr(&out).contains("sbatch is not on the PATH"), "{}", stderr(&out));
     // Nothing was lost: task 0's frames are all there.
-    assert!((1..=10).all(|n| Path::new(&format!("{}.frames/frame_{n:06}.png", s(&farm))).is_file()));
+    assert!((8..=10).all(|n| Path::new(&format!("{}.frames/frame_{n:06}.png", s(&farm))).is_file()));
+}
+
+#[test]
+fn a_batch_of_four_stills_runs_as_an_array_and_each_is_the_picture_of_one_machine() {
+    let Some(cluster) = Cluster::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let style = write_style(dir.path());
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for (n, name) in ["dawn.png", "noon.jpg", "dusk.png", "night.png"].iter().enumerate() {
+        let photo = common::content_image(64 + 8 * n as u32, 48);
+        photo.save(photos.join(name)).unwrap();
+    }
+    let out = dir.path().join("prints");
+    let look = ["--style", s(&style), "--size", "48", "--iters", "6"];
+    let mut cmd = on(&cluster, &["render", "--batch", s(&photos), "--out", s(&out)]);
+    cmd.args(look).args(["--tasks", "2", "--submit", "slurm", "--wait", "--cpus-per-task", "1"]);
+    let done = finish(&mut cmd, Duration::from_secs(120), Some(&cluster));
+    assert!(done.status.success(), "{}\n{}", stderr(&done), cluster.logs());
+    assert!(stderr(&done).contains("submitted 2 of 2 tasks"), "{}", stderr(&done));
+    for name in ["dawn", "noon", "dusk", "night"] {
+        let print = out.join(format!("{name}.png"));
+        let text = std::fs::read(&print).unwrap();
+        assert!(text.windows(8).any(|w| w == b"nss:sett"), "{name}.png carries its settings");
+        // The same picture as a render of it on one machine.
+        let photo =
+            std::fs::read_dir(&photos).unwrap().map(|e| e.unwrap().path()).find(|p| p.file_stem().unwrap() == name);
+        let one = dir.path().join(format!("{name}-one.png"));
+        let mut cmd = common::binary();
+        cmd.args(["render", "--content", s(&photo.unwrap()), "--out", s(&one)]).args(look);
+        let rendered = finish(&mut cmd, Duration::from_secs(60), None);
+        assert!(rendered.status.success(), "{}", stderr(&rendered));
+        let (a, b) = (image::open(&print).unwrap().to_rgb8(), image::open(&one).unwrap().to_rgb8());
+        assert!(a == b, "{name}: the farm's print differs from one machine's");
+    }
+    let status = finish(&mut on(&cluster, &["render", "--out", s(&out), "--status"]), Duration::from_secs(30), None);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("4 of 4 pictures; tasks: 2 done"));
 }
