@@ -12,9 +12,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use neural_style_studio::farm::batch::{Batch, BATCH_JSON};
-use neural_style_studio::farm::lock::{holder, host_name, TaskLock};
+use neural_style_studio::farm::lock::{host_name, TaskLock};
 use neural_style_studio::farm::slurm::Resources;
-use neural_style_studio::farm::{failed_path, record_failure};
+use neural_style_studio::farm::{failed_path, record_failure, TaskState};
 use neural_style_studio::imageio::save_png;
 use neural_style_studio::transfer::{Event, ImageRef, Job, Method, RenderSpec};
 use neural_style_studio::video::estimate::duration;
@@ -69,7 +69,7 @@ pub fn batch(args: &RenderArgs, interrupted: &AtomicBool) -> Result<()> {
         return task(&batch, out, task_number(n)?, interrupted);
     }
     if args.farm.status {
-        return status(&batch, out);
+        return crate::render_farm::status(out);
     }
     if args.farm.submit.is_some() {
         return submit(args, &batch, interrupted);
@@ -245,45 +245,12 @@ fn task(batch: &Batch, out: &Path, n: usize, interrupted: &AtomicBool) -> Result
     result
 }
 
-/// `--status`: one line a task, then the counts.
-fn status(batch: &Batch, out: &Path) -> Result<()> {
-    let mut counts = [0usize; 4];
-    let mut written = 0;
-    for (n, task) in batch.tasks.iter().enumerate() {
-        let all = task.end - task.first;
-        let done = all - batch.left(out, task.first..task.end).len();
-        written += done;
-        let (kind, line) = if done == all {
-            (0, "done".to_string())
-        } else if let Some(held) = holder(out, n).filter(|h| !h.is_stale()) {
-            (1, format!("running on {}, {done} of {all} pictures", held.describe()))
-        } else if let Ok(reason) = std::fs::read_to_string(failed_path(out, n)) {
-            (2, format!("failed, {done} of {all} pictures: {}", reason.trim()))
-        } else {
-            (3, format!("left, {done} of {all} pictures"))
-        };
-        counts[kind] += 1;
-        println!("task {n}: pictures {}..{}: {line}", task.first + 1, task.end);
-    }
-    println!(
-        "{written} of {} pictures; tasks: {} done, {} running, {} failed, {} left",
-        batch.pictures.len(),
-        counts[0],
-        counts[1],
-        counts[2],
-        counts[3]
-    );
-    Ok(())
-}
-
 /// `--submit`: the tasks with pictures left and not running.
 fn submit(args: &RenderArgs, batch: &Batch, interrupted: &AtomicBool) -> Result<()> {
     let out = &args.out;
-    let left: Vec<usize> = (0..batch.tasks.len())
-        .filter(|&n| {
-            let task = &batch.tasks[n];
-            !batch.left(out, task.first..task.end).is_empty() && holder(out, n).is_none_or(|h| h.is_stale())
-        })
+    let left: Vec<usize> = (batch.task_states(out).iter().enumerate())
+        .filter(|(_, state)| matches!(state, TaskState::Failed { .. } | TaskState::Left { .. }))
+        .map(|(n, _)| n)
         .collect();
     let resources = Resources::for_tasks(left.iter().map(|&n| &batch.tasks[n]), args.farm.cpus_per_task, batch.threads);
     let files = (0..batch.pictures.len()).map(|i| batch.output(out, i)).collect();

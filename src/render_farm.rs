@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use neural_style_studio::farm::lock::{host_name, TaskLock};
+use neural_style_studio::farm::progress::{describe, Kind, Progress};
 use neural_style_studio::farm::slurm::Resources;
 use neural_style_studio::farm::{self, FarmPlan, TaskState, FARM_JSON};
 use neural_style_studio::imageio::fit_long_side;
@@ -247,37 +248,20 @@ fn assemble(args: &RenderVideoArgs, folder: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `--status`: one line a task, then the counts.
-fn status(folder: &Path) -> Result<()> {
-    let plan = FarmPlan::open(folder)?;
-    let store = FrameStore::open(folder)?;
-    let states = farm::task_states(&store, &plan);
-    let mut counts = [0usize; 4];
-    let mut frames = 0;
-    for (n, (task, state)) in plan.tasks.iter().zip(&states).enumerate() {
-        let all = task.end - task.first;
-        let (kind, line) = match state {
-            TaskState::Done => (0, "done".to_string()),
-            TaskState::Running { host, pid, age, done } => {
-                (1, format!("running on {host} (pid {pid}, seen {age:.0} s ago), {done} of {all} frames"))
-            }
-            TaskState::Failed { reason, done } => (2, format!("failed, {done} of {all} frames: {reason}")),
-            TaskState::Left { done } => (3, format!("left, {done} of {all} frames")),
-        };
-        counts[kind] += 1;
-        frames += match state {
-            TaskState::Done => all,
-            TaskState::Running { done, .. } | TaskState::Failed { done, .. } | TaskState::Left { done } => *done,
-        };
-        println!("task {n}: {}: {line}", task.frames());
+/// `--status` of a clip's or a batch's render folder: one line a task, then the counts.
+pub fn status(folder: &Path) -> Result<()> {
+    let progress = Progress::read(folder)?;
+    let (unit, things) = match progress.kind {
+        Kind::Clip => ("frames", "frames"),
+        Kind::Batch => ("pictures", "pictures"),
+    };
+    for (n, (task, state)) in progress.tasks.iter().enumerate() {
+        println!("task {n}: {things} {}..{}: {}", task.first + 1, task.end, describe(task, state, unit));
     }
+    let [done, running, failed, left] = progress.counts();
     println!(
-        "{frames} of {} frames; tasks: {} done, {} running, {} failed, {} left",
-        plan.frames(),
-        counts[0],
-        counts[1],
-        counts[2],
-        counts[3]
+        "{} of {} {unit}; tasks: {done} done, {running} running, {failed} failed, {left} left",
+        progress.written, progress.total
     );
     Ok(())
 }

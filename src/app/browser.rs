@@ -24,12 +24,16 @@ impl Browser {
     pub fn open(purpose: Purpose, dir: Option<&Path>, file_name: Option<String>, wake: egui::Context) -> Self {
         let listings = Arc::new(Mutex::new(Listings::default()));
         let fs = ThreadedFs { listings: listings.clone(), wake };
-        let mut dialog =
-            if purpose.saves() { egui_file::FileDialog::save_file() } else { egui_file::FileDialog::open_file() }
-                .with_fs(Box::new(fs))
-                .title(purpose.title())
-                .id(egui::Id::unique("nss-file-browser"))
-                .show_files_filter(Box::new(move |path: &Path| purpose.accepts(path)));
+        let dialog = match (purpose.saves(), purpose.picks_folder()) {
+            (true, _) => egui_file::FileDialog::save_file(),
+            (false, true) => egui_file::FileDialog::select_folder(),
+            (false, false) => egui_file::FileDialog::open_file(),
+        };
+        let mut dialog = dialog
+            .with_fs(Box::new(fs))
+            .title(purpose.title())
+            .id(egui::Id::unique("nss-file-browser"))
+            .show_files_filter(Box::new(move |path: &Path| purpose.accepts(path)));
         if let Some(dir) = dir {
             dialog = dialog.initial_path(dir);
         }

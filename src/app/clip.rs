@@ -56,13 +56,25 @@ pub struct ClipPanel {
 
 /// The finished frames being played in the preview.
 pub struct Playback {
-    files: Vec<PathBuf>,
+    /// The frames, in order.
+    pub files: Vec<PathBuf>,
     next: usize,
     due: Instant,
     loading: bool,
     fps: f64,
     /// The frame on screen.
     pub shown: Option<Versioned>,
+    /// Played from an open render folder, whose readings keep `files` up to date: it starts
+    /// over at its end (else the clip's output folder is listed again).
+    pub follows_folder: bool,
+}
+
+impl Playback {
+    /// Plays `files` at `fps` from the first, over and over, as a render folder's readings
+    /// add to them.
+    pub fn following(files: Vec<PathBuf>, fps: f64) -> Self {
+        Playback { files, next: 0, due: Instant::now(), loading: false, fps, shown: None, follows_folder: true }
+    }
 }
 
 impl App {
@@ -221,8 +233,15 @@ impl App {
             move || FrameStore::open(&frames_folder(&out).ok()?).ok().map(|s| (s.frames(), s.plan().fps)),
             |app, _, listed| match listed {
                 Some((files, fps)) if !files.is_empty() => {
-                    app.panels.clip.playback =
-                        Some(Playback { files, next: 0, due: Instant::now(), loading: false, fps, shown: None });
+                    app.panels.clip.playback = Some(Playback {
+                        files,
+                        next: 0,
+                        due: Instant::now(),
+                        loading: false,
+                        fps,
+                        shown: None,
+                        follows_folder: false,
+                    });
                 }
                 _ => app.notice = Some(Notice::info("No frame of the clip is finished yet.")),
             },
@@ -239,6 +258,10 @@ impl App {
             return;
         }
         if play.next >= play.files.len() {
+            if play.follows_folder {
+                play.next = 0;
+                return;
+            }
             self.panels.clip.playback = None;
             self.toggle_playback();
             return;

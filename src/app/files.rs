@@ -162,6 +162,7 @@ impl App {
             Purpose::Settings => self.open_settings(&path),
             Purpose::Clip => self.open_clip(&path),
             Purpose::Ffmpeg => self.locate_ffmpeg(path),
+            Purpose::RenderFolder => self.open_render_folder(path),
             Purpose::ClipOut => {
                 let path = if path.extension().is_none() { path.with_extension("mp4") } else { path };
                 self.settings.export_dir = path.parent().map(Path::to_path_buf);

@@ -8,6 +8,7 @@ mod browser;
 pub mod clip;
 mod clip_estimate;
 mod examples;
+pub mod farm;
 pub mod ffmpeg;
 mod files;
 mod filmstrip;
@@ -418,6 +419,7 @@ impl eframe::App for App {
         self.try_styles_ui(&ctx);
         self.shortcuts_ui(&ctx);
         self.about_ui(&ctx);
+        farm::farm_ui(self, &ctx);
         clip_estimate::long_clip_ui(self, &ctx);
         for action in std::mem::take(&mut self.actions) {
             self.apply(action);
@@ -428,6 +430,7 @@ impl eframe::App for App {
         }
         self.clip_tick();
         self.playback_tick(&ctx);
+        self.farm_tick(&ctx);
         self.steer(&ctx);
         self.steer_instant();
         self.autosave_tick();

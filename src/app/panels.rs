@@ -65,6 +65,13 @@ fn settings_row(app: &mut App, ui: &mut Ui) {
         if ui.button("Open settings…").on_hover_text("From a PNG exported here, or a JSON file (Ctrl+O)").clicked() {
             app.actions.push(Action::Pick(Purpose::Settings));
         }
+        if ui
+            .button("Open render folder…")
+            .on_hover_text("Follow a render on many machines: a clip's frames folder, or a batch's prints")
+            .clicked()
+        {
+            app.actions.push(Action::Pick(Purpose::RenderFolder));
+        }
         ui.checkbox(&mut app.settings.builtin_browser, "Built-in file browser")
             .on_hover_text("Pick files inside the app instead of the system's dialog");
     });

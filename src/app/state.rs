@@ -94,6 +94,8 @@ pub struct Panels {
     pub about: bool,
     /// The open clip's timeline, progress and playback.
     pub clip: super::clip::ClipPanel,
+    /// A farm render's folder being followed.
+    pub farm: Option<super::farm::FarmView>,
     /// ffmpeg, as found.
     pub ffmpeg: super::ffmpeg::FfmpegPanel,
 }
@@ -123,6 +125,7 @@ impl Panels {
             shortcuts: false,
             about: false,
             clip: super::clip::ClipPanel::default(),
+            farm: None,
             ffmpeg: super::ffmpeg::FfmpegPanel::default(),
         }
     }

@@ -47,6 +47,8 @@ pub enum Purpose {
     ClipOut,
     /// The ffmpeg program.
     Ffmpeg,
+    /// A farm render's folder (a clip's frames folder, or a batch's prints) to follow.
+    RenderFolder,
 }
 
 impl Purpose {
@@ -57,15 +59,18 @@ impl Purpose {
             Purpose::Settings => &["png", "json"],
             Purpose::Clip => super::clip::CLIP_EXTENSIONS,
             Purpose::ClipOut => super::clip::CLIP_OUT_EXTENSIONS,
-            Purpose::Ffmpeg => &[],
+            Purpose::Ffmpeg | Purpose::RenderFolder => &[],
             _ => super::IMAGE_EXTENSIONS,
         }
     }
 
     /// Whether the browser lists `path` for this purpose.
     pub(super) fn accepts(self, path: &Path) -> bool {
-        if self == Purpose::Ffmpeg {
-            return true;
+        match self {
+            Purpose::Ffmpeg => return true,
+            // A folder is chosen; the files in it are not.
+            Purpose::RenderFolder => return false,
+            _ => {}
         }
         let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
         ext.is_some_and(|e| self.extensions().contains(&e.as_str()))
@@ -84,12 +89,18 @@ impl Purpose {
             Purpose::Clip => "Open a clip",
             Purpose::ClipOut => "Render the clip to (MP4, MOV, WebM, MKV, GIF or animated PNG)",
             Purpose::Ffmpeg => "Locate the ffmpeg program",
+            Purpose::RenderFolder => "Open a render folder (a farm's frames folder, or a batch's prints)",
         }
     }
 
     /// Whether the file is one to write (a save dialog), not one to open.
     pub fn saves(self) -> bool {
         matches!(self, Purpose::Export | Purpose::ExportSnapshot | Purpose::ClipOut)
+    }
+
+    /// Whether a folder is chosen, not a file.
+    pub fn picks_folder(self) -> bool {
+        self == Purpose::RenderFolder
     }
 }
 
@@ -169,7 +180,11 @@ impl Tasks {
                 }
                 let opened = Instant::now();
                 let saving = purpose.saves();
-                let path = if saving { dialog.save_file() } else { dialog.pick_file() };
+                let path = match (saving, purpose.picks_folder()) {
+                    (true, _) => dialog.save_file(),
+                    (false, true) => dialog.pick_folder(),
+                    (false, false) => dialog.pick_file(),
+                };
                 let shown = path.is_some() || opened.elapsed() >= NO_DIALOG;
                 (path, shown)
             },

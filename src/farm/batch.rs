@@ -7,7 +7,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::farm::Task;
+use crate::farm::lock::holder;
+use crate::farm::{failed_path, Task, TaskState};
 use crate::transfer::{ImageRef, RenderSpec};
 
 /// The file recording the batch, in the output folder.
@@ -128,6 +129,27 @@ impl Batch {
             ))
         })?;
         Ok(task.first..task.end)
+    }
+
+    /// Where each task stands: its pictures written to `out`, its lock, its failure.
+    pub fn task_states(&self, out: &Path) -> Vec<TaskState> {
+        self.tasks
+            .iter()
+            .enumerate()
+            .map(|(n, task)| {
+                let done = task.end - task.first - self.left(out, task.first..task.end).len();
+                if done == task.end - task.first {
+                    return TaskState::Done;
+                }
+                if let Some(held) = holder(out, n).filter(|h| !h.is_stale()) {
+                    return TaskState::Running { host: held.owner.host, pid: held.owner.pid, age: held.age, done };
+                }
+                match std::fs::read_to_string(failed_path(out, n)) {
+                    Ok(reason) => TaskState::Failed { reason: reason.trim().to_string(), done },
+                    Err(_) => TaskState::Left { done },
+                }
+            })
+            .collect()
     }
 
     /// The pictures of `range` not yet written to `out`.

@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod lock;
+pub mod progress;
 pub mod slurm;
 
 use std::path::{Path, PathBuf};
