@@ -9,7 +9,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::{stderr, write_style};
+
+use std::path::Path;
 use std::process::Output;
 
 use common::ffmpeg::{ffmpeg, have_ffmpeg, looping_clip, phone_clip, probe, sound_seconds, three_shots};
@@ -181,16 +183,6 @@ fn a_10_bit_hdr_clip_is_tone_mapped_to_sdr_and_said() {
 
 fn run(args: &[&str]) -> Output {
     common::binary().args(args).output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn write_style(dir: &Path) -> PathBuf {
-    let style = dir.join("style.png");
-    common::style_image(96, 96).save(&style).unwrap();
-    style
 }
 
 /// `render-video` of `clip` in the fast mode at `size` px into `out`, with `more` options.

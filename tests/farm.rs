@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::{stderr, write_style};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -18,16 +20,6 @@ use common::slurm::{wait_for, Cluster};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn write_style(dir: &Path) -> PathBuf {
-    let style = dir.join("style.png");
-    common::style_image(96, 96).save(&style).unwrap();
-    style
 }
 
 /// Runs `cmd` to its end, killed (and the test failed, with `cluster`'s logs) after `limit`.
@@ -69,15 +61,22 @@ fn frame(folder: &Path, n: usize) -> image::RgbImage {
     image::open(folder.join(format!("frame_{n:06}.png"))).unwrap().to_rgb8()
 }
 
-#[test]
-fn a_clip_submitted_to_slurm_gives_the_frames_of_one_machine_bit_for_bit() {
+/// A test cluster, a folder, the three-shot clip and the painting in it (`None`: the test
+/// skips, having said why).
+fn cluster_and_clip() -> Option<(Cluster, tempfile::TempDir, PathBuf, PathBuf)> {
     if !have_ffmpeg() {
-        return;
+        return None;
     }
-    let Some(cluster) = Cluster::start() else { return };
+    let cluster = Cluster::start()?;
     let dir = tempfile::tempdir().unwrap();
     let clip = three_shots(dir.path());
     let style = write_style(dir.path());
+    Some((cluster, dir, clip, style))
+}
+
+#[test]
+fn a_clip_submitted_to_slurm_gives_the_frames_of_one_machine_bit_for_bit() {
+    let Some((cluster, dir, clip, style)) = cluster_and_clip() else { return };
     for quality in [false, true] {
         let mode = if quality { "quality" } else { "fast" };
         // One machine.
@@ -118,13 +117,7 @@ fn a_clip_submitted_to_slurm_gives_the_frames_of_one_machine_bit_for_bit() {
 
 #[test]
 fn a_task_cancelled_mid_shot_and_submitted_again_keeps_its_finished_frames() {
-    if !have_ffmpeg() {
-        return;
-    }
-    let Some(cluster) = Cluster::start() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let clip = three_shots(dir.path());
-    let style = write_style(dir.path());
+    let Some((cluster, dir, clip, style)) = cluster_and_clip() else { return };
     let farm = dir.path().join("farm.mp4");
     let frames = PathBuf::from(format!("{}.frames", s(&farm)));
     // Long enough frames to be caught mid-shot.

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{stderr, write_style};
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -34,12 +36,6 @@ fn write_gif(path: &Path, n: u32) {
     }
 }
 
-fn write_style(dir: &Path) -> PathBuf {
-    let style = dir.join("style.png");
-    common::style_image(96, 96).save(&style).unwrap();
-    style
-}
-
 fn run(args: &[&str]) -> Output {
     common::binary().args(args).output().unwrap()
 }
@@ -47,10 +43,6 @@ fn run(args: &[&str]) -> Output {
 /// `render-video` of `clip` in the fast mode at 64 px into `out`.
 fn fast(clip: &Path, style: &Path, out: &Path) -> Output {
     run(&["render-video", "--content", s(clip), "--style", s(style), "--size", "64", "--mode", "fast", "--out", s(out)])
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

@@ -238,17 +238,7 @@ mod tests {
     use super::*;
 
     fn estimate() -> Estimate {
-        Estimate {
-            frames: 100,
-            shots: 2,
-            rejoined: 0,
-            startup: 2.0,
-            first_frame: 60.0,
-            overhead: 1.0,
-            iteration: 0.5,
-            later_iterations: 10,
-            bytes: 1e8,
-        }
+        Estimate { startup: 2.0, later_iterations: 10, ..crate::video::estimate::sample() }
     }
 
     #[test]

@@ -220,22 +220,29 @@ pub fn human_bytes(bytes: f64) -> String {
     }
 }
 
+/// An estimate for tests: 100 frames in 2 shots, first frames 60 s, later ones 1 s plus 50
+/// iterations of 0.5 s, 100 MB.
+#[cfg(test)]
+pub(crate) fn sample() -> Estimate {
+    Estimate {
+        frames: 100,
+        shots: 2,
+        rejoined: 0,
+        startup: 0.0,
+        first_frame: 60.0,
+        overhead: 1.0,
+        iteration: 0.5,
+        later_iterations: 50,
+        bytes: 1e8,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn estimate() -> Estimate {
-        Estimate {
-            frames: 100,
-            shots: 2,
-            rejoined: 0,
-            startup: 0.0,
-            first_frame: 60.0,
-            overhead: 1.0,
-            iteration: 0.5,
-            later_iterations: 50,
-            bytes: 1e8,
-        }
+        sample()
     }
 
     #[test]

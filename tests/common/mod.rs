@@ -150,3 +150,15 @@ pub fn hermetic() {
         std::env::set_var("HF_HOME", home.join("hf"));
     });
 }
+
+/// The test painting (96 x 96 strokes) written into `dir`.
+pub fn write_style(dir: &Path) -> PathBuf {
+    let style = dir.join("style.png");
+    style_image(96, 96).save(&style).unwrap();
+    style
+}
+
+/// What a finished command wrote to stderr.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
