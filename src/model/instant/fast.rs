@@ -331,6 +331,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_convolution_gives_the_same_bits_on_any_number_of_cores() {
+        // A farm task on one core must paint the frames of a render on many: the blocks of
+        // output rows change with the cores, each output's sum must not.
+        let values = |n: usize, seed: u32| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / 16_777_216.0 - 0.5)
+                .collect()
+        };
+        for (k, stride, cin, cout, side) in [(3, 1, 16, 32, 70), (1, 1, 32, 16, 90), (3, 2, 8, 16, 81)] {
+            let conv = PackedKxk::new(&values(cout * cin * k * k, 1), values(cout, 2), (cin, cout, k), stride);
+            let x = Map { h: side, w: side + 13, c: cin, data: values(side * (side + 13) * cin, 3) };
+            let on = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| conv.forward(&x)).data
+            };
+            let one = on(1);
+            for threads in [2, 3, 8] {
+                let other = on(threads);
+                assert!(other.iter().zip(&one).all(|(a, b)| a.to_bits() == b.to_bits()), "k {k} on {threads} threads");
+            }
+        }
+    }
+
+    #[test]
     fn padding_reflects_and_upsampling_repeats() {
         let x = Map { h: 1, w: 3, c: 1, data: vec![1., 2., 3.] };
         assert_eq!(x.padded(0, 2).data, vec![1., 1., 2., 2., 3., 3., 1., 1., 2., 2., 3., 3.]);
