@@ -190,8 +190,13 @@ fn farm_bad_input_is_one_clear_line_and_loses_nothing() {
     fails(&plan, &["holds a render's plan already", "--status"]);
     fails(&["render-video", "--out", s(&farm), "--task", "3"], &["there is no task 3", "tasks 0..2"]);
     fails(&["render-video", "--out", s(&farm), "--task"], &["--task needs a number"]);
-    let out = run(&["render-video", "--out", s(&farm), "--task", "0"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // A scheduler's index when no number is given (here a Kubernetes Indexed Job's).
+    let out = finish(
+        common::binary().env("JOB_COMPLETION_INDEX", "0").args(["render-video", "--out", s(&farm), "--task"]),
+        Duration::from_secs(60),
+        None,
+    );
+    assert!(out.status.success() && stderr(&out).contains("task 0 of 3"), "{}", stderr(&out));
     fails(&["render-video", "--out", s(&farm), "--assemble"], &["task 1 (frames 11..20: 10 missing)", "task 2"]);
     // The style image a node cannot read: named, and the task recorded as failed.
     std::fs::rename(&style, dir.path().join("moved.png")).unwrap();
@@ -247,4 +252,40 @@ fn a_batch_of_four_stills_runs_as_an_array_and_each_is_the_picture_of_one_machin
     }
     let status = finish(&mut on(&cluster, &["render", "--out", s(&out), "--status"]), Duration::from_secs(30), None);
     assert!(String::from_utf8_lossy(&status.stdout).contains("4 of 4 pictures; tasks: 2 done"));
+}
+
+#[test]
+fn a_batch_run_again_renders_only_the_pictures_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = write_style(dir.path());
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for name in ["a.png", "b.png", "c.jpg"] {
+        common::content_image(48, 32).save(photos.join(name)).unwrap();
+    }
+    std::fs::write(photos.join("notes.txt"), "not a picture").unwrap();
+    let out = dir.path().join("prints");
+    let batch = |out: &Path| {
+        let args = ["render", "--batch", s(&photos), "--style", s(&style), "--size", "32", "--iters", "2"];
+        finish(common::binary().args(args).args(["--out", s(out)]), Duration::from_secs(60), None)
+    };
+    let first = batch(&out);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let names: Vec<String> = ["a", "b", "c"].iter().map(|n| format!("{n}.png")).collect();
+    assert!(names.iter().all(|n| out.join(n).is_file()), "each picture under its own name, as a PNG");
+    let kept = std::fs::metadata(out.join("a.png")).unwrap().modified().unwrap();
+    std::fs::remove_file(out.join("b.png")).unwrap();
+    let again = batch(&out);
+    assert!(again.status.success() && stderr(&again).contains("3 pictures, 2 already done"), "{}", stderr(&again));
+    assert!(out.join("b.png").is_file());
+    assert_eq!(std::fs::metadata(out.join("a.png")).unwrap().modified().unwrap(), kept, "a.png was rendered again");
+    // Bad input: an output that is a file name, and a folder with no pictures.
+    let fails = batch(&dir.path().join("x.png"));
+    assert!(!fails.status.success() && stderr(&fails).contains("give --out a folder"), "{}", stderr(&fails));
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let none = dir.path().join("none");
+    let args = ["render", "--batch", s(&empty), "--style", s(&style), "--out", s(&none)];
+    let nothing = finish(common::binary().args(args), Duration::from_secs(30), None);
+    assert!(!nothing.status.success() && stderr(&nothing).contains("no pictures here"), "{}", stderr(&nothing));
 }
