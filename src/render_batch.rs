@@ -39,6 +39,11 @@ pub fn batch(args: &RenderArgs, interrupted: &AtomicBool) -> Result<()> {
         bail!("--batch writes a folder of pictures: give --out a folder, not {}", out.display());
     }
     let mut batch = match (Batch::open(out)?, &args.batch) {
+        (Some(batch), Some(folder)) if !same_folder(&batch, folder) => bail!(
+            "{} holds the batch of another folder ({}): choose another output",
+            out.display(),
+            batch.pictures[0].parent().unwrap_or(Path::new("")).display()
+        ),
         (Some(batch), _) => {
             if !args.spec.is_empty() {
                 eprintln!("note: going on with the batch recorded in {} (its settings)", out.display());
@@ -80,6 +85,12 @@ pub fn batch(args: &RenderArgs, interrupted: &AtomicBool) -> Result<()> {
         bail!("{failed} pictures failed (above); run the same command again to retry them");
     }
     Ok(())
+}
+
+/// Whether `batch` holds the pictures of `folder`.
+fn same_folder(batch: &Batch, folder: &Path) -> bool {
+    let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
+    batch.pictures.first().and_then(|p| p.parent()) == Some(folder.as_path())
 }
 
 /// Records a new batch in `out`: the look from the command line, the folder's pictures, and

@@ -279,7 +279,18 @@ fn a_batch_run_again_renders_only_the_pictures_not_written() {
     assert!(again.status.success() && stderr(&again).contains("3 pictures, 2 already done"), "{}", stderr(&again));
     assert!(out.join("b.png").is_file());
     assert_eq!(std::fs::metadata(out.join("a.png")).unwrap().modified().unwrap(), kept, "a.png was rendered again");
-    // Bad input: an output that is a file name, and a folder with no pictures.
+    // Bad input: the output of another folder's batch, an output that is a file name, and a
+    // folder with no pictures.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    common::content_image(48, 32).save(other.join("z.png")).unwrap();
+    let args = ["render", "--batch", s(&other), "--style", s(&style), "--out", s(&out)];
+    let mixed = finish(common::binary().args(args), Duration::from_secs(30), None);
+    assert!(
+        !mixed.status.success() && stderr(&mixed).contains("holds the batch of another folder"),
+        "{}",
+        stderr(&mixed)
+    );
     let fails = batch(&dir.path().join("x.png"));
     assert!(!fails.status.success() && stderr(&fails).contains("give --out a folder"), "{}", stderr(&fails));
     let empty = dir.path().join("empty");
