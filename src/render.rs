@@ -181,13 +181,8 @@ pub fn render(args: &RenderArgs) -> Result<()> {
 /// `render --method instant`: the feed-forward picture, written with settings that say so.
 fn render_instant(spec: &RenderSpec, args: &RenderArgs) -> Result<()> {
     let start = Instant::now();
-    let mut job = Job::new();
-    let output = job.instant(spec)?;
+    let output = write_instant(&mut Job::new(), spec, &args.out)?;
     let seconds = start.elapsed().as_secs_f64();
-    let sources = job.sources(spec)?;
-    let stored =
-        RenderSpec { content: Some(sources.content_ref.clone()), styles: sources.style_refs.clone(), ..spec.clone() };
-    save_png(&output, &args.out, &stored.png_text(0)?)?;
     if let Some(json) = &args.json {
         let run =
             serde_json::json!({ "size": [output.width(), output.height()], "method": "instant", "seconds": seconds });
@@ -202,6 +197,17 @@ fn render_instant(spec: &RenderSpec, args: &RenderArgs) -> Result<()> {
         spec.instant.strength
     );
     Ok(())
+}
+
+/// Paints `spec`'s instant look and writes it to `to` with settings that name the images
+/// used; returns the picture.
+pub(crate) fn write_instant(job: &mut Job, spec: &RenderSpec, to: &Path) -> Result<image::DynamicImage> {
+    let output = job.instant(spec)?;
+    let sources = job.sources(spec)?;
+    let stored =
+        RenderSpec { content: Some(sources.content_ref.clone()), styles: sources.style_refs.clone(), ..spec.clone() };
+    save_png(&output, to, &stored.png_text(0)?)?;
+    Ok(output)
 }
 
 fn numbered(out: &Path, iteration: usize) -> PathBuf {

@@ -208,14 +208,7 @@ fn render_one(
     progress: &mut dyn FnMut(usize, usize) -> Result<()>,
 ) -> Result<bool> {
     if spec.method == Method::Instant {
-        let output = job.instant(spec)?;
-        let sources = job.sources(spec)?;
-        let stored = RenderSpec {
-            content: Some(sources.content_ref.clone()),
-            styles: sources.style_refs.clone(),
-            ..spec.clone()
-        };
-        save_png(&output, to, &stored.png_text(0)?)?;
+        crate::render::write_instant(job, spec, to)?;
         return Ok(true);
     }
     job.start(spec.clone())?;

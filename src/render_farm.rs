@@ -16,7 +16,7 @@ use neural_style_studio::farm::{self, FarmPlan, TaskState, FARM_JSON};
 use neural_style_studio::imageio::fit_long_side;
 use neural_style_studio::video::clip::ClipReader;
 use neural_style_studio::video::estimate::{duration, human_bytes, Estimate};
-use neural_style_studio::video::export::{export, ClipFormat, SoundSource};
+use neural_style_studio::video::export::{export, ClipFormat};
 use neural_style_studio::video::render::ClipRender;
 use neural_style_studio::video::shots::CutDetector;
 use neural_style_studio::video::store::{frames_folder, FrameStore, PLAN_JSON};
@@ -235,12 +235,8 @@ fn assemble(args: &RenderVideoArgs, folder: &Path) -> Result<()> {
     }
     let format = ClipFormat::choose(&args.out, args.codec.as_deref().or(plan.codec.as_deref()))?;
     format.check_writable(&args.out)?;
-    let clip = &store.plan();
-    let sound = ClipReader::open(&clip.clip)?.info().sound.then(|| SoundSource {
-        clip: clip.clip.clone(),
-        from: clip.first as f64 / clip.fps,
-        to: clip.end as f64 / clip.fps,
-    });
+    let clip = store.plan();
+    let sound = ClipReader::open(&clip.clip)?.info().sound.then(|| clip.sound());
     if let Some(note) = export(&store.frames(), clip.fps, &args.out, format, sound.as_ref())? {
         eprintln!("note: {note}");
     }

@@ -34,6 +34,17 @@ pub struct ClipPlan {
     pub spec: RenderSpec,
 }
 
+impl ClipPlan {
+    /// The clip's sound over the frames rendered (when the clip has a sound track).
+    pub fn sound(&self) -> crate::video::export::SoundSource {
+        crate::video::export::SoundSource {
+            clip: self.clip.clone(),
+            from: self.first as f64 / self.fps,
+            to: self.end as f64 / self.fps,
+        }
+    }
+}
+
 /// A clip's frames folder.
 #[derive(Debug, Clone)]
 pub struct FrameStore {

@@ -116,12 +116,7 @@ impl ClipRender {
 
     /// The clip's sound over the frames rendered, when it has a sound track.
     pub fn sound(&self) -> Option<SoundSource> {
-        let plan = self.store.plan();
-        self.reader.info().sound.then(|| SoundSource {
-            clip: plan.clip.clone(),
-            from: plan.first as f64 / plan.fps,
-            to: plan.end as f64 / plan.fps,
-        })
+        self.reader.info().sound.then(|| self.store.plan().sound())
     }
 
     /// Whether every frame is written.
