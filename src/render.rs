@@ -1,5 +1,6 @@
 //! `render`: drive a [`Job`] to the end, show progress, write the PNG and a JSON log.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,9 +19,9 @@ use crate::cli::RenderArgs;
 struct IterationLog {
     iter: usize,
     total: f64,
-    content: f64,
-    style: f64,
-    tv: f64,
+    /// Each kind of term's value (content, style, tv, ...).
+    #[serde(flatten)]
+    kinds: BTreeMap<&'static str, f64>,
     /// Whether the evaluated image was kept (false: the line search stepped back; the losses
     /// are those of the image kept).
     accepted: bool,
@@ -36,9 +37,7 @@ impl IterationLog {
         IterationLog {
             iter,
             total: l.total,
-            content: l.content,
-            style: l.style,
-            tv: l.tv,
+            kinds: l.kinds().into_iter().map(|k| (k, l.of(k))).collect(),
             accepted,
             seconds,
             stage,
@@ -170,8 +169,8 @@ pub fn render(args: &RenderArgs) -> Result<()> {
         "wrote {} ({w}x{h}): loss {:.4} (content {:.4}, style {:.5}) after {done} iterations in {:.1}s, median {:.3} s/iter at full size",
         args.out.display(),
         final_losses.total,
-        final_losses.content,
-        final_losses.style,
+        final_losses.content(),
+        final_losses.style(),
         start.elapsed().as_secs_f64(),
         median(&full)
     );

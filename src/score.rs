@@ -1,6 +1,8 @@
 //! `score`: the losses of any image under given settings, to compare renders made at different
 //! sizes or with different settings against the same targets.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, Result};
 use neural_style_studio::imageio::{detail, load_rgb};
 use neural_style_studio::transfer::run::colour::histogram_distance;
@@ -11,9 +13,9 @@ use crate::cli::ScoreArgs;
 #[derive(serde::Serialize)]
 struct Scores<'a> {
     total: f64,
-    content: f64,
-    style: f64,
-    tv: f64,
+    /// Each kind of term's value (content, style, tv, ...).
+    #[serde(flatten)]
+    kinds: BTreeMap<&'static str, f64>,
     /// Mean absolute Laplacian of the image as given (fine detail per pixel, before resizing).
     detail: f64,
     /// Per-channel histogram distance to the first style image (levels of 0..255; see
@@ -43,28 +45,21 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     let l = job.losses()?;
     let layers: Vec<String> = spec.objective.style_layers.iter().map(|(tap, _)| tap.to_string()).collect();
     println!("total   {:.6e}", l.total);
-    println!("content {:.6e}", l.content);
-    println!("style   {:.6e}", l.style);
-    println!("tv      {:.6e}", l.tv);
+    let kinds: BTreeMap<&'static str, f64> = l.kinds().into_iter().map(|k| (k, l.of(k))).collect();
+    for kind in l.kinds() {
+        println!("{kind:<7} {:.6e}", l.of(kind));
+    }
     let detail = detail(&image);
     println!("detail  {detail:.6e}");
     let style = spec.styles.first().context("a style image is needed")?;
     let colour = histogram_distance(&image, &load_rgb(&style.path)?);
     println!("colour  {colour:.6e}");
-    for (name, v) in layers.iter().zip(&l.style_layers) {
+    let style_layers = l.style_layers(layers.len());
+    for (name, v) in layers.iter().zip(&style_layers) {
         println!("{name} {v:.6e}");
     }
     if let Some(json) = &args.json {
-        let scores = Scores {
-            total: l.total,
-            content: l.content,
-            style: l.style,
-            tv: l.tv,
-            detail,
-            colour,
-            style_layers: &l.style_layers,
-            layers,
-        };
+        let scores = Scores { total: l.total, kinds, detail, colour, style_layers: &style_layers, layers };
         std::fs::write(json, serde_json::to_string_pretty(&scores)?)
             .with_context(|| format!("cannot write {}", json.display()))?;
     }

@@ -114,10 +114,10 @@ fn starting_from_the_instant_look_scores_lower_than_the_photo_before_any_iterati
     job.start(spec_for(dir.path(), Init::Instant)).unwrap();
     let painted = job.losses().unwrap();
     assert!(
-        painted.style < photo.style * 0.8,
+        painted.style() < photo.style() * 0.8,
         "style loss {} from the look, {} from the photo",
-        painted.style,
-        photo.style
+        painted.style(),
+        photo.style()
     );
     assert!(painted.total < photo.total, "total {} from the look, {} from the photo", painted.total, photo.total);
     // The run starts from exactly the picture Method::Instant renders at that size.

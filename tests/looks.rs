@@ -110,5 +110,5 @@ fn a_run_with_normalised_gradients_converges_under_the_line_search() {
         last = stepper.step().unwrap().losses;
     }
     assert!(last.total < first.total / 3.0, "normalised objective {} -> {}", first.total, last.total);
-    assert!(last.style < first.style / 10.0, "style loss {} -> {}", first.style, last.style);
+    assert!(last.style() < first.style() / 10.0, "style loss {} -> {}", first.style(), last.style());
 }

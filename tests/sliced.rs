@@ -39,7 +39,7 @@ fn the_sliced_gradient_is_the_derivative_of_the_sliced_loss() {
         let x = content.tensor.add(&common::noise(content.tensor.dims(), 0.3, 2)).unwrap();
         let (losses, grad) = evaluate(&net, &x, &objective, &targets, true).unwrap();
         let grad = grad.unwrap();
-        assert!(losses.style > 0.0);
+        assert!(losses.style() > 0.0);
         // The directional derivative along a random direction, by central differences.
         let u = common::noise(x.dims(), 1.0, 7);
         let at =
@@ -69,10 +69,10 @@ fn switching_a_running_render_to_the_sliced_loss_keeps_the_image_and_lowers_the_
     stepper.set_objective(sliced(), &mut cache).unwrap();
     assert_eq!(stepper.image().unwrap(), before, "the image survives the change");
     assert_eq!(cache.len(), grams + 3, "the style's sorted projections at its three layers are new targets");
-    let first = stepper.step().unwrap().losses.style;
+    let first = stepper.step().unwrap().losses.style();
     let mut last = first;
     for _ in 0..15 {
-        last = stepper.step().unwrap().losses.style;
+        last = stepper.step().unwrap().losses.style();
     }
     assert!(last < 0.5 * first, "the sliced distance fell from {first} to only {last}");
 }

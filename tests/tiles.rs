@@ -58,15 +58,15 @@ fn compare_within(net: &Arc<Vgg>, label: &str, objective: &Objective, (w, h): (u
     let (tiled, tiled_grad, _) = evaluate_tiled(net, &x, objective, &targets, tile, true, 0).unwrap();
     // Keeping every tile's activations from pass 1 (memory to spare) changes nothing but speed.
     let (kept, kept_grad, _) = evaluate_tiled(net, &x, objective, &targets, tile, true, u64::MAX).unwrap();
-    assert_eq!((kept.total, &kept.style_layers), (tiled.total, &tiled.style_layers), "{label}: kept activations");
+    assert_eq!((kept.total, &kept.terms), (tiled.total, &tiled.terms), "{label}: kept activations");
     let same =
         kept_grad.unwrap().eq(tiled_grad.as_ref().unwrap()).unwrap().min_all().unwrap().to_scalar::<u8>().unwrap();
     assert_eq!(same, 1, "{label}: the gradient with kept activations is the same, bit for bit");
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * b.abs().max(1e-12);
-    assert!(close(tiled.content, whole.content), "{label} content {} vs {}", tiled.content, whole.content);
-    assert!(close(tiled.tv, whole.tv), "{label} tv");
-    for (k, (a, b)) in tiled.style_layers.iter().zip(&whole.style_layers).enumerate() {
-        assert!(close(*a, *b), "{label} style layer {k}: {a} vs {b}");
+    assert_eq!(tiled.terms.len(), whole.terms.len(), "{label}: the same terms");
+    for (a, b) in tiled.terms.iter().zip(&whole.terms) {
+        assert_eq!(a.name, b.name, "{label}: the same terms in the same order");
+        assert!(close(a.value, b.value), "{label} {}: {} vs {}", a.name, a.value, b.value);
     }
     assert!(close(tiled.total, whole.total), "{label} total {} vs {}", tiled.total, whole.total);
     let err = rel_l2(&tiled_grad.unwrap(), &whole_grad.unwrap());

@@ -366,11 +366,20 @@ pub fn status_bar(app: &App, ui: &mut Ui) {
             ui.label(format!("{:02}:{:02}", t / 60, t % 60));
             if let Some(l) = &f.losses {
                 ui.separator();
-                ui.label(format!("loss {:.3e}  content {:.3e}  style {:.3e}", l.total, l.content, l.style));
+                ui.label(format!("loss {:.3e}  content {:.3e}  style {:.3e}", l.total, l.content(), l.style()));
             }
         }
     });
 }
+
+/// The colours of the loss curves of each kind of term, in the order the losses report them.
+const KIND_COLOURS: [egui::Color32; 5] = [
+    egui::Color32::from_rgb(90, 160, 255),
+    egui::Color32::from_rgb(240, 190, 60),
+    egui::Color32::from_rgb(120, 200, 120),
+    egui::Color32::from_rgb(190, 130, 230),
+    egui::Color32::from_rgb(80, 200, 200),
+];
 
 /// Loss curves against iteration, log scale.
 pub fn loss_plot(app: &App, ui: &mut Ui) {
@@ -391,8 +400,6 @@ pub fn loss_plot(app: &App, ui: &mut Ui) {
         );
         return;
     }
-    let cw = app.settings.spec.objective.content_weight;
-    let sw = app.settings.spec.objective.style_weight;
     Plot::new("losses")
         .height(140.0)
         .legend(Legend::default())
@@ -406,10 +413,13 @@ pub fn loss_plot(app: &App, ui: &mut Ui) {
             }
         })
         .show(ui, |plot| {
-            plot.line(
-                Line::new("content × w", series(&|l| l.content * cw)).color(egui::Color32::from_rgb(90, 160, 255)),
-            );
-            plot.line(Line::new("style × w", series(&|l| l.style * sw)).color(egui::Color32::from_rgb(240, 190, 60)));
+            // Each kind of term as it weighs in the total.
+            let kinds = app.live.history.last().map(|p| p.losses.kinds()).unwrap_or_default();
+            for (i, kind) in kinds.into_iter().enumerate() {
+                let label = format!("{} × w", crate::transfer::loss::kind(kind).map_or(kind, |k| k.label));
+                let line = Line::new(label, series(&|l| l.weighted(kind)));
+                plot.line(line.color(KIND_COLOURS[i % KIND_COLOURS.len()]));
+            }
             plot.line(Line::new("total", series(&|l| l.total)).color(egui::Color32::from_rgb(240, 80, 80)).width(2.0));
         });
 }

@@ -10,13 +10,13 @@
 
 use candle_core::Tensor;
 
-use super::{terms, Layers, Part, Slot, Term};
+use super::{terms, Build, Layers, Part, Reads, Term};
 use crate::error::{Error, Result};
 use crate::model::{Activations, Vgg};
-use crate::transfer::loss::gram::{divide_features, gradient_divisor, held_divisor, tv_loss_and_grad};
+use crate::transfer::loss::gram::{divide_features, gradient_divisor, held_divisor};
 use crate::transfer::loss::targets::Targets;
-use crate::transfer::loss::tiles::{add, assemble, crop, Tile, TileGrid};
-use crate::transfer::loss::values::{Divisors, Losses, PhaseTimes};
+use crate::transfer::loss::tiles::{add, assemble, crop, Rect, Tile, TileGrid};
+use crate::transfer::loss::values::{Losses, PhaseTimes, TermValue};
 use crate::transfer::spec::objective::Objective;
 
 /// The losses at `x` (normalised image, (1, 3, H, W)) and, with `want_grad`, d total / d x,
@@ -41,9 +41,11 @@ pub fn evaluate_grid(
         None => TileGrid::whole((width, height)),
     };
     let run = Run { net, x, grid: &grid, layers: &layers, size: (width, height) };
-    let mut terms = terms(net, objective, targets, &layers)?;
+    let build = Build { net, objective, targets, layers: &layers };
+    let (mut on_layers, mut on_image): (Vec<_>, Vec<_>) =
+        terms(&build)?.into_iter().partition(|t| matches!(t.place().reads, Reads::Layer(_)));
 
-    // Pass 1: every term's statistics over every tile's interior.
+    // Pass 1: every layer term's statistics over every tile's interior.
     let mut kept: Vec<Option<Activations>> = grid.tiles().iter().map(|_| None).collect();
     let mut room = cache;
     // Time in the terms (statistics, gradients at their layers), counted as the losses' time.
@@ -51,10 +53,11 @@ pub fn evaluate_grid(
     for (t, tile) in grid.tiles().iter().enumerate() {
         let acts = run.forward(tile)?;
         let clock = std::time::Instant::now();
-        for term in terms.iter_mut() {
-            let part = run.part(tile, term.place().layer)?;
+        for term in on_layers.iter_mut() {
+            let layer = layer_of(term.as_ref())?;
+            let part = run.part(tile, layer)?;
             if !part.owns_nothing() {
-                term.gather(acts.output(term.place().layer)?, &part)?;
+                term.gather(acts.output(layer)?, &part)?;
             }
         }
         in_terms += clock.elapsed().as_secs_f64();
@@ -64,19 +67,25 @@ pub fn evaluate_grid(
         }
     }
     times.forward = clock.elapsed().as_secs_f64() - in_terms;
+    let whole = run.whole();
+    for term in on_image.iter_mut() {
+        term.gather(x, &whole)?;
+    }
 
     // Scalars are gathered as tensors and read back once, so a GPU is synchronised only once.
-    let mut scalars: Vec<Tensor> = terms.iter_mut().map(|t| t.finish()).collect::<Result<_>>()?;
+    let mut scalars: Vec<Tensor> =
+        on_layers.iter_mut().chain(on_image.iter_mut()).map(|t| t.finish()).collect::<Result<_>>()?;
     // The last tile's gradients at the layers, when measuring the divisors took them already.
     let mut last_grads = None;
+    // Layer terms' gradients may be normalised; the image's are not.
     let divisors: Vec<Option<Tensor>> = match (objective.normalize_gradients, targets.held_divisors()) {
-        (false, _) => vec![None; terms.len()],
-        (true, Some(held)) => terms
+        (false, _) => vec![None; on_layers.len()],
+        (true, Some(held)) => on_layers
             .iter()
-            .map(|t| held_value(held, t.place().slot).map(|v| held_divisor(v, x)).transpose())
+            .map(|t| held.get(t.place().name).map(|v| held_divisor(v, x)).transpose())
             .collect::<Result<_>>()?,
         (true, None) => {
-            let (divisors, grads) = run.measure_divisors(&terms, &kept)?;
+            let (divisors, grads) = run.measure_divisors(&on_layers, &kept)?;
             last_grads = Some(grads);
             divisors
         }
@@ -90,15 +99,13 @@ pub fn evaluate_grid(
             })
         })
         .collect();
-    let (tv_loss, tv_grad) = tv_loss_and_grad(x, objective.tv_weight)?;
-    let (temporal_loss, temporal_grad) = match &targets.temporal {
-        Some(t) => t.loss_and_grad(x, objective.temporal_weight)?,
-        None => (Tensor::zeros((), x.dtype(), x.device())?, None),
-    };
-    scalars.push(tv_loss);
-    scalars.push(temporal_loss);
     let values: Vec<f32> = Tensor::stack(&scalars, 0)?.to_vec1()?;
-    let losses = losses_from(objective, &terms, &values, &divisor_slots)?;
+    let named = on_layers.iter().chain(&on_image).enumerate().map(|(i, term)| {
+        let place = term.place();
+        let divisor = divisor_slots.get(i).copied().flatten().map(|s| f64::from(values[s]));
+        TermValue { name: place.name, value: f64::from(values[i]), weight: place.weight, share: place.share, divisor }
+    });
+    let losses = Losses::assemble(named.collect())?;
     times.losses = clock.elapsed().as_secs_f64() - times.forward;
     let before_pass_2 = clock.elapsed().as_secs_f64();
     let mut in_pass_2 = 0.0;
@@ -117,17 +124,17 @@ pub fn evaluate_grid(
         let started = std::time::Instant::now();
         let grads = match last_grads.take() {
             Some(grads) => grads,
-            None => run.grads(&terms, &acts, tile)?,
+            None => run.grads(&on_layers, &acts, tile)?,
         };
         in_pass_2 += started.elapsed().as_secs_f64();
         let mut tap_grads: Vec<Option<Tensor>> = vec![None; layers.depth];
-        for ((term, g), divisor) in terms.iter().zip(grads).zip(&divisors) {
+        for ((term, g), divisor) in on_layers.iter().zip(grads).zip(&divisors) {
             let Some(g) = g else { continue };
             let g = match divisor {
                 Some(d) => divide_features(&g, d)?,
                 None => g,
             };
-            add(&mut tap_grads[term.place().layer], g)?;
+            add(&mut tap_grads[layer_of(term.as_ref())?], g)?;
         }
         let outer = crop(x, tile.outer)?;
         let g = if layers.depth == 0 { outer.zeros_like()? } else { net.backward(&acts, &mut tap_grads)? };
@@ -136,12 +143,23 @@ pub fn evaluate_grid(
     }
     let parts = parts.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| Error::internal("tile skipped"))?;
     let mut grad = assemble(&parts, grid.columns())?;
-    for g in [tv_grad, temporal_grad].into_iter().flatten() {
-        grad = grad.add(&g)?;
-    }
     times.backward = clock.elapsed().as_secs_f64() - before_pass_2 - in_pass_2;
-    times.losses += in_pass_2;
+    let started = std::time::Instant::now();
+    for term in &on_image {
+        if let Some(g) = term.grad(x, &whole)? {
+            grad = grad.add(&g)?;
+        }
+    }
+    times.losses += in_pass_2 + started.elapsed().as_secs_f64();
     Ok((losses, Some(grad), times))
+}
+
+/// The layer a term reads (only terms reading a layer run over tiles).
+fn layer_of(term: &dyn Term) -> Result<usize> {
+    match term.place().reads {
+        Reads::Layer(layer) => Ok(layer),
+        Reads::Image => Err(Error::internal("an image term among the layer terms")),
+    }
 }
 
 /// What every pass over the grid shares.
@@ -159,6 +177,12 @@ impl Run<'_> {
         self.net.forward_taps(&crop(self.x, tile.outer)?, &self.layers.keep)
     }
 
+    /// The whole image as the part an image term reads.
+    fn whole(&self) -> Part {
+        let all = Rect { x: 0, y: 0, w: self.size.0, h: self.size.1 };
+        Part { inner: all, outer: all, channels: 3, size: self.size }
+    }
+
     /// Where `tile` sits in network layer `layer`.
     fn part(&self, tile: &Tile, layer: usize) -> Result<Part> {
         let stride = self.net.reach(layer + 1).1;
@@ -169,7 +193,13 @@ impl Run<'_> {
 
     /// Each term's gradient at its layer over `tile`, not normalised.
     fn grads(&self, terms: &[Box<dyn Term + '_>], acts: &Activations, tile: &Tile) -> Result<Vec<Option<Tensor>>> {
-        terms.iter().map(|t| t.grad(acts.output(t.place().layer)?, &self.part(tile, t.place().layer)?)).collect()
+        terms
+            .iter()
+            .map(|t| {
+                let layer = layer_of(t.as_ref())?;
+                t.grad(acts.output(layer)?, &self.part(tile, layer)?)
+            })
+            .collect()
     }
 
     /// Each term's gradient divisor (see `gram::gradient_divisor`) from its gradient's L1 norm
@@ -195,7 +225,7 @@ impl Run<'_> {
             };
             let grads = self.grads(terms, acts, tile)?;
             for ((norm, term), g) in norms.iter_mut().zip(terms).zip(&grads) {
-                let part = self.part(tile, term.place().layer)?;
+                let part = self.part(tile, layer_of(term.as_ref())?)?;
                 if let (Some(g), false) = (g, part.owns_nothing()) {
                     add(norm, crop(g, part.inner)?.abs()?.sum_all()?)?;
                 }
@@ -209,34 +239,4 @@ impl Run<'_> {
             .collect::<Result<_>>()?;
         Ok((divisors, last))
     }
-}
-
-/// A held divisor for the term in `slot`.
-fn held_value(held: &Divisors, slot: Slot) -> Option<f64> {
-    match slot {
-        Slot::Content => held.content,
-        Slot::Style(k) => held.style.get(k).copied().flatten(),
-    }
-}
-
-/// The losses from the values read back: the terms' losses first, in order, then the divisors
-/// at `divisor_slots`, then the total variation and the temporal term.
-fn losses_from(
-    objective: &Objective,
-    terms: &[Box<dyn Term + '_>],
-    values: &[f32],
-    divisor_slots: &[Option<usize>],
-) -> Result<Losses> {
-    let mut content = None;
-    let mut style = vec![None; objective.style_layers.len()];
-    let mut divisors = Divisors { content: None, style: vec![None; objective.style_layers.len()] };
-    for (i, (term, slot)) in terms.iter().zip(divisor_slots).enumerate() {
-        let divisor = slot.map(|s| f64::from(values[s]));
-        match term.place().slot {
-            Slot::Content => (content, divisors.content) = (Some(f64::from(values[i])), divisor),
-            Slot::Style(k) => (style[k], divisors.style[k]) = (Some(f64::from(values[i])), divisor),
-        }
-    }
-    let tail = |k: usize| values.len().checked_sub(k).map_or(0.0, |i| f64::from(values[i]));
-    Losses::assemble(objective, content, &style, (tail(2), tail(1)), &divisors)
 }

@@ -1,12 +1,20 @@
-//! Loss terms and the one evaluator that runs them. A term reads one network layer; the
-//! evaluator runs the image as a grid of tiles (the whole image is a grid of one tile) and asks
-//! each term for its statistics over every tile's interior (pass 1), its loss from those
-//! (between the passes), and its gradient over each tile (pass 2). A term is written once, and
-//! is exact in tiles as long as its loss is a function of statistics gathered tile by tile.
+//! Loss terms and the one evaluator that runs them. Every kind of term (content, style, total
+//! variation, temporal, ...) is a [`Kind`] in [`KINDS`]: its name, its weight in the objective,
+//! what it prepares from the photo (cached with the targets) and the [`Term`]s it adds to an
+//! evaluation; the losses report each term by name. A term reads a network layer or the image.
+//! The evaluator runs the image as a grid of tiles (the whole image is a grid of one tile) and
+//! asks each layer term for its statistics over every tile's interior (pass 1), its loss from
+//! those (between the passes), and its gradient over each tile (pass 2); an image term sees the
+//! whole image once in each pass. A term is written once, and is exact in tiles as long as its
+//! loss is a function of statistics gathered tile by tile.
 //! Beside them: the Gram and TV maths (`gram`), guided regions (`guide`), the targets the terms
 //! compare with (`targets`), the grid (`tiles`) and what an evaluation reports (`values`).
 
+use std::any::Any;
+use std::sync::Arc;
+
 use candle_core::Tensor;
+use image::RgbImage;
 
 use crate::error::{Error, Result};
 use crate::model::{Tap, Vgg};
@@ -23,17 +31,45 @@ pub mod sliced;
 pub mod targets;
 pub mod temporal;
 pub mod tiles;
+mod tv;
 pub mod values;
 
 pub use evaluate::evaluate_grid;
 
-/// Which of [`values::Losses`]' values a term fills.
+/// A term's name in the losses: its kind ("content", "style", "tv", ...) and, for a term
+/// per style layer, the layer's index in `Objective::style_layers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TermName {
+    /// The kind's name (see [`Kind::name`]).
+    pub term: &'static str,
+    /// The style layer, for a term per layer.
+    pub layer: Option<usize>,
+}
+
+impl TermName {
+    /// The name of a kind's only term.
+    pub const fn of(term: &'static str) -> Self {
+        TermName { term, layer: None }
+    }
+}
+
+impl std::fmt::Display for TermName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.layer {
+            Some(k) => write!(f, "{} {k}", self.term),
+            None => f.write_str(self.term),
+        }
+    }
+}
+
+/// What a term reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Slot {
-    /// The content term.
-    Content,
-    /// Style layer `k` (its index in `Objective::style_layers`).
-    Style(usize),
+pub enum Reads {
+    /// The output of a network layer, tile by tile.
+    Layer(usize),
+    /// The normalised image itself, whole (it is in memory whole): such a term is exact in
+    /// tiles because it never sees one.
+    Image,
 }
 
 /// Where one tile's features sit in the layer a term reads.
@@ -74,21 +110,33 @@ impl Part {
 /// What a term is and where it reads: the same for every kind of term.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Place {
-    /// Which value of the losses it is.
-    pub slot: Slot,
-    /// The network layer it reads.
-    pub layer: usize,
+    /// Its name in the losses.
+    pub name: TermName,
+    /// What it reads.
+    pub reads: Reads,
     /// Its weight in the total.
     pub weight: f64,
+    /// Its share of its kind's weight, for reports (a style layer's `w_l`; 1 otherwise): the
+    /// kind's value reported is the sum of its terms' values times their shares.
+    pub share: f64,
 }
 
-/// One loss term at one network layer, evaluated over a grid of tiles. Its gradient is that of
-/// `weight * loss`; a term whose weight is zero is not built.
+impl Place {
+    /// A term of weight `weight` reading the image, the only one of its kind.
+    pub fn image(term: &'static str, weight: f64) -> Self {
+        Place { name: TermName::of(term), reads: Reads::Image, weight, share: 1.0 }
+    }
+}
+
+/// One loss term, evaluated over a grid of tiles (at a network layer) or over the whole image.
+/// Its gradient is that of `weight * loss`. A term reading a layer whose weight is zero is not
+/// built (its layer need not run); a term reading the image may report its value at weight
+/// zero and pull nowhere (`grad` gives `None`).
 pub trait Term {
     /// What it is and where it reads.
     fn place(&self) -> Place;
     /// Pass 1: takes the statistics of the pixels `part` owns in `features` (the tile's whole
-    /// output at the layer).
+    /// output at the layer, or the whole image for [`Reads::Image`]).
     fn gather(&mut self, features: &Tensor, part: &Part) -> Result<()>;
     /// Between the passes: the loss (0-d tensor) from every tile's statistics; keeps what
     /// [`Term::grad`] needs. Called once, after every tile has been gathered.
@@ -130,26 +178,97 @@ impl Layers {
     }
 }
 
-/// The terms of `objective` with a non-zero weight, content first, then the style layers in
-/// order.
-fn terms<'a>(
-    net: &Vgg,
-    objective: &'a Objective,
-    targets: &'a Targets,
-    layers: &Layers,
-) -> Result<Vec<Box<dyn Term + 'a>>> {
-    let mut out: Vec<Box<dyn Term + 'a>> = Vec::new();
-    if let Some(layer) = layers.content {
-        let place = Place { slot: Slot::Content, layer, weight: objective.content_weight };
-        out.push(Box::new(content::Content::new(place, &targets.content)));
+/// The content term's kind.
+pub const CONTENT: &str = "content";
+/// The style terms' kind (one term per style layer).
+pub const STYLE: &str = "style";
+/// The total variation's kind.
+pub const TV: &str = "tv";
+
+/// Something a kind of term prepares from the content photo at the render size, once per photo
+/// and size, kept in the [`targets::TargetCache`] with the other targets.
+pub type Prepared = Arc<dyn Any + Send + Sync>;
+
+/// How a kind prepares from the content photo: the prepared value and its size in bytes.
+pub type Prepare = fn(&RgbImage) -> Result<(Prepared, usize)>;
+
+/// The terms a kind adds to one evaluation.
+pub type Terms<'a> = Vec<Box<dyn Term + 'a>>;
+
+/// A kind of loss term: its name, its weight in an objective, what it prepares from the photo,
+/// and the terms it adds to an evaluation. A new kind is a file and a line in [`KINDS`].
+pub struct Kind {
+    /// Its name in the losses and in `Objective::weights`.
+    pub name: &'static str,
+    /// How the app names it.
+    pub label: &'static str,
+    /// Its weight in `objective` (0: no term is built).
+    pub weight: fn(&Objective) -> f64,
+    /// What it prepares from the content photo, with its size in bytes; called when its weight
+    /// is not zero.
+    pub prepare: Option<Prepare>,
+    /// Its terms in one evaluation (called when its weight is not zero, or always for a kind
+    /// that reports at weight zero).
+    pub build: for<'a> fn(&Build<'a>) -> Result<Terms<'a>>,
+}
+
+/// What a kind's terms are built from.
+pub struct Build<'a> {
+    /// The network.
+    pub net: &'a Vgg,
+    /// The objective.
+    pub objective: &'a Objective,
+    /// The targets, `prepared` included.
+    pub targets: &'a Targets,
+    /// The layers the objective reads.
+    pub layers: &'a Layers,
+}
+
+/// Every kind of loss term, in the order the losses report them.
+pub const KINDS: &[Kind] = &[
+    Kind { name: CONTENT, label: "Content", weight: |o| o.content_weight, prepare: None, build: content_terms },
+    Kind { name: STYLE, label: "Style", weight: |o| o.style_weight, prepare: None, build: style_terms },
+    tv::KIND,
+    temporal::KIND,
+];
+
+/// The kind named `name`.
+pub fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+/// The terms of `objective` with a non-zero weight, kind by kind.
+fn terms<'a>(build: &Build<'a>) -> Result<Vec<Box<dyn Term + 'a>>> {
+    let mut out = Vec::new();
+    for kind in KINDS {
+        out.extend((kind.build)(build)?);
     }
-    for (k, (&layer, &(tap, w))) in layers.style.iter().zip(&objective.style_layers).enumerate() {
+    Ok(out)
+}
+
+fn content_terms<'a>(b: &Build<'a>) -> Result<Vec<Box<dyn Term + 'a>>> {
+    let Some(layer) = b.layers.content else { return Ok(Vec::new()) };
+    let place = Place {
+        name: TermName::of(CONTENT),
+        reads: Reads::Layer(layer),
+        weight: b.objective.content_weight,
+        share: 1.0,
+    };
+    Ok(vec![Box::new(content::Content::new(place, &b.targets.content))])
+}
+
+/// A term per style layer of non-zero weight, Gram or sliced as the objective says.
+fn style_terms<'a>(b: &Build<'a>) -> Result<Vec<Box<dyn Term + 'a>>> {
+    let (o, targets) = (b.objective, b.targets);
+    let mut out: Vec<Box<dyn Term + 'a>> = Vec::new();
+    for (k, (&layer, &(tap, w))) in b.layers.style.iter().zip(&o.style_layers).enumerate() {
         let Some(layer) = layer else { continue };
-        let place = Place { slot: Slot::Style(k), layer, weight: objective.style_weight * w };
-        out.push(match objective.style_loss {
-            StyleLoss::Gram => Box::new(gram_style::GramStyle::new(place, k, objective.look, targets.regions())),
+        let name = TermName { term: STYLE, layer: Some(k) };
+        let place = Place { name, reads: Reads::Layer(layer), weight: o.style_weight * w, share: w };
+        out.push(match o.style_loss {
+            StyleLoss::Gram => Box::new(gram_style::GramStyle::new(place, k, o.look, targets.regions())),
             StyleLoss::Sliced => {
-                let c = net.layer_channels(layer).ok_or_else(|| Error::internal("no such layer"))?;
+                let c = b.net.layer_channels(layer).ok_or_else(|| Error::internal("no such layer"))?;
                 let styles = targets.sliced(k)?;
                 Box::new(sliced::SlicedStyle::new(place, tap, c, styles, targets.content.device())?)
             }

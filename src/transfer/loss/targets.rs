@@ -16,6 +16,7 @@ use crate::transfer::loss::sliced::sorted_projections;
 pub use crate::transfer::loss::temporal::Temporal;
 use crate::transfer::loss::tiles::{features_tiled, grams_tiled};
 use crate::transfer::loss::values::Divisors;
+use crate::transfer::loss::{kind, Kind, Prepared, KINDS};
 use crate::transfer::spec::mask::StyleMasks;
 use crate::transfer::spec::objective::{Objective, StyleLoss};
 
@@ -51,7 +52,7 @@ impl PreparedImage {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Kind {
+enum Stat {
     Features,
     Gram,
     /// Sorted projections for the sliced style loss.
@@ -65,7 +66,10 @@ enum Kind {
 /// handles to its targets, so an eviction only costs a recomputation on a later restart).
 #[derive(Debug)]
 pub struct TargetCache {
-    entries: HashMap<(ImageKey, Tap, Kind), (Tensor, u64)>,
+    entries: HashMap<(ImageKey, Tap, Stat), (Tensor, u64)>,
+    /// What kinds of terms prepared from an image, by (image, kind's name): (it, its bytes, its
+    /// clock), evicted with the tensors.
+    prepared: HashMap<(ImageKey, &'static str), (Prepared, usize, u64)>,
     /// Incremented per lookup; an entry's second field is the clock of its last use.
     clock: u64,
     bytes: usize,
@@ -89,17 +93,17 @@ impl TargetCache {
 
     /// An empty cache that keeps at most `budget` bytes of targets not in use.
     pub fn with_budget(budget: usize) -> Self {
-        TargetCache { entries: HashMap::new(), clock: 0, bytes: 0, budget }
+        TargetCache { entries: HashMap::new(), prepared: HashMap::new(), clock: 0, bytes: 0, budget }
     }
 
-    /// Number of cached tensors.
+    /// Number of cached targets.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.prepared.len()
     }
 
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Bytes of the cached tensors.
@@ -112,7 +116,7 @@ impl TargetCache {
         net: &Vgg,
         image: &PreparedImage,
         taps: &[Tap],
-        kind: Kind,
+        kind: Stat,
         tile: Option<usize>,
     ) -> Result<Vec<Tensor>> {
         self.clock += 1;
@@ -123,9 +127,9 @@ impl TargetCache {
                 |t: Tap| net.tap_index(t).ok_or_else(|| Error::invalid(format!("the network does not reach {t}")));
             let keep = missing.iter().map(|&t| index(t)).collect::<Result<Vec<_>>>()?;
             let values = match (tile, kind) {
-                (Some(tile), Kind::Gram) => grams_tiled(net, &image.tensor, &keep, tile)?,
-                (Some(tile), Kind::Features) => features_tiled(net, &image.tensor, &keep, tile)?,
-                (Some(tile), Kind::Sliced) => features_tiled(net, &image.tensor, &keep, tile)?
+                (Some(tile), Stat::Gram) => grams_tiled(net, &image.tensor, &keep, tile)?,
+                (Some(tile), Stat::Features) => features_tiled(net, &image.tensor, &keep, tile)?,
+                (Some(tile), Stat::Sliced) => features_tiled(net, &image.tensor, &keep, tile)?
                     .iter()
                     .zip(&missing)
                     .map(|(f, &t)| sorted_projections(f, t))
@@ -135,9 +139,9 @@ impl TargetCache {
                     keep.iter()
                         .zip(&missing)
                         .map(|(&i, &t)| match kind {
-                            Kind::Features => Ok(acts.output(i)?.clone()),
-                            Kind::Gram => gram(acts.output(i)?),
-                            Kind::Sliced => sorted_projections(acts.output(i)?, t),
+                            Stat::Features => Ok(acts.output(i)?.clone()),
+                            Stat::Gram => gram(acts.output(i)?),
+                            Stat::Sliced => sorted_projections(acts.output(i)?, t),
                         })
                         .collect::<Result<Vec<_>>>()?
                 }
@@ -157,13 +161,48 @@ impl TargetCache {
         Ok(found)
     }
 
+    /// What kind `kind` prepares from `image` (computed on the first lookup).
+    fn prepared(&mut self, image: &PreparedImage, kind: &Kind) -> Result<Option<Prepared>> {
+        let Some(prepare) = kind.prepare else { return Ok(None) };
+        self.clock += 1;
+        let key = (image.key, kind.name);
+        if !self.prepared.contains_key(&key) {
+            let (value, bytes) = prepare(&image.rgb)?;
+            self.bytes += bytes;
+            self.prepared.insert(key, (value, bytes, self.clock));
+        }
+        let entry = self.prepared.get_mut(&key).ok_or_else(|| Error::internal("target evicted"))?;
+        entry.2 = self.clock;
+        let found = entry.0.clone();
+        self.evict();
+        Ok(Some(found))
+    }
+
     /// Drops least recently used entries until within budget, sparing those of this lookup.
     fn evict(&mut self) {
         while self.bytes > self.budget {
-            let oldest = self.entries.iter().filter(|(_, v)| v.1 < self.clock).min_by_key(|(_, v)| v.1);
-            let Some((&key, _)) = oldest else { return };
-            if let Some((t, _)) = self.entries.remove(&key) {
-                self.bytes -= t.elem_count() * t.dtype().size_in_bytes();
+            let tensor = self.entries.iter().filter(|(_, v)| v.1 < self.clock).min_by_key(|(_, v)| v.1);
+            let tensor = tensor.map(|(&key, v)| (key, v.1));
+            let other = self.prepared.iter().filter(|(_, v)| v.2 < self.clock).min_by_key(|(_, v)| v.2);
+            let other = other.map(|(&key, v)| (key, v.2));
+            let tensor_first = match (tensor, other) {
+                (Some((_, at)), Some((_, o))) => at <= o,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => return,
+            };
+            match (tensor, other) {
+                (Some((key, _)), _) if tensor_first => {
+                    if let Some((t, _)) = self.entries.remove(&key) {
+                        self.bytes -= t.elem_count() * t.dtype().size_in_bytes();
+                    }
+                }
+                (_, Some((key, _))) => {
+                    if let Some((_, bytes, _)) = self.prepared.remove(&key) {
+                        self.bytes -= bytes;
+                    }
+                }
+                _ => return,
             }
         }
     }
@@ -185,6 +224,8 @@ pub struct TargetRequest {
     pub style_loss: StyleLoss,
     /// Compute them in tiles of this side (images larger than one tile); the values are the same.
     pub tile: Option<usize>,
+    /// The kinds of terms whose weight is not zero that prepare something from the photo.
+    pub prepare: Vec<&'static str>,
 }
 
 impl TargetRequest {
@@ -197,7 +238,19 @@ impl TargetRequest {
             masks: objective.masks.clone(),
             style_loss: objective.style_loss,
             tile: None,
+            prepare: KINDS
+                .iter()
+                .filter(|k| k.prepare.is_some() && (k.weight)(objective) != 0.0)
+                .map(|k| k.name)
+                .collect(),
         }
+    }
+
+    /// Whether targets computed for `self` serve `other` once retargeted (see
+    /// [`Targets::retarget`]): they differ at most in the blend and the masks.
+    pub fn same_targets(&self, other: &TargetRequest) -> bool {
+        TargetRequest { blend: Vec::new(), masks: StyleMasks::default(), ..self.clone() }
+            == TargetRequest { blend: Vec::new(), masks: StyleMasks::default(), ..other.clone() }
     }
 }
 
@@ -224,6 +277,8 @@ pub struct Targets {
     held: Option<Divisors>,
     /// A clip frame's previous frame, warped, and where to hold to it.
     pub temporal: Option<Temporal>,
+    /// What kinds of terms prepared from the photo, by kind.
+    prepared: Vec<(&'static str, Prepared)>,
 }
 
 impl Targets {
@@ -238,7 +293,7 @@ impl Targets {
         if styles.is_empty() {
             return Err(Error::internal("targets without a style image (the spec checks for one)"));
         }
-        let content_t = cache.get(net, content, &[request.content_tap], Kind::Features, request.tile)?.remove(0);
+        let content_t = cache.get(net, content, &[request.content_tap], Stat::Features, request.tile)?.remove(0);
         let (taps, tile) = (&request.style_taps, request.tile);
         let strides = taps
             .iter()
@@ -250,10 +305,17 @@ impl Targets {
         let sliced = match request.style_loss {
             StyleLoss::Gram => Vec::new(),
             StyleLoss::Sliced => {
-                styles.iter().map(|s| cache.get(net, s, taps, Kind::Sliced, tile)).collect::<Result<Vec<_>>>()?
+                styles.iter().map(|s| cache.get(net, s, taps, Stat::Sliced, tile)).collect::<Result<Vec<_>>>()?
             }
         };
-        let styles = styles.iter().map(|s| cache.get(net, s, taps, Kind::Gram, tile)).collect::<Result<Vec<_>>>()?;
+        let styles = styles.iter().map(|s| cache.get(net, s, taps, Stat::Gram, tile)).collect::<Result<Vec<_>>>()?;
+        let mut prepared = Vec::new();
+        for &name in &request.prepare {
+            let kind = kind(name).ok_or_else(|| Error::internal(format!("no kind of term {name}")))?;
+            if let Some(p) = cache.prepared(content, kind)? {
+                prepared.push((name, p));
+            }
+        }
         let mut targets = Targets {
             content: content_t,
             styles,
@@ -264,6 +326,7 @@ impl Targets {
             size: content.size(),
             held: None,
             temporal: None,
+            prepared,
         };
         targets.retarget(&request.blend, &request.masks)?;
         Ok(targets)
@@ -303,6 +366,11 @@ impl Targets {
     /// The divisors held fixed, if any.
     pub fn held_divisors(&self) -> Option<&Divisors> {
         self.held.as_ref()
+    }
+
+    /// What kind `name` prepared from the photo, if it did and it is a `T`.
+    pub fn prepared<T: Send + Sync + 'static>(&self, name: &str) -> Option<&T> {
+        self.prepared.iter().find(|(n, _)| *n == name).and_then(|(_, p)| p.downcast_ref::<T>())
     }
 
     /// The regions the style terms are evaluated over (none when every mask is black).

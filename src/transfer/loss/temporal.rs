@@ -7,8 +7,46 @@
 use candle_core::Tensor;
 use image::RgbImage;
 
+use super::{Build, Kind, Part, Place, Term};
 use crate::error::{Error, Result};
 use crate::imageio::to_tensor;
+
+/// The temporal term's kind: a term when the targets hold a previous frame (reported at any
+/// weight, pulling when the weight is not zero).
+pub(super) const KIND: Kind =
+    Kind { name: "temporal", label: "Hold to previous frame", weight: |o| o.temporal_weight, prepare: None, build };
+
+fn build<'a>(b: &Build<'a>) -> Result<Vec<Box<dyn Term + 'a>>> {
+    let Some(temporal) = &b.targets.temporal else { return Ok(Vec::new()) };
+    let place = Place::image(KIND.name, b.objective.temporal_weight);
+    Ok(vec![Box::new(HoldTo { place, temporal, loss: None })])
+}
+
+/// The term at one evaluation.
+struct HoldTo<'a> {
+    place: Place,
+    temporal: &'a Temporal,
+    loss: Option<Tensor>,
+}
+
+impl Term for HoldTo<'_> {
+    fn place(&self) -> Place {
+        self.place
+    }
+
+    fn gather(&mut self, image: &Tensor, _: &Part) -> Result<()> {
+        self.loss = Some(self.temporal.loss_and_grad(image, 0.0)?.0);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<Tensor> {
+        self.loss.take().ok_or_else(|| Error::internal("the temporal term saw no image"))
+    }
+
+    fn grad(&self, image: &Tensor, _: &Part) -> Result<Option<Tensor>> {
+        Ok(self.temporal.loss_and_grad(image, self.place.weight)?.1)
+    }
+}
 
 /// What a frame holds to: the previous result, warped, and where to hold.
 #[derive(Debug, Clone)]

@@ -1,102 +1,141 @@
-//! What an evaluation reports (the losses, the time each phase took, the normalisation
-//! divisors) and its entry points for the whole image.
+//! What an evaluation reports (each term's value by name, the time each phase took, the
+//! normalisation divisors) and its entry points for the whole image.
 
 use candle_core::Tensor;
+
+use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::model::Vgg;
 use crate::transfer::loss::evaluate_grid;
 use crate::transfer::loss::gram::gradient_moves;
 use crate::transfer::loss::targets::Targets;
+use crate::transfer::loss::{TermName, CONTENT, STYLE, TV};
 use crate::transfer::spec::objective::Objective;
 
-/// Loss values at one image. Components are unweighted; `total` is the weighted sum.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Losses {
-    /// content_weight*content + style_weight*style + tv_weight*tv + temporal_weight*temporal.
-    pub total: f64,
-    /// mean squared feature difference at the content tap.
-    pub content: f64,
-    /// sum over style layers of w_l * Gram MSE.
-    pub style: f64,
-    /// total variation of the normalised image.
-    pub tv: f64,
-    /// a clip frame's weighted mean squared difference from the previous frame warped (0 for
-    /// a still picture).
-    #[serde(default)]
-    pub temporal: f64,
-    /// unweighted Gram MSE per style layer, in `Objective::style_layers` order.
-    pub style_layers: Vec<f64>,
-    /// The divisors of normalised gradients this evaluation used.
-    #[serde(skip)]
-    pub divisors: Divisors,
+/// One term's value at one image.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TermValue {
+    /// Which term.
+    #[serde(serialize_with = "as_text")]
+    pub name: TermName,
+    /// Its loss, unweighted.
+    pub value: f64,
+    /// Its weight in the total.
+    pub weight: f64,
+    /// Its share of its kind's weight (see [`super::Place::share`]).
+    pub share: f64,
+    /// What its gradient was divided by when gradients are normalised.
+    pub divisor: Option<f64>,
 }
 
-impl Losses {
-    /// Weighs the unweighted terms into the total (`None`: a term whose weight is zero), each
-    /// divided by its gradient's divisor when gradients are normalised. A non-finite total is
-    /// [`Error::NonFinite`].
-    pub(super) fn assemble(
-        objective: &Objective,
-        content: Option<f64>,
-        style_layers: &[Option<f64>],
-        (tv, temporal): (f64, f64),
-        divisors: &Divisors,
-    ) -> Result<Self> {
-        let mut losses = Losses {
-            content: content.unwrap_or(0.0),
-            tv,
-            temporal,
-            style_layers: style_layers.iter().map(|v| v.unwrap_or(0.0)).collect(),
-            divisors: divisors.clone(),
-            ..Losses::default()
-        };
-        losses.style = objective.style_layers.iter().zip(&losses.style_layers).map(|(l, v)| l.1 * v).sum();
-        let style: f64 = objective
-            .style_layers
-            .iter()
-            .zip(&losses.style_layers)
-            .enumerate()
-            .map(|(k, (l, v))| l.1 * v / divisors.style.get(k).copied().flatten().unwrap_or(1.0))
-            .sum();
-        losses.total = objective.content_weight * losses.content / divisors.content.unwrap_or(1.0)
-            + objective.style_weight * style
-            + objective.tv_weight * losses.tv
-            + objective.temporal_weight * losses.temporal;
-        if !losses.total.is_finite() {
-            return Err(Error::NonFinite("loss"));
-        }
-        Ok(losses)
+impl TermValue {
+    /// What it adds to the total.
+    pub fn weighted(&self) -> f64 {
+        self.weight * self.value / self.divisor.unwrap_or(1.0)
     }
 }
 
-/// What each term's gradient was divided by when gradients are normalised (`None`: not
-/// normalised), content and per style layer.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Divisors {
-    /// The content term's.
-    pub content: Option<f64>,
-    /// Each style layer's, in `Objective::style_layers` order.
-    pub style: Vec<Option<f64>>,
+fn as_text<S: serde::Serializer>(name: &TermName, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(name)
 }
 
+/// Loss values at one image: each term's, named, and the weighted total.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Losses {
+    /// The sum of each term's weighted value.
+    pub total: f64,
+    /// Each term's value, in the evaluator's order (network layers first, then the image's).
+    pub terms: Vec<TermValue>,
+}
+
+impl Losses {
+    /// Sums the terms' weighted values into the total. A non-finite total is
+    /// [`Error::NonFinite`].
+    pub(super) fn assemble(terms: Vec<TermValue>) -> Result<Self> {
+        let total = terms.iter().map(TermValue::weighted).sum::<f64>();
+        if !total.is_finite() {
+            return Err(Error::NonFinite("loss"));
+        }
+        Ok(Losses { total, terms })
+    }
+
+    /// The value of kind `term`: its terms' values times their shares (0 when it has none).
+    pub fn of(&self, term: &str) -> f64 {
+        self.terms.iter().filter(|t| t.name.term == term).map(|t| t.share * t.value).sum()
+    }
+
+    /// What kind `term` adds to the total.
+    pub fn weighted(&self, term: &str) -> f64 {
+        self.terms.iter().filter(|t| t.name.term == term).map(TermValue::weighted).sum()
+    }
+
+    /// The names of the kinds reported, in order, each once.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut kinds: Vec<&'static str> = Vec::new();
+        for t in &self.terms {
+            if !kinds.contains(&t.name.term) {
+                kinds.push(t.name.term);
+            }
+        }
+        kinds
+    }
+
+    /// The content term's value (mean squared feature difference at the content tap).
+    pub fn content(&self) -> f64 {
+        self.of(CONTENT)
+    }
+
+    /// The style terms' value: the sum over style layers of `w_l` times the layer's loss.
+    pub fn style(&self) -> f64 {
+        self.of(STYLE)
+    }
+
+    /// The total variation of the normalised image.
+    pub fn tv(&self) -> f64 {
+        self.of(TV)
+    }
+
+    /// Each style layer's unweighted loss, `layers` long, in `Objective::style_layers` order (0
+    /// for a layer whose weight is zero).
+    pub fn style_layers(&self, layers: usize) -> Vec<f64> {
+        let mut out = vec![0.0; layers];
+        for t in self.terms.iter().filter(|t| t.name.term == STYLE) {
+            if let Some(v) = t.name.layer.and_then(|k| out.get_mut(k)) {
+                *v = t.value;
+            }
+        }
+        out
+    }
+
+    /// The divisors of normalised gradients this evaluation used.
+    pub fn divisors(&self) -> Divisors {
+        Divisors(self.terms.iter().filter_map(|t| t.divisor.map(|d| (t.name, d))).collect())
+    }
+}
+
+/// What each term's gradient was divided by when gradients are normalised (a term without one:
+/// not normalised).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Divisors(BTreeMap<TermName, f64>);
+
 impl Divisors {
+    /// The divisor of term `name`, if any.
+    pub fn get(&self, name: TermName) -> Option<f64> {
+        self.0.get(&name).copied()
+    }
+
     /// Holds each term's divisor in `measured` that is not held yet and was measured from a
     /// gradient that is not zero. A term whose gradient vanishes where the run starts (the
     /// content term, at the photo) is held once it moves: its loss is zero there under any
     /// divisor, so the function minimised so far is unchanged.
     pub fn absorb(&mut self, measured: &Divisors) -> bool {
-        let take = |held: &mut Option<f64>, new: Option<f64>| match (*held, new) {
-            (None, Some(v)) if gradient_moves(v) => {
-                *held = Some(v);
-                true
+        let mut changed = false;
+        for (&name, &v) in &measured.0 {
+            if !self.0.contains_key(&name) && gradient_moves(v) {
+                self.0.insert(name, v);
+                changed = true;
             }
-            _ => false,
-        };
-        let mut changed = take(&mut self.content, measured.content);
-        self.style.resize(measured.style.len(), None);
-        for (held, &new) in self.style.iter_mut().zip(&measured.style) {
-            changed |= take(held, new);
         }
         changed
     }

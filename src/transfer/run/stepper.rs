@@ -136,7 +136,7 @@ impl Stepper {
             // Normalised gradients: the divisors measured where the optimiser (re)starts are
             // held until it starts again, so that it minimises one fixed function.
             let mut held = self.targets.held_divisors().cloned().unwrap_or_default();
-            if held.absorb(&losses.divisors) {
+            if held.absorb(&losses.divisors()) {
                 self.targets.hold_divisors(Some(held));
             }
         }
@@ -202,15 +202,12 @@ impl Stepper {
             return Ok(());
         }
         objective.validate(self.styles.len())?;
-        let same_layers = objective.content_tap == self.objective.content_tap
-            && objective.style_loss == self.objective.style_loss
-            && objective.style_layers.iter().map(|l| l.0).eq(self.objective.style_layers.iter().map(|l| l.0));
-        if same_layers {
+        let request = request(&objective, self.tile);
+        if request.same_targets(&self::request(&self.objective, self.tile)) {
             if objective.style_blend != self.objective.style_blend || objective.masks != self.objective.masks {
                 self.targets.retarget(&objective.style_blend, &objective.masks)?;
             }
         } else {
-            let request = request(&objective, self.tile);
             let temporal = self.targets.temporal.take();
             self.targets = Targets::new(&self.net, &self.content, &self.styles, &request, cache)?;
             self.targets.temporal = temporal;

@@ -1,6 +1,8 @@
 //! The objective: the loss weights and what each term measures (a plain value the worker may
 //! swap between iterations).
 
+use std::collections::BTreeMap;
+
 use super::look::Look;
 use super::mask::StyleMasks;
 use crate::error::{Error, Result};
@@ -43,6 +45,10 @@ pub struct Objective {
     /// term's loss over its gradient's norm, measured where the optimiser starts and held: see
     /// `Targets::hold_divisors`).
     pub normalize_gradients: bool,
+    /// Weights of the further kinds of terms, by name (see `transfer::loss::KINDS`); a kind not
+    /// named weighs nothing.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub weights: BTreeMap<String, f64>,
 }
 
 /// The temporal weight a clip starts with.
@@ -66,6 +72,7 @@ impl Default for Objective {
             look: Look::Classic,
             style_loss: StyleLoss::Gram,
             normalize_gradients: false,
+            weights: BTreeMap::new(),
         }
     }
 }
@@ -73,8 +80,14 @@ impl Default for Objective {
 impl Objective {
     /// Rejects negative or non-finite weights and an empty blend.
     pub fn validate(&self, n_styles: usize) -> Result<()> {
+        for name in self.weights.keys() {
+            if crate::transfer::loss::kind(name).is_none() {
+                return Err(Error::invalid(format!("no loss term is called \"{name}\"")));
+            }
+        }
         let all = [self.content_weight, self.style_weight, self.tv_weight, self.temporal_weight]
             .into_iter()
+            .chain(self.weights.values().copied())
             .chain(self.style_layers.iter().map(|l| l.1))
             .chain(self.style_blend.iter().copied());
         for w in all {
@@ -97,6 +110,11 @@ impl Objective {
             ));
         }
         self.masks.validate(n_styles)
+    }
+
+    /// The weight of a further kind of term (0 when not named).
+    pub fn weight(&self, name: &str) -> f64 {
+        self.weights.get(name).copied().unwrap_or(0.0)
     }
 
     /// Every tap the objective reads, deepest last.
