@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
+use clap::builder::TypedValueParser;
 use clap::{Args, ValueEnum};
 use neural_style_studio::model::{DeviceChoice, Pooling, Tap, WeightsSource};
 use neural_style_studio::transfer::{
@@ -179,14 +180,12 @@ pub struct SpecArgs {
     /// torchvision layout [default: vgg16].
     #[arg(long, alias = "weights", value_name = "vgg16|vgg19-classic|vgg19|PATH", value_parser = parse_model)]
     pub model: Option<WeightsSource>,
-    /// The recipe: classic (Gatys et al. as the classic tools run it: L-BFGS, equal layer
-    /// weights), modern (after crowsonkb/style-transfer-pytorch: each layer's loss scaled to a
-    /// unit gradient, layers 256:64:16:4:1, Adam, the average of the iterates shown) or rich
-    /// (the sliced-Wasserstein style loss, which keeps the painting's colours and contrasts;
-    /// L-BFGS). Sets the weights and optimiser first; --preset and the other options override
-    /// them [default: classic].
-    #[arg(long, value_enum)]
-    pub look: Option<LookArg>,
+    /// The recipe, one of the looks of docs/looks.md: classic (Gatys et al. as the classic
+    /// tools run it), modern (after crowsonkb/style-transfer-pytorch), rich (the
+    /// sliced-Wasserstein style loss) and the others listed below. Sets the weights, optimiser
+    /// and start first; --preset and the other options override them [default: classic].
+    #[arg(long, value_parser = look_parser())]
+    pub look: Option<Look>,
     /// How style layers are compared with the painting: gram (Gram matrices, Gatys et al.) or
     /// sliced (sliced Wasserstein, Heitz et al.: whole feature distributions on 64 fixed random
     /// directions per layer; no style masks) [default: the look's; rich: sliced].
@@ -300,15 +299,10 @@ fn parse_mask(arg: &str) -> std::result::Result<(usize, PathBuf), String> {
     }
 }
 
-/// The look on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LookArg {
-    /// Gatys et al. as the classic tools run it.
-    Classic,
-    /// After crowsonkb/style-transfer-pytorch.
-    Modern,
-    /// Sliced-Wasserstein style loss (Heitz et al.), L-BFGS.
-    Rich,
+/// The looks by their names (every look in `Look::ALL`).
+fn look_parser() -> impl TypedValueParser<Value = Look> {
+    clap::builder::PossibleValuesParser::new(Look::ALL.map(Look::name))
+        .map(|name| Look::ALL.into_iter().find(|l| l.name() == name).unwrap_or_default())
 }
 
 /// The style loss on the command line.
@@ -373,12 +367,7 @@ impl SpecArgs {
     /// refused with one line.
     pub fn apply(&self, mut spec: RenderSpec) -> Result<RenderSpec> {
         if let Some(look) = self.look {
-            match look {
-                LookArg::Classic => Look::Classic,
-                LookArg::Modern => Look::Modern,
-                LookArg::Rich => Look::Rich,
-            }
-            .apply(&mut spec);
+            look.apply(&mut spec);
         }
         if let Some(name) = &self.preset {
             let (presets, unreadable) = neural_style_studio::transfer::spec::preset::available_presets();
