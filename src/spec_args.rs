@@ -130,6 +130,10 @@ pub struct SpecArgs {
     /// the motion (in the fast mode, k = 3 x this / 1000 holds k/(1+k) of the previous frame) [default: 1000].
     #[arg(long)]
     pub temporal_weight: Option<f64>,
+    /// The weight of a further kind of loss term by name, repeatable: photo=10000 (the Photo
+    /// look's photorealism; 0 removes it).
+    #[arg(long, value_name = "NAME=WEIGHT", value_parser = parse_term_weight)]
+    pub term_weight: Vec<(String, f64)>,
     /// Style layers by name, comma-separated, any reluN_M of the model (VGG16: relu1_1 ..
     /// relu5_3; VGG19 also relu3_4, relu4_4, relu5_4), each with weight 1 unless
     /// --style-layer-weights says otherwise [default: relu1_1,relu2_1,relu3_1,relu4_1,relu5_1].
@@ -290,6 +294,13 @@ pub fn ensure_model(spec: &mut RenderSpec, interrupted: &std::sync::atomic::Atom
 }
 
 /// `N=PATH` of `--mask`.
+fn parse_term_weight(arg: &str) -> std::result::Result<(String, f64), String> {
+    let expected = || format!("expected NAME=WEIGHT (a loss term's name = its weight), got {arg:?}");
+    let (name, weight) = arg.split_once('=').ok_or_else(expected)?;
+    let weight = weight.trim().parse::<f64>().map_err(|_| expected())?;
+    Ok((name.trim().to_string(), weight))
+}
+
 fn parse_mask(arg: &str) -> std::result::Result<(usize, PathBuf), String> {
     let (n, path) =
         arg.split_once('=').ok_or_else(|| format!("expected N=PATH (style number = mask image), got {arg:?}"))?;
@@ -411,6 +422,12 @@ impl SpecArgs {
         set(&mut spec.objective.style_weight, self.style_weight);
         set(&mut spec.objective.tv_weight, self.tv_weight);
         set(&mut spec.objective.temporal_weight, self.temporal_weight);
+        for (name, weight) in &self.term_weight {
+            match *weight {
+                0.0 => spec.objective.weights.remove(name),
+                w => spec.objective.weights.insert(name.clone(), w),
+            };
+        }
         set(&mut spec.style_scale, self.style_scale);
         spec.size = self.size.unwrap_or(spec.size);
         spec.schedule.iterations = self.iters.unwrap_or(spec.schedule.iterations);

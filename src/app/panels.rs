@@ -177,6 +177,11 @@ fn weights_section(app: &mut App, ui: &mut Ui) {
     ui.add(slider(&mut o.content_weight, 1e-3..=1e3).logarithmic(true).text("Content weight"));
     ui.add(slider(&mut o.style_weight, 1e-2..=1e5).logarithmic(true).text("Style weight"));
     ui.add(slider(&mut o.tv_weight, 0.0..=1e3).logarithmic(true).smallest_positive(1e-3).text("TV weight"));
+    // The further terms the look weighs (the Photo look's photorealism), by their kinds' labels.
+    for (name, weight) in o.weights.iter_mut() {
+        let label = crate::transfer::loss::kind(name).map_or(name.as_str(), |k| k.label);
+        ui.add(slider(weight, 0.0..=1e6).logarithmic(true).smallest_positive(1.0).text(format!("{label} weight")));
+    }
     ui.add(slider(&mut s.style_scale, 0.25..=2.0).text("Style scale"));
     ui.add(slider(&mut s.size, 64..=1024).step_by(32.0).text("Size (px)"));
     schedule_ui(&mut s.schedule, s.size, ui);
