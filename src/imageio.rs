@@ -151,6 +151,51 @@ pub fn detail(img: &RgbImage) -> f64 {
     sum / f64::from((w - 2) * (h - 2))
 }
 
+/// How well `a` keeps the edges of `b`: the correlation (Pearson, -1..1) of their luma's Sobel
+/// gradient magnitudes over the interior pixels, `b` resized to `a`'s size first. 1 for the
+/// same picture or any brightening of it; near 0 for unrelated pictures; 0 under 3 px a side.
+pub fn edge_correlation(a: &RgbImage, b: &RgbImage) -> f64 {
+    let (w, h) = a.dimensions();
+    if w < 3 || h < 3 {
+        return 0.0;
+    }
+    let b = if b.dimensions() == (w, h) { b.clone() } else { resize(b, (w, h)) };
+    let magnitudes = |img: &RgbImage| {
+        let luma = |x: u32, y: u32| {
+            let [r, g, b] = img.get_pixel(x, y).0;
+            0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b)
+        };
+        let mut out = Vec::with_capacity(((w - 2) * (h - 2)) as usize);
+        for y in 1..h - 1 {
+            for x in 1..w - 1 {
+                let gx = luma(x + 1, y - 1) + 2.0 * luma(x + 1, y) + luma(x + 1, y + 1)
+                    - luma(x - 1, y - 1)
+                    - 2.0 * luma(x - 1, y)
+                    - luma(x - 1, y + 1);
+                let gy = luma(x - 1, y + 1) + 2.0 * luma(x, y + 1) + luma(x + 1, y + 1)
+                    - luma(x - 1, y - 1)
+                    - 2.0 * luma(x, y - 1)
+                    - luma(x + 1, y - 1);
+                out.push(gx.hypot(gy));
+            }
+        }
+        out
+    };
+    let (ea, eb) = (magnitudes(a), magnitudes(&b));
+    let n = ea.len() as f64;
+    let (ma, mb) = (ea.iter().sum::<f64>() / n, eb.iter().sum::<f64>() / n);
+    let (mut cov, mut va, mut vb) = (0.0, 0.0, 0.0);
+    for (x, y) in ea.iter().zip(&eb) {
+        cov += (x - ma) * (y - mb);
+        va += (x - ma).powi(2);
+        vb += (y - mb).powi(2);
+    }
+    if va == 0.0 || vb == 0.0 {
+        return 0.0;
+    }
+    cov / (va * vb).sqrt()
+}
+
 /// Bicubic (Catmull-Rom) resize of an alpha channel to exactly `size`.
 pub fn resize_alpha(alpha: &GrayImage, (w, h): (u32, u32)) -> GrayImage {
     image::imageops::resize(alpha, w, h, FilterType::CatmullRom)
@@ -257,6 +302,24 @@ fn write_png(img: &DynamicImage, path: &Path, text: &[(String, String)]) -> std:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edges_correlate_with_a_recoloured_copy_and_not_with_another_picture() {
+        let disc = |x: u32, y: u32| (x as i32 - 20).pow(2) + (y as i32 - 15).pow(2) < 100;
+        let photo = RgbImage::from_fn(48, 32, |x, y| {
+            let v = if disc(x, y) { 200 } else { 40 } + ((x * 7 + y * 3) % 11) as u8;
+            image::Rgb([v, v / 2, 255 - v])
+        });
+        // A global recolouring keeps every edge where it was.
+        let warm = RgbImage::from_fn(48, 32, |x, y| {
+            let [r, g, b] = photo.get_pixel(x, y).0;
+            image::Rgb([r.saturating_add(40), g, b / 2])
+        });
+        let stripes = RgbImage::from_fn(48, 32, |x, _| image::Rgb([if x % 6 < 3 { 250 } else { 0 }; 3]));
+        assert!((edge_correlation(&photo, &photo) - 1.0).abs() < 1e-9);
+        assert!(edge_correlation(&warm, &photo) > 0.9, "{}", edge_correlation(&warm, &photo));
+        assert!(edge_correlation(&stripes, &photo).abs() < 0.3, "{}", edge_correlation(&stripes, &photo));
+    }
 
     #[test]
     fn tensor_round_trip_is_lossless_for_rgb8() {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use neural_style_studio::imageio::{detail, load_rgb};
+use neural_style_studio::imageio::{detail, edge_correlation, load_rgb};
 use neural_style_studio::transfer::run::colour::histogram_distance;
 use neural_style_studio::transfer::Job;
 
@@ -18,6 +18,9 @@ struct Scores<'a> {
     kinds: BTreeMap<&'static str, f64>,
     /// Mean absolute Laplacian of the image as given (fine detail per pixel, before resizing).
     detail: f64,
+    /// Correlation of the image's luma edges with the content photo's (see
+    /// `imageio::edge_correlation`).
+    edges: f64,
     /// Per-channel histogram distance to the first style image (levels of 0..255; see
     /// `colour::histogram_distance`).
     colour: f64,
@@ -51,6 +54,8 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
     }
     let detail = detail(&image);
     println!("detail  {detail:.6e}");
+    let edges = edge_correlation(&image, &load_rgb(spec.content_path()?)?);
+    println!("edges   {edges:.6}");
     let style = spec.styles.first().context("a style image is needed")?;
     let colour = histogram_distance(&image, &load_rgb(&style.path)?);
     println!("colour  {colour:.6e}");
@@ -59,7 +64,7 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
         println!("{name} {v:.6e}");
     }
     if let Some(json) = &args.json {
-        let scores = Scores { total: l.total, kinds, detail, colour, style_layers: &style_layers, layers };
+        let scores = Scores { total: l.total, kinds, detail, edges, colour, style_layers: &style_layers, layers };
         std::fs::write(json, serde_json::to_string_pretty(&scores)?)
             .with_context(|| format!("cannot write {}", json.display()))?;
     }
