@@ -5,7 +5,31 @@
 //! - colour statistics: the style images' colours moved to the photo's mean and covariance before
 //!   the transfer (an affine map per pixel, x' = A (x - mu_s) + mu_c with A = C_c^1/2 C_s^-1/2).
 
+use std::sync::Arc;
+
 use image::{Rgb, RgbImage};
+
+use crate::transfer::run::sources::SourceImages;
+use crate::transfer::spec::options::PreserveColors;
+
+/// The first half of the colour pipeline, once for the optimiser, the instant look and a clip's
+/// fast mode: the sources a render works from, the paintings recoloured to the photo's
+/// statistics when `keep` says so.
+pub fn colours_before(keep: PreserveColors, sources: Arc<SourceImages>) -> Arc<SourceImages> {
+    match keep {
+        PreserveColors::Histogram => Arc::new(sources.with_matched_colours()),
+        PreserveColors::Off | PreserveColors::Luminance => sources,
+    }
+}
+
+/// The second half: the picture shown and saved, with the photo's chroma (`photo` at the
+/// picture's size) when `keep` says luminance only.
+pub fn colours_after(keep: PreserveColors, picture: RgbImage, photo: &RgbImage) -> RgbImage {
+    match keep {
+        PreserveColors::Luminance => keep_luminance(&picture, photo),
+        PreserveColors::Off | PreserveColors::Histogram => picture,
+    }
+}
 
 /// BT.601 full-range RGB -> (Y, Cb, Cr), all in 0..=255.
 fn ycbcr([r, g, b]: [f32; 3]) -> [f32; 3] {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
-use crate::transfer::run::colour::keep_luminance;
+use crate::transfer::run::colour::{colours_after, colours_before};
 
 use crate::error::{Error, Result};
 use crate::imageio::{fit_long_side, resize, to_tensor};
@@ -29,7 +29,6 @@ use crate::transfer::run::painter::Painter;
 use crate::transfer::run::sources::SourceImages;
 use crate::transfer::run::stepper::{StepReport, Stepper};
 use crate::transfer::spec::options::Init;
-use crate::transfer::spec::options::PreserveColors;
 use crate::transfer::spec::schedule::{grow, Stage};
 use crate::transfer::spec::{RenderSpec, MIN_SHORT_SIDE, MIN_SIZE};
 
@@ -136,13 +135,11 @@ impl Job {
     fn start_with(
         &mut self,
         spec: RenderSpec,
-        mut sources: Arc<SourceImages>,
+        sources: Arc<SourceImages>,
         prior: Option<Prior>,
     ) -> Result<Vec<Notice>> {
         self.run = None;
-        if spec.preserve_colors == PreserveColors::Histogram {
-            sources = Arc::new(sources.with_matched_colours());
-        }
+        let sources = colours_before(spec.preserve_colors, sources);
         let spec = RenderSpec {
             content: Some(sources.content_ref.clone()),
             styles: sources.style_refs.clone(),
@@ -348,10 +345,7 @@ impl Job {
     /// are on, and the content's alpha when it has one.
     pub fn output(&self) -> Result<DynamicImage> {
         let run = self.current()?;
-        let mut rgb = run.stepper.image()?;
-        if run.spec.preserve_colors == PreserveColors::Luminance {
-            rgb = keep_luminance(&rgb, &run.stepper.content().rgb);
-        }
+        let rgb = colours_after(run.spec.preserve_colors, run.stepper.image()?, &run.stepper.content().rgb);
         Ok(match &run.alpha {
             Some(alpha) => DynamicImage::ImageRgba8(crate::imageio::attach_alpha(&rgb, alpha)),
             None => DynamicImage::ImageRgb8(rgb),

@@ -14,8 +14,8 @@ mod begin;
 
 use crate::error::{Error, Result};
 use crate::imageio::Picture;
-use crate::transfer::run::colour::keep_luminance;
-use crate::transfer::{fast_hold, Event, ImageRef, Init, Job, PreserveColors, Prior, RenderSpec, Schedule};
+use crate::transfer::run::colour::{colours_after, colours_before};
+use crate::transfer::{fast_hold, Event, ImageRef, Init, Job, Prior, RenderSpec, Schedule};
 use crate::transfer::{SourceImages, VideoMode};
 use crate::video::clip::ClipReader;
 use crate::video::export::SoundSource;
@@ -179,17 +179,12 @@ impl ClipRender {
         let mut events = if cut { vec![ClipEvent::Cut { frame: index }] } else { Vec::new() };
         match spec.video.mode {
             VideoMode::Fast => {
-                let sources = match spec.preserve_colors {
-                    PreserveColors::Histogram => Arc::new(sources.with_matched_colours()),
-                    _ => sources,
-                };
+                let sources = colours_before(spec.preserve_colors, sources);
                 let mut painted = self.job.paint(&spec, &sources, self.size)?;
                 if let Some((warped, reliable)) = &carried {
                     painted = hold(&painted, warped, reliable, fast_hold(spec.objective.temporal_weight));
                 }
-                if spec.preserve_colors == PreserveColors::Luminance {
-                    painted = keep_luminance(&painted, &sources.content);
-                }
+                painted = colours_after(spec.preserve_colors, painted, &sources.content);
                 if let Some((first_rendering, share)) = &rejoin {
                     painted = mix(&painted, first_rendering, *share);
                 }

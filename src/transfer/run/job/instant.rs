@@ -9,9 +9,8 @@ use super::{workable_size, Job};
 use crate::error::Result;
 use crate::imageio::resize;
 use crate::model::DeviceChoice;
-use crate::transfer::run::colour::keep_luminance;
+use crate::transfer::run::colour::{colours_after, colours_before};
 use crate::transfer::run::painter::Painter;
-use crate::transfer::spec::options::PreserveColors;
 use crate::transfer::spec::RenderSpec;
 
 impl Job {
@@ -20,15 +19,10 @@ impl Job {
     pub fn instant(&mut self, spec: &RenderSpec) -> Result<DynamicImage> {
         spec.validate()?;
         let sources = self.sources(spec)?;
-        let sources = match spec.preserve_colors {
-            PreserveColors::Histogram => Arc::new(sources.with_matched_colours()),
-            _ => sources,
-        };
+        let sources = colours_before(spec.preserve_colors, sources);
         let dims = workable_size("content image", sources.content.dimensions(), spec.size)?;
-        let mut rgb = self.painter(spec.device)?.paint(&sources, spec, dims)?;
-        if spec.preserve_colors == PreserveColors::Luminance {
-            rgb = keep_luminance(&rgb, &resize(&sources.content, dims));
-        }
+        let rgb = self.painter(spec.device)?.paint(&sources, spec, dims)?;
+        let rgb = colours_after(spec.preserve_colors, rgb, &resize(&sources.content, dims));
         Ok(match sources.content_alpha_at(dims) {
             Some(alpha) => DynamicImage::ImageRgba8(crate::imageio::attach_alpha(&rgb, &alpha)),
             None => DynamicImage::ImageRgb8(rgb),
