@@ -11,7 +11,7 @@ use neural_style_studio::imageio::{fit_long_side, load_rgb, resize};
 use neural_style_studio::model::{default_device, device_name, Tap, WeightsSource};
 use neural_style_studio::transfer::{Objective, OptimizerKind, PreparedImage, RunSettings, Stepper, TargetCache};
 
-use crate::spec_args::{OptimizerArg, StyleLossArg};
+use crate::spec_args::{parse_term_weight, OptimizerArg, StyleLossArg};
 
 /// Arguments of `bench`.
 #[derive(Debug, Args)]
@@ -48,6 +48,10 @@ pub struct BenchArgs {
     /// The style loss measured (the Rich look's is sliced).
     #[arg(long, value_enum, default_value_t = StyleLossArg::Gram)]
     pub style_loss: StyleLossArg,
+    /// A further loss term's weight by name, repeatable: photo=100000 measures the Photo look's
+    /// photorealism term beside the others.
+    #[arg(long, value_name = "NAME=WEIGHT", value_parser = parse_term_weight)]
+    pub term_weight: Vec<(String, f64)>,
     /// Content image (default: a generated 4:3 test picture).
     #[arg(long)]
     pub content: Option<PathBuf>,
@@ -109,7 +113,8 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         let content = PreparedImage::new(resize(&photo, dims), &net)?;
         let style = PreparedImage::new(resize(&painting, fit_long_side(painting.dimensions(), size)), &net)?;
         let kind = OptimizerKind::from(args.optimizer);
-        let objective = Objective { style_loss: args.style_loss.into(), ..Objective::default() };
+        let weights = args.term_weight.iter().cloned().collect();
+        let objective = Objective { style_loss: args.style_loss.into(), weights, ..Objective::default() };
         let settings = RunSettings {
             optimizer: kind,
             lr: kind.default_lr(),

@@ -294,7 +294,8 @@ pub fn ensure_model(spec: &mut RenderSpec, interrupted: &std::sync::atomic::Atom
 }
 
 /// `N=PATH` of `--mask`.
-fn parse_term_weight(arg: &str) -> std::result::Result<(String, f64), String> {
+/// `NAME=WEIGHT`: a further loss term's weight.
+pub fn parse_term_weight(arg: &str) -> std::result::Result<(String, f64), String> {
     let expected = || format!("expected NAME=WEIGHT (a loss term's name = its weight), got {arg:?}");
     let (name, weight) = arg.split_once('=').ok_or_else(expected)?;
     let weight = weight.trim().parse::<f64>().map_err(|_| expected())?;
