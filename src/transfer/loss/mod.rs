@@ -27,6 +27,7 @@ mod evaluate;
 pub mod gram;
 mod gram_style;
 pub mod guide;
+pub mod photo;
 pub mod sliced;
 pub mod targets;
 pub mod temporal;
@@ -230,6 +231,7 @@ pub const KINDS: &[Kind] = &[
     Kind { name: STYLE, label: "Style", weight: |o| o.style_weight, prepare: None, build: style_terms },
     tv::KIND,
     temporal::KIND,
+    photo::KIND,
 ];
 
 /// The kind named `name`.

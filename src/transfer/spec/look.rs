@@ -1,11 +1,12 @@
-//! Looks: three recipes for the same method. Classic is Gatys et al. as the classic tools and
+//! Looks: four recipes for the same method. Classic is Gatys et al. as the classic tools and
 //! the PyTorch reference run it; Modern follows crowsonkb/style-transfer-pytorch; Rich matches
-//! whole feature distributions (sliced Wasserstein, Heitz et al.). A look sets the style loss
-//! and measure, the loss and layer weights and the optimiser; each stays adjustable after.
+//! whole feature distributions (sliced Wasserstein, Heitz et al.); Photo keeps a photograph a
+//! photograph (Luan et al.'s photorealism term). A look sets the style loss and measure, the
+//! loss and layer weights, the optimiser and the start; each stays adjustable after.
 
 use crate::transfer::spec::objective::StyleLoss;
 use crate::transfer::spec::objective::STYLE_TAPS;
-use crate::transfer::spec::options::OptimizerKind;
+use crate::transfer::spec::options::{Init, OptimizerKind};
 use crate::transfer::spec::RenderSpec;
 
 /// Which recipe a render follows.
@@ -23,6 +24,11 @@ pub enum Look {
     /// distribution on fixed random directions, not only its Gram matrix, which keeps the
     /// painting's colours and contrasts; equal layer weights, L-BFGS.
     Rich,
+    /// The look of one photograph on another without brush strokes (Luan et al., "Deep Photo
+    /// Style Transfer"): the Classic Gram loss plus the photorealism term of the content
+    /// photo's Matting Laplacian, which lets colours move only along locally affine maps of the
+    /// photo; L-BFGS from the photo. Painted masks send regions to regions (sky to sky).
+    Photo,
 }
 
 /// Relative weights of relu1_1 .. relu5_1 in the Modern look, normalised to sum 1 when applied.
@@ -47,9 +53,16 @@ pub const MODERN_AVERAGE: f64 = 0.97;
 /// speckle in flat areas, 5 paints bolder strokes; 2 sits between.
 const RICH_STYLE: f64 = 2.0;
 
+/// Photo content weight (Luan et al. weigh content 5 against style 100; Classic's 1 : 100).
+const PHOTO_CONTENT: f64 = 5.0;
+/// Photo photorealism weight (per pixel: see `transfer::loss::photo`).
+const PHOTO_REALISM: f64 = 1e5;
+/// The photorealism term's name in `Objective::weights`.
+const PHOTO_TERM: &str = "photo";
+
 impl Look {
-    /// Both looks, for pickers.
-    pub const ALL: [Look; 3] = [Look::Classic, Look::Modern, Look::Rich];
+    /// Every look, for pickers.
+    pub const ALL: [Look; 4] = [Look::Classic, Look::Modern, Look::Rich, Look::Photo];
 
     /// Whether style layers use the scaled measure.
     pub fn scaled(self) -> bool {
@@ -62,6 +75,7 @@ impl Look {
             Look::Classic => "classic",
             Look::Modern => "modern",
             Look::Rich => "rich",
+            Look::Photo => "photo",
         }
     }
 
@@ -71,6 +85,7 @@ impl Look {
             Look::Classic => "Classic",
             Look::Modern => "Modern",
             Look::Rich => "Rich",
+            Look::Photo => "Photo",
         }
     }
 
@@ -81,8 +96,19 @@ impl Look {
         o.look = self;
         o.tv_weight = 0.0;
         o.style_loss = if self == Look::Rich { StyleLoss::Sliced } else { StyleLoss::Gram };
+        o.weights.remove(PHOTO_TERM);
         let run = &mut spec.run;
         match self {
+            Look::Photo => {
+                o.content_weight = PHOTO_CONTENT;
+                o.style_weight = 100.0;
+                o.style_layers = STYLE_TAPS.iter().map(|&t| (t, 1.0)).collect();
+                o.weights.insert(PHOTO_TERM.to_string(), PHOTO_REALISM);
+                run.optimizer = OptimizerKind::Lbfgs;
+                run.lr = OptimizerKind::Lbfgs.default_lr();
+                run.average = 0.0;
+                run.init = Init::Content;
+            }
             Look::Rich => {
                 o.content_weight = 1.0;
                 o.style_weight = RICH_STYLE;
@@ -133,5 +159,18 @@ mod tests {
         assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!(w.windows(2).all(|p| (p[0] / p[1] - 4.0).abs() < 1e-9), "{w:?}");
         assert_eq!((spec.run.optimizer, spec.run.average), (OptimizerKind::Adam, MODERN_AVERAGE));
+    }
+
+    #[test]
+    fn the_photo_look_weighs_photorealism_from_the_photo_and_the_others_drop_it() {
+        let mut spec = RenderSpec::default();
+        spec.run.init = Init::Noise;
+        Look::Photo.apply(&mut spec);
+        assert_eq!(spec.objective.weight("photo"), PHOTO_REALISM);
+        assert_eq!((spec.objective.style_loss, spec.run.init), (StyleLoss::Gram, Init::Content));
+        spec.objective.validate(1).unwrap();
+        Look::Rich.apply(&mut spec);
+        assert_eq!(spec.objective.weight("photo"), 0.0);
+        assert!(spec.objective.weights.is_empty());
     }
 }
