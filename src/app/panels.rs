@@ -180,7 +180,7 @@ fn weights_section(app: &mut App, ui: &mut Ui) {
     // The further terms the look weighs (the Photo look's photorealism), by their kinds' labels.
     for (name, weight) in o.weights.iter_mut() {
         let label = crate::transfer::loss::kind(name).map_or(name.as_str(), |k| k.label);
-        ui.add(slider(weight, 0.0..=1e6).logarithmic(true).smallest_positive(1.0).text(format!("{label} weight")));
+        ui.add(slider(weight, 0.0..=1e9).logarithmic(true).smallest_positive(1.0).text(format!("{label} weight")));
     }
     ui.add(slider(&mut s.style_scale, 0.25..=2.0).text("Style scale"));
     ui.add(slider(&mut s.size, 64..=1024).step_by(32.0).text("Size (px)"));
