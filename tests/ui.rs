@@ -462,6 +462,34 @@ fn the_modern_look_is_one_click_and_the_run_uses_its_recipe() {
 }
 
 #[test]
+fn the_photo_look_is_one_click_and_its_photorealism_slider_steers_the_run_without_a_restart() {
+    use neural_style_studio::transfer::Look;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = tall_harness(launch(small_settings(dir.path()), false));
+    h.get_by_label("Photo").click();
+    h.run_steps(2);
+    let spec = h.state().settings.spec.clone();
+    assert_eq!(spec.objective.look, Look::Photo);
+    assert!(spec.objective.weight("photo") > 0.0, "the look weighs photorealism");
+    h.state_mut().settings.spec.schedule.iterations = 10_000;
+    h.get_by_label("Start").click();
+    step_until(&mut h, 60, "first frames", |a| a.live.frame.as_ref().is_some_and(|f| f.iteration >= 2));
+    let run = h.state().live.frame.as_ref().unwrap().run;
+    let reported = h.state().live.history.last().unwrap().losses.of("photo");
+    assert!(reported > 0.0, "the photorealism term is reported");
+    h.get_by_role_and_label(Role::Slider, "Photorealism weight").set_value_accesskit(1000.0);
+    step_until(&mut h, 60, "a frame with the new weight", |a| {
+        a.live.frame.as_ref().is_some_and(|f| f.spec.objective.weight("photo") == 1000.0)
+    });
+    assert_eq!(h.state().live.frame.as_ref().unwrap().run, run, "same run: no restart");
+    h.get_by_label("Stop").click();
+    h.get_by_label("Classic").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.spec.objective.weight("photo"), 0.0, "the other looks drop it");
+    assert!(h.query_by_label("Photorealism weight").is_none(), "and its slider");
+}
+
+#[test]
 fn the_classic_vgg19_is_chosen_from_the_model_menu_and_the_run_uses_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = tall_harness(launch(small_settings(dir.path()), false));
