@@ -172,7 +172,7 @@ mod tests {
         Look::Photo.apply(&mut spec);
         assert_eq!(spec.objective.weight("photo"), PHOTO_REALISM);
         assert_eq!((spec.objective.style_loss, spec.run.init), (StyleLoss::Gram, Init::Content));
-        spec.objective.validate(1).unwrap();
+        spec.objective.validate(spec.styles.len()).unwrap();
         Look::Rich.apply(&mut spec);
         assert_eq!(spec.objective.weight("photo"), 0.0);
         assert!(spec.objective.weights.is_empty());
