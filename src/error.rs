@@ -90,6 +90,21 @@ pub enum Error {
         to: f64,
     },
 
+    /// The run paused on its last good image after [`crate::transfer::MAX_FAULTS`] numerical
+    /// faults in a row (the weights or the learning rate are too large); it can be resumed once
+    /// they are fixed. Made in one place, `Job::step`; each driver decides what pausing means.
+    #[error("{}; paused on the last good image: lower the weights or the learning rate", .0.cause())]
+    Paused(crate::transfer::Fault),
+
+    /// A frame of a clip failed; the frames before it are kept.
+    #[error("frame {frame}: {source}; the frames before it are kept")]
+    Frame {
+        /// The frame (1-based).
+        frame: usize,
+        /// What went wrong.
+        source: Box<Error>,
+    },
+
     /// A model could not be fetched (offline, network, or a damaged download).
     #[error("cannot get the model {model}: {reason}")]
     Download {
@@ -125,7 +140,10 @@ impl Error {
     /// Whether the user can fix this by changing settings or files (anything but an internal
     /// error or a device failure).
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, Error::Internal(_) | Error::Candle(_))
+        match self {
+            Error::Frame { source, .. } => source.is_user_error(),
+            e => !matches!(e, Error::Internal(_) | Error::Candle(_)),
+        }
     }
 }
 
@@ -167,4 +185,25 @@ impl std::fmt::Display for Shortage {
 /// Bytes as GiB with one decimal, for messages.
 pub(crate) fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::Fault;
+
+    #[test]
+    fn a_paused_fault_in_a_frame_reads_as_one_line_naming_the_frame_the_cause_and_the_remedy() {
+        let fault =
+            Fault { iteration: 7, problem: "the loss became infinite or NaN".into(), in_a_row: 3, new_lr: None };
+        let e = Error::Frame { frame: 4, source: Box::new(Error::Paused(fault)) };
+        assert_eq!(
+            e.to_string(),
+            "frame 4: Iteration 7: the loss became infinite or NaN 3 times in a row; paused on the last good \
+             image: lower the weights or the learning rate; the frames before it are kept"
+        );
+        assert!(e.is_user_error());
+        let broken = Error::Frame { frame: 1, source: Box::new(Error::internal("x")) };
+        assert!(!broken.is_user_error());
+    }
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use neural_style_studio::error::Error;
 use neural_style_studio::imageio::save_png;
 use neural_style_studio::model::device_name;
 use neural_style_studio::transfer::{Event, Job, Losses, Method, RenderSpec};
@@ -102,7 +103,16 @@ pub fn render(args: &RenderArgs) -> Result<()> {
             break;
         }
         let (mut stage, mut index) = (job.stage_size(), job.stages().1 + 1);
-        for event in job.step()? {
+        let events = match job.step() {
+            Err(e @ Error::Paused(_)) => {
+                bar.abandon();
+                let done = job.done();
+                save_png(&job.output()?, &args.out, &job.spec().context("no run")?.png_text(done)?)?;
+                bail!("{e}; wrote it (iteration {done}) to {} to render again from", args.out.display());
+            }
+            events => events?,
+        };
+        for event in events {
             match event {
                 Event::Stepped(r) => {
                     let l = &r.losses;
@@ -125,17 +135,6 @@ pub fn render(args: &RenderArgs) -> Result<()> {
                 Event::StageChanged { index: i, size } => {
                     (stage, index) = (size, i + 1);
                     bar.suspend(|| eprintln!("stage: {size} px"));
-                }
-                Event::Fault(fault) if fault.paused => {
-                    bar.abandon();
-                    let done = job.done();
-                    save_png(&job.output()?, &args.out, &job.spec().context("no run")?.png_text(done)?)?;
-                    bail!(
-                        "{}; wrote the last finite image (iteration {done}) to {}: lower the weights or the \
-                         learning rate and render again",
-                        fault.cause(),
-                        args.out.display()
-                    );
                 }
                 Event::Fault(fault) => bar.suspend(|| eprintln!("warning: {fault}.")),
                 Event::Finished => {}

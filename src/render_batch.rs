@@ -16,7 +16,7 @@ use neural_style_studio::farm::lock::{host_name, TaskLock};
 use neural_style_studio::farm::slurm::Resources;
 use neural_style_studio::farm::{failed_path, record_failure, TaskState};
 use neural_style_studio::imageio::save_png;
-use neural_style_studio::transfer::{Event, ImageRef, Job, Method, RenderSpec};
+use neural_style_studio::transfer::{ImageRef, Job, Method, RenderSpec};
 use neural_style_studio::video::estimate::duration;
 
 use crate::cli::RenderArgs;
@@ -216,13 +216,9 @@ fn render_one(
         if interrupted.load(Ordering::SeqCst) {
             return Ok(false);
         }
-        for event in job.step()? {
-            if let Event::Fault(fault) = event {
-                if fault.paused {
-                    bail!("{}: lower the weights or the learning rate", fault.cause());
-                }
-            }
-        }
+        // A fault the run recovers from is not worth a line among a batch's; one that pauses it
+        // ends this picture with its message.
+        job.step()?;
         progress(job.done(), job.total())?;
     }
     let done = job.done();

@@ -140,7 +140,6 @@ fn render_cell(
         for event in job.step()? {
             match event {
                 Event::Stepped(_) => bar.inc(1),
-                Event::Fault(fault) if fault.paused => bail!("{}", fault.cause()),
                 Event::Fault(fault) => bar.suspend(|| eprintln!("warning: {fault}.")),
                 Event::StageChanged { .. } | Event::Finished => {}
             }

@@ -4,7 +4,8 @@
 
 mod common;
 
-use neural_style_studio::transfer::{Event, Job, OptimizerKind, PreserveColors, RenderSpec, Update};
+use neural_style_studio::error::Error;
+use neural_style_studio::transfer::{Event, Fault, Job, OptimizerKind, PreserveColors, RenderSpec, Update};
 
 fn spec(dir: &std::path::Path, size: u32, iterations: usize, scales: usize) -> RenderSpec {
     let (content, style) = common::write_pair(dir, 160, 120);
@@ -14,13 +15,22 @@ fn spec(dir: &std::path::Path, size: u32, iterations: usize, scales: usize) -> R
     spec
 }
 
-/// Steps until the job finishes or pauses, collecting every event.
+/// Steps until the job finishes, collecting every event.
 fn drain(job: &mut Job) -> Vec<Event> {
+    drain_until_paused(job).0
+}
+
+/// Steps until the job finishes or pauses: every event, and the fault that paused it.
+fn drain_until_paused(job: &mut Job) -> (Vec<Event>, Option<Fault>) {
     let mut events = Vec::new();
-    while !job.is_finished() && !job.is_paused() {
-        events.extend(job.step().unwrap());
+    while !job.is_finished() {
+        match job.step() {
+            Ok(more) => events.extend(more),
+            Err(Error::Paused(fault)) => return (events, Some(fault)),
+            Err(e) => panic!("{e}"),
+        }
     }
-    events
+    (events, None)
 }
 
 #[test]
@@ -120,16 +130,20 @@ fn repeated_faults_roll_back_halve_adams_rate_and_pause_on_a_finite_image() {
     let mut absurd = spec.clone();
     absurd.objective.style_weight = 1e300;
     job.update(&absurd).unwrap();
-    let faults: Vec<_> = drain(&mut job)
+    let (events, paused) = drain_until_paused(&mut job);
+    let paused = paused.expect("the run pauses");
+    let faults: Vec<_> = events
         .into_iter()
         .filter_map(|e| match e {
             Event::Fault(f) => Some(f),
             _ => None,
         })
         .collect();
-    assert_eq!(faults.len(), neural_style_studio::transfer::MAX_FAULTS as usize);
-    assert_eq!(faults.iter().map(|f| f.new_lr.unwrap()).collect::<Vec<_>>(), vec![0.01, 0.005, 0.0025]);
-    assert!(faults.last().unwrap().paused && job.is_paused());
+    // Two faults it goes on after, the third in a row pauses it.
+    assert_eq!(faults.len() + 1, neural_style_studio::transfer::MAX_FAULTS as usize);
+    assert_eq!(faults.iter().map(|f| f.new_lr.unwrap()).collect::<Vec<_>>(), vec![0.01, 0.005]);
+    assert_eq!((paused.new_lr, paused.in_a_row), (Some(0.0025), 3));
+    assert!(job.is_paused() && job.step().unwrap().is_empty(), "paused, it does nothing");
     assert_eq!(job.image().unwrap(), good, "rolled back to the last finite image");
     // Fixed and resumed, the same run goes on.
     job.update(&spec).unwrap();

@@ -713,7 +713,7 @@ fn after_three_faults_the_app_pauses_on_the_last_good_picture_and_resumes_once_s
     h.run_steps(2);
     let app = h.state();
     assert!(notice_starts(app, Level::Warning, ""), "{:?}", app.notice);
-    assert!(app.notice.as_ref().unwrap().text.contains("Paused on the last good image"), "{:?}", app.notice);
+    assert!(app.notice.as_ref().unwrap().text.contains("paused on the last good image"), "{:?}", app.notice);
     let paused = app.live.frame.clone().unwrap();
     let shown = seen.get(&paused.iteration).expect("the picture paused on was shown before the faults");
     assert_eq!(*paused.image, **shown, "the last good picture, not a broken one");

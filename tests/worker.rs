@@ -94,7 +94,10 @@ fn absurd_weights_are_rolled_back_reported_and_paused_until_fixed() {
     let frames = frames_until(&w, 60, |_, s| *s == Status::Paused);
     let notice = w.take_notice().expect("the fault is reported");
     assert_eq!(notice.level, neural_style_studio::notice::Level::Warning);
-    assert!(notice.text.contains("infinite or NaN") && notice.text.contains("Paused"), "{notice}");
+    assert!(
+        notice.text.contains("infinite or NaN") && notice.text.contains("paused on the last good image"),
+        "{notice}"
+    );
     let last = frames.last().expect("a frame after the fault").clone();
     let iteration = last.iteration;
     // The image on screen is a real one, not a blank from NaNs.

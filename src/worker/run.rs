@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use image::{RgbImage, RgbaImage};
 
 use super::{lock, Command, Frame, Inbox, LossPoint, Notify, Shared, Status};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::imageio::{fit_long_side, resize};
 use crate::model::device_name;
 use crate::notice::{combined, Notice};
@@ -288,7 +288,17 @@ impl State {
         if self.clip.is_some() {
             return self.clip_step();
         }
-        for event in self.job.step()? {
+        let events = match self.job.step() {
+            Err(e @ Error::Paused(_)) => {
+                lock(&self.shared).notice = Some(Notice::warning(format!("{e}, then Resume.")));
+                self.running = false;
+                self.publish()?;
+                self.set_status(Status::Paused);
+                return Ok(());
+            }
+            events => events?,
+        };
+        for event in events {
             match event {
                 Event::Stepped(report) => lock(&self.shared).history.push(LossPoint {
                     run: self.id,
@@ -296,16 +306,7 @@ impl State {
                     losses: report.losses,
                 }),
                 Event::StageChanged { .. } => self.content = Some(Arc::new(to_rgba(self.job.content()?.clone()))),
-                Event::Fault(fault) => {
-                    let text = if fault.paused { format!("{fault}, then Resume.") } else { format!("{fault}.") };
-                    lock(&self.shared).notice = Some(Notice::warning(text));
-                    if fault.paused {
-                        self.running = false;
-                        self.publish()?;
-                        self.set_status(Status::Paused);
-                        return Ok(());
-                    }
-                }
+                Event::Fault(fault) => lock(&self.shared).notice = Some(Notice::warning(format!("{fault}."))),
                 Event::Finished => {
                     if self.in_print {
                         self.end_print();

@@ -121,9 +121,6 @@ fn step_cell(sheet: &mut SheetRun) -> Result<bool> {
     for event in sheet.job.step()? {
         match event {
             Event::Stepped(_) => sheet.done += 1,
-            Event::Fault(fault) if fault.paused => {
-                return Err(crate::error::Error::invalid(fault.cause().to_string()));
-            }
             Event::Finished => return Ok(true),
             Event::Fault(_) | Event::StageChanged { .. } => {}
         }

@@ -17,7 +17,8 @@ pub enum Event {
         /// Its long side in pixels.
         size: u32,
     },
-    /// A non-finite loss or update, or a jump of the loss, was rolled back.
+    /// A non-finite loss or update, or a jump of the loss, was rolled back and the run goes on
+    /// ([`MAX_FAULTS`] in a row pause it: [`crate::Error::Paused`]).
     Fault(Fault),
     /// The iteration budget is spent.
     Finished,
@@ -34,26 +35,22 @@ pub struct Fault {
     pub in_a_row: u32,
     /// Adam's new learning rate, when it was halved.
     pub new_lr: Option<f64>,
-    /// Whether the run paused ([`MAX_FAULTS`] in a row).
-    pub paused: bool,
 }
 
 impl Fault {
     /// What went wrong, without the remedy: "Iteration 3: the loss became infinite or NaN" (and
-    /// "3 times in a row" when the run paused).
+    /// "3 times in a row" after more than one).
     pub fn cause(&self) -> String {
-        let repeated = if self.paused { format!(" {} times in a row", self.in_a_row) } else { String::new() };
+        let repeated = if self.in_a_row > 1 { format!(" {} times in a row", self.in_a_row) } else { String::new() };
         format!("Iteration {}: {}{repeated}", self.iteration, self.problem)
     }
 }
 
+/// A fault the run recovered from and goes on after (one that pauses it is
+/// [`crate::Error::Paused`]).
 impl std::fmt::Display for Fault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.cause())?;
-        if self.paused {
-            return write!(f, ". Paused on the last good image: lower the weights");
-        }
-        write!(f, "; kept the last good image and restarted the optimiser")?;
+        write!(f, "{}; kept the last good image and restarted the optimiser", self.cause())?;
         match self.new_lr {
             Some(lr) => write!(f, " with learning rate {lr:.3}"),
             None => Ok(()),

@@ -197,17 +197,19 @@ impl Job {
         Ok(plan.notes.into_iter().chain(masks.into_iter().map(Notice::warning)).chain(fallback).collect())
     }
 
-    /// One iteration, first moving on to the next stage when the current one is done. A
-    /// non-finite loss or update rolls back to the last finite image, restarts the optimiser
-    /// (halving Adam's rate) and pauses after [`MAX_FAULTS`] in a row. Does nothing when there
-    /// is no run, or it is paused or finished.
+    /// One iteration, or the move to the next stage when the current one is done (a call of
+    /// its own, so that nothing else happens in it). A non-finite loss or update rolls back to
+    /// the last finite image and restarts the optimiser (halving Adam's rate): an
+    /// [`Event::Fault`]; after [`MAX_FAULTS`] in a row the run pauses with
+    /// [`Error::Paused`], until [`Job::resume`]. Does nothing when there is no run, or it is
+    /// paused or finished.
     pub fn step(&mut self) -> Result<Vec<Event>> {
         let mut events = Vec::new();
         match &self.run {
             Some(r) if !r.paused && !r.finished() => {
                 // The stage in progress is done (or its budget was cut): move on before stepping.
                 if r.stage_done() {
-                    events.push(self.next_stage()?);
+                    return Ok(vec![self.next_stage()?]);
                 }
             }
             _ => return Ok(events),
@@ -215,13 +217,9 @@ impl Job {
         let run = self.run.as_mut().ok_or_else(|| Error::internal("the run vanished"))?;
         let report = match run.stepper.step() {
             Ok(report) => report,
-            Err(Error::NonFinite(what)) => {
-                events.push(Event::Fault(recover(run, format!("the {what} became infinite or NaN"))));
-                return Ok(events);
-            }
+            Err(Error::NonFinite(what)) => return recover(run, format!("the {what} became infinite or NaN")),
             Err(Error::Diverged { from, to }) => {
-                events.push(Event::Fault(recover(run, format!("the loss jumped from {from:.3e} to {to:.3e}"))));
-                return Ok(events);
+                return recover(run, format!("the loss jumped from {from:.3e} to {to:.3e}"))
             }
             Err(e) => return Err(e),
         };
@@ -437,7 +435,7 @@ fn stepper_at(model: &mut Model, spec: &RenderSpec, sources: &SourceImages, stag
 
 /// After a non-finite step (the stepper kept its last finite image): restart the optimiser more
 /// gently, and pause after [`MAX_FAULTS`] in a row.
-fn recover(run: &mut Run, problem: String) -> Fault {
+fn recover(run: &mut Run, problem: String) -> Result<Vec<Event>> {
     run.faults += 1;
     let optimizer = run.stepper.optimizer_mut();
     optimizer.reset();
@@ -449,8 +447,12 @@ fn recover(run: &mut Run, problem: String) -> Fault {
         }
         Optimizer::Lbfgs(_) => None,
     };
+    let fault = Fault { iteration: run.done + 1, problem, in_a_row: run.faults, new_lr };
     run.paused = run.faults >= MAX_FAULTS;
-    Fault { iteration: run.done + 1, problem, in_a_row: run.faults, new_lr, paused: run.paused }
+    if run.paused {
+        return Err(Error::Paused(fault));
+    }
+    Ok(vec![Event::Fault(fault)])
 }
 
 /// Size of an image fitted to `long_side`; refused when its short side would be too thin for the

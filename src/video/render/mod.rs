@@ -232,17 +232,11 @@ impl ClipRender {
         let mut events = Vec::new();
         let plan = self.store.plan();
         let index = self.current.as_ref().map_or(0, |c| pass_frame(c.pass, plan.first, plan.end));
-        for event in self.job.step()? {
+        let steps = self.job.step().map_err(|e| Error::Frame { frame: index + 1, source: Box::new(e) })?;
+        for event in steps {
             match event {
                 Event::Stepped(_) => {
                     events.push(ClipEvent::Iteration { frame: index, done: self.job.done(), total: self.job.total() })
-                }
-                Event::Fault(fault) if fault.paused => {
-                    return Err(Error::invalid(format!(
-                        "frame {}: {}; the frames before it are kept: lower the weights and resume",
-                        index + 1,
-                        fault.cause()
-                    )));
                 }
                 Event::Fault(_) | Event::StageChanged { .. } | Event::Finished => {}
             }
