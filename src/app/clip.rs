@@ -318,7 +318,7 @@ pub(super) fn clip_ui(app: &mut App, ui: &mut Ui) {
                 info.frames, info.fps, info.size.0, info.size.1
             ));
             for note in &info.notes {
-                ui.weak(note);
+                ui.weak(note.to_string());
             }
             info.frames
         }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use image::{AnimationDecoder, Frames, RgbImage};
 
 use crate::error::{Error, Result};
+use crate::notice::Note;
 use crate::video::ffmpeg::{self, FfmpegFrames, Probe};
 use crate::video::h264::Mp4Frames;
 
@@ -28,7 +29,7 @@ pub struct ClipInfo {
     pub about: String,
     /// What reading it changes, said to the user: the constant rate a variable one is read at,
     /// HDR tone-mapped to SDR.
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
 /// The frame rate of a folder of frames without a `clip.json` beside them.
@@ -92,10 +93,10 @@ impl ClipReader {
             let probe = Probe::run(&ffmpeg, path)?;
             let mut notes = Vec::new();
             if probe.variable {
-                notes.push(format!("its frame rate varies: read at a constant {:.3} fps", probe.rate.fps()));
+                notes.push(Note::ClipVariableRate { fps: probe.rate.fps() });
             }
             if let Some(hdr) = probe.colour.hdr() {
-                notes.push(format!("its {hdr} HDR is tone-mapped to SDR"));
+                notes.push(Note::ClipToneMapped { hdr: hdr.to_string() });
             }
             let info = ClipInfo {
                 frames: probe.frames,

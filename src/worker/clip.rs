@@ -80,7 +80,8 @@ impl State {
             let (done, total) = render.progress();
             (render, vec![Notice::info(format!("Going on with the clip: {done} of {total} frames were done."))])
         } else {
-            ClipRender::start(&folder, request.plan)?
+            let (render, notes) = ClipRender::start(&folder, request.plan)?;
+            (render, notes.into_iter().map(Notice::from).collect())
         };
         if let Some(notice) = crate::notice::combined(&notes) {
             lock(&self.shared).notice = Some(notice);

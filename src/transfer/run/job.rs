@@ -18,7 +18,7 @@ use crate::transfer::run::colour::{colours_after, colours_before};
 use crate::error::{Error, Result};
 use crate::imageio::{fit_long_side, resize, to_tensor};
 use crate::model::{DeviceChoice, Pooling, Tap, Vgg, WeightsSource};
-use crate::notice::Notice;
+use crate::notice::Note;
 use crate::transfer::loss::targets::{PreparedImage, TargetCache};
 use crate::transfer::loss::values::Losses;
 use crate::transfer::optim::Optimizer;
@@ -123,7 +123,7 @@ impl Job {
     /// Starts a run of `spec` (ending any run in progress). Returns notes for the user when
     /// the spec had to be adjusted to fit in memory, its masks deserve a word, or the instant
     /// start was not possible.
-    pub fn start(&mut self, spec: RenderSpec) -> Result<Vec<Notice>> {
+    pub fn start(&mut self, spec: RenderSpec) -> Result<Vec<Note>> {
         self.run = None;
         spec.validate()?;
         let sources = self.sources(&spec)?;
@@ -132,12 +132,7 @@ impl Job {
 
     /// Starts a run of `spec` on `sources` (decoded already: a clip's frame), from `prior`
     /// when given.
-    fn start_with(
-        &mut self,
-        spec: RenderSpec,
-        sources: Arc<SourceImages>,
-        prior: Option<Prior>,
-    ) -> Result<Vec<Notice>> {
+    fn start_with(&mut self, spec: RenderSpec, sources: Arc<SourceImages>, prior: Option<Prior>) -> Result<Vec<Note>> {
         self.run = None;
         let sources = colours_before(spec.preserve_colors, sources);
         let spec = RenderSpec {
@@ -171,11 +166,11 @@ impl Job {
         } else if spec.run.init == Init::Instant && spec.objective.masks.is_active() {
             // The instant look paints the whole photo; where masks keep the photo, a few
             // iterations could not take the paint off again.
-            fallback = Some(Notice::warning("started from the photo: the instant look does not follow masks"));
+            fallback = Some(Note::NoInstantLook { failure: None });
         } else if spec.run.init == Init::Instant {
             match self.painter(spec.device).and_then(|p| p.paint(&sources, &spec, stepper.size())) {
                 Ok(painted) => stepper.set_x(to_tensor(&painted, stepper.x().device())?)?,
-                Err(e) => fallback = Some(Notice::warning(format!("started from the photo: no instant look ({e})"))),
+                Err(e) => fallback = Some(Note::NoInstantLook { failure: Some(e.to_string()) }),
             }
         }
         let alpha = sources.content_alpha_at(stepper.size());
@@ -194,7 +189,7 @@ impl Job {
             last: None,
             kept: None,
         });
-        Ok(plan.notes.into_iter().chain(masks.into_iter().map(Notice::warning)).chain(fallback).collect())
+        Ok(plan.notes.into_iter().chain(masks).chain(fallback).collect())
     }
 
     /// One iteration, or the move to the next stage when the current one is done (a call of

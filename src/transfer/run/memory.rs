@@ -2,11 +2,11 @@
 //! so that a too-large render is refused with a size that fits (or made to fit by a shorter
 //! L-BFGS history) instead of swapping the desktop to death or being killed mid-run.
 
-use crate::error::{gib, Error, Result, Shortage};
+use crate::error::{Error, Result, Shortage};
 use crate::imageio::fit_long_side;
 use crate::model::vgg::reach;
 use crate::model::{Config, LayerSpec};
-use crate::notice::Notice;
+use crate::notice::Note;
 use crate::transfer::loss::tiles::TileGrid;
 use crate::transfer::spec::options::OptimizerKind;
 use crate::transfer::spec::RenderSpec;
@@ -152,7 +152,7 @@ pub struct MemoryPlan {
     /// What the render (as adjusted) needs.
     pub estimate: MemoryEstimate,
     /// What was changed to make it fit, for the user.
-    pub notes: Vec<Notice>,
+    pub notes: Vec<Note>,
 }
 
 /// Checks `spec` against `available` bytes (`None`: unknown, no check) and makes it fit, saying
@@ -177,15 +177,11 @@ pub fn fit_in_memory(
         let per_entry = 2 * 3 * u64::from(w) * u64::from(h) * F32;
         let bound = ((STATE_CAP / per_entry) as usize).max(MIN_HISTORY);
         if spec.run.history > bound {
-            notes.push(Notice::warning(format!(
-                "L-BFGS history shortened from {} to {bound} at {size} px to keep its memory under {}",
-                spec.run.history,
-                gib(STATE_CAP)
-            )));
+            notes.push(Note::HistoryCapped { from: spec.run.history, to: bound, size, within: STATE_CAP });
             spec.run.history = bound;
         }
     }
-    let plan = |estimate: MemoryEstimate, notes: Vec<Notice>| MemoryPlan { estimate, notes };
+    let plan = |estimate: MemoryEstimate, notes: Vec<Note>| MemoryPlan { estimate, notes };
     let wanted = needs(size, spec.run.history, spec.run.tile)?;
     let Some(available) = available else { return Ok(plan(wanted, notes)) };
     let budget = (available as f64 * USABLE) as u64;
@@ -218,15 +214,10 @@ pub fn fit_in_memory(
                 }
                 if history != spec.run.history {
                     // Said once, from what was asked: this replaces the bound's note.
-                    notes = vec![Notice::warning(format!(
-                        "L-BFGS history shortened from {asked} to {history} so that a {size} px render fits in {}",
-                        gib(limit)
-                    ))];
+                    notes = vec![Note::HistoryFitted { from: asked, to: history, size, within: limit }];
                 }
                 if let (Some(t), None) = (tile, spec.run.tile) {
-                    notes.push(Notice::warning(format!(
-                        "evaluated in tiles of {t} px so that it fits in memory (the same picture)"
-                    )));
+                    notes.push(Note::Tiled { tile: t });
                 }
                 spec.run.history = history;
                 spec.run.tile = tile;
@@ -374,8 +365,12 @@ mod tests {
         let plan = fit_in_memory(&mut s, (1024, 768), &vgg16(), Some(available)).unwrap();
         assert!(s.run.history < 100 && s.run.history >= MIN_HISTORY, "{}", s.run.history);
         assert!(plan.estimate.total() as f64 <= available as f64 * USABLE);
-        let note = crate::notice::combined(&plan.notes).unwrap().text;
-        assert!(note.contains(&format!("from 100 to {}", s.run.history)), "{note}");
+        let kept = s.run.history;
+        assert!(
+            matches!(plan.notes.as_slice(), [Note::HistoryFitted { from: 100, to, size: 2048, .. }] if *to == kept),
+            "{:?}",
+            plan.notes
+        );
     }
 
     #[test]
@@ -417,10 +412,13 @@ mod tests {
             let e = estimate(&vgg16(), (4096, 3072), 1, 0, OptimizerKind::Lbfgs, MIN_HISTORY, Some(t)).unwrap();
             assert!(e.total() > TILED_BUDGET, "tiles of {t} px read fewer pixels and fit");
         }
-        let note = crate::notice::combined(&plan.notes).unwrap().text;
+        let kept = s.run.history;
         assert!(
-            note.contains(&format!("from 100 to {}", s.run.history)) && note.contains(&format!("tiles of {tile} px")),
-            "{note}"
+            matches!(plan.notes.as_slice(),
+                [Note::HistoryFitted { from: 100, to, .. } | Note::HistoryCapped { from: 100, to, .. }, Note::Tiled { tile: t }]
+                if *to == kept && *t == tile),
+            "{:?}",
+            plan.notes
         );
     }
 

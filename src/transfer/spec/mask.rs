@@ -11,6 +11,7 @@ use image::{GrayImage, ImageFormat};
 
 use crate::error::{Error, Result};
 use crate::imageio::{decode_picture, read_image_file};
+use crate::notice::Note;
 
 /// Largest side a mask is kept at: masks are smooth, and the spec (and every exported PNG) carries
 /// them, so a painted or loaded mask is stored at most this large and resized to each stage.
@@ -256,27 +257,21 @@ impl StyleMasks {
 
     /// What the artist should know before a render: masks that paint nothing, masks of another
     /// shape than the photo (`content`: its size), styles that apply nowhere.
-    pub fn warnings(&self, n_styles: usize, content: (u32, u32)) -> Vec<String> {
+    pub fn warnings(&self, n_styles: usize, content: (u32, u32)) -> Vec<Note> {
         if !self.is_active() {
             return Vec::new();
         }
         let aspect = |(w, h): (u32, u32)| f64::from(w) / f64::from(h);
         let mut notes = Vec::new();
         for k in 0..n_styles {
+            let style = k + 1;
             match self.get(k) {
-                Some(m) if m.is_blank() => {
-                    notes.push(format!("the mask of style {} is all black: it applies nowhere", k + 1))
+                Some(m) if m.is_blank() => notes.push(Note::MaskBlank { style }),
+                Some(m) if (aspect(m.size()) / aspect(content) - 1.0).abs() > 0.01 => {
+                    notes.push(Note::MaskStretched { style, mask: m.size(), photo: content })
                 }
-                Some(m) if (aspect(m.size()) / aspect(content) - 1.0).abs() > 0.01 => notes.push(format!(
-                    "the mask of style {} is {}x{} and the photo {}x{}: it is stretched to fit",
-                    k + 1,
-                    m.size().0,
-                    m.size().1,
-                    content.0,
-                    content.1
-                )),
                 Some(_) => {}
-                None => notes.push(format!("style {} has no mask: it applies nowhere", k + 1)),
+                None => notes.push(Note::MaskMissing { style }),
             }
         }
         notes
@@ -343,9 +338,14 @@ mod tests {
         masks.set(0, Some(Mask::filled((40, 30), false).unwrap()));
         masks.set(1, Some(Mask::filled((30, 30), true).unwrap()));
         let w = masks.warnings(3, (400, 300));
-        assert!(w[0].contains("style 1 is all black"), "{w:?}");
-        assert!(w[1].contains("stretched"), "{w:?}");
-        assert!(w[2].contains("style 3 has no mask"), "{w:?}");
+        assert_eq!(
+            w,
+            vec![
+                Note::MaskBlank { style: 1 },
+                Note::MaskStretched { style: 2, mask: (30, 30), photo: (400, 300) },
+                Note::MaskMissing { style: 3 },
+            ]
+        );
         assert!(masks.validate(3).is_ok());
         assert!(masks.validate(1).unwrap_err().to_string().contains("style 2"));
     }

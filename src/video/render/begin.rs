@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{clip_ended, pass_frame, ClipRender, Previous};
 use crate::error::{Error, Result};
 use crate::imageio::fit_long_side;
-use crate::notice::Notice;
+use crate::notice::Note;
 use crate::transfer::Job;
 use crate::video::clip::ClipReader;
 use crate::video::estimate::{human_bytes, PNG_SHARE};
@@ -19,7 +19,7 @@ use crate::video::wrap::frames_to_join;
 impl ClipRender {
     /// Starts rendering `plan` into `folder` (made if needed; refused when it holds frames of
     /// a render already). Returns notes for the user (the estimate of disk, adjustments).
-    pub fn start(folder: &Path, plan: ClipPlan) -> Result<(Self, Vec<Notice>)> {
+    pub fn start(folder: &Path, plan: ClipPlan) -> Result<(Self, Vec<Note>)> {
         plan.spec.validate()?;
         let mut reader = ClipReader::open(&plan.clip)?;
         let info = reader.info().clone();
@@ -50,23 +50,18 @@ impl ClipRender {
                 )));
             }
         }
-        let mut note = format!(
-            "{frames} frames at {}x{}, {:.3} fps: about {} of frames in {}",
-            size.0,
-            size.1,
-            info.fps,
-            human_bytes(bytes),
-            folder.display()
-        );
-        if plan.spec.video.looped {
-            note +=
-                &format!("; a loop: the first {} frames are rendered again to join the last", frames_to_join(frames));
-        }
-        let note = Notice::info(note);
+        let note = Note::ClipFrames {
+            frames,
+            size,
+            fps: info.fps,
+            bytes,
+            folder: folder.to_path_buf(),
+            join: plan.spec.video.looped.then(|| frames_to_join(frames)),
+        };
         let store = FrameStore::create(folder, ClipPlan { fps: info.fps, ..plan })?;
         let render = ClipRender::open(store, reader, size, 0)?;
-        let mut notes = vec![Notice::info(format!("the clip: {}", info.about))];
-        notes.extend(info.notes.iter().map(|n| Notice::info(format!("the clip: {n}"))));
+        let mut notes = vec![Note::Clip { about: info.about.clone() }];
+        notes.extend(info.notes.iter().cloned());
         notes.push(note);
         Ok((render, notes))
     }

@@ -34,7 +34,7 @@ impl Job {
     /// to `size` (steps of at most 2x, fewer iterations each) follow, the first warm-started
     /// from it as any stage is. The spec's schedule becomes the stages run so far plus those,
     /// so the print's settings describe it. Returns notes when memory made the plan change.
-    pub fn print(&mut self, size: u32) -> Result<Vec<crate::notice::Notice>> {
+    pub fn print(&mut self, size: u32) -> Result<Vec<crate::notice::Note>> {
         let (Some(run), Some(model)) = (self.run.as_mut(), self.model.as_mut()) else {
             return Err(Error::invalid("start a render before printing it"));
         };

@@ -9,7 +9,7 @@ use image::RgbImage;
 use super::Job;
 use crate::error::{Error, Result};
 use crate::imageio::{resize, to_tensor};
-use crate::notice::Notice;
+use crate::notice::Note;
 use crate::transfer::loss::targets::Temporal;
 use crate::transfer::run::sources::SourceImages;
 use crate::transfer::run::stepper::Stepper;
@@ -52,7 +52,7 @@ impl Job {
         spec: RenderSpec,
         sources: Arc<SourceImages>,
         prior: Option<Prior>,
-    ) -> Result<Vec<Notice>> {
+    ) -> Result<Vec<Note>> {
         spec.validate()?;
         self.sources = Some(sources.clone());
         self.start_with(spec, sources, prior)
