@@ -245,7 +245,7 @@ fn a_print_goes_on_from_the_preview_at_a_larger_size_and_cancel_returns_to_the_f
     let dir = tempfile::tempdir().unwrap();
     let mut job = Job::new();
     let preview_spec = spec(dir.path(), 64, 4, 0);
-    job.start(preview_spec).unwrap();
+    job.start(preview_spec.clone()).unwrap();
     drain(&mut job);
     let (preview, photo_64) = (job.image().unwrap(), job.content().unwrap().clone());
     let err = job.print(64).unwrap_err().to_string();
@@ -271,6 +271,21 @@ fn a_print_goes_on_from_the_preview_at_a_larger_size_and_cancel_returns_to_the_f
         job.step().unwrap();
     }
     assert_eq!(job.done(), 7);
+    // Steered with the preview's spec as the window shows it, the print takes the weights and
+    // keeps its own size and stages.
+    let mut shown = preview_spec.clone();
+    shown.objective.style_weight *= 2.0;
+    assert_eq!(job.update(&shown).unwrap(), Update::Applied);
+    assert_eq!(
+        (job.spec().unwrap().size, job.spec().unwrap().objective.style_weight),
+        (160, shown.objective.style_weight)
+    );
+    assert_eq!(stages(&job), ["64x4", "101x10", "160x10"]);
+    let other = RenderSpec {
+        run: neural_style_studio::transfer::RunSettings { optimizer: OptimizerKind::Adam, ..shown.run.clone() },
+        ..shown.clone()
+    };
+    assert_eq!(job.update(&other).unwrap(), Update::NeedsRestart);
 
     // Cancel: back to the preview's image, size, count and settings; the run has ended there.
     assert!(job.cancel_stage().unwrap());
@@ -280,6 +295,10 @@ fn a_print_goes_on_from_the_preview_at_a_larger_size_and_cancel_returns_to_the_f
     assert_eq!((job.spec().unwrap().size, job.done(), job.is_finished()), (64, 4, true));
     assert_eq!(stages(&job), ["64x4"]);
     assert!(!job.cancel_stage().unwrap(), "nothing left to cancel");
+    // Cancelled, it still takes what the window shows in place.
+    shown.preserve_colors = PreserveColors::Luminance;
+    assert_eq!(job.update(&shown).unwrap(), Update::Applied);
+    assert_eq!((job.spec().unwrap().size, job.spec().unwrap().preserve_colors), (64, PreserveColors::Luminance));
 
     // A print that runs to the end ends at full size; cancelling a finished print does nothing.
     job.print(160).unwrap();

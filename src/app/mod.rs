@@ -35,7 +35,6 @@ pub use panels::IMAGE_EXTENSIONS;
 pub use settings::Settings;
 
 use crate::notice::Notice;
-use crate::transfer::RenderSpec;
 use crate::worker::{Command, Status, Worker};
 use preview::Versioned;
 use tasks::{Purpose, Tasks};
@@ -278,41 +277,31 @@ impl App {
         }
     }
 
-    /// Sends the spec shown to the worker, which takes in place what a run can (see
-    /// `Job::update`), or restarts when anything else changed.
+    /// Sends the spec shown to the worker, whose `Job::update` takes in place what a run can (a
+    /// running, paused, finished or printing one alike). A change no run can take in place
+    /// (`RenderSpec::needs_restart`) restarts a render under way once the user lets go of the
+    /// control; a finished one, or a print, waits for the next Start.
     fn steer(&mut self, ctx: &egui::Context) {
-        let active = matches!(self.live.status, Status::Running | Status::Paused | Status::Preparing);
         let (Some(run), spec) = (&self.live.run_spec, &self.settings.spec) else { return };
-        if *run == *spec {
+        if *run == *spec || spec.validate().is_err() {
             return;
         }
-        let restart = run.needs_restart(spec);
         let dragging = ctx.input(|i| i.pointer.any_down());
-        let target = if !active {
-            // A finished or stopped render takes only the post-processed colours, at once.
-            RenderSpec { preserve_colors: spec.preserve_colors, ..run.clone() }
-        } else if restart && !self.live.worker.printing() {
-            // Restart once the user lets go of the slider, not on every drag step.
-            if spec.validate().is_ok() && !dragging {
+        if run.needs_restart(spec) {
+            let active = matches!(self.live.status, Status::Running | Status::Paused | Status::Preparing);
+            if active && !dragging && !self.live.worker.printing() {
                 self.start();
             }
             return;
-        } else if restart {
-            // During a print only the weights steer it; other changes wait for the next Start.
-            RenderSpec { objective: spec.objective.clone(), ..run.clone() }
-        } else {
-            spec.clone()
-        };
-        if *run == target || run.needs_restart(&target) || target.validate().is_err() {
-            return;
         }
-        if run.objective != target.objective {
+        let spec = spec.clone();
+        if run.objective != spec.objective {
             self.before_change(dragging);
         } else if !dragging {
             self.panels.film.change_open = false;
         }
-        self.live.worker.send(Command::Update(Box::new(target.clone())));
-        self.live.run_spec = Some(target);
+        self.live.worker.send(Command::Update(Box::new(spec.clone())));
+        self.live.run_spec = Some(spec);
     }
 
     fn apply(&mut self, action: Action) {

@@ -61,6 +61,9 @@ struct Run {
     last: Option<StepReport>,
     /// The result of the last finished stage, once a larger one has begun.
     kept: Option<enlarge::Kept>,
+    /// Whether the run was taken on as a print: its size and stages are then its own, and the
+    /// specs it is steered with (the preview's, as shown) do not change them.
+    printed: bool,
 }
 
 impl Run {
@@ -188,6 +191,7 @@ impl Job {
             paused: false,
             last: None,
             kept: None,
+            printed: false,
         });
         Ok(plan.notes.into_iter().chain(masks).chain(fallback).collect())
     }
@@ -235,9 +239,17 @@ impl Job {
     /// iteration budget, luminance-only colour keeping, the instant look's strength) is applied,
     /// the image kept; a spec that differs in anything else is left alone and answered with
     /// [`Update::NeedsRestart`]. A larger budget lets a finished run go on; a budget already
-    /// spent finishes it.
+    /// spent finishes it. A print keeps its own size and stages (the spec it is steered with is
+    /// the preview's), also once it has ended or was cancelled.
     pub fn update(&mut self, spec: &RenderSpec) -> Result<Update> {
         let (Some(run), Some(model)) = (self.run.as_mut(), self.model.as_mut()) else { return Ok(Update::NoRun) };
+        let print;
+        let spec = if run.printed {
+            print = RenderSpec { size: run.spec.size, schedule: run.spec.schedule.clone(), ..spec.clone() };
+            &print
+        } else {
+            spec
+        };
         if run.spec.needs_restart(spec) {
             return Ok(Update::NeedsRestart);
         }

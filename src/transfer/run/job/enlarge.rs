@@ -71,6 +71,7 @@ impl Job {
         run.stage_start = run.done;
         run.faults = 0;
         run.paused = false;
+        run.printed = true;
         Ok(plan.notes)
     }
 
