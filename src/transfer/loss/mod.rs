@@ -147,35 +147,41 @@ pub trait Term {
     fn grad(&self, features: &Tensor, part: &Part) -> Result<Option<Tensor>>;
 }
 
-/// The layers an objective's non-zero terms read, as indices into the network's layers.
+/// The layers an objective's terms read (every kind's [`Kind::taps`]), as indices into the
+/// network's layers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layers {
-    /// The content tap's layer, when the content weight is not zero.
-    pub content: Option<usize>,
-    /// Each style layer's index, `None` where its weight (or the style weight) is zero.
-    pub style: Vec<Option<usize>>,
-    /// Every layer above, for `Vgg::forward_taps`.
+    /// Each tap read, with its layer.
+    taps: Vec<(Tap, usize)>,
+    /// Every layer read, in order, for `Vgg::forward_taps`.
     pub keep: Vec<usize>,
     /// Layers to run: one past the deepest kept (0: none).
     pub depth: usize,
 }
 
 impl Layers {
-    /// The layers `objective` needs from `net`.
+    /// The layers `objective`'s kinds read from `net`.
     pub fn new(net: &Vgg, objective: &Objective) -> Result<Self> {
-        let index =
-            |tap: Tap| net.tap_index(tap).ok_or_else(|| Error::invalid(format!("the network does not reach {tap}")));
-        let content = if objective.content_weight != 0.0 { Some(index(objective.content_tap)?) } else { None };
-        let style = objective
-            .style_layers
-            .iter()
-            .map(|&(tap, w)| if objective.style_weight * w != 0.0 { index(tap).map(Some) } else { Ok(None) })
-            .collect::<Result<Vec<_>>>()?;
-        let mut keep: Vec<usize> = content.iter().chain(style.iter().flatten()).copied().collect();
+        let mut taps = Vec::new();
+        for tap in KINDS.iter().flat_map(|kind| (kind.taps)(objective)) {
+            let layer =
+                net.tap_index(tap).ok_or_else(|| Error::invalid(format!("the network does not reach {tap}")))?;
+            taps.push((tap, layer));
+        }
+        let mut keep: Vec<usize> = taps.iter().map(|&(_, layer)| layer).collect();
         keep.sort_unstable();
         keep.dedup();
         let depth = keep.iter().max().map_or(0, |&d| d + 1);
-        Ok(Layers { content, style, keep, depth })
+        Ok(Layers { taps, keep, depth })
+    }
+
+    /// The layer of `tap`, which a kind's `taps` named.
+    pub fn of(&self, tap: Tap) -> Result<usize> {
+        self.taps
+            .iter()
+            .find(|&&(t, _)| t == tap)
+            .map(|&(_, layer)| layer)
+            .ok_or_else(|| Error::internal(format!("{tap} is read but no kind named it")))
     }
 }
 
@@ -205,6 +211,9 @@ pub struct Kind {
     pub label: &'static str,
     /// Its weight in `objective` (0: no term is built).
     pub weight: fn(&Objective) -> f64,
+    /// The network taps its terms read in `objective` (none at weight zero; none for a term of
+    /// the image itself).
+    pub taps: fn(&Objective) -> Vec<Tap>,
     /// What it prepares from the content photo, with its size in bytes; called when its weight
     /// is not zero.
     pub prepare: Option<Prepare>,
@@ -227,12 +236,31 @@ pub struct Build<'a> {
 
 /// Every kind of loss term, in the order the losses report them.
 pub const KINDS: &[Kind] = &[
-    Kind { name: CONTENT, label: "Content", weight: |o| o.content_weight, prepare: None, build: content_terms },
-    Kind { name: STYLE, label: "Style", weight: |o| o.style_weight, prepare: None, build: style_terms },
+    Kind {
+        name: CONTENT,
+        label: "Content",
+        weight: |o| o.content_weight,
+        taps: |o| if o.content_weight != 0.0 { vec![o.content_tap] } else { Vec::new() },
+        prepare: None,
+        build: content_terms,
+    },
+    Kind {
+        name: STYLE,
+        label: "Style",
+        weight: |o| o.style_weight,
+        taps: |o| o.style_layers.iter().filter(|&&(_, w)| o.style_weight * w != 0.0).map(|&(tap, _)| tap).collect(),
+        prepare: None,
+        build: style_terms,
+    },
     tv::KIND,
     temporal::KIND,
     photo::KIND,
 ];
+
+/// The taps of a kind whose terms read the image itself, not the network.
+pub fn no_taps(_: &Objective) -> Vec<Tap> {
+    Vec::new()
+}
 
 /// The kind named `name`.
 pub fn kind(name: &str) -> Option<&'static Kind> {
@@ -249,7 +277,10 @@ fn terms<'a>(build: &Build<'a>) -> Result<Vec<Box<dyn Term + 'a>>> {
 }
 
 fn content_terms<'a>(b: &Build<'a>) -> Result<Vec<Box<dyn Term + 'a>>> {
-    let Some(layer) = b.layers.content else { return Ok(Vec::new()) };
+    if b.objective.content_weight == 0.0 {
+        return Ok(Vec::new());
+    }
+    let layer = b.layers.of(b.objective.content_tap)?;
     let place = Place {
         name: TermName::of(CONTENT),
         reads: Reads::Layer(layer),
@@ -263,16 +294,19 @@ fn content_terms<'a>(b: &Build<'a>) -> Result<Vec<Box<dyn Term + 'a>>> {
 fn style_terms<'a>(b: &Build<'a>) -> Result<Vec<Box<dyn Term + 'a>>> {
     let (o, targets) = (b.objective, b.targets);
     let mut out: Vec<Box<dyn Term + 'a>> = Vec::new();
-    for (k, (&layer, &(tap, w))) in b.layers.style.iter().zip(&o.style_layers).enumerate() {
-        let Some(layer) = layer else { continue };
+    for (k, &(tap, w)) in o.style_layers.iter().enumerate() {
+        if o.style_weight * w == 0.0 {
+            continue;
+        }
+        let layer = b.layers.of(tap)?;
         let name = TermName { term: STYLE, layer: Some(k) };
         let place = Place { name, reads: Reads::Layer(layer), weight: o.style_weight * w, share: w };
         out.push(match o.style_loss {
             StyleLoss::Gram => Box::new(gram_style::GramStyle::new(place, k, o.look, targets.regions())),
             StyleLoss::Sliced => {
                 let c = b.net.layer_channels(layer).ok_or_else(|| Error::internal("no such layer"))?;
-                let styles = targets.sliced(k)?;
-                Box::new(sliced::SlicedStyle::new(place, tap, c, styles, targets.content.device())?)
+                let regions = targets.sliced(k)?;
+                Box::new(sliced::SlicedStyle::new(place, tap, c, regions, targets.content.device())?)
             }
         });
     }

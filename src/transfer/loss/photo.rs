@@ -21,13 +21,19 @@ use candle_core::{DType, Device, Tensor};
 use image::RgbImage;
 use rayon::prelude::*;
 
-use super::{Build, Kind, Part, Place, Prepared, Term};
+use super::{no_taps, Build, Kind, Part, Place, Prepared, Term};
 use crate::error::{Error, Result};
 use crate::imageio::{MEAN, STD};
 
 /// The photorealism term's kind, weighed by `Objective::weights["photo"]`.
-pub(super) const KIND: Kind =
-    Kind { name: "photo", label: "Photorealism", weight: |o| o.weight("photo"), prepare: Some(prepare), build };
+pub(super) const KIND: Kind = Kind {
+    name: "photo",
+    label: "Photorealism",
+    weight: |o| o.weight("photo"),
+    taps: no_taps,
+    prepare: Some(prepare),
+    build,
+};
 
 /// Epsilon of the Matting Laplacian (Luan et al.'s `getLaplacian1`): how far a window's colours
 /// must spread before the picture may follow them apart.

@@ -7,14 +7,20 @@
 use candle_core::Tensor;
 use image::RgbImage;
 
-use super::{Build, Kind, Part, Place, Term};
+use super::{no_taps, Build, Kind, Part, Place, Term};
 use crate::error::{Error, Result};
 use crate::imageio::to_tensor;
 
 /// The temporal term's kind: a term when the targets hold a previous frame (reported at any
 /// weight, pulling when the weight is not zero).
-pub(super) const KIND: Kind =
-    Kind { name: "temporal", label: "Hold to previous frame", weight: |o| o.temporal_weight, prepare: None, build };
+pub(super) const KIND: Kind = Kind {
+    name: "temporal",
+    label: "Hold to previous frame",
+    weight: |o| o.temporal_weight,
+    taps: no_taps,
+    prepare: None,
+    build,
+};
 
 fn build<'a>(b: &Build<'a>) -> Result<Vec<Box<dyn Term + 'a>>> {
     let Some(temporal) = &b.targets.temporal else { return Ok(Vec::new()) };

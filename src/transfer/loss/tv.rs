@@ -2,12 +2,13 @@
 
 use candle_core::Tensor;
 
-use super::{Build, Kind, Part, Place, Term, TV};
+use super::{no_taps, Build, Kind, Part, Place, Term, TV};
 use crate::error::{Error, Result};
 use crate::transfer::loss::gram::tv_loss_and_grad;
 
 /// The total variation: reported at any weight, pulling when its weight is not zero.
-pub(super) const KIND: Kind = Kind { name: TV, label: "Smoothness", weight: |o| o.tv_weight, prepare: None, build };
+pub(super) const KIND: Kind =
+    Kind { name: TV, label: "Smoothness", weight: |o| o.tv_weight, taps: no_taps, prepare: None, build };
 
 fn build<'a>(b: &Build<'a>) -> Result<Vec<Box<dyn Term + 'a>>> {
     Ok(vec![Box::new(Tv { place: Place::image(TV, b.objective.tv_weight), loss: None })])
