@@ -192,7 +192,7 @@ pub struct SpecArgs {
     pub look: Option<Look>,
     /// How style layers are compared with the painting: gram (Gram matrices, Gatys et al.) or
     /// sliced (sliced Wasserstein, Heitz et al.: whole feature distributions on 64 fixed random
-    /// directions per layer; no style masks) [default: the look's; rich: sliced].
+    /// directions per layer) [default: the look's; rich: sliced].
     #[arg(long, value_enum)]
     pub style_loss: Option<StyleLossArg>,
     /// Show the running average of the iterates with this decay (0: off; modern: 0.97).

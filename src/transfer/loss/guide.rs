@@ -22,19 +22,31 @@ pub struct Guide {
     mass: f64,
 }
 
-/// Pixels where one set of Gram targets applies.
+/// Pixels where one style (or one blend of styles) applies: its mask at each style layer, the
+/// style images it takes and their Gram targets. Any style term can read it: the Gram term
+/// weighs its matrices, the sliced term its distributions (`pixel_weights`).
 #[derive(Debug, Clone)]
 pub struct Region {
     /// The Gram target of each style layer.
     pub targets: Vec<Tensor>,
+    /// The style images that apply here, with their blend weights (summing to 1).
+    pub styles: Vec<(usize, f64)>,
     /// The mask at each style layer; `None`: the whole picture.
     guides: Option<Vec<Guide>>,
 }
 
 impl Region {
     /// A region covering the whole picture.
-    pub fn whole(targets: Vec<Tensor>) -> Self {
-        Region { targets, guides: None }
+    pub fn whole(targets: Vec<Tensor>, styles: Vec<(usize, f64)>) -> Self {
+        Region { targets, styles, guides: None }
+    }
+
+    /// Each pixel's weight at style layer `k` (the mask squared, as the Gram matrix weighs
+    /// it), row by row; `None` for the whole picture (every weight 1).
+    pub fn pixel_weights(&self, k: usize) -> Result<Option<Vec<f32>>> {
+        let Some(guides) = &self.guides else { return Ok(None) };
+        let guide = guides.get(k).ok_or_else(|| Error::internal("a style layer without a guide"))?;
+        Ok(Some(guide.weights.sqr()?.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1()?))
     }
 
     /// The Gram target at style layer `k`.
@@ -92,18 +104,20 @@ impl Region {
 /// painted; otherwise one per painted style with that style's targets, and the unpainted rest
 /// with the blended targets when `masks.unpainted` says so.
 ///
-/// `styles[s][k]` is style image `s`'s Gram at style layer `k`, `blended[k]` their blend,
-/// `strides[k]` the downsampling of layer `k`, `size` the picture's (width, height).
+/// `styles[s][k]` is style image `s`'s Gram at style layer `k`, `blended[k]` their blend with
+/// `blend` (summing to 1), `strides[k]` the downsampling of layer `k`, `size` the picture's
+/// (width, height).
 pub fn regions(
     masks: &StyleMasks,
     styles: &[Vec<Tensor>],
-    blended: &[Tensor],
+    (blended, blend): (&[Tensor], &[f64]),
     strides: &[usize],
     (w, h): (u32, u32),
     device: &Device,
 ) -> Result<Vec<Region>> {
+    let all: Vec<(usize, f64)> = blend.iter().copied().enumerate().collect();
     if !masks.is_active() {
-        return Ok(vec![Region::whole(blended.to_vec())]);
+        return Ok(vec![Region::whole(blended.to_vec(), all)]);
     }
     let pixels = w as usize * h as usize;
     let mut painted = vec![0f32; pixels];
@@ -118,13 +132,13 @@ pub fn regions(
             continue;
         }
         let guides = pyramid(Tensor::from_vec(weights, (1, 1, h as usize, w as usize), device)?, strides)?;
-        out.push(Region { targets: targets.clone(), guides: Some(guides) });
+        out.push(Region { targets: targets.clone(), styles: vec![(s, 1.0)], guides: Some(guides) });
     }
     if masks.unpainted == Unpainted::Blend {
         let rest: Vec<f32> = painted.iter().map(|p| (1.0 - p).max(0.0)).collect();
         if rest.iter().any(|&m| m > 0.0) {
             let guides = pyramid(Tensor::from_vec(rest, (1, 1, h as usize, w as usize), device)?, strides)?;
-            out.push(Region { targets: blended.to_vec(), guides: Some(guides) });
+            out.push(Region { targets: blended.to_vec(), styles: all, guides: Some(guides) });
         }
     }
     Ok(out)
@@ -172,7 +186,8 @@ mod tests {
         let img = image::GrayImage::from_fn(6, 5, |x, y| image::Luma([(x * 40 + y * 10) as u8]));
         let masks = StyleMasks { masks: vec![Some(Mask::new(img).unwrap())], ..StyleMasks::default() };
         let mut r =
-            regions(&masks, &[vec![target.clone()]], std::slice::from_ref(&target), &[1], (6, 5), &dev).unwrap();
+            regions(&masks, &[vec![target.clone()]], (std::slice::from_ref(&target), &[1.0]), &[1], (6, 5), &dev)
+                .unwrap();
         (f, r.remove(0), target)
     }
 
@@ -207,7 +222,7 @@ mod tests {
         let f = Tensor::randn(0f32, 1.0, (1, 4, 8, 8), &dev).unwrap();
         let t = Tensor::zeros((4, 4), DType::F32, &dev).unwrap();
         let masks = StyleMasks { masks: vec![Some(Mask::filled((8, 8), true).unwrap())], ..StyleMasks::default() };
-        let r = regions(&masks, &[vec![t.clone()]], &[t], &[1], (8, 8), &dev).unwrap().remove(0);
+        let r = regions(&masks, &[vec![t.clone()]], (&[t], &[1.0]), &[1], (8, 8), &dev).unwrap().remove(0);
         let g = r.gram(0, &gram_sum(&r.weigh(0, &f, None, 1).unwrap()).unwrap(), 4, 64).unwrap().unwrap();
         assert!(close(&g, &crate::transfer::loss::gram::gram(&f).unwrap()) < 1e-6);
     }
@@ -218,12 +233,12 @@ mod tests {
         let t = Tensor::zeros((1, 1), DType::F32, &dev).unwrap();
         let left = image::GrayImage::from_fn(8, 4, |x, _| image::Luma([if x < 4 { 255 } else { 0 }]));
         let masks = StyleMasks { masks: vec![Some(Mask::new(left).unwrap())], unpainted: Unpainted::Blend };
-        let r = regions(&masks, &[vec![t.clone()]], std::slice::from_ref(&t), &[1, 2], (8, 4), &dev).unwrap();
+        let r = regions(&masks, &[vec![t.clone()]], (std::slice::from_ref(&t), &[1.0]), &[1, 2], (8, 4), &dev).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!((r[0].mass(0, 32).unwrap(), r[1].mass(0, 32).unwrap()), (16.0, 16.0));
         // At stride 2 the 4x2 layer keeps the split: 4 pixels each.
         assert_eq!((r[0].mass(1, 8).unwrap(), r[1].mass(1, 8).unwrap()), (4.0, 4.0));
         let only = StyleMasks { unpainted: Unpainted::Content, ..masks };
-        assert_eq!(regions(&only, &[vec![t.clone()]], &[t], &[1], (8, 4), &dev).unwrap().len(), 1);
+        assert_eq!(regions(&only, &[vec![t.clone()]], (&[t], &[1.0]), &[1], (8, 4), &dev).unwrap().len(), 1);
     }
 }

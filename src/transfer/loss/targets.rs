@@ -12,7 +12,7 @@ use crate::imageio::to_tensor;
 use crate::model::{Tap, Vgg};
 use crate::transfer::loss::gram::gram;
 use crate::transfer::loss::guide::{regions, Region};
-use crate::transfer::loss::sliced::sorted_projections;
+use crate::transfer::loss::sliced::{sorted_projections, SlicedRegion};
 pub use crate::transfer::loss::temporal::Temporal;
 use crate::transfer::loss::tiles::{features_tiled, grams_tiled};
 use crate::transfer::loss::values::Divisors;
@@ -352,7 +352,7 @@ impl Targets {
             .collect::<Result<Vec<_>>>()?;
         self.blend = blend.iter().map(|b| b / sum).collect();
         let device = self.content.device().clone();
-        self.regions = regions(masks, &self.styles, &blended, &self.strides, self.size, &device)?;
+        self.regions = regions(masks, &self.styles, (&blended, &self.blend), &self.strides, self.size, &device)?;
         Ok(())
     }
 
@@ -378,16 +378,25 @@ impl Targets {
         &self.regions
     }
 
-    /// Each style's sorted projections at style layer `k` with its blend weight (the sliced
-    /// style loss's targets).
-    pub fn sliced(&self, k: usize) -> Result<Vec<(&Tensor, f64)>> {
+    /// The sliced style loss's targets at style layer `k`: per region, its styles' sorted
+    /// projections with their blend weights, and its pixels' weights.
+    pub fn sliced(&self, k: usize) -> Result<Vec<SlicedRegion<'_>>> {
         if self.sliced.is_empty() {
             return Err(Error::internal("targets were computed for the Gram style loss"));
         }
-        self.sliced
+        self.regions
             .iter()
-            .zip(&self.blend)
-            .map(|(s, &b)| Ok((s.get(k).ok_or_else(|| Error::internal("style layer has no target"))?, b)))
+            .map(|region| {
+                let styles = region
+                    .styles
+                    .iter()
+                    .map(|&(s, b)| {
+                        let sorted = self.sliced.get(s).and_then(|layers| layers.get(k));
+                        Ok((sorted.ok_or_else(|| Error::internal("style layer has no target"))?, b))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(SlicedRegion { styles, weights: region.pixel_weights(k)? })
+            })
             .collect()
     }
 

@@ -104,11 +104,6 @@ impl Objective {
         if n_styles > 0 && self.style_blend.iter().sum::<f64>() <= 0.0 {
             return Err(Error::invalid("style blend weights sum to zero"));
         }
-        if self.style_loss == StyleLoss::Sliced && self.masks.is_active() {
-            return Err(Error::invalid(
-                "the sliced style loss (the Rich look) does not take style masks yet: clear the masks or use the Gram loss",
-            ));
-        }
         self.masks.validate(n_styles)
     }
 
