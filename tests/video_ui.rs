@@ -44,6 +44,19 @@ fn settings(dir: &Path, mode: VideoMode) -> (Settings, PathBuf) {
 }
 
 #[test]
+fn an_animated_gif_launched_as_the_content_opens_as_a_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut settings, clip) = settings(dir.path(), VideoMode::Fast);
+    settings.spec.content = Some(neural_style_studio::transfer::ImageRef::new(&clip));
+    // Whether the GIF is animated is read from its header on a task, not in App::new.
+    let mut h = tall_harness(Launch { settings: Some(settings), ..Launch::default() });
+    step_until(&mut h, 30, "the clip open with its first frame", |a| {
+        a.settings.clip.as_ref().is_some_and(|c| c.path == clip)
+            && a.settings.spec.content.as_ref().is_some_and(|c| c.path.ends_with("frame-000001.png"))
+    });
+}
+
+#[test]
 fn the_timeline_shows_the_chosen_frame_as_the_content_photo() {
     let dir = tempfile::tempdir().unwrap();
     let (settings, clip) = settings(dir.path(), VideoMode::Fast);

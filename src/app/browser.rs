@@ -44,6 +44,11 @@ impl Browser {
         Browser { dialog, purpose, listings }
     }
 
+    /// A new folder or a rename that failed since the last call, in words.
+    pub fn take_failure(&mut self) -> Option<String> {
+        lock(&self.listings).failed.take()
+    }
+
     /// Shows the browser; returns `Some(path or None)` once the artist chose or cancelled.
     pub fn show(&mut self, ctx: &egui::Context) -> Option<(Purpose, Option<PathBuf>)> {
         let dir = self.dialog.directory().to_path_buf();
@@ -72,6 +77,8 @@ struct Listings {
     reading: HashSet<PathBuf>,
     /// The folder shown empty until its listing arrives.
     waiting: Option<PathBuf>,
+    /// A change (a new folder, a rename) that failed, for the app to say.
+    failed: Option<String>,
 }
 
 fn lock(listings: &Mutex<Listings>) -> MutexGuard<'_, Listings> {
@@ -144,14 +151,54 @@ impl ThreadedFs {
     }
 }
 
+impl ThreadedFs {
+    /// Makes a change in the folder `dir` on a thread of its own, then lists the folder again
+    /// there (so the listing shown follows the change); a failure is kept for the app to say.
+    fn change_in_background(&self, dir: &Path, change: impl FnOnce() -> io::Result<()> + Send + 'static) {
+        {
+            let mut l = lock(&self.listings);
+            l.ready.remove(dir);
+            l.reading.insert(dir.to_path_buf());
+        }
+        let (listings, wake, folder) = (self.listings.clone(), self.wake.clone(), dir.to_path_buf());
+        let spawned = std::thread::Builder::new().name("nss-browse".into()).spawn(move || {
+            let failed = change().err();
+            let entries = list(&folder);
+            let mut l = lock(&listings);
+            l.reading.remove(&folder);
+            l.ready.insert(folder, entries);
+            l.failed = failed.map(|e| e.to_string()).or(l.failed.take());
+            drop(l);
+            wake.request_repaint();
+        });
+        if let Err(e) = spawned {
+            let mut l = lock(&self.listings);
+            l.reading.remove(dir);
+            l.failed = Some(e.to_string());
+        }
+    }
+}
+
 impl Vfs for ThreadedFs {
-    // Making a folder and renaming are single calls on an explicit click, not listings.
+    // Making a folder and renaming happen on a thread, as listings do; the dialog's answer
+    // comes back with the folder's next listing, a failure as the app's notice.
     fn create_dir(&self, path: &Path) -> io::Result<()> {
-        std::fs::create_dir(path)
+        let (dir, made) = (path.parent().unwrap_or(path).to_path_buf(), path.to_path_buf());
+        self.change_in_background(&dir, move || {
+            std::fs::create_dir(&made)
+                .map_err(|e| io::Error::new(e.kind(), format!("Cannot make the folder {}: {e}", made.display())))
+        });
+        Ok(())
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        std::fs::rename(from, to)
+        let (dir, from, to) = (from.parent().unwrap_or(from).to_path_buf(), from.to_path_buf(), to.to_path_buf());
+        self.change_in_background(&dir, move || {
+            std::fs::rename(&from, &to).map_err(|e| {
+                io::Error::new(e.kind(), format!("Cannot rename {} to {}: {e}", from.display(), to.display()))
+            })
+        });
+        Ok(())
     }
 
     fn read_folder(
@@ -239,5 +286,29 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         assert!(fs.read_folder(&missing, false, &pictures, false).is_err(), "a folder that cannot be read says so");
+    }
+
+    #[test]
+    fn a_new_folder_and_a_rename_happen_on_another_thread_and_a_failure_is_kept_to_be_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = ThreadedFs { listings: Arc::default(), wake: egui::Context::default() };
+        let pictures: Filter<PathBuf> = Box::new(|_: &Path| true);
+        let listed = |fs: &ThreadedFs| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !lock(&fs.listings).ready.contains_key(dir.path()) {
+                assert!(std::time::Instant::now() < deadline, "the listing never arrived");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            names(&fs.read_folder(dir.path(), false, &pictures, false).unwrap()).join(" ")
+        };
+        fs.create_dir(&dir.path().join("new")).unwrap();
+        assert_eq!(listed(&fs), "new", "listed again after the change");
+        fs.rename(&dir.path().join("new"), &dir.path().join("old")).unwrap();
+        assert_eq!(listed(&fs), "old");
+        assert!(lock(&fs.listings).failed.is_none());
+        fs.create_dir(&dir.path().join("old")).unwrap();
+        assert_eq!(listed(&fs), "old");
+        let failed = lock(&fs.listings).failed.take().expect("the failure is kept");
+        assert!(failed.starts_with("Cannot make the folder") && failed.contains("old"), "{failed}");
     }
 }

@@ -128,28 +128,27 @@ impl App {
             self.panels.clip.wanted = Some(index);
             return;
         }
-        if self.panels.clip.cache.is_none() {
-            self.panels.clip.cache = tempfile::Builder::new().prefix("nss-clip-").tempdir().ok();
-        }
-        let Some(dir) = self.panels.clip.cache.as_ref().map(|d| d.path().to_path_buf()) else {
-            self.notice = Some(Notice::error("No temporary folder for the clip's frames."));
-            return;
-        };
         self.panels.clip.seeking = true;
         let path = clip.path.clone();
+        // The folder the frames shown are written to is made (once) by the task, not in the
+        // frame; it comes back with the frame and lives as long as the panel.
+        let cache = self.panels.clip.cache.take();
         self.tasks.spawn(
             "seek",
-            move || -> Result<PathBuf, String> {
-                let mut reader = ClipReader::open(&path).map_err(|e| e.to_string())?;
-                reader.seek(index).map_err(|e| e.to_string())?;
-                let frame = reader.next_frame().map_err(|e| e.to_string())?.ok_or("the clip has no such frame")?;
-                let file = dir.join(format!("frame-{:06}.png", index + 1));
-                crate::imageio::save_png(&image::DynamicImage::ImageRgb8(frame), &file, &[])
-                    .map_err(|e| e.to_string())?;
-                Ok(file)
+            move || {
+                let cache = match cache {
+                    Some(cache) => cache,
+                    None => match tempfile::Builder::new().prefix("nss-clip-").tempdir() {
+                        Ok(cache) => cache,
+                        Err(e) => return (None, Err(format!("No temporary folder for the clip's frames: {e}."))),
+                    },
+                };
+                let file = frame_file(&path, index, cache.path());
+                (Some(cache), file)
             },
-            move |app, _, file| {
+            move |app, _, (cache, file)| {
                 app.panels.clip.seeking = false;
+                app.panels.clip.cache = app.panels.clip.cache.take().or(cache);
                 match file {
                     Ok(file) => app.set_content(&file),
                     Err(e) => app.notice = Some(Notice::error(e)),
@@ -395,4 +394,14 @@ fn progress_ui(app: &mut App, ui: &mut Ui, clip: &ClipSettings) {
             app.toggle_playback();
         }
     }
+}
+
+/// Frame `index` of the clip at `path`, written as a PNG into `dir` (for the panel to show).
+fn frame_file(path: &Path, index: usize, dir: &Path) -> Result<PathBuf, String> {
+    let mut reader = ClipReader::open(path).map_err(|e| e.to_string())?;
+    reader.seek(index).map_err(|e| e.to_string())?;
+    let frame = reader.next_frame().map_err(|e| e.to_string())?.ok_or("the clip has no such frame")?;
+    let file = dir.join(format!("frame-{:06}.png", index + 1));
+    crate::imageio::save_png(&image::DynamicImage::ImageRgb8(frame), &file, &[]).map_err(|e| e.to_string())?;
+    Ok(file)
 }

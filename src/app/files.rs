@@ -88,6 +88,10 @@ impl App {
     /// Shows the in-app browser when it is open and acts on the choice.
     pub(super) fn browser_ui(&mut self, ctx: &egui::Context) {
         let Some(browser) = &mut self.panels.browser else { return };
+        if let Some(failure) = browser.take_failure() {
+            self.notice = Some(Notice::error(format!("{failure}.")));
+        }
+        let Some(browser) = &mut self.panels.browser else { return };
         if let Some((purpose, path)) = browser.show(ctx) {
             self.panels.browser = None;
             if let Some(path) = path {
@@ -268,12 +272,18 @@ impl App {
 /// Whether a file is a clip: a video container, or an animated GIF, WebP or PNG (checked by
 /// reading its header: call it off the UI thread).
 pub(super) fn is_clip(path: &Path) -> bool {
+    clip_by_name(path).unwrap_or_else(|| crate::video::clip::ClipReader::is_animation(path))
+}
+
+/// Whether a file is a clip, as far as its name tells (`None`: a GIF, WebP or PNG, which only
+/// its header tells).
+pub(super) fn clip_by_name(path: &Path) -> Option<bool> {
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     match ext.as_str() {
-        "apng" => true,
-        e if crate::video::clip::VIDEO_EXTENSIONS.contains(&e) => true,
-        "gif" | "webp" | "png" => crate::video::clip::ClipReader::is_animation(path),
-        _ => false,
+        "apng" => Some(true),
+        e if crate::video::clip::VIDEO_EXTENSIONS.contains(&e) => Some(true),
+        "gif" | "webp" | "png" => None,
+        _ => Some(false),
     }
 }
 

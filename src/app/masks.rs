@@ -49,9 +49,6 @@ pub struct MaskEditor {
     /// The part of the stroke's layer painted since the overlay was last drawn: (x0, y0, x1,
     /// y1) in mask pixels, ends excluded.
     dirty: Option<(u32, u32, u32, u32)>,
-    /// The mask a stroke just made, for the app to encode in the background (settings and
-    /// exports store it as PNG).
-    pub(super) painted: Option<Mask>,
 }
 
 impl Default for MaskEditor {
@@ -67,7 +64,6 @@ impl Default for MaskEditor {
             overlay: None,
             shown: Vec::new(),
             dirty: None,
-            painted: None,
         }
     }
 }
@@ -160,7 +156,6 @@ impl MaskEditor {
             if let Some((layer, work, _)) = self.stroke.take() {
                 // A layer erased to nothing is no mask at all: the render may become unmasked.
                 let mask = if work.pixels().all(|p| p[0] == 0) { None } else { Mask::new(work).ok() };
-                self.painted = mask.clone();
                 masks.set(layer, mask);
             }
         }

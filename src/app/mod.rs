@@ -143,25 +143,56 @@ impl App {
         app.check_models();
         app.find_ffmpeg();
         app.look_for_autosave();
-        // A clip given as the content on the command line opens as a clip.
-        let clip = app.settings.spec.content.as_ref().map(|c| c.path.clone()).filter(|p| files::is_clip(p));
-        match clip {
-            Some(path) => {
-                app.settings.spec.content = None;
-                app.open_clip(&path);
-            }
-            None => app.reopen_clip(),
-        }
         if let Some(path) = app.panels.presets.path.clone() {
             app.tasks.load_presets(path);
         }
-        if launch.start {
-            app.start();
+        // A clip given as the content on the command line opens as a clip. Whether a GIF,
+        // WebP or PNG is animated is read from its header on a task; a start waits for it.
+        let (content, start) = (app.settings.spec.content.as_ref().map(|c| c.path.clone()), launch.start);
+        match content.map(|path| (files::clip_by_name(&path), path)) {
+            Some((None, path)) => app.tasks.spawn(
+                "launch",
+                move || files::is_clip(&path).then_some(path),
+                move |app, _, clip| app.open_launched(clip.as_deref(), start),
+            ),
+            Some((Some(true), path)) => app.open_launched(Some(&path), start),
+            _ => app.open_launched(None, start),
         }
         if let Some(warning) = launch.warning {
             app.notice = Some(Notice::warning(warning));
         }
         Ok(app)
+    }
+
+    /// Opens what the app was launched with: `clip` (given as the content) as a clip, or else
+    /// the clip of the settings; then starts a run when asked.
+    fn open_launched(&mut self, clip: Option<&Path>, start: bool) {
+        match clip {
+            Some(path) => {
+                self.settings.spec.content = None;
+                self.open_clip(path);
+            }
+            None => self.reopen_clip(),
+        }
+        if start {
+            self.start();
+        }
+    }
+
+    /// Makes the stored form of every new mask (a stroke, a fill, a file, a preset) on a task,
+    /// so that saving the settings encodes nothing in the frame (but for a mask made in the
+    /// last milliseconds). A mask that does not encode is left to saving, which says why.
+    fn encode_masks(&mut self) {
+        if self.panels.encoding_masks {
+            return;
+        }
+        let masks = self.settings.spec.objective.masks.unencoded();
+        if masks.is_empty() {
+            return;
+        }
+        self.panels.encoding_masks = true;
+        let encode = move || masks.iter().all(|m| m.encoded().is_ok());
+        self.tasks.spawn("mask", encode, |app, _, encoded| app.panels.encoding_masks = !encoded);
     }
 
     /// Starts (or restarts) a run with the current settings.
@@ -399,11 +430,7 @@ impl eframe::App for App {
                 _ => self.empty_preview_ui(ui),
             }
         });
-        if let Some(mask) = self.panels.masks.painted.take() {
-            // Encoded off the UI thread now, so that saving the settings later encodes nothing;
-            // should this fail, saving encodes it and says why.
-            self.tasks.spawn("mask", move || mask.encoded().is_ok(), |_, _, _| {});
-        }
+        self.encode_masks();
         self.browser_ui(&ctx);
         self.try_styles_ui(&ctx);
         self.shortcuts_ui(&ctx);

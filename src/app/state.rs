@@ -76,6 +76,8 @@ pub struct Panels {
     pub presets: presets::Presets,
     /// The mask brush and its layers.
     pub masks: masks::MaskEditor,
+    /// New masks' stored forms are being made on a task (or one failed: not tried again).
+    pub(super) encoding_masks: bool,
     /// Saving the current render in the background, and offering back an unsaved one.
     pub autosave: autosave::Autosave,
     /// Snapshots of the render (history).
@@ -116,6 +118,7 @@ impl Panels {
             preview_rect: None,
             presets: presets::Presets::new(),
             masks: masks::MaskEditor::default(),
+            encoding_masks: false,
             autosave: autosave::Autosave::new(launch.autosave.clone()),
             film: filmstrip::Filmstrip::new(),
             try_styles: None,

@@ -219,6 +219,11 @@ impl StyleMasks {
         }
     }
 
+    /// The masks whose stored form is not made yet (see [`Mask::encoded`]).
+    pub fn unencoded(&self) -> Vec<Mask> {
+        self.masks.iter().flatten().filter(|m| m.0.encoded.get().is_none()).cloned().collect()
+    }
+
     /// The mask of style `k`, if painted.
     pub fn get(&self, k: usize) -> Option<&Mask> {
         self.masks.get(k).and_then(Option::as_ref)
