@@ -578,7 +578,7 @@ fn the_filmstrip_keeps_snapshots_to_show_compare_export_and_start_from() {
     step_until(&mut h, 120, "the run to finish", |a| a.live.status == Status::Stopped && iteration(a) == 60);
     let iterations: Vec<usize> = h.state().panels.film.snapshots.iter().map(|s| s.iteration).collect();
     assert!(iterations.len() >= 3 && iterations.contains(&60), "every 25 iterations and the end: {iterations:?}");
-    assert!(iterations.windows(2).all(|w| w[1] > w[0]));
+    assert!(iterations.windows(2).all(|w| w[1] > w[0]), "{iterations:?}");
     let live = h.state().live.frame.as_ref().unwrap().image.clone();
 
     // Show the first snapshot, then compare it with the live image.

@@ -35,7 +35,9 @@ impl App {
     /// Asks the worker for the instant look when the picture on screen should be it.
     pub(super) fn steer_instant(&mut self) {
         let spec = &self.settings.spec;
-        let busy = matches!(self.live.status, Status::Running | Status::Paused | Status::Preparing) || self.printing();
+        let busy = matches!(self.live.status, Status::Running | Status::Paused | Status::Preparing)
+            || self.printing()
+            || self.live.launching;
         if busy || self.live.instant.in_flight || self.settings.not_ready().is_some() || spec.validate().is_err() {
             return;
         }

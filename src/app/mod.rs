@@ -150,11 +150,16 @@ impl App {
         // WebP or PNG is animated is read from its header on a task; a start waits for it.
         let (content, start) = (app.settings.spec.content.as_ref().map(|c| c.path.clone()), launch.start);
         match content.map(|path| (files::clip_by_name(&path), path)) {
-            Some((None, path)) => app.tasks.spawn(
-                "launch",
-                move || files::is_clip(&path).then_some(path),
-                move |app, _, clip| app.open_launched(clip.as_deref(), start),
-            ),
+            Some((None, path)) => {
+                // Until then nothing is painted: not the instant look of what may be a clip,
+                // nor one that a start would follow.
+                app.live.launching = true;
+                app.tasks.spawn(
+                    "launch",
+                    move || files::is_clip(&path).then_some(path),
+                    move |app, _, clip| app.open_launched(clip.as_deref(), start),
+                );
+            }
             Some((Some(true), path)) => app.open_launched(Some(&path), start),
             _ => app.open_launched(None, start),
         }
@@ -167,6 +172,7 @@ impl App {
     /// Opens what the app was launched with: `clip` (given as the content) as a clip, or else
     /// the clip of the settings; then starts a run when asked.
     fn open_launched(&mut self, clip: Option<&Path>, start: bool) {
+        self.live.launching = false;
         match clip {
             Some(path) => {
                 self.settings.spec.content = None;

@@ -31,6 +31,8 @@ pub struct Live {
     pub(super) finished: Option<Duration>,
     /// The instant look last asked for.
     pub(super) instant: instant::InstantState,
+    /// Whether the content the app was launched with is still being read (a clip or an image).
+    pub(super) launching: bool,
 }
 
 impl Live {
@@ -48,6 +50,7 @@ impl Live {
             started: None,
             finished: None,
             instant: instant::InstantState::default(),
+            launching: false,
         }
     }
 }
