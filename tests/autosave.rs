@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use egui_kittest::kittest::Queryable;
+use neural_style_studio::app::tasks::Purpose;
 use neural_style_studio::app::{Launch, Settings};
 use neural_style_studio::notice::Level;
 use neural_style_studio::transfer::spec::stored::iteration_of;
@@ -170,7 +171,7 @@ fn a_clean_exit_after_export_leaves_no_autosave_and_an_unwritable_folder_is_one_
     step_until(&mut h, 60, "the run to finish", |a| a.live.frame.as_ref().is_some_and(|f| f.iteration == 3));
     step_until(&mut h, 30, "an autosave", |_| !sessions(&autosave).is_empty());
     let out = dir.path().join("out.png");
-    h.state_mut().export_to(out.clone());
+    h.state_mut().open(Purpose::Export, out.clone());
     step_until(&mut h, 30, "the export", |a| a.notice.as_ref().is_some_and(|n| n.text.starts_with("Exported")));
     eframe::App::on_exit(h.state_mut());
     assert!(sessions(&autosave).is_empty(), "exported: nothing to offer next time");

@@ -11,6 +11,7 @@ use common::ffmpeg::{ffmpeg, have_ffmpeg, probe, three_shots};
 use common::ui::{step_until, tall_harness};
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
+use neural_style_studio::app::tasks::Purpose;
 use neural_style_studio::app::{Launch, Settings};
 use neural_style_studio::transfer::{RenderSpec, VideoMode};
 use neural_style_studio::video::clip::ClipReader;
@@ -28,7 +29,7 @@ fn a_clip_with_cuts_opens_shows_its_shots_and_renders_with_the_codec_chosen() {
     spec.content = None;
     spec.video.mode = VideoMode::Fast;
     let mut h = tall_harness(Launch { settings: Some(Settings { spec, ..Settings::default() }), ..Launch::default() });
-    h.state_mut().open_clip(&clip);
+    h.state_mut().open(Purpose::Clip, &clip);
     step_until(&mut h, 60, "the clip and its shots", |a| {
         a.panels.clip.info.is_some() && a.panels.clip.shots.is_some() && a.pending_tasks() == 0
     });
@@ -71,8 +72,8 @@ fn a_clip_with_cuts_opens_shows_its_shots_and_renders_with_the_codec_chosen() {
     h.run();
     assert_eq!(h.state().settings.clip.as_ref().unwrap().codec.as_deref(), Some("hevc"));
     let out = dir.path().join("styled.mp4");
-    h.state_mut().render_clip(out.clone());
-    step_until(&mut h, 300, "the clip written", |a| out.exists() && a.clip_progress().is_none());
+    h.state_mut().open(Purpose::ClipOut, out.clone());
+    step_until(&mut h, 300, "the clip written", |a| out.exists() && a.live.clip_progress().is_none());
     assert_eq!(probe(&out, "v", "codec_name"), "hevc");
     assert_eq!(ClipReader::open(&out).unwrap().info().frames, 30);
     // About names the ffmpeg in use.
@@ -87,7 +88,7 @@ fn a_clip_with_cuts_opens_shows_its_shots_and_renders_with_the_codec_chosen() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&not_ffmpeg, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    h.state_mut().locate_ffmpeg(not_ffmpeg.clone());
+    h.state_mut().open(Purpose::Ffmpeg, not_ffmpeg.clone());
     step_until(&mut h, 30, "the look-up", |a| a.pending_tasks() == 0);
     let said = h.state().notice.as_ref().map(|n| n.to_string()).unwrap_or_default();
     assert!(said.contains("does not say it is ffmpeg") && said.contains(not_ffmpeg.to_str().unwrap()), "{said}");
@@ -96,7 +97,7 @@ fn a_clip_with_cuts_opens_shows_its_shots_and_renders_with_the_codec_chosen() {
             .unwrap();
     assert_eq!(h.state().settings.ffmpeg, None, "the program that is not ffmpeg is not remembered");
     assert!(matches!(h.state().panels.ffmpeg.found, Some(Ok(Some(_)))), "the ffmpeg before stays in use");
-    h.state_mut().locate_ffmpeg(real.trim().into());
+    h.state_mut().open(Purpose::Ffmpeg, real.trim());
     step_until(&mut h, 30, "ffmpeg located", |a| a.settings.ffmpeg.is_some() && a.pending_tasks() == 0);
     assert!(matches!(h.state().panels.ffmpeg.found, Some(Ok(Some(_)))));
     assert_eq!(h.state().settings.ffmpeg.as_deref(), Some(std::path::Path::new(real.trim())));
@@ -117,30 +118,30 @@ fn a_long_clip_asks_before_it_renders_showing_its_estimate() {
     spec.content = None;
     spec.video.mode = VideoMode::Fast;
     let mut h = tall_harness(Launch { settings: Some(Settings { spec, ..Settings::default() }), ..Launch::default() });
-    h.state_mut().open_clip(&clip);
+    h.state_mut().open(Purpose::Clip, &clip);
     step_until(&mut h, 120, "the clip and its shots", |a| {
         a.panels.clip.info.is_some() && a.panels.clip.shots.is_some() && a.pending_tasks() == 0
     });
     let out = dir.path().join("long.gif");
     let frames = dir.path().join("long.gif.frames");
-    h.state_mut().render_clip(out.clone());
+    h.state_mut().open(Purpose::ClipOut, out.clone());
     step_until(&mut h, 60, "the estimate", |a| a.panels.clip.estimate.estimate.is_some() && a.pending_tasks() == 0);
     let on_screen = |h: &egui_kittest::Harness<'static, neural_style_studio::app::App>, text: &str| {
         h.query_all_by_label_contains(text).next().is_some()
     };
     assert!(on_screen(&h, "Render a long clip?") && on_screen(&h, "3010 frames"), "the question, with the frames");
     assert!(on_screen(&h, "On this machine: about"), "{:?}", h.state().panels.clip.estimate.estimate);
-    assert!(h.state().clip_progress().is_none() && !frames.exists(), "nothing starts before the answer");
+    assert!(h.state().live.clip_progress().is_none() && !frames.exists(), "nothing starts before the answer");
     h.get_by_label("Cancel").click();
     h.run();
     assert!(!on_screen(&h, "Render a long clip?"));
-    assert!(h.state().clip_progress().is_none() && !frames.exists(), "Cancel starts nothing");
+    assert!(h.state().live.clip_progress().is_none() && !frames.exists(), "Cancel starts nothing");
     // Asked again, and Render: it starts.
-    h.state_mut().render_clip(out);
+    h.state_mut().open(Purpose::ClipOut, out);
     h.run();
     h.get_by_label("Render").click();
-    step_until(&mut h, 60, "the render started", |a| a.clip_progress().is_some_and(|p| p.frames.0 > 0));
+    step_until(&mut h, 60, "the render started", |a| a.live.clip_progress().is_some_and(|p| p.frames.0 > 0));
     h.get_by_label("Cancel clip").click();
-    step_until(&mut h, 60, "the render stopped", |a| a.clip_progress().is_none());
+    step_until(&mut h, 60, "the render stopped", |a| a.live.clip_progress().is_none());
     assert!(frames.join("frame_000001.png").exists());
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use common::ffmpeg::{have_ffmpeg, three_shots};
 use common::ui::{harness, step_until};
 use egui_kittest::kittest::Queryable;
+use neural_style_studio::app::farm::FarmView;
 use neural_style_studio::app::{App, Launch};
 
 fn s(p: &Path) -> &str {
@@ -53,7 +54,7 @@ fn a_farm_render_folder_shows_its_tasks_follows_them_and_plays_the_finished_fram
     run(&["render-video", "--out", s(&out), "--task", "1"]);
     let mut h = harness(Launch::default());
     let frames = dir.path().join("farm.mp4.frames");
-    h.state_mut().open_render_folder(frames.clone());
+    h.state_mut().panels.farm = Some(FarmView::new(frames.clone()));
     reads(&mut h, "13 of 16 frames");
     assert!(on_screen(&h, "Tasks: 2 done, 0 running, 0 failed, 1 left"));
     assert!(on_screen(&h, "left, 0 of 3 frames"), "task 2's row");
@@ -80,10 +81,10 @@ fn a_farm_render_folder_shows_its_tasks_follows_them_and_plays_the_finished_fram
     }
     let prints = dir.path().join("prints");
     run(&["render", "--batch", s(&photos), "--style", s(&style), "--size", "32", "--iters", "2", "--out", s(&prints)]);
-    h.state_mut().open_render_folder(prints);
+    h.state_mut().panels.farm = Some(FarmView::new(prints));
     reads(&mut h, "2 of 2 pictures");
     assert!(on_screen(&h, "Show finished prints"));
     // A folder with no farm render in it.
-    h.state_mut().open_render_folder(photos);
+    h.state_mut().panels.farm = Some(FarmView::new(photos));
     reads(&mut h, "holds no farm render");
 }

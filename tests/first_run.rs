@@ -25,7 +25,10 @@ fn one_click_on_an_example_pair_unpacks_it_and_renders_it() {
     let mut h = harness(launch);
     h.run_steps(2);
     step_until(&mut h, 30, "the example thumbnails", |a| a.pending_tasks() == 0);
-    assert!(h.state().examples_offered());
+    assert!({
+        let a = h.state();
+        a.panels.examples.offered(&a.settings)
+    });
     assert!(h.query_by_label("Or try an example").is_some());
     assert!(!examples.exists(), "nothing is written before the artist chooses");
 
@@ -41,7 +44,7 @@ fn one_click_on_an_example_pair_unpacks_it_and_renders_it() {
     assert_eq!((w, h_px), (64, 43), "the cat photo's 451x300 shape at the render size");
     let notice = app.notice.as_ref().expect("the credits are shown");
     assert!(notice.text.contains("Stéfan van der Walt") && notice.text.contains("Vincent van Gogh"), "{}", notice.text);
-    assert!(!app.examples_offered(), "once loaded, the offer is gone");
+    assert!(!app.panels.examples.offered(&app.settings), "once loaded, the offer is gone");
 }
 
 #[test]
@@ -59,14 +62,20 @@ fn an_example_folder_that_cannot_be_written_is_one_error_and_nothing_loads() {
     let notice = app.notice.as_ref().unwrap();
     assert_eq!(notice.level, Level::Error);
     assert!(notice.text.starts_with("Could not unpack the example pictures"), "{}", notice.text);
-    assert!(app.settings.spec.content.is_none() && app.examples_offered(), "still offered, nothing loaded");
+    assert!(
+        app.settings.spec.content.is_none() && app.panels.examples.offered(&app.settings),
+        "still offered, nothing loaded"
+    );
 }
 
 #[test]
 fn without_an_examples_folder_no_examples_are_offered() {
     let mut h = harness(Launch { settings: Some(empty_settings()), ..Launch::default() });
     h.run_steps(3);
-    assert!(!h.state().examples_offered());
+    assert!(!{
+        let a = h.state();
+        a.panels.examples.offered(&a.settings)
+    });
     assert!(h.query_by_label("Or try an example").is_none());
     assert!(h.query_by_label("Pick a content photo and a style painting, then press Start.").is_some());
 }

@@ -55,10 +55,10 @@ fn space_f1_and_esc_drive_the_render_the_overlay_the_browser_and_a_print() {
     // Esc cancels a print and goes back to the preview.
     h.get_by_label("Render print").click();
     step_until(&mut h, 60, "the print running", |a| {
-        a.printing() && a.live.frame.as_ref().is_some_and(|f| f.image.width() == 128)
+        a.live.printing() && a.live.frame.as_ref().is_some_and(|f| f.image.width() == 128)
     });
     press(&mut h, Key::Escape);
     step_until(&mut h, 60, "back to the preview", |a| {
-        !a.printing() && a.live.frame.as_ref().is_some_and(|f| f.image.width() == 64)
+        !a.live.printing() && a.live.frame.as_ref().is_some_and(|f| f.image.width() == 64)
     });
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
+use neural_style_studio::app::tasks::Purpose;
 use neural_style_studio::app::{App, Launch, Settings};
 use neural_style_studio::model::WeightsSource;
 use neural_style_studio::notice::Level;
@@ -31,8 +32,8 @@ fn start_steer_pause_resume_and_export_through_the_ui() {
     let mut h = harness(Launch::default());
     // Images are injected as a pick or drop would (dialogs cannot run headless).
     let (content, style) = common::write_pair(dir.path(), 96, 72);
-    h.state_mut().set_content(&content);
-    h.state_mut().add_style(&style);
+    h.state_mut().open(Purpose::Content, &content);
+    h.state_mut().open(Purpose::AddStyle, &style);
     // They decode in the background; the window keeps drawing meanwhile.
     step_until(&mut h, 30, "images checked", |a| {
         a.settings.spec.content.is_some() && a.settings.spec.styles.len() == 1
@@ -51,7 +52,7 @@ fn start_steer_pause_resume_and_export_through_the_ui() {
 
     // Steer: the style weight reaches the running optimisation without a restart.
     h.get_by_role_and_label(Role::Slider, "Style weight").set_value_accesskit(1000.0);
-    step_until(&mut h, 30, "objective update", |a| a.live_updates() >= 1);
+    step_until(&mut h, 30, "objective update", |a| a.live.live_updates() >= 1);
     let at = iteration(h.state());
     step_until(&mut h, 60, "a frame with the new weight", |a| {
         a.live.frame.as_ref().is_some_and(|f| f.spec.objective.style_weight == 1000.0 && f.iteration > at)
@@ -73,7 +74,7 @@ fn start_steer_pause_resume_and_export_through_the_ui() {
 
     // Export: an atomic PNG with the settings as text chunks.
     let out = dir.path().join("export.png");
-    h.state_mut().export_to(out.clone());
+    h.state_mut().open(Purpose::Export, out.clone());
     step_until(&mut h, 30, "export", |a| notice_starts(a, Level::Info, "Exported"));
     let img = image::open(&out).unwrap();
     assert_eq!((img.width(), img.height()), (64, 48));
@@ -101,7 +102,7 @@ fn size_change_restarts_and_bad_images_are_reported() {
 
     let junk = dir.path().join("broken.jpg");
     std::fs::write(&junk, b"\xff\xd8\xff\xe0 truncated").unwrap();
-    h.state_mut().add_style(&junk);
+    h.state_mut().open(Purpose::AddStyle, &junk);
     step_until(&mut h, 30, "the broken image reported", |a| a.notice.as_ref().is_some_and(|n| n.level == Level::Error));
     let msg = h.state().notice.clone().unwrap().text;
     assert!(msg.contains("broken.jpg"), "{msg}");
@@ -109,14 +110,14 @@ fn size_change_restarts_and_bad_images_are_reported() {
 
     // A failed export says why and leaves nothing behind; the image stays in the app.
     let target = dir.path().join("no-such-folder").join("out.png");
-    h.state_mut().export_to(target.clone());
+    h.state_mut().open(Purpose::Export, target.clone());
     step_until(&mut h, 30, "export failure", |a| notice_starts(a, Level::Error, "Export failed"));
     assert!(h.state().notice.as_ref().unwrap().text.contains("out.png"));
     assert!(!target.exists() && !dir.path().join("no-such-folder").exists());
     assert!(h.state().live.frame.is_some());
     // ... so the user can export elsewhere.
     let elsewhere = dir.path().join("out.png");
-    h.state_mut().export_to(elsewhere.clone());
+    h.state_mut().open(Purpose::Export, elsewhere.clone());
     step_until(&mut h, 30, "second export", |a| notice_starts(a, Level::Info, "Exported"));
     assert_eq!(image::open(&elsewhere).unwrap().width(), 96);
 }
@@ -129,7 +130,7 @@ fn closing_the_window_mid_run_stops_the_worker_promptly() {
     let per_iteration = Duration::from_secs_f64(h.state().live.frame.as_ref().unwrap().seconds);
     let t = Instant::now();
     eframe::App::on_exit(h.state_mut());
-    assert!(!h.state().worker_alive());
+    assert!(!h.state().live.worker_alive());
     assert!(t.elapsed() < per_iteration * 2 + Duration::from_secs(1), "{:?} ({per_iteration:?}/it)", t.elapsed());
 }
 
@@ -227,13 +228,13 @@ fn opening_an_exported_png_restores_its_settings_and_asks_for_a_missing_image() 
     let mut h = harness(launch(settings.clone(), true));
     step_until(&mut h, 60, "run to finish", |a| iteration(a) == 1 && a.live.status == Status::Stopped);
     let out = dir.path().join("look.png");
-    h.state_mut().export_to(out.clone());
+    h.state_mut().open(Purpose::Export, out.clone());
     step_until(&mut h, 30, "export", |a| notice_starts(a, Level::Info, "Exported"));
 
     // Another look, then the exported one back through "Open settings…"'s path.
     h.state_mut().settings.spec.objective.style_weight = 5.0;
     h.state_mut().settings.spec.run.seed = 0;
-    h.state_mut().open_settings(&out);
+    h.state_mut().open(Purpose::Settings, &out);
     step_until(&mut h, 30, "settings loaded", |a| notice_starts(a, Level::Info, "Loaded the settings"));
     let spec = h.state().settings.spec.clone();
     assert_eq!((spec.objective.style_weight, spec.objective.tv_weight, spec.run.seed), (321.0, 0.5, 7));
@@ -254,7 +255,7 @@ fn opening_an_exported_png_restores_its_settings_and_asks_for_a_missing_image() 
     let style = spec.styles[0].path.clone();
     let moved = dir.path().join("moved.png");
     std::fs::rename(&style, &moved).unwrap();
-    h.state_mut().open_settings(&out);
+    h.state_mut().open(Purpose::Settings, &out);
     step_until(&mut h, 30, "missing image named", |a| !a.panels.to_locate.is_empty());
     let notice = h.state().notice.clone().unwrap();
     assert_eq!(notice.level, Level::Error);
@@ -339,7 +340,7 @@ fn a_print_goes_on_from_the_running_preview_and_cancel_returns_to_the_preview() 
     step_until(&mut h, 60, "preview frames", |a| iteration(a) >= 4);
     h.get_by_label("Render print").click();
     step_until(&mut h, 60, "the print's first stage running", |a| {
-        a.printing() && a.live.frame.as_ref().is_some_and(|f| f.image.width() == 128 && f.stage == 1)
+        a.live.printing() && a.live.frame.as_ref().is_some_and(|f| f.image.width() == 128 && f.stage == 1)
     });
     let f = h.state().live.frame.clone().unwrap();
     let preview_iterations = f.spec.schedule.stages[0].iterations;
@@ -352,7 +353,7 @@ fn a_print_goes_on_from_the_running_preview_and_cancel_returns_to_the_preview() 
 
     h.get_by_label("Cancel print").click();
     step_until(&mut h, 60, "back to the preview", |a| {
-        !a.printing()
+        !a.live.printing()
             && a.live.status == Status::Stopped
             && a.live.frame.as_ref().is_some_and(|f| f.image.width() == 64)
     });
@@ -513,7 +514,7 @@ fn a_run_can_start_from_a_chosen_picture() {
     let sketch = dir.path().join("sketch.png");
     image::RgbImage::from_pixel(48, 36, image::Rgb([250, 10, 10])).save(&sketch).unwrap();
     let mut h = tall_harness(launch(small_settings(dir.path()), false));
-    h.state_mut().set_init_image(&sketch);
+    h.state_mut().open(Purpose::InitImage, &sketch);
     step_until(&mut h, 30, "the picture checked", |a| a.settings.spec.init_image.is_some());
     assert_eq!(h.state().settings.spec.run.init, neural_style_studio::transfer::Init::Image);
     h.state_mut().settings.spec.schedule.iterations = 0;
@@ -535,7 +536,7 @@ fn painting_a_mask_on_the_preview_steers_the_running_render_and_clear_removes_it
     h.run_steps(2);
     h.get_by_label("Paint masks").click();
     h.run_steps(2);
-    let updates = h.state().live_updates();
+    let updates = h.state().live.live_updates();
     // A stroke across the left third of the picture.
     let r = h.state().panels.preview_rect.unwrap();
     let at = |fx: f32| egui::pos2(r.left() + fx * r.width(), r.center().y);
@@ -557,7 +558,7 @@ fn painting_a_mask_on_the_preview_steers_the_running_render_and_clear_removes_it
     assert_eq!(w.max(hgt), 1024);
     assert_eq!(img.get_pixel(w / 5, hgt / 2)[0], 255, "painted along the stroke");
     assert_eq!(img.get_pixel(w * 4 / 5, hgt / 2)[0], 0, "the right side is untouched");
-    step_until(&mut h, 60, "the worker to take the painted mask", |a| a.live_updates() > updates);
+    step_until(&mut h, 60, "the worker to take the painted mask", |a| a.live.live_updates() > updates);
     step_until(&mut h, 60, "frames after the stroke", |a| iteration(a) >= 4);
     assert_eq!(h.state().live.frame.as_ref().unwrap().run, run, "steered in place, not restarted");
 
@@ -595,7 +596,7 @@ fn the_filmstrip_keeps_snapshots_to_show_compare_export_and_start_from() {
 
     // Export it: the full image with the settings and iteration it was made with.
     let out = dir.path().join("snapshot.png");
-    h.state_mut().export_snapshot_to(out.clone());
+    h.state_mut().open(Purpose::ExportSnapshot, out.clone());
     step_until(&mut h, 30, "the export", |a| notice_starts(a, Level::Info, "Exported"));
     assert_eq!(image::open(&out).unwrap().to_rgba8(), *shown);
     assert_eq!(neural_style_studio::transfer::spec::stored::iteration_of(&out), Some(first));
@@ -737,7 +738,7 @@ fn without_ffmpeg_a_phone_clip_is_refused_when_opened_naming_the_install_command
     let dir = tempfile::tempdir().unwrap();
     let clip = common::ffmpeg::phone_clip(dir.path());
     let mut h = harness(launch(small_settings(dir.path()), false));
-    h.state_mut().open_clip(&clip);
+    h.state_mut().open(Purpose::Clip, &clip);
     step_until(&mut h, 30, "the clip read", |a| a.panels.clip.info.is_some() && a.pending_tasks() == 0);
     assert!(matches!(h.state().panels.clip.info, Some(Err(_))), "refused when opened, not at a later frame");
     let said = h.state().notice.as_ref().map(|n| n.to_string()).unwrap_or_default();

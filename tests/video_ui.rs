@@ -13,6 +13,7 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{AnimationDecoder, Delay, Frame};
+use neural_style_studio::app::tasks::Purpose;
 use neural_style_studio::app::{Launch, Settings};
 use neural_style_studio::transfer::{RenderSpec, VideoMode};
 use neural_style_studio::video::clip::ClipReader;
@@ -61,7 +62,7 @@ fn the_timeline_shows_the_chosen_frame_as_the_content_photo() {
     let dir = tempfile::tempdir().unwrap();
     let (settings, clip) = settings(dir.path(), VideoMode::Fast);
     let mut h = tall_harness(Launch { settings: Some(settings), ..Launch::default() });
-    h.state_mut().open_clip(&clip);
+    h.state_mut().open(Purpose::Clip, &clip);
     step_until(&mut h, 30, "the clip's first frame", |a| {
         a.panels.clip.info.is_some()
             && a.settings.spec.content.as_ref().is_some_and(|c| c.path.ends_with("frame-000001.png"))
@@ -83,16 +84,16 @@ fn render_clip_is_cancelled_keeping_its_frames_resumed_without_redoing_them_and_
     let dir = tempfile::tempdir().unwrap();
     let (settings, clip) = settings(dir.path(), VideoMode::Quality);
     let mut h = tall_harness(Launch { settings: Some(settings), ..Launch::default() });
-    h.state_mut().open_clip(&clip);
+    h.state_mut().open(Purpose::Clip, &clip);
     step_until(&mut h, 30, "the clip", |a| a.panels.clip.info.is_some() && a.pending_tasks() == 0);
     let out = dir.path().join("styled.gif");
     let folder = dir.path().join("styled.gif.frames");
-    h.state_mut().render_clip(out.clone());
+    h.state_mut().open(Purpose::ClipOut, out.clone());
     step_until(&mut h, 300, "the first frame written", |_| folder.join("frame_000001.png").exists());
     // The progress names the frames.
-    step_until(&mut h, 30, "the progress", |a| a.clip_progress().is_some_and(|p| p.frames.1 == 5));
+    step_until(&mut h, 30, "the progress", |a| a.live.clip_progress().is_some_and(|p| p.frames.1 == 5));
     h.get_by_label("Cancel clip").click();
-    step_until(&mut h, 30, "the render to stop", |a| a.clip_progress().is_none());
+    step_until(&mut h, 30, "the render to stop", |a| a.live.clip_progress().is_none());
     let kept: Vec<(PathBuf, std::time::SystemTime)> = (1..=5)
         .map(|i| folder.join(format!("frame_{i:06}.png")))
         .filter(|p| p.exists())

@@ -1,7 +1,7 @@
 //! The About box: the version, the networks built in with their licences (as `assets/README.md`
 //! records them), and the work this studio learned from.
 
-use super::App;
+use super::ffmpeg::FfmpegPanel;
 
 /// The networks built in: (name, where the weights come from, their licences).
 pub const MODELS: &[(&str, &str, &str)] = &[
@@ -32,32 +32,30 @@ pub const LEARNED_FROM: &[&str] = &[
     "Magenta's arbitrary image stylisation (the instant look)",
 ];
 
-impl App {
-    /// The About box, when asked for.
-    pub(super) fn about_ui(&mut self, ctx: &egui::Context) {
-        let mut open = self.panels.about;
-        egui::Window::new("About Neural Style Studio").open(&mut open).collapsible(false).show(ctx, |ui| {
-            ui.strong(format!("neural-style-studio {}", env!("CARGO_PKG_VERSION")));
-            ui.label("Blend the content of one picture with the style of another, and watch it evolve.");
-            ui.add_space(6.0);
-            ui.heading("Built-in networks");
-            egui::Grid::new("models").num_columns(3).spacing([12.0, 4.0]).show(ui, |ui| {
-                for (name, source, licence) in MODELS {
-                    ui.strong(*name);
-                    ui.label(*source);
-                    ui.label(*licence);
-                    ui.end_row();
-                }
-            });
-            ui.add_space(6.0);
-            ui.heading("Video");
-            super::ffmpeg::about_ui(self, ui);
-            ui.add_space(6.0);
-            ui.heading("Learned from");
-            for work in LEARNED_FROM {
-                ui.label(*work);
+/// The About box while `open`, with what `ffmpeg` found.
+pub(super) fn about_ui(open: &mut bool, ffmpeg: &FfmpegPanel, ctx: &egui::Context) {
+    let mut shown = *open;
+    egui::Window::new("About Neural Style Studio").open(&mut shown).collapsible(false).show(ctx, |ui| {
+        ui.strong(format!("neural-style-studio {}", env!("CARGO_PKG_VERSION")));
+        ui.label("Blend the content of one picture with the style of another, and watch it evolve.");
+        ui.add_space(6.0);
+        ui.heading("Built-in networks");
+        egui::Grid::new("models").num_columns(3).spacing([12.0, 4.0]).show(ui, |ui| {
+            for (name, source, licence) in MODELS {
+                ui.strong(*name);
+                ui.label(*source);
+                ui.label(*licence);
+                ui.end_row();
             }
         });
-        self.panels.about &= open;
-    }
+        ui.add_space(6.0);
+        ui.heading("Video");
+        ffmpeg.about_ui(ui);
+        ui.add_space(6.0);
+        ui.heading("Learned from");
+        for work in LEARNED_FROM {
+            ui.label(*work);
+        }
+    });
+    *open &= shown;
 }

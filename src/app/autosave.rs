@@ -10,8 +10,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use image::RgbaImage;
 
+use super::ctx::Ctx;
 use super::preview::Versioned;
-use super::App;
+use super::state::Live;
+use super::tasks::Tasks;
 use crate::imageio::{attach_alpha, load_picture, save_png};
 use crate::notice::Notice;
 use crate::transfer::spec::stored::iteration_of;
@@ -129,22 +131,18 @@ pub fn find(dir: &Path, own: Option<&Path>) -> Option<Box<Recovered>> {
     })
 }
 
-impl App {
+impl Autosave {
     /// Looks for an earlier session's unsaved render (in the background).
-    pub(super) fn look_for_autosave(&mut self) {
-        let Some(dir) = self.panels.autosave.dir.clone() else { return };
-        let own = self.panels.autosave.file.clone();
-        self.tasks.spawn(
-            "autosave",
-            move || find(&dir, own.as_deref()),
-            |app, _, found| app.panels.autosave.offer = found,
-        );
+    pub(super) fn look_for_earlier(&mut self, tasks: &mut Tasks) {
+        let Some(dir) = self.dir.clone() else { return };
+        let own = self.file.clone();
+        tasks.spawn("autosave", move || find(&dir, own.as_deref()), |app, _, found| app.panels.autosave.offer = found);
     }
 
     /// Writes the newest frame when it changed and [`EVERY`] has passed (in the background).
-    pub(super) fn autosave_tick(&mut self) {
-        let a = &mut self.panels.autosave;
-        let (Some(file), Some(frame)) = (&a.file, &self.live.frame) else { return };
+    pub(super) fn tick(&mut self, live: &Live, tasks: &mut Tasks) {
+        let a = self;
+        let (Some(file), Some(frame)) = (&a.file, &live.frame) else { return };
         let due = a.closing.is_some() || a.last.is_none_or(|t| t.elapsed() >= a.interval);
         if a.in_flight || !due || a.saved == Some(key(frame)) || frame.run == RESTORED_RUN {
             return;
@@ -153,7 +151,7 @@ impl App {
         a.last = Some(Instant::now());
         a.saved = Some(key(frame));
         let (picture, spec, iteration, path) = (frame.image.clone(), frame.spec.clone(), frame.iteration, file.clone());
-        self.tasks.spawn(
+        tasks.spawn(
             "autosave",
             move || {
                 let clock = Instant::now();
@@ -165,68 +163,69 @@ impl App {
                 save_png(&image, &path, &text).map_err(|e| e.to_string())?;
                 Ok(clock.elapsed())
             },
-            |app, _, result| app.autosaved(result),
+            |app, _, result| {
+                let (panels, mut cx) = app.parts();
+                panels.autosave.written(result, &mut cx);
+            },
         );
     }
 
     /// An autosave finished (in this long): a failure is said once, and the app goes on.
-    pub(super) fn autosaved(&mut self, result: Result<Duration, String>) {
-        self.panels.autosave.in_flight = false;
+    fn written(&mut self, result: Result<Duration, String>, cx: &mut Ctx) {
+        self.in_flight = false;
         match result {
-            Ok(took) => self.panels.autosave.interval = EVERY.max(took * SHARE),
-            Err(e) if !self.panels.autosave.warned => {
-                self.panels.autosave.warned = true;
-                self.notice =
-                    Some(Notice::warning(format!("Autosave is not working ({e}); export to keep your work.")));
+            Ok(took) => self.interval = EVERY.max(took * SHARE),
+            Err(e) if !self.warned => {
+                self.warned = true;
+                cx.say(Notice::warning(format!("Autosave is not working ({e}); export to keep your work.")));
             }
             Err(_) => {}
         }
     }
 
-    /// The newest frame is being exported; once that succeeds ([`App::export_done`]) a clean
+    /// The newest frame is being exported; once that succeeds ([`Autosave::export_done`]) a clean
     /// exit need not keep the autosave.
-    pub(super) fn exporting(&mut self) {
-        self.panels.autosave.exporting = self.live.frame.as_ref().map(key);
+    pub(super) fn exporting(&mut self, live: &Live) {
+        self.exporting = live.frame.as_ref().map(key);
     }
 
     /// An export finished: if it succeeded, its frame is safe.
     pub(super) fn export_done(&mut self, ok: bool) {
-        let frame = self.panels.autosave.exporting.take();
+        let frame = self.exporting.take();
         if ok {
-            self.panels.autosave.exported = frame;
+            self.exported = frame;
         }
     }
 
     /// Whether the newest frame is neither autosaved (or being saved) nor exported.
-    fn unsaved(&self) -> bool {
-        let a = &self.panels.autosave;
-        a.file.is_some()
-            && self.live.frame.as_ref().is_some_and(|f| a.exported != Some(key(f)) && a.saved != Some(key(f)))
+    fn unsaved(&self, live: &Live) -> bool {
+        let a = self;
+        a.file.is_some() && live.frame.as_ref().is_some_and(|f| a.exported != Some(key(f)) && a.saved != Some(key(f)))
     }
 
     /// The window's close button: while the newest render is unsaved, the window stays open
     /// (and responsive, saying so) until a task has written it, then closes. The UI thread
     /// writes nothing.
-    pub(super) fn close_ui(&mut self, ctx: &egui::Context) {
+    pub(super) fn close_ui(&mut self, ctx: &egui::Context, cx: &mut Ctx) {
         // The iteration under way when the close was asked for is waited for (it pauses
         // after it), unless it takes longer than this: then what was written is kept.
         const ITERATION_WAIT: Duration = Duration::from_secs(5);
-        let waiting = self.panels.autosave.file.is_some()
-            && (self.unsaved() || self.panels.autosave.in_flight || self.live.status == Status::Running);
-        match self.panels.autosave.closing {
+        let waiting =
+            self.file.is_some() && (self.unsaved(cx.live) || self.in_flight || cx.live.status == Status::Running);
+        match self.closing {
             None if waiting && ctx.input(|i| i.viewport().close_requested()) => {
                 ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
-                self.panels.autosave.closing = Some(Instant::now());
+                self.closing = Some(Instant::now());
                 // The picture stops changing while it is written.
-                self.live.worker.send(Command::Pause);
-                self.notice = Some(Notice::info("Saving the render before closing…"));
-                self.autosave_tick();
+                cx.live.worker.send(Command::Pause);
+                cx.say(Notice::info("Saving the render before closing…"));
+                self.tick(cx.live, cx.tasks);
             }
             // Written (or the write failed, and said so), and the run paused.
             Some(since)
-                if !self.panels.autosave.in_flight
-                    && !self.unsaved()
-                    && (self.live.status != Status::Running || since.elapsed() > ITERATION_WAIT) =>
+                if !self.in_flight
+                    && !self.unsaved(cx.live)
+                    && (cx.live.status != Status::Running || since.elapsed() > ITERATION_WAIT) =>
             {
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }
@@ -236,11 +235,11 @@ impl App {
 
     /// On exit: the autosave goes when the image shown was exported (or nothing was made);
     /// otherwise it is written now, to be offered at the next start (only when the app ends
-    /// without its close button, which has it written on a task first: see [`App::close_ui`]).
-    pub(super) fn autosave_on_exit(&mut self) {
-        let a = &self.panels.autosave;
+    /// without its close button, which has it written on a task first: see [`Autosave::close_ui`]).
+    pub(super) fn on_exit(&self, live: &Live) {
+        let a = self;
         let Some(file) = &a.file else { return };
-        match &self.live.frame {
+        match &live.frame {
             Some(frame) if a.exported != Some(key(frame)) => {
                 if a.saved != Some(key(frame)) {
                     if let Ok(text) = frame.spec.png_text(frame.iteration) {
@@ -262,31 +261,34 @@ impl App {
     /// Shows the offered render: its image as the current frame (exportable) and its settings,
     /// set to start from that image, so Start carries on from it. Its file becomes this
     /// session's autosave.
-    pub fn restore_autosave(&mut self) {
-        let Some(r) = self.panels.autosave.offer.take() else { return };
+    fn restore(&mut self, cx: &mut Ctx) {
+        let Some(r) = self.offer.take() else { return };
         let r = *r;
         let mut spec = r.stored.spec;
-        if let Some(own) = self.panels.autosave.file.clone() {
+        if let Some(own) = self.file.clone() {
             // The restored picture stays on disk as this session's file until it is exported:
             // moved there on a task thread (no file I/O on the UI thread).
             spec.init_image = Some(crate::transfer::ImageRef::new(&own));
             spec.run.init = Init::Image;
             let from = r.path.clone();
-            self.tasks.spawn(
+            cx.tasks.spawn(
                 "autosave",
                 move || std::fs::rename(&from, &own).map_err(|e| (from, e.to_string())),
-                |app, _, result| app.adopted(result),
+                |app, _, result| {
+                    let (panels, mut cx) = app.parts();
+                    panels.autosave.adopted(result, &mut cx);
+                },
             );
         }
         let image = Arc::new(r.image);
-        self.live.versions += 1;
-        self.live.result = Some(Versioned { image: image.clone(), version: self.live.versions });
-        self.live.content_img = Some(Versioned { image: image.clone(), version: self.live.versions });
-        self.settings.spec = spec.clone();
-        self.live.frame = Some(Frame {
+        cx.live.versions += 1;
+        cx.live.result = Some(Versioned { image: image.clone(), version: cx.live.versions });
+        cx.live.content_img = Some(Versioned { image: image.clone(), version: cx.live.versions });
+        cx.settings.spec = spec.clone();
+        cx.live.frame = Some(Frame {
             run: RESTORED_RUN,
             image,
-            content: self.live.content_img.as_ref().map(|c| c.image.clone()).unwrap_or_default(),
+            content: cx.live.content_img.as_ref().map(|c| c.image.clone()).unwrap_or_default(),
             iteration: r.iteration,
             total: r.iteration,
             stage: spec.stages().len().saturating_sub(1),
@@ -296,8 +298,8 @@ impl App {
             seconds: 0.0,
             spec: Arc::new(spec),
         });
-        self.panels.autosave.saved = self.live.frame.as_ref().map(key);
-        self.notice = Some(Notice::info(format!(
+        self.saved = cx.live.frame.as_ref().map(key);
+        cx.say(Notice::info(format!(
             "Restored the render of {} ({} iterations). Export it, or press Start to carry on from it.",
             ago(r.modified),
             r.iteration
@@ -306,19 +308,19 @@ impl App {
 
     /// A restored render could not become this session's file: Start carries on from where it
     /// is (it stays there until the artist discards a later offer of it).
-    pub(super) fn adopted(&mut self, result: Result<(), (PathBuf, String)>) {
+    fn adopted(&self, result: Result<(), (PathBuf, String)>, cx: &mut Ctx) {
         let Err((from, why)) = result else { return };
-        let spec = &mut self.settings.spec;
-        if spec.init_image.as_ref().map(|i| &i.path) == self.panels.autosave.file.as_ref() {
+        let spec = &mut cx.settings.spec;
+        if spec.init_image.as_ref().map(|i| &i.path) == self.file.as_ref() {
             spec.init_image = Some(crate::transfer::ImageRef::new(&from));
         }
-        self.notice = Some(Notice::warning(format!("The restored render stays in {}: {why}", from.display())));
+        cx.say(Notice::warning(format!("The restored render stays in {}: {why}", from.display())));
     }
 
     /// Forgets the offered render and removes its file.
-    pub fn discard_autosave(&mut self) {
-        if let Some(r) = self.panels.autosave.offer.take() {
-            self.tasks.spawn(
+    fn discard(&mut self, tasks: &mut Tasks) {
+        if let Some(r) = self.offer.take() {
+            tasks.spawn(
                 "autosave",
                 move || std::fs::remove_file(&r.path).map_err(|e| e.to_string()),
                 |app, _, removed| {
@@ -331,8 +333,8 @@ impl App {
     }
 
     /// The offer of an earlier session's render, above the preview.
-    pub(super) fn restore_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(r) = &self.panels.autosave.offer else { return };
+    pub(super) fn restore_ui(&mut self, ui: &mut egui::Ui, cx: &mut Ctx) {
+        let Some(r) = &self.offer else { return };
         let text = format!("An unsaved render from {} was recovered ({} iterations).", ago(r.modified), r.iteration);
         let mut choice = None;
         ui.horizontal_wrapped(|ui| {
@@ -345,8 +347,8 @@ impl App {
             }
         });
         match choice {
-            Some(true) => self.restore_autosave(),
-            Some(false) => self.discard_autosave(),
+            Some(true) => self.restore(cx),
+            Some(false) => self.discard(cx.tasks),
             None => {}
         }
     }

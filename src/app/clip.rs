@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 
 use egui::Ui;
 
+use super::ctx::Ctx;
+use super::ffmpeg::FfmpegPanel;
 use super::preview::Versioned;
 use super::settings::ClipSettings;
 use super::tasks::Purpose;
-use super::{Action, App};
+use super::tasks::Tasks;
+use super::Action;
 use crate::notice::Notice;
 use crate::transfer::{ImageRef, RenderSpec, VideoMode, VideoOptions};
 use crate::video::clip::{ClipInfo, ClipReader};
@@ -77,26 +80,26 @@ impl Playback {
     }
 }
 
-impl App {
+impl ClipPanel {
     /// Opens the clip at `path`: reads what it is and shows its first frame as the content.
-    pub fn open_clip(&mut self, path: &Path) {
-        let codec = self.settings.clip.as_ref().and_then(|c| c.codec.clone());
-        self.settings.clip = Some(ClipSettings { path: path.to_path_buf(), frame: 0, out: None, codec });
-        self.settings.open_dir = path.parent().map(Path::to_path_buf);
-        self.panels.clip.playback = None;
-        self.reopen_clip();
+    pub(super) fn open(&mut self, path: &Path, cx: &mut Ctx) {
+        let codec = cx.settings.clip.as_ref().and_then(|c| c.codec.clone());
+        cx.settings.clip = Some(ClipSettings { path: path.to_path_buf(), frame: 0, out: None, codec });
+        cx.settings.open_dir = path.parent().map(Path::to_path_buf);
+        self.playback = None;
+        self.reopen(cx);
     }
 
     /// Reads the clip of the settings (at start-up, or when opened) and shows its frame.
-    pub(super) fn reopen_clip(&mut self) {
-        let Some(clip) = self.settings.clip.clone() else { return };
-        self.panels.clip.info = None;
-        self.panels.clip.resumable = None;
-        self.panels.clip.shots = None;
-        self.panels.clip.estimate = Default::default();
+    pub(super) fn reopen(&mut self, cx: &mut Ctx) {
+        let Some(clip) = cx.settings.clip.clone() else { return };
+        self.info = None;
+        self.resumable = None;
+        self.shots = None;
+        self.estimate = Default::default();
         let path = clip.path.clone();
-        let size = self.settings.spec.size;
-        self.tasks.spawn(
+        let size = cx.settings.spec.size;
+        cx.tasks.spawn(
             "shots",
             move || super::timeline::find_shots(&path, size),
             |app, _, shots| {
@@ -104,7 +107,7 @@ impl App {
             },
         );
         let path = clip.path.clone();
-        self.tasks.spawn(
+        cx.tasks.spawn(
             "clip",
             move || ClipReader::open(&path).map(|r| r.info().clone()).map_err(|e| e.to_string()),
             |app, _, info| {
@@ -114,26 +117,26 @@ impl App {
                 app.panels.clip.info = Some(info);
             },
         );
-        self.seek_clip(clip.frame);
+        self.seek(clip.frame, cx);
         if let Some(out) = clip.out {
-            self.check_resumable(out);
+            check_resumable(out, cx.tasks);
         }
     }
 
     /// Shows frame `index` (from 0) of the open clip as the content, decoded on a task.
-    pub fn seek_clip(&mut self, index: usize) {
-        let Some(clip) = self.settings.clip.as_mut() else { return };
+    fn seek(&mut self, index: usize, cx: &mut Ctx) {
+        let Some(clip) = cx.settings.clip.as_mut() else { return };
         clip.frame = index;
-        if self.panels.clip.seeking {
-            self.panels.clip.wanted = Some(index);
+        if self.seeking {
+            self.wanted = Some(index);
             return;
         }
-        self.panels.clip.seeking = true;
+        self.seeking = true;
         let path = clip.path.clone();
         // The folder the frames shown are written to is made (once) by the task, not in the
         // frame; it comes back with the frame and lives as long as the panel.
-        let cache = self.panels.clip.cache.take();
-        self.tasks.spawn(
+        let cache = self.cache.take();
+        cx.tasks.spawn(
             "seek",
             move || {
                 let cache = match cache {
@@ -147,14 +150,16 @@ impl App {
                 (Some(cache), file)
             },
             move |app, _, (cache, file)| {
-                app.panels.clip.seeking = false;
-                app.panels.clip.cache = app.panels.clip.cache.take().or(cache);
+                let (panels, mut cx) = app.parts();
+                let clip = &mut panels.clip;
+                clip.seeking = false;
+                clip.cache = clip.cache.take().or(cache);
                 match file {
-                    Ok(file) => app.set_content(&file),
-                    Err(e) => app.notice = Some(Notice::error(e)),
+                    Ok(file) => cx.tasks.decode(&file, Some(Purpose::Content)),
+                    Err(e) => cx.say(Notice::error(e)),
                 }
-                if let Some(next) = app.panels.clip.wanted.take() {
-                    app.seek_clip(next);
+                if let Some(next) = clip.wanted.take() {
+                    clip.seek(next, &mut cx);
                 }
             },
         );
@@ -162,72 +167,54 @@ impl App {
 
     /// Renders the open clip into `out` (or goes on with its frames already there); a long
     /// clip asks first, with its estimate.
-    pub fn render_clip(&mut self, out: PathBuf) {
-        let frames = match &self.panels.clip.info {
+    pub(super) fn render(&mut self, out: PathBuf, cx: &mut Ctx) {
+        let frames = match &self.info {
             Some(Ok(info)) => info.frames,
             _ => 0,
         };
         if frames > super::clip_estimate::ASK_FRAMES {
-            self.ask_before_rendering(out);
+            self.ask_before_rendering(out, cx);
         } else {
-            self.start_clip(out);
+            self.start(out, cx);
         }
     }
 
     /// Sends the clip render to the worker.
-    pub(super) fn start_clip(&mut self, out: PathBuf) {
-        let Some(clip) = self.settings.clip.as_mut() else { return };
+    pub(super) fn start(&mut self, out: PathBuf, cx: &mut Ctx) {
+        let Some(clip) = cx.settings.clip.as_mut() else { return };
         clip.out = Some(out.clone());
-        let spec = RenderSpec { content: Some(ImageRef::new(&clip.path)), ..self.settings.spec.clone() };
+        let spec = RenderSpec { content: Some(ImageRef::new(&clip.path)), ..cx.settings.spec.clone() };
         if let Err(e) = spec.validate() {
-            self.notice = Some(Notice::error(e.to_string()));
+            cx.say(Notice::error(e.to_string()));
             return;
         }
         let plan = ClipPlan { clip: clip.path.clone(), first: 0, end: usize::MAX, fps: 0.0, spec };
-        self.panels.clip.resumable = None;
+        self.resumable = None;
         let codec = clip.codec.clone();
-        self.live.worker.send(Command::RenderClip(Box::new(ClipRequest { plan, out, codec })));
-        self.live.run_spec = None;
-        self.notice = Some(Notice::info("Rendering the clip…"));
-    }
-
-    /// Looks (on a task) whether `out`'s frames folder holds an unfinished render.
-    fn check_resumable(&mut self, out: PathBuf) {
-        self.tasks.spawn(
-            "resumable",
-            move || {
-                let store = FrameStore::open(&frames_folder(&out).ok()?).ok()?;
-                let (done, total) = (store.finished(), store.plan().end - store.plan().first);
-                (done > 0 && done < total).then_some((done, total))
-            },
-            |app, _, resumable| app.panels.clip.resumable = resumable,
-        );
-    }
-
-    /// How the clip render is going, while one renders.
-    pub fn clip_progress(&self) -> Option<crate::worker::ClipProgress> {
-        self.live.worker.clip_progress()
+        cx.live.worker.send(Command::RenderClip(Box::new(ClipRequest { plan, out, codec })));
+        cx.live.run_spec = None;
+        cx.say(Notice::info("Rendering the clip…"));
     }
 
     /// Notices a clip render that ended (finished, cancelled or failed) and looks whether it
     /// can go on.
-    pub(super) fn clip_tick(&mut self) {
-        let rendering = self.clip_progress().is_some();
-        if self.panels.clip.rendering && !rendering {
-            if let Some(out) = self.settings.clip.as_ref().and_then(|c| c.out.clone()) {
-                self.check_resumable(out);
+    pub(super) fn tick(&mut self, cx: &mut Ctx) {
+        let rendering = cx.live.clip_progress().is_some();
+        if self.rendering && !rendering {
+            if let Some(out) = cx.settings.clip.as_ref().and_then(|c| c.out.clone()) {
+                check_resumable(out, cx.tasks);
             }
         }
-        self.panels.clip.rendering = rendering;
+        self.rendering = rendering;
     }
 
     /// Starts or stops playing the finished frames of the clip's output.
-    pub fn toggle_playback(&mut self) {
-        if self.panels.clip.playback.take().is_some() {
+    fn toggle_playback(&mut self, cx: &mut Ctx) {
+        if self.playback.take().is_some() {
             return;
         }
-        let Some(out) = self.settings.clip.as_ref().and_then(|c| c.out.clone()) else { return };
-        self.tasks.spawn(
+        let Some(out) = cx.settings.clip.as_ref().and_then(|c| c.out.clone()) else { return };
+        cx.tasks.spawn(
             "frames",
             move || FrameStore::open(&frames_folder(&out).ok()?).ok().map(|s| (s.frames(), s.plan().fps)),
             |app, _, listed| match listed {
@@ -249,8 +236,8 @@ impl App {
 
     /// Shows the next finished frame when it is due (decoded on a task; the list of frames is
     /// read again at the end, so frames finished meanwhile play on the next round).
-    pub(super) fn playback_tick(&mut self, ctx: &egui::Context) {
-        let Some(play) = self.panels.clip.playback.as_mut() else { return };
+    pub(super) fn playback_tick(&mut self, ctx: &egui::Context, cx: &mut Ctx) {
+        let Some(play) = self.playback.as_mut() else { return };
         let now = Instant::now();
         if play.loading || now < play.due {
             ctx.request_repaint_after(play.due.saturating_duration_since(now));
@@ -261,14 +248,14 @@ impl App {
                 play.next = 0;
                 return;
             }
-            self.panels.clip.playback = None;
-            self.toggle_playback();
+            self.playback = None;
+            self.toggle_playback(cx);
             return;
         }
         let file = play.files[play.next].clone();
         play.loading = true;
         play.due = now + Duration::from_secs_f64(1.0 / play.fps.max(1.0));
-        self.tasks.spawn(
+        cx.tasks.spawn(
             "play",
             move || crate::imageio::load_rgb(&file).map(|f| image::DynamicImage::ImageRgb8(f).into_rgba8()),
             |app, _, frame| {
@@ -282,57 +269,113 @@ impl App {
             },
         );
     }
+
+    /// The clip panel: open, timeline, mode and hold, Render clip with its progress, playback;
+    /// with what `ffmpeg` found.
+    pub(super) fn ui(&mut self, ui: &mut Ui, ffmpeg: &FfmpegPanel, cx: &mut Ctx) {
+        let Some(clip) = cx.settings.clip.clone() else {
+            if ui.button("Open clip…").on_hover_text("A video, GIF, WebP or APNG to stylise frame by frame").clicked()
+            {
+                cx.ask(Action::Pick(Purpose::Clip));
+            }
+            ffmpeg.ui(ui, cx);
+            return;
+        };
+        let name =
+            clip.path.file_name().map_or_else(|| clip.path.display().to_string(), |n| n.to_string_lossy().into());
+        ui.horizontal(|ui| {
+            ui.label(name);
+            if ui.small_button("Close").on_hover_text("Back to a still picture").clicked() {
+                cx.settings.clip = None;
+                *self = ClipPanel::default();
+            }
+        });
+        let frames = match &self.info {
+            None => {
+                ui.weak("Reading the clip…");
+                return;
+            }
+            Some(Err(e)) => {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+                return;
+            }
+            Some(Ok(info)) => {
+                let sound = if info.sound { ", with sound" } else { "" };
+                ui.weak(format!("{}{sound}", info.about)).on_hover_text(format!(
+                    "{} frames, {:.3} fps, {}x{} as shown",
+                    info.frames, info.fps, info.size.0, info.size.1
+                ));
+                for note in &info.notes {
+                    ui.weak(note.to_string());
+                }
+                info.frames
+            }
+        };
+        if let Some(frame) = super::timeline::timeline_ui(ui, clip.frame, frames, self.shots.as_deref()) {
+            self.seek(frame, cx);
+        }
+        let spec = &mut cx.settings.spec;
+        video_options_ui(&mut spec.video, &mut spec.objective.temporal_weight, ui);
+        if let Some(clip) = cx.settings.clip.as_mut() {
+            super::ffmpeg::codec_ui(&mut clip.codec, ui);
+        }
+        if cx.live.clip_progress().is_none() {
+            self.estimate_ui(ui, cx);
+        }
+        self.progress_ui(ui, &clip, cx);
+    }
+
+    /// Render clip (or its progress and Cancel), and playback of the finished frames.
+    fn progress_ui(&mut self, ui: &mut Ui, clip: &ClipSettings, cx: &mut Ctx) {
+        match cx.live.clip_progress() {
+            Some(p) => {
+                let (done, total) = p.frames;
+                let within = if p.iterations.1 > 0 { p.iterations.0 as f32 / p.iterations.1 as f32 } else { 0.0 };
+                let share = (done as f32 + within) / total.max(1) as f32;
+                ui.add(egui::ProgressBar::new(share).text(format!("frame {} of {total}", (done + 1).min(total))));
+                let pace = match (p.per_minute, p.seconds_left) {
+                    (Some(rate), Some(left)) => format!("{rate:.1} frames/min, {} left", duration(left)),
+                    _ => "timing the first frame…".to_string(),
+                };
+                ui.weak(pace);
+                if ui.button("Cancel clip").on_hover_text("Stop; the finished frames are kept").clicked() {
+                    cx.live.worker.send(Command::CancelClip);
+                }
+            }
+            None => {
+                let label = match (self.resumable, &clip.out) {
+                    (Some((done, total)), Some(_)) => format!("Resume clip ({done} of {total} done)"),
+                    _ => "Render clip…".to_string(),
+                };
+                let hover = "Every frame with this look, into a video (MP4, MOV, WebM, MKV), a GIF or an APNG";
+                if ui.button(label).on_hover_text(hover).clicked() {
+                    match (self.resumable, &clip.out) {
+                        (Some(_), Some(out)) => self.render(out.clone(), cx),
+                        _ => cx.ask(Action::Pick(Purpose::ClipOut)),
+                    }
+                }
+            }
+        }
+        if clip.out.is_some() {
+            let playing = self.playback.is_some();
+            if ui.selectable_label(playing, "Play rendered frames").clicked() {
+                self.toggle_playback(cx);
+            }
+        }
+    }
 }
 
-/// The clip panel: open, timeline, mode and hold, Render clip with its progress, playback.
-pub(super) fn clip_ui(app: &mut App, ui: &mut Ui) {
-    let Some(clip) = app.settings.clip.clone() else {
-        if ui.button("Open clip…").on_hover_text("A video, GIF, WebP or APNG to stylise frame by frame").clicked() {
-            app.actions.push(Action::Pick(Purpose::Clip));
-        }
-        super::ffmpeg::ffmpeg_ui(app, ui);
-        return;
-    };
-    let name = clip.path.file_name().map_or_else(|| clip.path.display().to_string(), |n| n.to_string_lossy().into());
-    ui.horizontal(|ui| {
-        ui.label(name);
-        if ui.small_button("Close").on_hover_text("Back to a still picture").clicked() {
-            app.settings.clip = None;
-            app.panels.clip = super::clip::ClipPanel::default();
-        }
-    });
-    let frames = match &app.panels.clip.info {
-        None => {
-            ui.weak("Reading the clip…");
-            return;
-        }
-        Some(Err(e)) => {
-            ui.colored_label(ui.visuals().error_fg_color, e);
-            return;
-        }
-        Some(Ok(info)) => {
-            let sound = if info.sound { ", with sound" } else { "" };
-            ui.weak(format!("{}{sound}", info.about)).on_hover_text(format!(
-                "{} frames, {:.3} fps, {}x{} as shown",
-                info.frames, info.fps, info.size.0, info.size.1
-            ));
-            for note in &info.notes {
-                ui.weak(note.to_string());
-            }
-            info.frames
-        }
-    };
-    if let Some(frame) = super::timeline::timeline_ui(ui, clip.frame, frames, app.panels.clip.shots.as_deref()) {
-        app.seek_clip(frame);
-    }
-    video_options_ui(&mut app.settings.spec.video, &mut app.settings.spec.objective.temporal_weight, ui);
-    if let Some(clip) = app.settings.clip.as_mut() {
-        super::ffmpeg::codec_ui(&mut clip.codec, ui);
-    }
-    if app.clip_progress().is_none() {
-        super::clip_estimate::estimate_ui(app, ui);
-    }
-    progress_ui(app, ui, &clip);
+/// Looks (on a task) whether `out`'s frames folder holds an unfinished render.
+fn check_resumable(out: PathBuf, tasks: &mut Tasks) {
+    tasks.spawn(
+        "resumable",
+        move || {
+            let store = FrameStore::open(&frames_folder(&out).ok()?).ok()?;
+            let (done, total) = (store.finished(), store.plan().end - store.plan().first);
+            (done > 0 && done < total).then_some((done, total))
+        },
+        |app, _, resumable| app.panels.clip.resumable = resumable,
+    );
 }
 
 /// Quality or Fast, the hold between frames, and the later frames' budget.
@@ -355,45 +398,6 @@ fn video_options_ui(video: &mut VideoOptions, temporal_weight: &mut f64, ui: &mu
         "For a clip that repeats (a GIF): its first frames are rendered again after the last, joined to it, \
          so the wrap does not jump",
     );
-}
-
-/// Render clip (or its progress and Cancel), and playback of the finished frames.
-fn progress_ui(app: &mut App, ui: &mut Ui, clip: &ClipSettings) {
-    match app.live.worker.clip_progress() {
-        Some(p) => {
-            let (done, total) = p.frames;
-            let within = if p.iterations.1 > 0 { p.iterations.0 as f32 / p.iterations.1 as f32 } else { 0.0 };
-            let share = (done as f32 + within) / total.max(1) as f32;
-            ui.add(egui::ProgressBar::new(share).text(format!("frame {} of {total}", (done + 1).min(total))));
-            let pace = match (p.per_minute, p.seconds_left) {
-                (Some(rate), Some(left)) => format!("{rate:.1} frames/min, {} left", duration(left)),
-                _ => "timing the first frame…".to_string(),
-            };
-            ui.weak(pace);
-            if ui.button("Cancel clip").on_hover_text("Stop; the finished frames are kept").clicked() {
-                app.live.worker.send(Command::CancelClip);
-            }
-        }
-        None => {
-            let label = match (app.panels.clip.resumable, &clip.out) {
-                (Some((done, total)), Some(_)) => format!("Resume clip ({done} of {total} done)"),
-                _ => "Render clip…".to_string(),
-            };
-            let hover = "Every frame with this look, into a video (MP4, MOV, WebM, MKV), a GIF or an APNG";
-            if ui.button(label).on_hover_text(hover).clicked() {
-                match (app.panels.clip.resumable, &clip.out) {
-                    (Some(_), Some(out)) => app.render_clip(out.clone()),
-                    _ => app.actions.push(Action::Pick(Purpose::ClipOut)),
-                }
-            }
-        }
-    }
-    if clip.out.is_some() {
-        let playing = app.panels.clip.playback.is_some();
-        if ui.selectable_label(playing, "Play rendered frames").clicked() {
-            app.toggle_playback();
-        }
-    }
 }
 
 /// Frame `index` of the clip at `path`, written as a PNG into `dir` (for the panel to show).

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use image::RgbaImage;
 
+use super::ctx::Ctx;
+use super::settings::Settings;
 use super::tasks::Tasks;
-use super::App;
 use crate::examples::{self, Example, Pair, PAIRS};
 use crate::notice::Notice;
 use crate::transfer::ImageRef;
@@ -54,7 +55,7 @@ impl Tasks {
                     })
                     .collect::<Vec<_>>()
             },
-            |app, ctx, thumbs| app.example_thumbs(ctx, thumbs),
+            |app, ctx, thumbs| app.panels.examples.thumbs_arrived(ctx, thumbs),
         );
     }
 
@@ -66,29 +67,39 @@ impl Tasks {
                 let result = examples::unpack(&dir, &[pair.content, pair.style]);
                 result.map(|paths| (paths[0].clone(), paths[1].clone())).map_err(|e| e.to_string())
             },
-            |app, _, result| app.example_unpacked(result),
+            |app, _, result| {
+                let (panels, mut cx) = app.parts();
+                let Some(pair) = panels.examples.unpacked(result, &mut cx) else { return };
+                panels.to_locate.clear();
+                app.start();
+                if app.notice.is_none() {
+                    let credits = format!("{}; {}", pair.content.credit, pair.style.credit);
+                    app.notice = Some(Notice::info(format!("Rendering the example {}. {credits}.", pair.title())));
+                }
+            },
         );
     }
 }
 
-impl App {
-    /// Whether the example pairs are offered: nothing is loaded and there is a folder for them.
-    pub fn examples_offered(&self) -> bool {
-        let spec = &self.settings.spec;
-        self.panels.examples.dir.is_some() && spec.content.is_none() && spec.styles.is_empty()
+impl Offer {
+    /// Whether the example pairs are offered with `settings`: nothing is loaded and there is a
+    /// folder for them.
+    pub fn offered(&self, settings: &Settings) -> bool {
+        let spec = &settings.spec;
+        self.dir.is_some() && spec.content.is_none() && spec.styles.is_empty()
     }
 
     /// The empty preview: what to do first, and the example pairs when they are offered.
-    pub(super) fn empty_preview_ui(&mut self, ui: &mut egui::Ui) {
+    pub(super) fn empty_preview_ui(&mut self, ui: &mut egui::Ui, cx: &mut Ctx) {
         ui.vertical_centered(|ui| {
             ui.add_space(ui.available_height() * 0.25);
             ui.label("Pick a content photo and a style painting, then press Start.");
-            if !self.examples_offered() {
+            if !self.offered(cx.settings) {
                 return;
             }
-            if !self.panels.examples.asked {
-                self.panels.examples.asked = true;
-                self.tasks.example_thumbs();
+            if !self.asked {
+                self.asked = true;
+                cx.tasks.example_thumbs();
             }
             ui.add_space(16.0);
             ui.heading("Or try an example");
@@ -105,21 +116,21 @@ impl App {
                 });
             });
             if let Some(pair) = chosen {
-                self.choose_example(pair);
+                self.choose(pair, cx.tasks);
             }
         });
     }
 
     /// One pair: its two pictures and its name; true when clicked.
     fn pair_ui(&self, ui: &mut egui::Ui, pair: Pair) -> bool {
-        let busy = self.panels.examples.unpacking.is_some();
+        let busy = self.unpacking.is_some();
         let credits = format!("{}\n{}", pair.content.credit, pair.style.credit);
         ui.group(|ui| {
             ui.vertical(|ui| {
                 let mut clicked = false;
                 ui.horizontal(|ui| {
                     for example in [pair.content, pair.style] {
-                        match self.panels.examples.thumbs.get(example.file) {
+                        match self.thumbs.get(example.file) {
                             Some(tex) => {
                                 // Each picture centred in a square slot, so every card has the same size.
                                 let image = egui::Image::new(tex).max_size(egui::vec2(THUMB_HEIGHT, THUMB_HEIGHT));
@@ -141,39 +152,35 @@ impl App {
     }
 
     /// Unpacks `pair`'s pictures; the render starts when they are on disk.
-    fn choose_example(&mut self, pair: Pair) {
-        let Some(dir) = self.panels.examples.dir.clone() else { return };
-        self.panels.examples.unpacking = Some(pair);
-        self.tasks.unpack_pair(dir, pair);
+    fn choose(&mut self, pair: Pair, tasks: &mut Tasks) {
+        let Some(dir) = self.dir.clone() else { return };
+        self.unpacking = Some(pair);
+        tasks.unpack_pair(dir, pair);
     }
 
     /// The example's thumbnails arrived.
-    pub(super) fn example_thumbs(&mut self, ctx: &egui::Context, thumbs: Vec<(&'static str, RgbaImage)>) {
+    fn thumbs_arrived(&mut self, ctx: &egui::Context, thumbs: Vec<(&'static str, RgbaImage)>) {
         for (file, img) in thumbs {
             let tex =
                 ctx.load_texture(format!("example-{file}"), super::preview::to_color_image(&img), Default::default());
-            self.panels.examples.thumbs.insert(file, tex);
+            self.thumbs.insert(file, tex);
         }
     }
 
-    /// The chosen pair is on disk (or could not be written): load it and start.
-    pub(super) fn example_unpacked(&mut self, result: Result<(PathBuf, PathBuf), String>) {
-        let Some(pair) = self.panels.examples.unpacking.take() else { return };
+    /// The chosen pair is on disk (or could not be written): its pictures become the settings'
+    /// (the caller starts the render); `None` when they could not be written.
+    fn unpacked(&mut self, result: Result<(PathBuf, PathBuf), String>, cx: &mut Ctx) -> Option<Pair> {
+        let pair = self.unpacking.take()?;
         let (content, style) = match result {
             Ok(paths) => paths,
             Err(e) => {
-                self.notice = Some(Notice::error(format!("Could not unpack the example pictures: {e}")));
-                return;
+                cx.say(Notice::error(format!("Could not unpack the example pictures: {e}")));
+                return None;
             }
         };
-        let spec = &mut self.settings.spec;
+        let spec = &mut cx.settings.spec;
         spec.content = Some(ImageRef::new(&content));
         spec.set_styles(&[style]);
-        self.panels.to_locate.clear();
-        self.start();
-        if self.notice.is_none() {
-            let credits = format!("{}; {}", pair.content.credit, pair.style.credit);
-            self.notice = Some(Notice::info(format!("Rendering the example {}. {credits}.", pair.title())));
-        }
+        Some(pair)
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::clip::Playback;
-use super::App;
+use super::tasks::Tasks;
 use crate::farm::progress::{describe, Kind, Progress};
 
 /// How often the folder is read again while its window is open.
@@ -23,16 +23,15 @@ pub struct FarmView {
     next: Instant,
 }
 
-impl App {
-    /// Opens `folder` (a clip's frames folder with a farm plan, or a batch's output folder)
-    /// and follows it.
-    pub fn open_render_folder(&mut self, folder: PathBuf) {
-        self.panels.farm = Some(FarmView { folder, progress: None, reading: false, next: Instant::now() });
+impl FarmView {
+    /// Follows `folder` (a clip's frames folder with a farm plan, or a batch's output folder).
+    pub fn new(folder: PathBuf) -> Self {
+        FarmView { folder, progress: None, reading: false, next: Instant::now() }
     }
 
-    /// Reads the open render folder again when it is due (on a task).
-    pub(super) fn farm_tick(&mut self, ctx: &egui::Context) {
-        let Some(view) = self.panels.farm.as_mut() else { return };
+    /// Reads the folder again when it is due (on a task).
+    pub(super) fn tick(&mut self, ctx: &egui::Context, tasks: &mut Tasks) {
+        let view = self;
         let now = Instant::now();
         if view.reading || now < view.next {
             ctx.request_repaint_after(view.next.saturating_duration_since(now).max(Duration::from_millis(100)));
@@ -40,7 +39,7 @@ impl App {
         }
         view.reading = true;
         let folder = view.folder.clone();
-        self.tasks.spawn(
+        tasks.spawn(
             "farm",
             move || Progress::read(&folder).map_err(|e| e.to_string()),
             |app, _, progress| {
@@ -58,26 +57,28 @@ impl App {
         );
     }
 
-    /// Starts or stops playing the folder's finished frames (a batch's prints, a second each).
-    pub fn toggle_farm_playback(&mut self) {
-        if self.panels.clip.playback.take().is_some() {
+    /// Starts or stops `playback` of the folder's finished frames (a batch's prints, a second
+    /// each).
+    fn toggle_playback(&self, playback: &mut Option<Playback>) {
+        if playback.take().is_some() {
             return;
         }
-        let Some(Ok(progress)) = self.panels.farm.as_ref().and_then(|v| v.progress.as_ref()) else { return };
+        let Some(Ok(progress)) = &self.progress else { return };
         let fps = match progress.kind {
             Kind::Clip => progress.fps,
             Kind::Batch => 1.0,
         };
-        self.panels.clip.playback = Some(Playback::following(progress.finished.clone(), fps));
+        *playback = Some(Playback::following(progress.finished.clone(), fps));
     }
 }
 
-/// The render folder's window: frames written, the tasks, playback.
-pub(super) fn farm_ui(app: &mut App, ctx: &egui::Context) {
-    let Some(view) = &app.panels.farm else { return };
+/// The render folder's window, while one is open: frames written, the tasks, and `playback` of
+/// the finished ones.
+pub(super) fn farm_ui(farm: &mut Option<FarmView>, playback: &mut Option<Playback>, ctx: &egui::Context) {
+    let Some(view) = farm else { return };
     let mut open = true;
     let mut toggle = false;
-    let playing = app.panels.clip.playback.as_ref().is_some_and(|p| p.follows_folder);
+    let playing = playback.as_ref().is_some_and(|p| p.follows_folder);
     egui::Window::new("Render folder").open(&mut open).default_width(420.0).show(ctx, |ui| {
         ui.weak(view.folder.display().to_string());
         match &view.progress {
@@ -91,12 +92,12 @@ pub(super) fn farm_ui(app: &mut App, ctx: &egui::Context) {
         }
     });
     if toggle {
-        app.toggle_farm_playback();
+        view.toggle_playback(playback);
     }
     if !open {
-        app.panels.farm = None;
+        *farm = None;
         if playing {
-            app.panels.clip.playback = None;
+            *playback = None;
         }
     }
 }

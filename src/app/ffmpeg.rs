@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use egui::Ui;
 
+use super::ctx::Ctx;
 use super::tasks::Purpose;
-use super::{Action, App};
+use super::Action;
 use crate::notice::Notice;
 use crate::video::ffmpeg::{self, Ffmpeg, Location};
 
@@ -31,15 +32,15 @@ const CODECS: [(Option<&str>, &str); 5] = [
     (Some("vp9"), "VP9 (for the web; WebM)"),
 ];
 
-impl App {
+impl FfmpegPanel {
     /// Uses the ffmpeg the settings remember unless the command line or `NSS_FFMPEG` named
     /// one, and looks it up on a task.
-    pub(super) fn find_ffmpeg(&mut self) {
-        if let (Location::Auto, Some(path)) = (ffmpeg::location(), self.settings.ffmpeg.clone()) {
+    pub(super) fn find(&mut self, cx: &mut Ctx) {
+        if let (Location::Auto, Some(path)) = (ffmpeg::location(), cx.settings.ffmpeg.clone()) {
             ffmpeg::choose(Location::Program(path));
         }
-        self.panels.ffmpeg.found = None;
-        self.tasks.spawn(
+        self.found = None;
+        cx.tasks.spawn(
             "ffmpeg",
             || ffmpeg::find().map(|f| f.map(|f| (f.version, f.ffmpeg))).map_err(|e| e.to_string()),
             |app, _, found| {
@@ -48,7 +49,8 @@ impl App {
                     app.notice = Some(Notice::warning(e.clone()));
                 } else if failed && matches!(found, Ok(Some(_))) {
                     // A clip refused for want of ffmpeg opens now.
-                    app.reopen_clip();
+                    let (panels, mut cx) = app.parts();
+                    panels.clip.reopen(&mut cx);
                 }
                 app.panels.ffmpeg.found = Some(found);
             },
@@ -57,9 +59,9 @@ impl App {
 
     /// The artist named the ffmpeg program: looked at on a task, then used and remembered if it
     /// is ffmpeg; if not, it is named and the one before stays in use.
-    pub fn locate_ffmpeg(&mut self, path: PathBuf) {
+    pub(super) fn locate(&mut self, path: PathBuf, cx: &mut Ctx) {
         let program = path.clone();
-        self.tasks.spawn(
+        cx.tasks.spawn(
             "locate ffmpeg",
             move || Ffmpeg::at(&program).map_err(|e| e.to_string()),
             move |app, _, found| match found {
@@ -68,33 +70,45 @@ impl App {
                     app.settings.ffmpeg = Some(path);
                     app.notice =
                         Some(Notice::info(format!("Clips are read and written by ffmpeg {}.", ffmpeg.version)));
-                    app.find_ffmpeg();
+                    let (panels, mut cx) = app.parts();
+                    panels.ffmpeg.find(&mut cx);
                 }
                 Err(e) => app.notice = Some(Notice::warning(e)),
             },
         );
     }
-}
 
-/// One line on ffmpeg for the clip panel, with "Locate ffmpeg…".
-pub(super) fn ffmpeg_ui(app: &mut App, ui: &mut Ui) {
-    ui.horizontal_wrapped(|ui| {
-        match &app.panels.ffmpeg.found {
-            None => ui.weak("Looking for ffmpeg…"),
-            Some(Ok(Some((version, _)))) => ui.weak(format!("Clips read and written by ffmpeg {version}")),
-            Some(Ok(None)) => ui
-                .weak("Without ffmpeg: Baseline MP4, GIF, WebP and APNG clips only")
-                .on_hover_text(ffmpeg::install_hint()),
-            Some(Err(e)) => ui.colored_label(ui.visuals().warn_fg_color, e),
+    /// One line on ffmpeg for the clip panel, with "Locate ffmpeg…".
+    pub(super) fn ui(&self, ui: &mut Ui, cx: &mut Ctx) {
+        ui.horizontal_wrapped(|ui| {
+            match &self.found {
+                None => ui.weak("Looking for ffmpeg…"),
+                Some(Ok(Some((version, _)))) => ui.weak(format!("Clips read and written by ffmpeg {version}")),
+                Some(Ok(None)) => ui
+                    .weak("Without ffmpeg: Baseline MP4, GIF, WebP and APNG clips only")
+                    .on_hover_text(ffmpeg::install_hint()),
+                Some(Err(e)) => ui.colored_label(ui.visuals().warn_fg_color, e),
+            };
+            if ui
+                .small_button("Locate ffmpeg…")
+                .on_hover_text("Choose the ffmpeg program to read and write clips")
+                .clicked()
+            {
+                cx.ask(Action::Pick(Purpose::Ffmpeg));
+            }
+        });
+    }
+
+    /// ffmpeg's line in About.
+    pub(super) fn about_ui(&self, ui: &mut Ui) {
+        let text = match &self.found {
+            None => "ffmpeg: looking…".to_string(),
+            Some(Ok(Some((version, path)))) => format!("ffmpeg {version} ({})", path.display()),
+            Some(Ok(None)) => format!("ffmpeg: not found; {}", ffmpeg::install_hint()),
+            Some(Err(e)) => format!("ffmpeg: {e}"),
         };
-        if ui
-            .small_button("Locate ffmpeg…")
-            .on_hover_text("Choose the ffmpeg program to read and write clips")
-            .clicked()
-        {
-            app.actions.push(Action::Pick(Purpose::Ffmpeg));
-        }
-    });
+        ui.label(text);
+    }
 }
 
 /// The codec a clip is written with.
@@ -111,15 +125,4 @@ pub(super) fn codec_ui(codec: &mut Option<String>, ui: &mut Ui) {
         })
         .response
         .on_hover_text("By default .mp4 and .mkv are H.264, .mov ProRes 422 HQ, .webm VP9");
-}
-
-/// ffmpeg's line in About.
-pub(super) fn about_ui(app: &App, ui: &mut Ui) {
-    let text = match &app.panels.ffmpeg.found {
-        None => "ffmpeg: looking…".to_string(),
-        Some(Ok(Some((version, path)))) => format!("ffmpeg {version} ({})", path.display()),
-        Some(Ok(None)) => format!("ffmpeg: not found; {}", ffmpeg::install_hint()),
-        Some(Err(e)) => format!("ffmpeg: {e}"),
-    };
-    ui.label(text);
 }

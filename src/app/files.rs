@@ -4,43 +4,28 @@
 use std::path::{Path, PathBuf};
 
 use super::browser::Browser;
+use super::farm::FarmView;
 use super::tasks::{OpenedSettings, Purpose};
 use super::App;
 use crate::notice::Notice;
 use crate::transfer::ImageRef;
 
 impl App {
-    /// Uses `path` as the content photo once it has decoded (in the background).
-    pub fn set_content(&mut self, path: &Path) {
-        self.tasks.decode(path, Some(Purpose::Content));
-    }
-
-    /// Adds `path` as a style image (blend 1) once it has decoded (in the background).
-    pub fn add_style(&mut self, path: &Path) {
-        self.tasks.decode(path, Some(Purpose::AddStyle));
-    }
-
-    /// Starts future runs from the picture at `path` once it has decoded (in the background).
-    pub fn set_init_image(&mut self, path: &Path) {
-        self.tasks.decode(path, Some(Purpose::InitImage));
-    }
-
-    /// Loads the settings stored in `path` (a PNG this program exported, or a JSON settings
-    /// file) in the background; images they name that are missing or changed are listed for the
-    /// artist to locate.
-    pub fn open_settings(&mut self, path: &Path) {
-        self.tasks.read_settings(path, None);
+    /// Uses the file at `path` for `purpose`, as if the artist had chosen it: an image decodes
+    /// (in the background) into its slot, settings are read, a clip opens, an export is written.
+    pub fn open(&mut self, purpose: Purpose, path: impl AsRef<Path>) {
+        self.chosen(purpose, path.as_ref().to_path_buf());
     }
 
     /// Exports the newest frame to `path` as PNG, with its settings, on a background thread;
     /// the result shows up as a notice.
-    pub fn export_to(&mut self, path: PathBuf) {
+    fn export_to(&mut self, path: PathBuf) {
         let Some(frame) = &self.live.frame else {
             self.notice = Some(Notice::error("Nothing to export yet."));
             return;
         };
         self.tasks.export(frame.image.clone(), frame.spec.clone(), frame.iteration, path);
-        self.exporting();
+        self.panels.autosave.exporting(&self.live);
         self.notice = Some(Notice::info("Exporting…"));
     }
 
@@ -49,7 +34,7 @@ impl App {
     pub(super) fn pick(&mut self, purpose: Purpose) {
         let nothing = match purpose {
             Purpose::Export => self.live.frame.is_none(),
-            Purpose::ExportSnapshot => self.selected_snapshot_file().is_none(),
+            Purpose::ExportSnapshot => self.panels.film.selected_file().is_none(),
             _ => false,
         };
         if self.panels.dialog_open || self.panels.browser.is_some() || nothing {
@@ -62,7 +47,7 @@ impl App {
         let name = match purpose {
             Purpose::Export => Some(self.export_name()),
             Purpose::ExportSnapshot => {
-                self.selected_snapshot_file().and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+                self.panels.film.selected_file().and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
             }
             _ => None,
         };
@@ -150,7 +135,7 @@ impl App {
 
     /// An export finished: its file, or why not.
     pub(super) fn exported(&mut self, result: Result<PathBuf, String>) {
-        self.export_done(result.is_ok());
+        self.panels.autosave.export_done(result.is_ok());
         self.notice = Some(match result {
             Ok(p) => Notice::info(format!("Exported {}", p.display())),
             Err(e) => Notice::error(format!("Export failed: {e}")),
@@ -163,20 +148,30 @@ impl App {
             Purpose::Content | Purpose::AddStyle | Purpose::ReplaceStyle(_) | Purpose::InitImage => {
                 self.tasks.decode(&path, Some(purpose));
             }
-            Purpose::Settings => self.open_settings(&path),
-            Purpose::Clip => self.open_clip(&path),
-            Purpose::Ffmpeg => self.locate_ffmpeg(path),
-            Purpose::RenderFolder => self.open_render_folder(path),
+            Purpose::Settings => self.tasks.read_settings(&path, None),
+            Purpose::Clip => {
+                let (panels, mut cx) = self.parts();
+                panels.clip.open(&path, &mut cx);
+            }
+            Purpose::Ffmpeg => {
+                let (panels, mut cx) = self.parts();
+                panels.ffmpeg.locate(path, &mut cx);
+            }
+            Purpose::RenderFolder => self.panels.farm = Some(FarmView::new(path)),
             Purpose::ClipOut => {
                 let path = if path.extension().is_none() { path.with_extension("mp4") } else { path };
                 self.settings.export_dir = path.parent().map(Path::to_path_buf);
-                self.render_clip(path);
+                let (panels, mut cx) = self.parts();
+                panels.clip.render(path, &mut cx);
             }
             Purpose::Export | Purpose::ExportSnapshot => {
                 let path = if path.extension().is_none() { path.with_extension("png") } else { path };
                 self.settings.export_dir = path.parent().map(Path::to_path_buf);
                 match purpose {
-                    Purpose::ExportSnapshot => self.export_snapshot_to(path),
+                    Purpose::ExportSnapshot => {
+                        let (panels, mut cx) = self.parts();
+                        panels.film.export(path, &mut cx);
+                    }
                     _ => self.export_to(path),
                 }
             }
@@ -198,7 +193,7 @@ impl App {
                 if purpose.is_some() {
                     self.notice = Some(Notice::error(e));
                 }
-                self.panels.thumbs.entry(path).or_insert(None);
+                self.panels.thumbs.0.entry(path).or_insert(None);
                 return;
             }
         };
@@ -207,7 +202,7 @@ impl App {
             super::preview::to_color_image(&thumb),
             egui::TextureOptions::LINEAR,
         );
-        self.panels.thumbs.insert(path.clone(), Some(tex));
+        self.panels.thumbs.0.insert(path.clone(), Some(tex));
         let Some(purpose) = purpose else { return };
         self.settings.open_dir = path.parent().map(Path::to_path_buf);
         let spec = &mut self.settings.spec;
@@ -238,13 +233,13 @@ impl App {
             let on = |r: Option<egui::Rect>| pos.zip(r).is_some_and(|(p, r)| r.contains(p));
             let ext = file.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
             if on(self.panels.style_rect) {
-                self.add_style(&file);
+                self.chosen(Purpose::AddStyle, file);
             } else if on(self.panels.content_rect) {
-                self.set_content(&file);
+                self.chosen(Purpose::Content, file);
             } else if ext.as_deref() == Some("json") {
-                self.open_settings(&file);
+                self.chosen(Purpose::Settings, file);
             } else if matches!(ext.as_deref(), Some("mp4" | "m4v" | "mov" | "apng")) {
-                self.open_clip(&file);
+                self.chosen(Purpose::Clip, file);
             } else {
                 let as_image = if self.settings.spec.content.is_some() { Purpose::AddStyle } else { Purpose::Content };
                 // Whether a GIF, WebP or PNG is an animation is read from its header on a task,
@@ -255,7 +250,7 @@ impl App {
                     move || is_clip(&path),
                     move |app, _, clip| {
                         if clip {
-                            app.open_clip(&file);
+                            app.chosen(Purpose::Clip, file);
                         } else if ext.as_deref() == Some("png") {
                             // An exported PNG opens its settings; any other PNG is an image.
                             app.tasks.read_settings(&file, Some(as_image));

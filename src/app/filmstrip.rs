@@ -10,8 +10,11 @@ use std::sync::Arc;
 use egui::Ui;
 use image::RgbaImage;
 
+use super::ctx::Ctx;
 use super::preview::Versioned;
-use super::App;
+use super::state::Live;
+use super::tasks::{Purpose, Tasks};
+use super::Action;
 use crate::imageio::save_png;
 use crate::notice::Notice;
 use crate::transfer::{ImageRef, Init, RenderSpec};
@@ -85,36 +88,34 @@ impl Filmstrip {
     pub fn shown(&self) -> Option<&Versioned> {
         self.shown.as_ref().filter(|(id, _)| Some(*id) == self.selected).map(|(_, v)| v)
     }
-}
 
-impl App {
     /// Snapshots the current frame before the settings change: once per change (a slider held
     /// down is one change), called when a change is sent or a run restarts.
-    pub(super) fn before_change(&mut self, pointer_down: bool) {
-        if !self.panels.film.change_open {
-            self.panels.film.changing = true;
-            self.capture();
-            self.panels.film.changing = false;
+    pub(super) fn before_change(&mut self, pointer_down: bool, live: &Live, tasks: &mut Tasks) {
+        if !self.change_open {
+            self.changing = true;
+            self.capture(live, tasks);
+            self.changing = false;
         }
-        self.panels.film.change_open = pointer_down;
+        self.change_open = pointer_down;
     }
 
     /// The file of the selected snapshot, once written.
-    pub(super) fn selected_snapshot_file(&self) -> Option<PathBuf> {
-        let id = self.panels.film.selected?;
-        self.panels.film.snapshots.iter().find(|s| s.id == id && s.spilled).map(|s| s.path.clone())
+    pub(super) fn selected_file(&self) -> Option<PathBuf> {
+        let id = self.selected?;
+        self.snapshots.iter().find(|s| s.id == id && s.spilled).map(|s| s.path.clone())
     }
 
     /// Captures the newest frame when the filmstrip wants it (after each poll of the worker, and
     /// before a change of settings).
-    pub(super) fn capture(&mut self) {
-        let Some(frame) = &self.live.frame else { return };
+    pub(super) fn capture(&mut self, live: &Live, tasks: &mut Tasks) {
+        let Some(frame) = &live.frame else { return };
         let finished = frame.iteration >= frame.total;
-        if frame.run == u64::MAX || !self.panels.film.wants(frame, finished) {
+        if frame.run == u64::MAX || !self.wants(frame, finished) {
             return;
         }
-        let Some(dir) = self.panels.film.dir.as_ref().map(|d| d.path().to_path_buf()) else { return };
-        let f = &mut self.panels.film;
+        let Some(dir) = self.dir.as_ref().map(|d| d.path().to_path_buf()) else { return };
+        let f = self;
         f.last = Some((frame.run, frame.iteration));
         f.changing = false;
         let id = f.next_id;
@@ -133,7 +134,7 @@ impl App {
         // The thumbnail, the copy and the PNG are made on the task's thread: a print's frame is
         // tens of megabytes.
         let (picture, spec, iteration) = (frame.image.clone(), frame.spec.clone(), frame.iteration);
-        self.tasks.spawn(
+        tasks.spawn(
             "snapshot",
             move || {
                 if let Some(old) = trimmed {
@@ -147,13 +148,13 @@ impl App {
                 let text = spec.png_text(iteration).map_err(|e| e.to_string());
                 (thumb, text.and_then(|t| save_png(&image, &path, &t).map_err(|e| e.to_string())))
             },
-            move |app, ctx, (thumb, saved)| app.snapshot_spilled(ctx, id, thumb, saved),
+            move |app, ctx, (thumb, saved)| app.panels.film.spilled(ctx, id, thumb, saved),
         );
     }
 
     /// A snapshot's thumbnail is made and its file written (or not: it stays a thumbnail only).
-    fn snapshot_spilled(&mut self, ctx: &egui::Context, id: u64, thumb: RgbaImage, result: Result<(), String>) {
-        if let Some(s) = self.panels.film.snapshots.iter_mut().find(|s| s.id == id) {
+    fn spilled(&mut self, ctx: &egui::Context, id: u64, thumb: RgbaImage, result: Result<(), String>) {
+        if let Some(s) = self.snapshots.iter_mut().find(|s| s.id == id) {
             s.spilled = result.is_ok();
             let image = super::preview::to_color_image(&thumb);
             s.thumb = Some(ctx.load_texture(format!("snapshot-{id}"), image, Default::default()));
@@ -161,25 +162,25 @@ impl App {
     }
 
     /// A snapshot's full image was read back for showing.
-    fn snapshot_loaded(&mut self, id: u64, image: Result<RgbaImage, String>) {
+    fn loaded(&mut self, id: u64, image: Result<RgbaImage, String>, cx: &mut Ctx) {
         match image {
             Ok(image) => {
-                self.live.versions += 1;
-                self.panels.film.shown = Some((id, Versioned { image: Arc::new(image), version: self.live.versions }));
+                cx.live.versions += 1;
+                self.shown = Some((id, Versioned { image: Arc::new(image), version: cx.live.versions }));
             }
-            Err(e) => self.notice = Some(Notice::error(format!("The snapshot cannot be read: {e}"))),
+            Err(e) => cx.say(Notice::error(format!("The snapshot cannot be read: {e}"))),
         }
     }
 
     /// Shows snapshot `id` instead of the live image (its full image loads in the background).
-    pub fn select_snapshot(&mut self, id: u64) {
-        self.panels.film.selected = Some(id);
-        if self.panels.film.shown.as_ref().is_some_and(|(s, _)| *s == id) {
+    fn select(&mut self, id: u64, cx: &mut Ctx) {
+        self.selected = Some(id);
+        if self.shown.as_ref().is_some_and(|(s, _)| *s == id) {
             return;
         }
-        let Some(s) = self.panels.film.snapshots.iter().find(|s| s.id == id && s.spilled) else { return };
+        let Some(s) = self.snapshots.iter().find(|s| s.id == id && s.spilled) else { return };
         let path = s.path.clone();
-        self.tasks.spawn(
+        cx.tasks.spawn(
             "snapshot",
             move || {
                 crate::imageio::load_picture(&path).map_err(|e| e.to_string()).map(|p| match &p.alpha {
@@ -187,42 +188,45 @@ impl App {
                     None => image::DynamicImage::ImageRgb8(p.rgb).into_rgba8(),
                 })
             },
-            move |app, _, image| app.snapshot_loaded(id, image),
+            move |app, _, image| {
+                let (panels, mut cx) = app.parts();
+                panels.film.loaded(id, image, &mut cx);
+            },
         );
     }
 
     /// Exports the selected snapshot's full image (with its settings) to `path`, in the background.
-    pub fn export_snapshot_to(&mut self, path: PathBuf) {
-        match self.selected_snapshot_file() {
+    pub(super) fn export(&self, path: PathBuf, cx: &mut Ctx) {
+        match self.selected_file() {
             Some(from) => {
-                self.tasks.copy_png(from, path);
-                self.notice = Some(Notice::info("Exporting…"));
+                cx.tasks.copy_png(from, path);
+                cx.say(Notice::info("Exporting…"));
             }
-            None => self.notice = Some(Notice::error("No snapshot is selected.")),
+            None => cx.say(Notice::error("No snapshot is selected.")),
         }
     }
 
     /// Sets up a new run from the selected snapshot: its settings, starting from its image.
-    fn start_from_snapshot(&mut self, id: u64) {
-        let Some(s) = self.panels.film.snapshots.iter().find(|s| s.id == id) else { return };
+    fn start_from(&mut self, id: u64, cx: &mut Ctx) {
+        let Some(s) = self.snapshots.iter().find(|s| s.id == id) else { return };
         let mut spec = (*s.spec).clone();
         spec.init_image = Some(ImageRef::new(&s.path));
         spec.run.init = Init::Image;
-        self.settings.spec = spec;
-        self.panels.film.selected = None;
-        self.start();
+        cx.settings.spec = spec;
+        self.selected = None;
+        cx.ask(Action::Start);
     }
 
     /// The filmstrip under the preview, and what can be done with the selected snapshot.
-    pub(super) fn filmstrip_ui(&mut self, ui: &mut Ui) {
-        if self.panels.film.snapshots.is_empty() {
+    pub(super) fn ui(&mut self, ui: &mut Ui, cx: &mut Ctx) {
+        if self.snapshots.is_empty() {
             return;
         }
         let mut clicked = None;
         egui::ScrollArea::horizontal().id_salt("filmstrip").stick_to_right(true).show(ui, |ui| {
             ui.horizontal(|ui| {
-                for s in &self.panels.film.snapshots {
-                    let selected = self.panels.film.selected == Some(s.id);
+                for s in &self.snapshots {
+                    let selected = self.selected == Some(s.id);
                     let text = egui::RichText::new(format!("iter {}", s.iteration)).small();
                     let button = match &s.thumb {
                         Some(thumb) => {
@@ -240,31 +244,31 @@ impl App {
             });
         });
         if let Some(id) = clicked {
-            if self.panels.film.selected == Some(id) {
-                self.panels.film.selected = None;
+            if self.selected == Some(id) {
+                self.selected = None;
             } else {
-                self.select_snapshot(id);
+                self.select(id, cx);
             }
         }
-        let Some(id) = self.panels.film.selected else { return };
-        let Some(s) = self.panels.film.snapshots.iter().find(|s| s.id == id) else { return };
+        let Some(id) = self.selected else { return };
+        let Some(s) = self.snapshots.iter().find(|s| s.id == id) else { return };
         let (iteration, spilled) = (s.iteration, s.spilled);
         ui.horizontal_wrapped(|ui| {
             ui.label(format!("Snapshot at iteration {iteration}"));
             if ui.button("Back to live").clicked() {
-                self.panels.film.selected = None;
+                self.selected = None;
             }
-            ui.checkbox(&mut self.panels.film.compare, "Compare with live")
+            ui.checkbox(&mut self.compare, "Compare with live")
                 .on_hover_text("The snapshot on the left of the divider, the live image on the right");
             if ui.add_enabled(spilled, egui::Button::new("Export snapshot…")).clicked() {
-                self.actions.push(super::Action::Pick(super::tasks::Purpose::ExportSnapshot));
+                cx.ask(Action::Pick(Purpose::ExportSnapshot));
             }
             if ui
                 .add_enabled(spilled, egui::Button::new("Start from here"))
                 .on_hover_text("A new run with this snapshot's settings, starting from its picture")
                 .clicked()
             {
-                self.start_from_snapshot(id);
+                self.start_from(id, cx);
             }
         });
     }

@@ -3,7 +3,8 @@
 //! feed-forward picture and it shows in a fraction of a second. Start then refines what is on
 //! screen (the app starts from the instant look unless the artist picks another start).
 
-use super::App;
+use super::settings::Settings;
+use super::state::Live;
 use crate::transfer::RenderSpec;
 use crate::worker::{Command, Status};
 
@@ -31,32 +32,32 @@ fn key(spec: &RenderSpec) -> RenderSpec {
     }
 }
 
-impl App {
-    /// Asks the worker for the instant look when the picture on screen should be it.
-    pub(super) fn steer_instant(&mut self) {
-        let spec = &self.settings.spec;
-        let busy = matches!(self.live.status, Status::Running | Status::Paused | Status::Preparing)
-            || self.printing()
-            || self.live.launching;
-        if busy || self.live.instant.in_flight || self.settings.not_ready().is_some() || spec.validate().is_err() {
+impl Live {
+    /// Asks the worker for the instant look of `settings` when the picture on screen should be it.
+    pub(super) fn steer_instant(&mut self, settings: &Settings) {
+        let spec = &settings.spec;
+        let busy = matches!(self.status, Status::Running | Status::Paused | Status::Preparing)
+            || self.worker.printing()
+            || self.launching;
+        if busy || self.instant.in_flight || settings.not_ready().is_some() || spec.validate().is_err() {
             return;
         }
         // The run asked for (even before the worker reports it) and the picture on screen
         // (optimised, or restored from an autosave) stay until their images change.
         let other = |s: &RenderSpec| s.content != spec.content || s.styles != spec.styles;
-        let shown = self.live.frame.as_ref().map(|f| &f.spec);
-        let images_changed = self.live.run_spec.as_ref().is_none_or(other) && shown.is_none_or(|s| other(s));
+        let shown = self.frame.as_ref().map(|f| &f.spec);
+        let images_changed = self.run_spec.as_ref().is_none_or(other) && shown.is_none_or(|s| other(s));
         let showing_instant = shown.is_some_and(|s| s.method == crate::transfer::Method::Instant);
         if !(images_changed || showing_instant) {
             return;
         }
         let wanted = key(spec);
-        if self.live.instant.sent.as_ref() == Some(&wanted) {
+        if self.instant.sent.as_ref() == Some(&wanted) {
             return;
         }
-        self.live.worker.send(Command::Instant(Box::new(RenderSpec { instant: spec.instant.clone(), ..spec.clone() })));
-        self.live.instant.sent = Some(wanted);
-        self.live.instant.in_flight = true;
+        self.worker.send(Command::Instant(Box::new(RenderSpec { instant: spec.instant.clone(), ..spec.clone() })));
+        self.instant.sent = Some(wanted);
+        self.instant.in_flight = true;
     }
 }
 

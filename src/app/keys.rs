@@ -4,8 +4,10 @@
 
 use egui::{Key, Modifiers};
 
+use super::ctx::Ctx;
+use super::state::Panels;
 use super::tasks::Purpose;
-use super::{Action, App};
+use super::Action;
 use crate::worker::Status;
 
 /// Every shortcut: its keys and what it does, as the overlay lists them.
@@ -59,54 +61,54 @@ fn pressed(ctx: &egui::Context) -> Vec<Pressed> {
     })
 }
 
-impl App {
+impl Panels {
     /// Acts on this frame's shortcuts.
-    pub(super) fn keys(&mut self, ctx: &egui::Context) {
+    pub(super) fn keys(&mut self, ctx: &egui::Context, cx: &mut Ctx) {
         for p in pressed(ctx) {
             match p {
-                Pressed::Undo => self.actions.push(Action::Undo),
-                Pressed::Redo => self.actions.push(Action::Redo),
-                Pressed::Export => self.actions.push(Action::Pick(Purpose::Export)),
-                Pressed::Open => self.actions.push(Action::Pick(Purpose::Settings)),
-                Pressed::Help => self.panels.shortcuts = !self.panels.shortcuts,
-                Pressed::Space => match self.live.status {
-                    Status::Running => self.actions.push(Action::Pause),
-                    Status::Paused => self.actions.push(Action::Resume),
+                Pressed::Undo => cx.ask(Action::Undo),
+                Pressed::Redo => cx.ask(Action::Redo),
+                Pressed::Export => cx.ask(Action::Pick(Purpose::Export)),
+                Pressed::Open => cx.ask(Action::Pick(Purpose::Settings)),
+                Pressed::Help => self.shortcuts = !self.shortcuts,
+                Pressed::Space => match cx.live.status {
+                    Status::Running => cx.ask(Action::Pause),
+                    Status::Paused => cx.ask(Action::Resume),
                     Status::Preparing => {}
-                    Status::Idle | Status::Stopped | Status::Failed(_) => self.actions.push(Action::Start),
+                    Status::Idle | Status::Stopped | Status::Failed(_) => cx.ask(Action::Start),
                 },
-                Pressed::Escape => self.escape(),
+                Pressed::Escape => self.escape(cx),
             }
         }
     }
 
     /// Esc: the print in progress goes back to the preview; otherwise the topmost dialog closes.
-    fn escape(&mut self) {
-        if self.printing() {
-            self.actions.push(Action::CancelPrint);
-        } else if self.panels.shortcuts {
-            self.panels.shortcuts = false;
-        } else if self.panels.about {
-            self.panels.about = false;
-        } else if self.panels.browser.is_some() {
-            self.panels.browser = None;
-        } else if let Some(t) = self.panels.try_styles.as_mut().filter(|t| t.open) {
+    fn escape(&mut self, cx: &mut Ctx) {
+        if cx.printing() {
+            cx.ask(Action::CancelPrint);
+        } else if self.shortcuts {
+            self.shortcuts = false;
+        } else if self.about {
+            self.about = false;
+        } else if self.browser.is_some() {
+            self.browser = None;
+        } else if let Some(t) = self.try_styles.as_mut().filter(|t| t.open) {
             t.open = false;
         }
     }
+}
 
-    /// The shortcuts overlay, when asked for.
-    pub(super) fn shortcuts_ui(&mut self, ctx: &egui::Context) {
-        let mut open = self.panels.shortcuts;
-        egui::Window::new("Keyboard shortcuts").open(&mut open).collapsible(false).resizable(false).show(ctx, |ui| {
-            egui::Grid::new("shortcuts").num_columns(2).spacing([16.0, 6.0]).striped(true).show(ui, |ui| {
-                for (keys, what) in SHORTCUTS {
-                    ui.strong(*keys);
-                    ui.label(*what);
-                    ui.end_row();
-                }
-            });
+/// The shortcuts overlay, while `open`.
+pub(super) fn shortcuts_ui(open: &mut bool, ctx: &egui::Context) {
+    let mut shown = *open;
+    egui::Window::new("Keyboard shortcuts").open(&mut shown).collapsible(false).resizable(false).show(ctx, |ui| {
+        egui::Grid::new("shortcuts").num_columns(2).spacing([16.0, 6.0]).striped(true).show(ui, |ui| {
+            for (keys, what) in SHORTCUTS {
+                ui.strong(*keys);
+                ui.label(*what);
+                ui.end_row();
+            }
         });
-        self.panels.shortcuts &= open;
-    }
+    });
+    *open &= shown;
 }

@@ -6,7 +6,7 @@
 use egui::{Color32, Pos2, Rect, Ui};
 use image::{GrayImage, Luma};
 
-use super::App;
+use super::ctx::Ctx;
 use crate::imageio::fit_long_side;
 use crate::transfer::{Mask, StyleMasks, Unpainted};
 
@@ -273,62 +273,66 @@ fn overlay_image(layers: &[(usize, &GrayImage)]) -> egui::ColorImage {
     egui::ColorImage::new([w as usize, h as usize], pixels)
 }
 
-/// The side panel's masks section: paint mode, the layer per style, the brush, and what the
-/// unpainted rest does.
-pub(super) fn masks_ui(app: &mut App, ui: &mut Ui) {
-    let n = app.settings.spec.styles.len();
-    let picture = app.live.content_img.as_ref().map(|c| c.image.dimensions());
-    let e = &mut app.panels.masks;
-    let masks = &mut app.settings.spec.objective.masks;
-    e.layer = e.layer.min(n.saturating_sub(1));
-    ui.horizontal(|ui| {
-        ui.add_enabled(n > 0 && picture.is_some(), egui::Checkbox::new(&mut e.painting, "Paint masks")).on_hover_text(
-            "Drag on the preview to paint where the chosen style goes (right-drag pans). Once a mask is \
-             painted, each style applies only where its mask is.",
-        );
-        ui.checkbox(&mut e.show, "Show masks");
-    });
-    for k in 0..n {
+impl MaskEditor {
+    /// The side panel's masks section: paint mode, the layer per style, the brush, and what the
+    /// unpainted rest does.
+    pub(super) fn ui(&mut self, ui: &mut Ui, cx: &mut Ctx) {
+        let n = cx.settings.spec.styles.len();
+        let picture = cx.live.content_img.as_ref().map(|c| c.image.dimensions());
+        let e = self;
+        let masks = &mut cx.settings.spec.objective.masks;
+        e.layer = e.layer.min(n.saturating_sub(1));
         ui.horizontal(|ui| {
-            let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-            ui.painter().rect_filled(rect, 2.0, layer_colour(k));
-            let coverage =
-                masks.get(k).map_or(String::from("not painted"), |m| format!("{:.0}% painted", 100.0 * m.coverage()));
-            ui.selectable_value(&mut e.layer, k, format!("Style {}", k + 1));
-            ui.weak(coverage);
+            ui.add_enabled(n > 0 && picture.is_some(), egui::Checkbox::new(&mut e.painting, "Paint masks"))
+                .on_hover_text(
+                    "Drag on the preview to paint where the chosen style goes (right-drag pans). Once a mask is \
+             painted, each style applies only where its mask is.",
+                );
+            ui.checkbox(&mut e.show, "Show masks");
+        });
+        for k in 0..n {
+            ui.horizontal(|ui| {
+                let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                ui.painter().rect_filled(rect, 2.0, layer_colour(k));
+                let coverage = masks
+                    .get(k)
+                    .map_or(String::from("not painted"), |m| format!("{:.0}% painted", 100.0 * m.coverage()));
+                ui.selectable_value(&mut e.layer, k, format!("Style {}", k + 1));
+                ui.weak(coverage);
+            });
+        }
+        ui.add(super::panels::slider(&mut e.radius, 2.0..=256.0).logarithmic(true).text("Brush size"));
+        ui.add(super::panels::slider(&mut e.hardness, 0.0..=1.0).text("Hardness"));
+        ui.horizontal_wrapped(|ui| {
+            ui.checkbox(&mut e.erase, "Eraser");
+            let size = masks.get(e.layer).map(Mask::size).or(picture.map(|p| fit_long_side(p, PAINT_SIDE)));
+            let painted = masks.get(e.layer).is_some();
+            if ui.add_enabled(painted, egui::Button::new("Clear")).on_hover_text("Remove this style's mask").clicked() {
+                masks.set(e.layer, None);
+            }
+            if ui.add_enabled(n > 0 && size.is_some(), egui::Button::new("Invert")).clicked() {
+                if let Some((w, h)) = size {
+                    let mut img = masks.get(e.layer).map_or_else(|| GrayImage::new(w, h), |m| m.image().clone());
+                    img.pixels_mut().for_each(|p| *p = Luma([255 - p[0]]));
+                    masks.set(e.layer, Mask::new(img).ok().filter(|m| !m.is_blank()));
+                }
+            }
+            if ui
+                .add_enabled(n > 0 && size.is_some(), egui::Button::new("Fill"))
+                .on_hover_text("Paint everywhere")
+                .clicked()
+            {
+                if let Some(size) = size {
+                    masks.set(e.layer, Mask::filled(size, true).ok());
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.label("Unpainted").on_hover_text("What the picture does where no mask is painted");
+            ui.selectable_value(&mut masks.unpainted, Unpainted::Content, "Keep photo");
+            ui.selectable_value(&mut masks.unpainted, Unpainted::Blend, "Blend styles");
         });
     }
-    ui.add(super::panels::slider(&mut e.radius, 2.0..=256.0).logarithmic(true).text("Brush size"));
-    ui.add(super::panels::slider(&mut e.hardness, 0.0..=1.0).text("Hardness"));
-    ui.horizontal_wrapped(|ui| {
-        ui.checkbox(&mut e.erase, "Eraser");
-        let size = masks.get(e.layer).map(Mask::size).or(picture.map(|p| fit_long_side(p, PAINT_SIDE)));
-        let painted = masks.get(e.layer).is_some();
-        if ui.add_enabled(painted, egui::Button::new("Clear")).on_hover_text("Remove this style's mask").clicked() {
-            masks.set(e.layer, None);
-        }
-        if ui.add_enabled(n > 0 && size.is_some(), egui::Button::new("Invert")).clicked() {
-            if let Some((w, h)) = size {
-                let mut img = masks.get(e.layer).map_or_else(|| GrayImage::new(w, h), |m| m.image().clone());
-                img.pixels_mut().for_each(|p| *p = Luma([255 - p[0]]));
-                masks.set(e.layer, Mask::new(img).ok().filter(|m| !m.is_blank()));
-            }
-        }
-        if ui
-            .add_enabled(n > 0 && size.is_some(), egui::Button::new("Fill"))
-            .on_hover_text("Paint everywhere")
-            .clicked()
-        {
-            if let Some(size) = size {
-                masks.set(e.layer, Mask::filled(size, true).ok());
-            }
-        }
-    });
-    ui.horizontal(|ui| {
-        ui.label("Unpainted").on_hover_text("What the picture does where no mask is painted");
-        ui.selectable_value(&mut masks.unpainted, Unpainted::Content, "Keep photo");
-        ui.selectable_value(&mut masks.unpainted, Unpainted::Blend, "Blend styles");
-    });
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@
 pub mod about;
 mod autosave;
 mod browser;
+mod central;
 pub mod clip;
 mod clip_estimate;
+mod ctx;
 mod examples;
 pub mod farm;
 pub mod ffmpeg;
@@ -140,11 +142,12 @@ impl App {
             actions: Vec::new(),
             undo: undo::Undo::new(start),
         };
-        app.check_models();
-        app.find_ffmpeg();
-        app.look_for_autosave();
-        if let Some(path) = app.panels.presets.path.clone() {
-            app.tasks.load_presets(path);
+        let (panels, mut cx) = app.parts();
+        panels.models.check(&mut cx);
+        panels.ffmpeg.find(&mut cx);
+        panels.autosave.look_for_earlier(cx.tasks);
+        if let Some(path) = panels.presets.path.clone() {
+            cx.tasks.load_presets(path);
         }
         // A clip given as the content on the command line opens as a clip. Whether a GIF,
         // WebP or PNG is animated is read from its header on a task; a start waits for it.
@@ -173,12 +176,13 @@ impl App {
     /// the clip of the settings; then starts a run when asked.
     fn open_launched(&mut self, clip: Option<&Path>, start: bool) {
         self.live.launching = false;
+        if clip.is_some() {
+            self.settings.spec.content = None;
+        }
+        let (panels, mut cx) = self.parts();
         match clip {
-            Some(path) => {
-                self.settings.spec.content = None;
-                self.open_clip(path);
-            }
-            None => self.reopen_clip(),
+            Some(path) => panels.clip.open(path, &mut cx),
+            None => panels.clip.reopen(&mut cx),
         }
         if start {
             self.start();
@@ -211,7 +215,7 @@ impl App {
             self.notice = Some(Notice::error(e.to_string()));
             return;
         }
-        self.before_change(false);
+        self.panels.film.before_change(false, &self.live, &mut self.tasks);
         self.live.worker.send(Command::Start(Box::new(self.settings.spec.clone())));
         self.live.run_spec = Some(self.settings.spec.clone());
         self.live.history.clear();
@@ -221,19 +225,17 @@ impl App {
         self.live.status = Status::Preparing;
     }
 
-    /// Whether a print is being rendered (from the moment it is asked for until it ends).
-    pub fn printing(&self) -> bool {
-        self.live.worker.printing()
-    }
-
-    /// How many in-place updates the worker has applied.
-    pub fn live_updates(&self) -> u64 {
-        self.live.worker.live_updates()
-    }
-
-    /// Whether the worker thread is still running (false once the window has closed).
-    pub fn worker_alive(&self) -> bool {
-        self.live.worker.is_alive()
+    /// The panels, and the shared parts lent to one of them.
+    pub(super) fn parts(&mut self) -> (&mut state::Panels, ctx::Ctx<'_>) {
+        let cx = ctx::Ctx {
+            settings: &mut self.settings,
+            live: &mut self.live,
+            notice: &mut self.notice,
+            tasks: &mut self.tasks,
+            actions: &mut self.actions,
+            undo: &mut self.undo,
+        };
+        (&mut self.panels, cx)
     }
 
     /// Background tasks (dialogs, decoding, exports) not yet finished.
@@ -253,20 +255,6 @@ impl App {
             let [w, h] = t.size();
             (w as u32, h as u32)
         })
-    }
-
-    /// Time since the run started (frozen when it stopped).
-    pub fn elapsed(&self) -> Duration {
-        self.live.finished.or_else(|| self.live.started.map(|s| s.elapsed())).unwrap_or_default()
-    }
-
-    /// The panel thumbnail of `path`, decoded in the background on first request.
-    fn thumbnail(&mut self, path: &Path) -> Option<egui::TextureHandle> {
-        if !self.panels.thumbs.contains_key(path) {
-            self.panels.thumbs.insert(path.to_path_buf(), None);
-            self.tasks.decode(path, None);
-        }
-        self.panels.thumbs.get(path).cloned().flatten()
     }
 
     /// Pulls the worker's newest frame, history and status (never blocks on compute).
@@ -305,7 +293,7 @@ impl App {
                 self.live.started = Some(Instant::now());
             }
             if matches!(status, Status::Stopped | Status::Failed(_)) && self.live.finished.is_none() {
-                self.live.finished = Some(self.elapsed());
+                self.live.finished = Some(self.live.elapsed());
             }
             if let Status::Failed(msg) = &status {
                 self.notice = Some(Notice::error(msg.clone()));
@@ -333,7 +321,7 @@ impl App {
         }
         let spec = spec.clone();
         if run.objective != spec.objective {
-            self.before_change(dragging);
+            self.panels.film.before_change(dragging, &self.live, &mut self.tasks);
         } else if !dragging {
             self.panels.film.change_open = false;
         }
@@ -342,7 +330,7 @@ impl App {
     }
 
     fn apply(&mut self, action: Action) {
-        match action {
+        match action.clone() {
             Action::Start => self.start(),
             Action::Pause => {
                 self.live.worker.send(Command::Pause);
@@ -366,15 +354,17 @@ impl App {
                 self.panels.view = preview::View::default();
             }
             Action::Pick(purpose) => self.pick(purpose),
-            Action::SavePreset(name) => self.save_preset(name),
-            Action::TryStyles => self.try_styles(),
-            Action::Undo => {
-                let back = self.undo.undo(&self.edit());
-                self.undone(back);
+            Action::SavePreset(name) => {
+                let (panels, mut cx) = self.parts();
+                panels.presets.save(name, &mut cx);
             }
-            Action::Redo => {
-                let again = self.undo.redo(&self.edit());
-                self.undone(again);
+            Action::TryStyles => {
+                let (panels, mut cx) = self.parts();
+                trystyles::start(&mut panels.try_styles, panels.try_styles_cells, panels.presets.offered(), &mut cx);
+            }
+            Action::Undo | Action::Redo => {
+                let (_, mut cx) = self.parts();
+                undo::step(action == Action::Redo, &mut cx);
             }
         }
     }
@@ -384,65 +374,30 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.poll_worker();
-        self.poll_sheet();
-        self.capture();
+        if let Some(sheet) = &mut self.panels.try_styles {
+            sheet.poll(&mut self.live, &ctx);
+        }
+        self.panels.film.capture(&self.live, &mut self.tasks);
         self.poll_tasks(&ctx);
         self.handle_drops(&ctx);
-        self.keys(&ctx);
-        egui::Panel::bottom("status").show(ui, |ui| panels::status_bar(self, ui));
-        if !self.panels.film.snapshots.is_empty() {
-            egui::Panel::bottom("filmstrip").show(ui, |ui| self.filmstrip_ui(ui));
+        let (panels, mut cx) = self.parts();
+        panels.keys(&ctx, &mut cx);
+        let device = cx.settings.spec.device;
+        egui::Panel::bottom("status").show(ui, |ui| panels::status_bar(ui, cx.live, device));
+        if !panels.film.snapshots.is_empty() {
+            egui::Panel::bottom("filmstrip").show(ui, |ui| panels.film.ui(ui, &mut cx));
         }
-        egui::Panel::left("controls").resizable(true).default_size(300.0).show(ui, |ui| panels::side_panel(self, ui));
-        egui::CentralPanel::default().show(ui, |ui| {
-            self.restore_ui(ui);
-            egui::CollapsingHeader::new("Loss curves").default_open(true).show(ui, |ui| panels::loss_plot(self, ui));
-            ui.horizontal(|ui| {
-                let mut split = self.panels.view.split.is_some();
-                if ui.checkbox(&mut split, "Before/after").changed() {
-                    self.panels.view.split = split.then_some(0.5);
-                }
-                if ui.button("Fit").clicked() {
-                    self.panels.view.fit();
-                }
-                let ppp = ui.ctx().pixels_per_point();
-                if ui.button("100%").on_hover_text("One picture pixel per screen pixel").clicked() {
-                    self.panels.view.actual_pixels(ppp);
-                }
-                if let Some(p) = self.panels.view.percent(ppp) {
-                    ui.weak(format!("{p:.0}%"));
-                }
-            });
-            // A selected snapshot shows alone, or as the "before" beside the live image.
-            let playing = self.panels.clip.playback.as_ref().and_then(|p| p.shown.as_ref());
-            let (shown, beside) = match (self.panels.film.shown(), self.panels.film.compare) {
-                _ if playing.is_some() => (playing, playing),
-                (Some(snap), false) => (Some(snap), self.live.content_img.as_ref()),
-                (Some(snap), true) => (self.live.result.as_ref(), Some(snap)),
-                (None, _) => (self.live.result.as_ref(), self.live.content_img.as_ref()),
-            };
-            if self.panels.film.shown().is_some() && self.panels.film.compare && self.panels.view.split.is_none() {
-                self.panels.view.split = Some(0.5);
-            }
-            match (shown, beside) {
-                (Some(r), Some(c)) => {
-                    let painting = self.panels.masks.painting;
-                    let (response, img) =
-                        preview::show(ui, &mut self.panels.view, r, c, &mut self.panels.fallback_texture, painting);
-                    let picture = r.image.dimensions();
-                    self.panels.masks.preview_ui(ui, &response, img, &mut self.settings.spec.objective.masks, picture);
-                    self.panels.preview_rect = Some(img);
-                }
-                _ => self.empty_preview_ui(ui),
-            }
-        });
+        egui::Panel::left("controls").resizable(true).default_size(300.0).show(ui, |ui| panels.side_ui(ui, &mut cx));
+        egui::CentralPanel::default().show(ui, |ui| panels.central_ui(ui, &mut cx));
+        if let Some(sheet) = &mut panels.try_styles {
+            sheet.ui(&ctx, &mut cx);
+        }
+        keys::shortcuts_ui(&mut panels.shortcuts, &ctx);
+        about::about_ui(&mut panels.about, &panels.ffmpeg, &ctx);
+        farm::farm_ui(&mut panels.farm, &mut panels.clip.playback, &ctx);
+        panels.clip.long_clip_ui(&ctx, &mut cx);
         self.encode_masks();
         self.browser_ui(&ctx);
-        self.try_styles_ui(&ctx);
-        self.shortcuts_ui(&ctx);
-        self.about_ui(&ctx);
-        farm::farm_ui(self, &ctx);
-        clip_estimate::long_clip_ui(self, &ctx);
         for action in std::mem::take(&mut self.actions) {
             self.apply(action);
         }
@@ -450,13 +405,17 @@ impl eframe::App for App {
         if !ctx.input(|i| i.pointer.any_down()) {
             self.undo.record(&self.settings.spec, self.settings.print_size);
         }
-        self.clip_tick();
-        self.playback_tick(&ctx);
-        self.farm_tick(&ctx);
+        let (panels, mut cx) = self.parts();
+        panels.clip.tick(&mut cx);
+        panels.clip.playback_tick(&ctx, &mut cx);
+        if let Some(farm) = &mut panels.farm {
+            farm.tick(&ctx, cx.tasks);
+        }
         self.steer(&ctx);
-        self.steer_instant();
-        self.autosave_tick();
-        self.close_ui(&ctx);
+        self.live.steer_instant(&self.settings);
+        self.panels.autosave.tick(&self.live, &mut self.tasks);
+        let (panels, mut cx) = self.parts();
+        panels.autosave.close_ui(&ctx, &mut cx);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -465,6 +424,6 @@ impl eframe::App for App {
 
     fn on_exit(&mut self) {
         self.live.worker.shutdown(Duration::from_secs(1));
-        self.autosave_on_exit();
+        self.panels.autosave.on_exit(&self.live);
     }
 }

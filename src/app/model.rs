@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use egui::Ui;
 
-use super::App;
+use super::ctx::Ctx;
 use crate::model::hub;
 use crate::model::WeightsSource;
 use crate::notice::Notice;
@@ -35,12 +35,10 @@ impl Models {
     pub fn fetching(&self) -> bool {
         self.fetching.is_some()
     }
-}
 
-impl App {
     /// Checks the cache for VGG19 (hashing it takes a second or two: in the background).
-    pub(super) fn check_models(&mut self) {
-        self.tasks.spawn(
+    pub(super) fn check(&mut self, cx: &mut Ctx) {
+        cx.tasks.spawn(
             "model",
             || matches!(hub::cached(hub::VGG19_REPO), Ok(Some(_))),
             |app, _, cached| app.panels.models.vgg19_cached = Some(cached),
@@ -48,8 +46,8 @@ impl App {
     }
 
     /// Fetches VGG19 in the background; the picker shows the progress and a Cancel button.
-    pub fn fetch_vgg19(&mut self) {
-        if self.panels.models.fetching.is_some() {
+    fn fetch_vgg19(&mut self, cx: &mut Ctx) {
+        if self.fetching.is_some() {
             return;
         }
         let fetch = Fetch {
@@ -58,9 +56,9 @@ impl App {
             cancel: Arc::new(AtomicBool::new(false)),
         };
         let (done, total, cancel) = (fetch.done.clone(), fetch.total.clone(), fetch.cancel.clone());
-        let wake = self.tasks.ctx().clone();
-        self.panels.models.fetching = Some(fetch);
-        self.tasks.spawn(
+        let wake = cx.tasks.ctx().clone();
+        self.fetching = Some(fetch);
+        cx.tasks.spawn(
             "model",
             move || {
                 let result = hub::fetch(hub::VGG19_REPO, &mut |d, t| {
@@ -71,28 +69,30 @@ impl App {
                 });
                 result.map(|_| ()).map_err(|e| e.to_string())
             },
-            |app, _, result| app.model_fetched(result),
+            |app, _, result| {
+                let (panels, mut cx) = app.parts();
+                panels.models.fetched(result, &mut cx);
+            },
         );
     }
 
     /// A fetch ended: VGG19 is chosen, or the message says why not (VGG16 stays).
-    pub(super) fn model_fetched(&mut self, result: Result<(), String>) {
-        let cancelled = self.panels.models.fetching.take().is_some_and(|f| f.cancel.load(Ordering::Relaxed));
+    fn fetched(&mut self, result: Result<(), String>, cx: &mut Ctx) {
+        let cancelled = self.fetching.take().is_some_and(|f| f.cancel.load(Ordering::Relaxed));
         match result {
             Ok(()) => {
-                self.panels.models.vgg19_cached = Some(true);
-                self.settings.spec.model = WeightsSource::Vgg19;
-                self.notice = Some(Notice::info("VGG19 is ready."));
+                self.vgg19_cached = Some(true);
+                cx.settings.spec.model = WeightsSource::Vgg19;
+                cx.say(Notice::info("VGG19 is ready."));
             }
-            Err(_) if cancelled => self.notice = Some(Notice::info("The VGG19 download was cancelled.")),
-            Err(e) => self.notice = Some(Notice::error(format!("{e}. VGG16 stays in use."))),
+            Err(_) if cancelled => cx.say(Notice::info("The VGG19 download was cancelled.")),
+            Err(e) => cx.say(Notice::error(format!("{e}. VGG16 stays in use."))),
         }
     }
 
     /// The Device row of the Advanced section: what this build can run on (a change restarts).
-    pub(super) fn device_ui(&mut self, ui: &mut Ui) {
+    pub(super) fn device_ui(device: &mut crate::model::DeviceChoice, ui: &mut Ui) {
         use crate::model::DeviceChoice;
-        let device = &mut self.settings.spec.device;
         let mut offered = vec![(DeviceChoice::Auto, "Auto".to_string()), (DeviceChoice::Cpu, "CPU".to_string())];
         if cfg!(feature = "cuda") {
             offered.push((DeviceChoice::Cuda(0), "CUDA GPU 0".into()));
@@ -118,18 +118,19 @@ impl App {
     }
 
     /// After a device failed: one click to render on the CPU instead.
-    pub(super) fn cpu_fallback_ui(&mut self, ui: &mut Ui) {
+    pub(super) fn cpu_fallback_ui(ui: &mut Ui, cx: &mut Ctx) {
         use crate::model::DeviceChoice;
-        let gpu = matches!(self.settings.spec.device, DeviceChoice::Cuda(_) | DeviceChoice::Metal);
-        if gpu && matches!(self.live.status, crate::worker::Status::Failed(_)) && ui.button("Use the CPU").clicked() {
-            self.settings.spec.device = DeviceChoice::Cpu;
-            self.actions.push(super::Action::Start);
+        let gpu = matches!(cx.settings.spec.device, DeviceChoice::Cuda(_) | DeviceChoice::Metal);
+        if gpu && matches!(cx.live.status, crate::worker::Status::Failed(_)) && ui.button("Use the CPU").clicked() {
+            cx.settings.spec.device = DeviceChoice::Cpu;
+            cx.ask(super::Action::Start);
         }
     }
 
     /// The Model row of the Advanced section.
-    pub(super) fn model_ui(&mut self, ui: &mut Ui) {
-        let current = match &self.settings.spec.model {
+    pub(super) fn ui(&mut self, ui: &mut Ui, cx: &mut Ctx) {
+        let model = &cx.settings.spec.model;
+        let current = match model {
             WeightsSource::Embedded => "VGG16 (built in)".to_string(),
             WeightsSource::Vgg19 => "VGG19".to_string(),
             WeightsSource::ClassicVgg19 => CLASSIC.to_string(),
@@ -137,38 +138,35 @@ impl App {
                 format!("File: {}", p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))
             }
         };
-        let vgg19 = match self.panels.models.vgg19_cached {
+        let vgg19 = match self.vgg19_cached {
             Some(true) => "VGG19".to_string(),
             _ if !hub::CAN_DOWNLOAD => "VGG19 (this build cannot download it)".to_string(),
             _ => format!("VGG19 (download, {} MB)", hub::VGG19_BYTES / 1_000_000),
         };
         let mut choice = None;
-        ui.add_enabled_ui(!self.panels.models.fetching(), |ui| {
+        ui.add_enabled_ui(!self.fetching(), |ui| {
             egui::ComboBox::from_label("Model").selected_text(current).show_ui(ui, |ui| {
-                if ui
-                    .selectable_label(self.settings.spec.model == WeightsSource::Embedded, "VGG16 (built in)")
-                    .clicked()
-                {
+                if ui.selectable_label(*model == WeightsSource::Embedded, "VGG16 (built in)").clicked() {
                     choice = Some(WeightsSource::Embedded);
                 }
-                let classic = self.settings.spec.model == WeightsSource::ClassicVgg19;
+                let classic = *model == WeightsSource::ClassicVgg19;
                 let hover = "The original ImageNet VGG19 that jcjohnson/neural-style runs: its classic look";
                 if ui.selectable_label(classic, CLASSIC).on_hover_text(hover).clicked() {
                     choice = Some(WeightsSource::ClassicVgg19);
                 }
-                let enabled = hub::CAN_DOWNLOAD || self.panels.models.vgg19_cached == Some(true);
-                let vgg19_on = self.settings.spec.model == WeightsSource::Vgg19;
+                let enabled = hub::CAN_DOWNLOAD || self.vgg19_cached == Some(true);
+                let vgg19_on = *model == WeightsSource::Vgg19;
                 if ui.add_enabled(enabled, egui::Button::selectable(vgg19_on, vgg19)).clicked() {
                     choice = Some(WeightsSource::Vgg19);
                 }
             });
         });
         match choice {
-            Some(WeightsSource::Vgg19) if self.panels.models.vgg19_cached != Some(true) => self.fetch_vgg19(),
-            Some(source) => self.settings.spec.model = source,
+            Some(WeightsSource::Vgg19) if self.vgg19_cached != Some(true) => self.fetch_vgg19(cx),
+            Some(source) => cx.settings.spec.model = source,
             None => {}
         }
-        if let Some(f) = &self.panels.models.fetching {
+        if let Some(f) = &self.fetching {
             let (done, total) = (f.done.load(Ordering::Relaxed), f.total.load(Ordering::Relaxed).max(1));
             ui.horizontal(|ui| {
                 let text = format!("VGG19: {} of {} MB", done / 1_000_000, total / 1_000_000);

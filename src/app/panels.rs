@@ -1,12 +1,18 @@
 //! The side panel (images, weights, optimiser, run controls), status bar and loss plot.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use egui::{SliderClamping, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
+use super::ctx::Ctx;
+use super::model::Models;
+use super::presets::Presets;
+use super::state::{Live, Panels};
 use super::tasks::Purpose;
-use super::{Action, App};
+use super::tasks::Tasks;
+use super::Action;
 use crate::notice::Level;
 use crate::transfer::{Init, OptimizerKind};
 use crate::worker::Status;
@@ -14,82 +20,102 @@ use crate::worker::Status;
 /// Image file extensions offered by the open dialogs.
 pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
 
-/// Left panel: everything the artist sets.
-pub fn side_panel(app: &mut App, ui: &mut Ui) {
-    // The run's controls and its messages first, where they are always in view; the settings
-    // scroll below them.
-    run_controls(app, ui);
-    ui.separator();
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        settings_row(app, ui);
-        ui.separator();
-        ui.heading("Content");
-        let content = app.settings.spec.content.as_ref().map(|c| c.path.clone());
-        let r = image_slot(app, ui, content);
-        app.panels.content_rect = Some(r.rect);
-        ui.separator();
-        ui.heading("Clip");
-        super::clip::clip_ui(app, ui);
-        ui.separator();
-        ui.heading("Style");
-        styles_section(app, ui);
-        egui::CollapsingHeader::new("Masks").show(ui, |ui| super::masks::masks_ui(app, ui));
-        ui.separator();
-        weights_section(app, ui);
-        ui.separator();
-        optimiser_section(app, ui);
-        ui.separator();
-        super::print::print_ui(app, ui);
-    });
-}
+/// The panel thumbnails of the images the settings name; `None` while decoding or for a file
+/// that cannot be read.
+#[derive(Default)]
+pub struct Thumbs(pub(super) HashMap<PathBuf, Option<egui::TextureHandle>>);
 
-/// Undo and redo, open settings, the file-browser preference, and images the opened settings
-/// could not find.
-fn settings_row(app: &mut App, ui: &mut Ui) {
-    ui.horizontal(|ui| {
-        if ui.add_enabled(app.undo.can_undo(), egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked() {
-            app.actions.push(Action::Undo);
+impl Thumbs {
+    /// The thumbnail of `path`, decoded in the background on first request.
+    fn get(&mut self, path: &Path, tasks: &mut Tasks) -> Option<egui::TextureHandle> {
+        if !self.0.contains_key(path) {
+            self.0.insert(path.to_path_buf(), None);
+            tasks.decode(path, None);
         }
-        let redo = ui.add_enabled(app.undo.can_redo(), egui::Button::new("Redo"));
-        if redo.on_hover_text("Ctrl+Shift+Z or Ctrl+Y").clicked() {
-            app.actions.push(Action::Redo);
-        }
-        if ui.button("Shortcuts").on_hover_text("Every keyboard shortcut (F1 or ?)").clicked() {
-            app.panels.shortcuts = !app.panels.shortcuts;
-        }
-        if ui.button("About").on_hover_text("Version, built-in networks and their licences").clicked() {
-            app.panels.about = !app.panels.about;
-        }
-    });
-    ui.horizontal(|ui| {
-        if ui.button("Open settings…").on_hover_text("From a PNG exported here, or a JSON file (Ctrl+O)").clicked() {
-            app.actions.push(Action::Pick(Purpose::Settings));
-        }
-        if ui
-            .button("Open render folder…")
-            .on_hover_text("Follow a render on many machines: a clip's frames folder, or a batch's prints")
-            .clicked()
-        {
-            app.actions.push(Action::Pick(Purpose::RenderFolder));
-        }
-        ui.checkbox(&mut app.settings.builtin_browser, "Built-in file browser")
-            .on_hover_text("Pick files inside the app instead of the system's dialog");
-    });
-    for (slot, why) in app.panels.to_locate.clone() {
-        ui.horizontal_wrapped(|ui| {
-            ui.label(egui::RichText::new(why).color(ui.visuals().warn_fg_color).small());
-            let purpose = slot.map_or(Purpose::Content, Purpose::ReplaceStyle);
-            if ui.small_button("Locate…").clicked() {
-                app.actions.push(Action::Pick(purpose));
-            }
-        });
+        self.0.get(path).cloned().flatten()
     }
 }
 
-fn image_slot(app: &mut App, ui: &mut Ui, path: Option<PathBuf>) -> egui::Response {
+impl Panels {
+    /// Left panel: everything the artist sets.
+    pub(super) fn side_ui(&mut self, ui: &mut Ui, cx: &mut Ctx) {
+        // The run's controls and its messages first, where they are always in view; the settings
+        // scroll below them.
+        run_controls(ui, cx);
+        ui.separator();
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            self.settings_row(ui, cx);
+            ui.separator();
+            ui.heading("Content");
+            let content = cx.settings.spec.content.as_ref().map(|c| c.path.clone());
+            let r = image_slot(&mut self.thumbs, ui, content, cx);
+            self.content_rect = Some(r.rect);
+            ui.separator();
+            ui.heading("Clip");
+            self.clip.ui(ui, &self.ffmpeg, cx);
+            ui.separator();
+            ui.heading("Style");
+            self.style_rect = Some(styles_section(&mut self.thumbs, ui, cx));
+            egui::CollapsingHeader::new("Masks").show(ui, |ui| self.masks.ui(ui, cx));
+            ui.separator();
+            weights_section(&mut self.presets, &mut self.models, ui, cx);
+            ui.separator();
+            optimiser_section(ui, cx);
+            ui.separator();
+            super::print::print_ui(ui, cx);
+        });
+    }
+
+    /// Undo and redo, open settings, the file-browser preference, and images the opened settings
+    /// could not find.
+    fn settings_row(&mut self, ui: &mut Ui, cx: &mut Ctx) {
+        ui.horizontal(|ui| {
+            if ui.add_enabled(cx.undo.can_undo(), egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked() {
+                cx.ask(Action::Undo);
+            }
+            let redo = ui.add_enabled(cx.undo.can_redo(), egui::Button::new("Redo"));
+            if redo.on_hover_text("Ctrl+Shift+Z or Ctrl+Y").clicked() {
+                cx.ask(Action::Redo);
+            }
+            if ui.button("Shortcuts").on_hover_text("Every keyboard shortcut (F1 or ?)").clicked() {
+                self.shortcuts = !self.shortcuts;
+            }
+            if ui.button("About").on_hover_text("Version, built-in networks and their licences").clicked() {
+                self.about = !self.about;
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui.button("Open settings…").on_hover_text("From a PNG exported here, or a JSON file (Ctrl+O)").clicked()
+            {
+                cx.ask(Action::Pick(Purpose::Settings));
+            }
+            if ui
+                .button("Open render folder…")
+                .on_hover_text("Follow a render on many machines: a clip's frames folder, or a batch's prints")
+                .clicked()
+            {
+                cx.ask(Action::Pick(Purpose::RenderFolder));
+            }
+            ui.checkbox(&mut cx.settings.builtin_browser, "Built-in file browser")
+                .on_hover_text("Pick files inside the app instead of the system's dialog");
+        });
+        for (slot, why) in &self.to_locate {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(egui::RichText::new(why).color(ui.visuals().warn_fg_color).small());
+                let purpose = slot.map_or(Purpose::Content, Purpose::ReplaceStyle);
+                if ui.small_button("Locate…").clicked() {
+                    cx.ask(Action::Pick(purpose));
+                }
+            });
+        }
+    }
+}
+
+/// The content photo's slot (returned: where it was drawn, for dropped files).
+fn image_slot(thumbs: &mut Thumbs, ui: &mut Ui, path: Option<PathBuf>, cx: &mut Ctx) -> egui::Response {
     ui.vertical(|ui| {
         if let Some(p) = &path {
-            match app.thumbnail(p) {
+            match thumbs.get(p, cx.tasks) {
                 Some(tex) => {
                     let size = tex.size_vec2();
                     let scale = (200.0 / size.x).min(120.0 / size.y).min(1.0);
@@ -102,7 +128,7 @@ fn image_slot(app: &mut App, ui: &mut Ui, path: Option<PathBuf>) -> egui::Respon
             ui.label(egui::RichText::new("Drop an image here").weak());
         }
         if ui.button("Choose content…").clicked() {
-            app.actions.push(Action::Pick(Purpose::Content));
+            cx.ask(Action::Pick(Purpose::Content));
         }
     })
     .response
@@ -115,14 +141,16 @@ fn placeholder(ui: &mut Ui, size: egui::Vec2) {
     egui::Spinner::new().paint_at(ui, egui::Rect::from_center_size(rect.center(), egui::vec2(16.0, 16.0)));
 }
 
-fn styles_section(app: &mut App, ui: &mut Ui) {
+/// The style paintings with their blends, the instant strength, Add style and Try styles
+/// (returned: where they were drawn, for dropped files).
+fn styles_section(thumbs: &mut Thumbs, ui: &mut Ui, cx: &mut Ctx) -> egui::Rect {
     let mut remove = None;
-    let n = app.settings.spec.styles.len();
+    let n = cx.settings.spec.styles.len();
     let top = ui.cursor().min;
     for i in 0..n {
-        let path = app.settings.spec.styles[i].path.clone();
+        let path = cx.settings.spec.styles[i].path.clone();
         ui.horizontal(|ui| {
-            match app.thumbnail(&path) {
+            match thumbs.get(&path, cx.tasks) {
                 Some(tex) => {
                     let size = tex.size_vec2();
                     let scale = (64.0 / size.x).min(64.0 / size.y).min(1.0);
@@ -132,12 +160,12 @@ fn styles_section(app: &mut App, ui: &mut Ui) {
             }
             ui.vertical(|ui| {
                 ui.label(egui::RichText::new(file_name(&path)).small());
-                if let (true, Some(blend)) = (n > 1, app.settings.spec.objective.style_blend.get_mut(i)) {
+                if let (true, Some(blend)) = (n > 1, cx.settings.spec.objective.style_blend.get_mut(i)) {
                     ui.add(slider(blend, 0.0..=1.0).text(format!("Blend {}", i + 1)));
                 }
                 ui.horizontal(|ui| {
                     if ui.small_button("Replace…").clicked() {
-                        app.actions.push(Action::Pick(Purpose::ReplaceStyle(i)));
+                        cx.ask(Action::Pick(Purpose::ReplaceStyle(i)));
                     }
                     if ui.small_button("Remove").clicked() {
                         remove = Some(i);
@@ -147,32 +175,32 @@ fn styles_section(app: &mut App, ui: &mut Ui) {
         });
     }
     if let Some(i) = remove {
-        app.settings.spec.remove_style(i);
+        cx.settings.spec.remove_style(i);
     }
     if n == 0 {
         ui.label(egui::RichText::new("Drop a painting here").weak());
     } else {
-        let strength = slider(&mut app.settings.spec.instant.strength, 0.0..=1.0).text("Instant strength");
+        let strength = slider(&mut cx.settings.spec.instant.strength, 0.0..=1.0).text("Instant strength");
         ui.add(strength).on_hover_text(super::instant::STRENGTH_HOVER);
     }
     ui.horizontal(|ui| {
         if ui.button("Add style…").clicked() {
-            app.actions.push(Action::Pick(Purpose::AddStyle));
+            cx.ask(Action::Pick(Purpose::AddStyle));
         }
-        let ready = app.settings.spec.content.is_some() && n > 0;
+        let ready = cx.settings.spec.content.is_some() && n > 0;
         let hover = "Each style under each preset, small, side by side; click one to use its look";
         if ui.add_enabled(ready, egui::Button::new("Try styles…")).on_hover_text(hover).clicked() {
-            app.actions.push(Action::TryStyles);
+            cx.ask(Action::TryStyles);
         }
     });
-    app.panels.style_rect =
-        Some(egui::Rect::from_min_max(top, ui.cursor().min + egui::vec2(ui.available_width(), 0.0)));
+    egui::Rect::from_min_max(top, ui.cursor().min + egui::vec2(ui.available_width(), 0.0))
 }
 
-fn weights_section(app: &mut App, ui: &mut Ui) {
+/// The look, presets, weights, size and stages, photo colours, and the Advanced section.
+fn weights_section(presets: &mut Presets, models: &mut Models, ui: &mut Ui, cx: &mut Ctx) {
     ui.heading("Weights");
-    super::presets::presets_ui(app, ui);
-    let s = &mut app.settings.spec;
+    presets.ui(ui, cx);
+    let s = &mut cx.settings.spec;
     let o = &mut s.objective;
     ui.add(slider(&mut o.content_weight, 1e-3..=1e3).logarithmic(true).text("Content weight"));
     ui.add(slider(&mut o.style_weight, 1e-2..=1e5).logarithmic(true).text("Style weight"));
@@ -196,9 +224,9 @@ fn weights_section(app: &mut App, ui: &mut Ui) {
         ui.selectable_value(&mut s.preserve_colors, PreserveColors::Histogram, "Statistics");
     });
     egui::CollapsingHeader::new("Advanced").show(ui, |ui| {
-        app.model_ui(ui);
-        app.device_ui(ui);
-        let s = &mut app.settings.spec;
+        models.ui(ui, cx);
+        let s = &mut cx.settings.spec;
+        Models::device_ui(&mut s.device, ui);
         super::layers::layers_ui(s, ui);
         ui.checkbox(&mut s.objective.normalize_gradients, "Normalise gradients").on_hover_text(
             "Each layer's pull on the picture scaled to the same size, as neural-style's \
@@ -240,8 +268,9 @@ fn schedule_ui(schedule: &mut crate::transfer::Schedule, size: u32, ui: &mut Ui)
     });
 }
 
-fn optimiser_section(app: &mut App, ui: &mut Ui) {
-    let s = &mut app.settings.spec.run;
+/// The optimiser, its learning rate, averaging, the start and the seed.
+fn optimiser_section(ui: &mut Ui, cx: &mut Ctx) {
+    let s = &mut cx.settings.spec.run;
     ui.heading("Optimiser");
     ui.horizontal(|ui| {
         let before = s.optimizer;
@@ -271,13 +300,14 @@ fn optimiser_section(app: &mut App, ui: &mut Ui) {
         let hover = "Start from a picture of your choosing: an earlier render, a sketch";
         pick = ui.selectable_label(s.init == Init::Image, "Image…").on_hover_text(hover).clicked();
     });
-    if let Some(image) = app.settings.spec.init_image.as_ref().filter(|_| app.settings.spec.run.init == Init::Image) {
+    let spec = &cx.settings.spec;
+    if let Some(image) = spec.init_image.as_ref().filter(|_| spec.run.init == Init::Image) {
         ui.weak(format!("Starts from {}", file_name(&image.path)));
     }
     if pick {
-        app.actions.push(Action::Pick(Purpose::InitImage));
+        cx.ask(Action::Pick(Purpose::InitImage));
     }
-    let s = &mut app.settings.spec.run;
+    let s = &mut cx.settings.spec.run;
     ui.horizontal(|ui| {
         let label = ui.label("Seed");
         ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(label.id);
@@ -288,11 +318,12 @@ fn optimiser_section(app: &mut App, ui: &mut Ui) {
     });
 }
 
-fn run_controls(app: &mut App, ui: &mut Ui) {
-    let status = app.live.status.clone();
+/// Start, Pause or Resume, Stop, Reset, Export, the message, and the CPU fallback.
+fn run_controls(ui: &mut Ui, cx: &mut Ctx) {
+    let status = cx.live.status.clone();
     ui.horizontal_wrapped(|ui| {
         if ui.button("Start").clicked() {
-            app.actions.push(Action::Start);
+            cx.ask(Action::Start);
         }
         let toggle = match status {
             Status::Running | Status::Preparing => Some(("Pause", Action::Pause)),
@@ -301,20 +332,20 @@ fn run_controls(app: &mut App, ui: &mut Ui) {
         };
         if let Some((label, action)) = toggle {
             if ui.button(label).clicked() {
-                app.actions.push(action);
+                cx.ask(action);
             }
         }
         if ui.add_enabled(matches!(status, Status::Running | Status::Paused), egui::Button::new("Stop")).clicked() {
-            app.actions.push(Action::Stop);
+            cx.ask(Action::Stop);
         }
         if ui.button("Reset").on_hover_text("Restore default weights and settings (keeps the images)").clicked() {
-            app.actions.push(Action::Reset);
+            cx.ask(Action::Reset);
         }
     });
-    if ui.add_enabled(app.live.frame.is_some(), egui::Button::new("Export PNG…")).on_hover_text("Ctrl+S").clicked() {
-        app.actions.push(Action::Pick(Purpose::Export));
+    if ui.add_enabled(cx.live.frame.is_some(), egui::Button::new("Export PNG…")).on_hover_text("Ctrl+S").clicked() {
+        cx.ask(Action::Pick(Purpose::Export));
     }
-    if let Some(notice) = &app.notice {
+    if let Some(notice) = &cx.notice {
         let color = match notice.level {
             Level::Info => ui.visuals().weak_text_color(),
             Level::Warning => ui.visuals().warn_fg_color,
@@ -322,20 +353,20 @@ fn run_controls(app: &mut App, ui: &mut Ui) {
         };
         ui.label(egui::RichText::new(&notice.text).color(color));
     }
-    app.cpu_fallback_ui(ui);
+    Models::cpu_fallback_ui(ui, cx);
 }
 
-/// Bottom status bar.
-pub fn status_bar(app: &App, ui: &mut Ui) {
+/// Bottom status bar: the device, the state, the stage, iteration, speed and time, the losses.
+pub(super) fn status_bar(ui: &mut Ui, live: &Live, device: crate::model::DeviceChoice) {
     ui.horizontal(|ui| {
-        let device = match (&app.live.frame, app.settings.spec.device) {
+        let device = match (&live.frame, device) {
             (Some(f), _) => f.device.to_string(),
             (None, crate::model::DeviceChoice::Auto) if !cfg!(any(feature = "cuda", feature = "metal")) => "CPU".into(),
             (None, choice) => choice.to_string(),
         };
         ui.label(format!("Device: {device}"));
         ui.separator();
-        let state = match &app.live.status {
+        let state = match &live.status {
             Status::Idle => "Idle".to_string(),
             Status::Preparing => "Preparing…".to_string(),
             Status::Running => "Running".to_string(),
@@ -344,11 +375,11 @@ pub fn status_bar(app: &App, ui: &mut Ui) {
             Status::Failed(_) => "Error".to_string(),
         };
         ui.label(state);
-        if let Some(f) = app.live.frame.as_ref().filter(|f| f.spec.method == crate::transfer::Method::Instant) {
+        if let Some(f) = live.frame.as_ref().filter(|f| f.spec.method == crate::transfer::Method::Instant) {
             ui.separator();
             let (w, h) = f.image.dimensions();
             ui.label(format!("Instant look, {w}x{h}, painted in {:.2} s: Start refines it", f.seconds));
-        } else if let Some(f) = &app.live.frame {
+        } else if let Some(f) = &live.frame {
             ui.separator();
             let stages = f.spec.stages();
             if stages.len() > 1 {
@@ -360,14 +391,14 @@ pub fn status_bar(app: &App, ui: &mut Ui) {
             if f.seconds > 0.0 {
                 ui.separator();
                 ui.label(format!("{:.2} it/s", 1.0 / f.seconds));
-                if app.live.status == Status::Running {
+                if live.status == Status::Running {
                     let left = crate::transfer::seconds_left(&stages, f.iteration, f.seconds).round() as u64;
                     ui.separator();
                     ui.label(format!("about {}:{:02} left", left / 60, left % 60));
                 }
             }
             ui.separator();
-            let t = app.elapsed().as_secs();
+            let t = live.elapsed().as_secs();
             ui.label(format!("{:02}:{:02}", t / 60, t % 60));
             if let Some(l) = &f.losses {
                 ui.separator();
@@ -387,10 +418,9 @@ const KIND_COLOURS: [egui::Color32; 5] = [
 ];
 
 /// Loss curves against iteration, log scale.
-pub fn loss_plot(app: &App, ui: &mut Ui) {
+pub(super) fn loss_plot(ui: &mut Ui, live: &Live) {
     let series = |f: &dyn Fn(&crate::transfer::Losses) -> f64| -> PlotPoints {
-        app.live
-            .history
+        live.history
             .iter()
             .filter_map(|p| {
                 let v = f(&p.losses);
@@ -398,7 +428,7 @@ pub fn loss_plot(app: &App, ui: &mut Ui) {
             })
             .collect()
     };
-    if app.live.history.is_empty() {
+    if live.history.is_empty() {
         ui.add_sized(
             [ui.available_width(), 140.0],
             egui::Label::new(egui::RichText::new("Loss curves appear once a run iterates.").weak()),
@@ -419,7 +449,7 @@ pub fn loss_plot(app: &App, ui: &mut Ui) {
         })
         .show(ui, |plot| {
             // Each kind of term as it weighs in the total.
-            let kinds = app.live.history.last().map(|p| p.losses.kinds()).unwrap_or_default();
+            let kinds = live.history.last().map(|p| p.losses.kinds()).unwrap_or_default();
             for (i, kind) in kinds.into_iter().enumerate() {
                 let label = format!("{} × w", crate::transfer::loss::kind(kind).map_or(kind, |k| k.label));
                 let line = Line::new(label, series(&|l| l.weighted(kind)));

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use egui::Ui;
 
-use super::{Action, App};
+use super::ctx::Ctx;
+use super::Action;
 use crate::notice::Notice;
 use crate::transfer::spec::preset::{all_presets, user_presets_path, SpecLook};
 use crate::transfer::{Look, Preset};
@@ -44,95 +45,93 @@ impl Presets {
         self.all = all_presets(user.clone());
         self.user = user;
     }
-}
 
-/// The preset picker and "Save preset" row.
-pub(super) fn presets_ui(app: &mut App, ui: &mut Ui) {
-    let all = &app.panels.presets.all;
-    let spec = &mut app.settings.spec;
-    // The spec's look once per frame, compared with every preset.
-    let look = SpecLook::of(spec);
-    let current = all.iter().find(|p| p.matches_look(&look)).map_or("Custom", |p| p.name.as_str()).to_string();
-    let mut failed = None;
-    ui.horizontal(|ui| {
-        ui.label("Look").on_hover_text(
-            "Classic: Gatys et al. as the classic tools run it (L-BFGS). Modern: after \
+    /// The Look row, the preset picker and the "Save preset" row.
+    pub(super) fn ui(&mut self, ui: &mut Ui, cx: &mut Ctx) {
+        let all = &self.all;
+        let spec = &mut cx.settings.spec;
+        // The spec's look once per frame, compared with every preset.
+        let look = SpecLook::of(spec);
+        let current = all.iter().find(|p| p.matches_look(&look)).map_or("Custom", |p| p.name.as_str()).to_string();
+        let mut failed = None;
+        ui.horizontal(|ui| {
+            ui.label("Look").on_hover_text(
+                "Classic: Gatys et al. as the classic tools run it (L-BFGS). Modern: after \
              crowsonkb/style-transfer-pytorch, every layer's texture in balance, Adam, the average \
              of the recent iterations shown. Rich: the sliced-Wasserstein style loss, each layer's \
              whole feature distribution matched, which keeps the painting's palette (L-BFGS; no \
              style masks). Sets the weights and the optimiser.",
-        );
-        for look in Look::ALL {
-            let on = spec.objective.look == look;
-            if ui.selectable_label(on, look.label()).clicked() && !on {
-                look.apply(spec);
-            }
-        }
-    });
-    ui.horizontal(|ui| {
-        egui::ComboBox::from_label("Preset").selected_text(current).show_ui(ui, |ui| {
-            for preset in all {
-                let picked =
-                    ui.selectable_label(preset.matches_look(&look), &preset.name).on_hover_text(&preset.description);
-                if picked.clicked() {
-                    if let Err(e) = preset.apply(spec) {
-                        failed = Some(e.to_string());
-                    }
+            );
+            for look in Look::ALL {
+                let on = spec.objective.look == look;
+                if ui.selectable_label(on, look.label()).clicked() && !on {
+                    look.apply(spec);
                 }
             }
         });
-    });
-    ui.horizontal(|ui| {
-        let name = &mut app.panels.presets.new_name;
-        let field = egui::TextEdit::singleline(name).hint_text("Name").desired_width(120.0);
-        ui.add(field).on_hover_text("Name for the current look");
-        let ready = !name.trim().is_empty() && app.panels.presets.path.is_some();
-        if ui.add_enabled(ready, egui::Button::new("Save preset")).clicked() {
-            app.actions.push(Action::SavePreset(name.trim().to_string()));
+        ui.horizontal(|ui| {
+            egui::ComboBox::from_label("Preset").selected_text(current).show_ui(ui, |ui| {
+                for preset in all {
+                    let picked = ui
+                        .selectable_label(preset.matches_look(&look), &preset.name)
+                        .on_hover_text(&preset.description);
+                    if picked.clicked() {
+                        if let Err(e) = preset.apply(spec) {
+                            failed = Some(e.to_string());
+                        }
+                    }
+                }
+            });
+        });
+        ui.horizontal(|ui| {
+            let name = &mut self.new_name;
+            let field = egui::TextEdit::singleline(name).hint_text("Name").desired_width(120.0);
+            ui.add(field).on_hover_text("Name for the current look");
+            let ready = !name.trim().is_empty() && self.path.is_some();
+            if ui.add_enabled(ready, egui::Button::new("Save preset")).clicked() {
+                cx.ask(Action::SavePreset(name.trim().to_string()));
+            }
+        });
+        if let Some(e) = failed {
+            cx.say(Notice::error(e));
         }
-    });
-    if let Some(e) = failed {
-        app.notice = Some(Notice::error(e));
     }
-}
 
-impl App {
     /// Saves the current look as the artist's preset `name` (replacing one of that name).
-    pub(super) fn save_preset(&mut self, name: String) {
-        let Some(path) = self.panels.presets.path.clone() else { return };
-        if self.panels.presets.unreadable {
-            self.notice = Some(Notice::error(format!(
+    pub(super) fn save(&mut self, name: String, cx: &mut Ctx) {
+        let Some(path) = self.path.clone() else { return };
+        if self.unreadable {
+            cx.say(Notice::error(format!(
                 "The presets in {} could not be read, and are kept as they are: move that file aside (or \
                  update the app) to save presets.",
                 path.display()
             )));
             return;
         }
-        let mut list: Vec<Preset> =
-            self.panels.presets.user.iter().filter(|p| !p.name.eq_ignore_ascii_case(&name)).cloned().collect();
-        list.push(Preset::of(&name, "Saved by you", &self.settings.spec));
-        self.tasks.save_presets(path, list, name);
+        let mut list: Vec<Preset> = self.user.iter().filter(|p| !p.name.eq_ignore_ascii_case(&name)).cloned().collect();
+        list.push(Preset::of(&name, "Saved by you", &cx.settings.spec));
+        cx.tasks.save_presets(path, list, name);
     }
 
     /// Takes the artist's presets as read, or says why they could not be (the file is then
     /// kept, and not saved over).
-    pub(super) fn presets_loaded(&mut self, read: std::result::Result<Vec<Preset>, String>) {
-        self.panels.presets.unreadable = read.is_err();
-        self.presets_done(read.map(|list| (list, None)));
+    pub(super) fn loaded(&mut self, read: std::result::Result<Vec<Preset>, String>, cx: &mut Ctx) {
+        self.unreadable = read.is_err();
+        self.done(read.map(|list| (list, None)), cx);
     }
 
     /// Takes the result of reading or saving the artist's presets.
-    pub(super) fn presets_done(&mut self, done: std::result::Result<(Vec<Preset>, Option<String>), String>) {
+    pub(super) fn done(&mut self, done: std::result::Result<(Vec<Preset>, Option<String>), String>, cx: &mut Ctx) {
         match done {
             Ok((list, saved)) => {
-                self.panels.presets.set_user(list);
+                self.set_user(list);
                 if let Some(name) = saved {
-                    self.panels.presets.new_name.clear();
-                    self.notice = Some(Notice::info(format!("Saved the preset \"{name}\".")));
+                    self.new_name.clear();
+                    cx.say(Notice::info(format!("Saved the preset \"{name}\".")));
                 }
             }
             // The file is kept as it is; the built-ins are still offered.
-            Err(e) => self.notice = Some(Notice::warning(e)),
+            Err(e) => cx.say(Notice::warning(e)),
         }
     }
 }

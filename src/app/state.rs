@@ -1,15 +1,14 @@
 //! The app's state apart from the artist's settings: the render under way ([`Live`]) and the
 //! panels' own state ([`Panels`]).
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::browser::Browser;
+use super::panels::Thumbs;
 use super::preview::{self, Versioned};
 use super::{autosave, examples, filmstrip, instant, masks, model, presets, trystyles, Launch};
 use crate::transfer::RenderSpec;
-use crate::worker::{Frame, LossPoint, Status, Worker};
+use crate::worker::{ClipProgress, Frame, LossPoint, Status, Worker};
 
 /// The render under way: the worker, what it last showed, and how it is going.
 pub struct Live {
@@ -53,13 +52,38 @@ impl Live {
             launching: false,
         }
     }
+
+    /// Whether a print is being rendered (from the moment it is asked for until it ends).
+    pub fn printing(&self) -> bool {
+        self.worker.printing()
+    }
+
+    /// How the clip render is going, while one renders.
+    pub fn clip_progress(&self) -> Option<ClipProgress> {
+        self.worker.clip_progress()
+    }
+
+    /// How many in-place updates the worker has applied.
+    pub fn live_updates(&self) -> u64 {
+        self.worker.live_updates()
+    }
+
+    /// Whether the worker thread is still running (false once the window has closed).
+    pub fn worker_alive(&self) -> bool {
+        self.worker.is_alive()
+    }
+
+    /// Time since the run started (frozen when it stopped).
+    pub fn elapsed(&self) -> Duration {
+        self.finished.or_else(|| self.started.map(|s| s.elapsed())).unwrap_or_default()
+    }
 }
 
 /// What the panels keep between frames.
 pub struct Panels {
     pub(super) view: preview::View,
-    /// Panel thumbnails; `None` while decoding or for a file that cannot be read.
-    pub(super) thumbs: HashMap<PathBuf, Option<egui::TextureHandle>>,
+    /// Panel thumbnails of the images the settings name.
+    pub(super) thumbs: Thumbs,
     pub(super) fallback_texture: Option<(egui::TextureHandle, u64)>,
     /// The in-app file browser, when open.
     pub(super) browser: Option<Browser>,
@@ -110,7 +134,7 @@ impl Panels {
     pub(super) fn new(launch: &Launch) -> Self {
         Panels {
             view: preview::View::default(),
-            thumbs: HashMap::new(),
+            thumbs: Thumbs::default(),
             fallback_texture: None,
             browser: None,
             dialog_open: false,

@@ -269,7 +269,10 @@ impl Tasks {
         self.spawn(
             "presets",
             move || load_user_presets(&path).map_err(|e| e.to_string()),
-            |app, _, result| app.presets_loaded(result),
+            |app, _, result| {
+                let (panels, mut cx) = app.parts();
+                panels.presets.loaded(result, &mut cx);
+            },
         );
     }
 
@@ -278,7 +281,10 @@ impl Tasks {
         self.spawn(
             "presets",
             move || save_user_presets(&path, &presets).map(|()| presets).map_err(|e| e.to_string()),
-            move |app, _, result| app.presets_done(result.map(|list| (list, Some(name)))),
+            move |app, _, result| {
+                let (panels, mut cx) = app.parts();
+                panels.presets.done(result.map(|list| (list, Some(name))), &mut cx);
+            },
         );
     }
 }

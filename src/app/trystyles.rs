@@ -5,9 +5,12 @@
 
 use egui::Ui;
 
-use super::App;
+use super::ctx::Ctx;
+use super::state::Live;
+use super::Action;
 use crate::notice::Notice;
 use crate::transfer::spec::sheet_plan::{styles_by_presets, styles_by_strengths, SheetPlan};
+use crate::transfer::Preset;
 use crate::worker::Command;
 
 /// Long side of a cell's render, in pixels.
@@ -38,57 +41,55 @@ impl TryStyles {
     }
 }
 
-impl App {
-    /// Renders every style image under every preset, small, in the "Try styles" window.
-    pub fn try_styles(&mut self) {
-        let spec = &self.settings.spec;
-        let Some(content) = spec.content.as_ref().map(|c| c.path.clone()) else {
-            self.notice = Some(Notice::error("Pick a content image first."));
-            return;
-        };
-        let styles: Vec<_> = spec.styles.iter().map(|s| s.path.clone()).collect();
-        let presets = self.panels.presets.offered().to_vec();
-        let (size, iterations) = self.panels.try_styles_cells;
-        let optimised = self.panels.try_styles.as_ref().is_some_and(|t| t.optimised);
-        let plan = if optimised {
-            styles_by_presets(spec, &content, &styles, &presets, size, iterations)
-        } else {
-            styles_by_strengths(spec, &content, &styles, &STRENGTHS, size)
-        };
-        match plan {
-            Ok(plan) => {
-                let total = plan.iterations();
-                self.panels.try_styles = Some(TryStyles {
-                    cells: vec![None; plan.cells.len()],
-                    plan: plan.clone(),
-                    progress: Some((0, total)),
-                    open: true,
-                    optimised,
-                });
-                self.live.worker.send(Command::Sheet(Box::new(plan)));
-            }
-            Err(e) => self.notice = Some(Notice::error(e.to_string())),
+/// Plans the sheet into `sheet` and has the worker render it: every style image under every
+/// one of `presets` in cells of `(size, iterations)`, or its instant look at several strengths.
+pub(super) fn start(sheet: &mut Option<TryStyles>, (size, iterations): (u32, usize), presets: &[Preset], cx: &mut Ctx) {
+    let spec = &cx.settings.spec;
+    let Some(content) = spec.content.as_ref().map(|c| c.path.clone()) else {
+        cx.say(Notice::error("Pick a content image first."));
+        return;
+    };
+    let styles: Vec<_> = spec.styles.iter().map(|s| s.path.clone()).collect();
+    let optimised = sheet.as_ref().is_some_and(|t| t.optimised);
+    let plan = if optimised {
+        styles_by_presets(spec, &content, &styles, presets, size, iterations)
+    } else {
+        styles_by_strengths(spec, &content, &styles, &STRENGTHS, size)
+    };
+    match plan {
+        Ok(plan) => {
+            let total = plan.iterations();
+            *sheet = Some(TryStyles {
+                cells: vec![None; plan.cells.len()],
+                plan: plan.clone(),
+                progress: Some((0, total)),
+                open: true,
+                optimised,
+            });
+            cx.live.worker.send(Command::Sheet(Box::new(plan)));
         }
+        Err(e) => cx.say(Notice::error(e.to_string())),
     }
+}
 
+impl TryStyles {
     /// Takes the worker's finished cells and progress.
-    pub(super) fn poll_sheet(&mut self) {
-        let Some(t) = &mut self.panels.try_styles else { return };
-        for (i, picture) in self.live.worker.take_sheet_cells() {
-            if let Some(slot) = t.cells.get_mut(i) {
+    pub(super) fn poll(&mut self, live: &mut Live, ctx: &egui::Context) {
+        for (i, picture) in live.worker.take_sheet_cells() {
+            if let Some(slot) = self.cells.get_mut(i) {
                 let image = super::preview::to_color_image(&picture);
-                *slot = Some(self.tasks.ctx().load_texture(format!("sheet-{i}"), image, Default::default()));
+                *slot = Some(ctx.load_texture(format!("sheet-{i}"), image, Default::default()));
             }
         }
-        t.progress = self.live.worker.sheet_progress();
+        self.progress = live.worker.sheet_progress();
     }
 
     /// Loads cell `i`'s look: its style and preset, keeping the photo, size and schedule.
-    fn load_cell(&mut self, i: usize) {
-        let Some(t) = &self.panels.try_styles else { return };
+    fn load_cell(&self, i: usize, cx: &mut Ctx) {
+        let t = self;
         let Some(cell) = t.plan.cells.get(i) else { return };
         let label = format!("{} / {}", t.plan.rows[cell.row], t.plan.cols[cell.col]);
-        let keep = &self.settings.spec;
+        let keep = &cx.settings.spec;
         let mut spec = cell.spec.clone();
         spec.size = keep.size;
         spec.schedule = keep.schedule.clone();
@@ -96,13 +97,13 @@ impl App {
         spec.init_image = keep.init_image.clone();
         // The cell's look is a setting; how the sheet made it is not.
         spec.method = keep.method;
-        self.settings.spec = spec;
-        self.notice = Some(Notice::info(format!("Loaded the look of {label}: press Start to render it.")));
+        cx.settings.spec = spec;
+        cx.say(Notice::info(format!("Loaded the look of {label}: press Start to render it.")));
     }
 
     /// The "Try styles" window: progress, the grid with its labels, Cancel.
-    pub(super) fn try_styles_ui(&mut self, ctx: &egui::Context) {
-        let Some(t) = &mut self.panels.try_styles else { return };
+    pub(super) fn ui(&mut self, ctx: &egui::Context, cx: &mut Ctx) {
+        let t = self;
         let mut open = t.open;
         let mut clicked = None;
         let mut cancel = false;
@@ -129,13 +130,13 @@ impl App {
         });
         t.open = open;
         if cancel || (!open && t.progress.is_some()) {
-            self.live.worker.send(Command::CancelSheet);
+            cx.live.worker.send(Command::CancelSheet);
         }
         if let Some(i) = clicked {
-            self.load_cell(i);
+            t.load_cell(i, cx);
         }
         if replan {
-            self.try_styles();
+            cx.ask(Action::TryStyles);
         }
     }
 }

@@ -5,7 +5,8 @@
 //! touched) rather than whole. An undone setting goes back to the running render exactly as the
 //! change did: the app steers toward the settings shown, in place or by a restart.
 
-use super::App;
+use super::ctx::Ctx;
+use super::settings::Settings;
 use crate::notice::Notice;
 use crate::transfer::{check_sources, Mask, RenderSpec, StyleMasks};
 
@@ -199,30 +200,33 @@ impl Undo {
     }
 }
 
-impl App {
-    /// What undo covers, as the settings are now.
-    pub(super) fn edit(&self) -> Edit {
-        Edit { spec: self.settings.spec.clone(), print_size: self.settings.print_size }
+impl Edit {
+    /// What undo covers, as `settings` are now.
+    pub(super) fn of(settings: &Settings) -> Edit {
+        Edit { spec: settings.spec.clone(), print_size: settings.print_size }
     }
+}
 
-    /// Shows the settings an undo or redo went to (the app then steers the render toward them
-    /// as the change did), and checks in the background that the images they name are still
-    /// there: one that is gone is named, to be located, and the rest of the step stays undone.
-    pub(super) fn undone(&mut self, edit: Option<Edit>) {
-        let Some(Edit { spec, print_size }) = edit else { return };
-        self.settings.spec = spec.clone();
-        self.settings.print_size = print_size;
-        self.tasks.spawn(
-            "undo",
-            move || check_sources(&spec).into_iter().map(|(i, e)| (i, e.to_string())).collect::<Vec<_>>(),
-            |app, _, faults| {
-                if let Some((_, why)) = faults.first() {
-                    app.notice = Some(Notice::warning(format!("{why}: locate it to use it again.")));
-                }
-                app.panels.to_locate = faults;
-            },
-        );
-    }
+/// Goes back one change of the settings (or, with `redo`, takes the last one undone again),
+/// and shows the settings it went to (the app then steers the render toward them as the change
+/// did); checks in the background that the images they name are still there: one that is gone
+/// is named, to be located, and the rest of the step stays undone.
+pub(super) fn step(redo: bool, cx: &mut Ctx) {
+    let now = Edit::of(cx.settings);
+    let to = if redo { cx.undo.redo(&now) } else { cx.undo.undo(&now) };
+    let Some(Edit { spec, print_size }) = to else { return };
+    cx.settings.spec = spec.clone();
+    cx.settings.print_size = print_size;
+    cx.tasks.spawn(
+        "undo",
+        move || check_sources(&spec).into_iter().map(|(i, e)| (i, e.to_string())).collect::<Vec<_>>(),
+        |app, _, faults| {
+            if let Some((_, why)) = faults.first() {
+                app.notice = Some(Notice::warning(format!("{why}: locate it to use it again.")));
+            }
+            app.panels.to_locate = faults;
+        },
+    );
 }
 
 /// Drops the oldest steps beyond [`MAX_STEPS`] or [`MAX_MASK_BYTES`].
