@@ -4,13 +4,13 @@
 
 use super::ctx::Ctx;
 use super::state::Panels;
-use super::{panels, preview};
+use super::{preview, status};
 
 impl Panels {
     /// The central panel, beside the side panel and above the status bar.
     pub(super) fn central_ui(&mut self, ui: &mut egui::Ui, cx: &mut Ctx) {
         self.autosave.restore_ui(ui, cx);
-        egui::CollapsingHeader::new("Loss curves").default_open(true).show(ui, |ui| panels::loss_plot(ui, cx.live));
+        egui::CollapsingHeader::new("Loss curves").default_open(true).show(ui, |ui| status::loss_plot(ui, cx.live));
         self.view_ui(ui);
         // A selected snapshot shows alone, or as the "before" beside the live image.
         let playing = self.clip.playback.as_ref().and_then(|p| p.shown.as_ref());

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::clip::Playback;
+use super::playback::Playback;
 use super::tasks::Tasks;
 use crate::farm::progress::{describe, Kind, Progress};
 

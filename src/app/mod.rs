@@ -1,6 +1,13 @@
 //! The desktop app (egui/eframe): panels that edit [`Settings`], a [`Worker`] that optimises in
 //! the background, and a GPU preview of the newest frame. The UI thread never waits: compute runs
 //! on the worker, and file dialogs, decoding and exports on short-lived threads ([`tasks`]).
+//!
+//! As egui's demo gives each window its own struct, each panel here owns its state and draws
+//! itself (`ClipPanel`, `Filmstrip`, `Autosave`, `Presets`, `Models`, `MaskEditor`, …, gathered
+//! in `state::Panels`); what they share (the settings, the render under way, the notice, the
+//! tasks, undo) is lent to one at a time as a `ctx::Ctx`, and what needs the whole app is asked
+//! for as an [`Action`]. The [`App`] itself starts and steers runs, routes files, and applies
+//! actions and task completions.
 
 pub mod about;
 mod autosave;
@@ -20,11 +27,13 @@ mod layers;
 mod masks;
 mod model;
 mod panels;
+pub mod playback;
 mod presets;
 pub mod preview;
 mod print;
 pub mod settings;
 mod state;
+mod status;
 pub mod tasks;
 mod timeline;
 mod trystyles;
@@ -38,7 +47,6 @@ pub use settings::Settings;
 
 use crate::notice::Notice;
 use crate::worker::{Command, Status, Worker};
-use preview::Versioned;
 use tasks::{Purpose, Tasks};
 
 /// The application id: the window's (Wayland app id, X11 class) and the menu entry's name
@@ -257,51 +265,6 @@ impl App {
         })
     }
 
-    /// Pulls the worker's newest frame, history and status (never blocks on compute).
-    fn poll_worker(&mut self) {
-        if let Some(frame) = self.live.worker.take_frame() {
-            self.live.instant.in_flight = false;
-            let new_run = self.live.frame.as_ref().is_none_or(|f| f.run != frame.run);
-            self.live.versions += 1;
-            self.live.result = Some(Versioned { image: frame.image.clone(), version: self.live.versions });
-            let resized =
-                self.live.content_img.as_ref().is_some_and(|c| c.image.dimensions() != frame.content.dimensions());
-            if new_run || resized || self.live.content_img.is_none() {
-                self.live.content_img = Some(Versioned { image: frame.content.clone(), version: self.live.versions });
-                if new_run {
-                    self.live.history.retain(|p| p.run == frame.run);
-                }
-            }
-            if new_run {
-                self.live.started = Some(Instant::now());
-                self.live.finished = None;
-            }
-            self.live.frame = Some(frame);
-        }
-        let run = self.live.frame.as_ref().map(|f| f.run);
-        self.live
-            .history
-            .extend(self.live.worker.take_history().into_iter().filter(|p| Some(p.run) == run || run.is_none()));
-        if let Some(notice) = self.live.worker.take_notice() {
-            self.live.instant.in_flight = false;
-            self.notice = Some(notice);
-        }
-        let status = self.live.worker.status();
-        if status != self.live.status {
-            if self.live.status == Status::Preparing {
-                // Optimisation time counts from the end of loading and targets.
-                self.live.started = Some(Instant::now());
-            }
-            if matches!(status, Status::Stopped | Status::Failed(_)) && self.live.finished.is_none() {
-                self.live.finished = Some(self.live.elapsed());
-            }
-            if let Status::Failed(msg) = &status {
-                self.notice = Some(Notice::error(msg.clone()));
-            }
-            self.live.status = status;
-        }
-    }
-
     /// Sends the spec shown to the worker, whose `Job::update` takes in place what a run can (a
     /// running, paused, finished or printing one alike). A change no run can take in place
     /// (`RenderSpec::needs_restart`) restarts a render under way once the user lets go of the
@@ -373,7 +336,7 @@ impl App {
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        self.poll_worker();
+        self.live.poll(&mut self.notice);
         if let Some(sheet) = &mut self.panels.try_styles {
             sheet.poll(&mut self.live, &ctx);
         }
@@ -383,7 +346,7 @@ impl eframe::App for App {
         let (panels, mut cx) = self.parts();
         panels.keys(&ctx, &mut cx);
         let device = cx.settings.spec.device;
-        egui::Panel::bottom("status").show(ui, |ui| panels::status_bar(ui, cx.live, device));
+        egui::Panel::bottom("status").show(ui, |ui| status::status_bar(ui, cx.live, device));
         if !panels.film.snapshots.is_empty() {
             egui::Panel::bottom("filmstrip").show(ui, |ui| panels.film.ui(ui, &mut cx));
         }

@@ -7,6 +7,7 @@ use super::browser::Browser;
 use super::panels::Thumbs;
 use super::preview::{self, Versioned};
 use super::{autosave, examples, filmstrip, instant, masks, model, presets, trystyles, Launch};
+use crate::notice::Notice;
 use crate::transfer::RenderSpec;
 use crate::worker::{ClipProgress, Frame, LossPoint, Status, Worker};
 
@@ -50,6 +51,49 @@ impl Live {
             finished: None,
             instant: instant::InstantState::default(),
             launching: false,
+        }
+    }
+
+    /// Pulls the worker's newest frame, history and status (never blocks on compute); a message
+    /// from the worker becomes the app's `notice`.
+    pub(super) fn poll(&mut self, notice: &mut Option<Notice>) {
+        if let Some(frame) = self.worker.take_frame() {
+            self.instant.in_flight = false;
+            let new_run = self.frame.as_ref().is_none_or(|f| f.run != frame.run);
+            self.versions += 1;
+            self.result = Some(Versioned { image: frame.image.clone(), version: self.versions });
+            let resized = self.content_img.as_ref().is_some_and(|c| c.image.dimensions() != frame.content.dimensions());
+            if new_run || resized || self.content_img.is_none() {
+                self.content_img = Some(Versioned { image: frame.content.clone(), version: self.versions });
+                if new_run {
+                    self.history.retain(|p| p.run == frame.run);
+                }
+            }
+            if new_run {
+                self.started = Some(Instant::now());
+                self.finished = None;
+            }
+            self.frame = Some(frame);
+        }
+        let run = self.frame.as_ref().map(|f| f.run);
+        self.history.extend(self.worker.take_history().into_iter().filter(|p| Some(p.run) == run || run.is_none()));
+        if let Some(said) = self.worker.take_notice() {
+            self.instant.in_flight = false;
+            *notice = Some(said);
+        }
+        let status = self.worker.status();
+        if status != self.status {
+            if self.status == Status::Preparing {
+                // Optimisation time counts from the end of loading and targets.
+                self.started = Some(Instant::now());
+            }
+            if matches!(status, Status::Stopped | Status::Failed(_)) && self.finished.is_none() {
+                self.finished = Some(self.elapsed());
+            }
+            if let Status::Failed(msg) = &status {
+                *notice = Some(Notice::error(msg.clone()));
+            }
+            self.status = status;
         }
     }
 
