@@ -33,6 +33,13 @@ pub struct AppArgs {
     /// built-in readers only) [default: NSS_FFMPEG, else ffmpeg on the PATH].
     #[arg(long, value_name = "PATH")]
     pub ffmpeg: Option<String>,
+    /// Files to open: a photo (the content), further pictures (styles), settings (a JSON
+    /// file or a PNG exported here) or a clip. With a window already open, they go to it.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Open a window of its own even when one is open already.
+    #[arg(long)]
+    pub new_window: bool,
 }
 
 /// Subcommands.

@@ -48,12 +48,31 @@ fn main() {
 #[cfg(feature = "app")]
 mod window {
     use anyhow::Context;
+    use neural_style_studio::app::open_with::{self, Given, Opening};
     use neural_style_studio::app::{App, Launch, Settings};
 
     use crate::cli::AppArgs;
 
-    /// Opens the studio; settings given on the command line replace the remembered ones.
+    /// Opens the studio; settings given on the command line replace the remembered ones. Files
+    /// given go to a window already open, unless `--new-window`.
     pub fn run_app(args: &AppArgs) -> anyhow::Result<()> {
+        let runtime = open_with::runtime_dir();
+        if let (Some(dir), false, false) = (&runtime, args.files.is_empty(), args.new_window) {
+            if open_with::hand_over(dir, &args.files) {
+                eprintln!("The files were opened in the window already open.");
+                return Ok(());
+            }
+        }
+        let mut args = args.clone();
+        let (given, mut left_out) = open_with::sort(&args.files);
+        let opening = Opening::of(given, args.spec.content.is_some());
+        left_out.extend(opening.left_out);
+        // The files given come before the options: those still apply on top.
+        args.spec.settings_from = opening.settings.or(args.spec.settings_from);
+        if let Some(Given::Clip(path) | Given::Picture(path)) = opening.content {
+            args.spec.content = Some(path);
+        }
+        args.spec.style.extend(opening.styles);
         let mut viewport = egui::ViewportBuilder::default()
             .with_title("Neural Style Studio")
             // The desktop matches the window to its menu entry (neural-style-studio.desktop) by this.
@@ -70,7 +89,6 @@ mod window {
                 .with_drag_and_drop(true),
             ..Default::default()
         };
-        let args = args.clone();
         // Settings files are read before the window opens: one clear error instead of a window
         // that silently ignores them.
         let (stored, warning) = match &args.spec.settings_from {
@@ -85,12 +103,14 @@ mod window {
             options,
             Box::new(move |cc| {
                 let remembered: Option<Settings> = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY));
+                let left_out = (!left_out.is_empty()).then(|| format!("Not opened: {}", left_out.join("; ")));
                 let mut launch = Launch {
                     settings: None,
                     start: args.start,
-                    warning,
+                    warning: [warning, left_out].into_iter().flatten().reduce(|a, b| format!("{a}. {b}")),
                     autosave: neural_style_studio::app::autosave_dir(),
                     examples: neural_style_studio::app::examples_dir(),
+                    runtime,
                 };
                 if !args.spec.is_empty() {
                     let mut settings = remembered.unwrap_or_default();

@@ -8,7 +8,8 @@ use common::ui::harness;
 
 use egui_kittest::kittest::Queryable;
 use neural_style_studio::app::about::{LEARNED_FROM, MODELS};
-use neural_style_studio::app::{Launch, APP_ID, ICON_PNG};
+use neural_style_studio::app::clip::CLIP_EXTENSIONS;
+use neural_style_studio::app::{Launch, APP_ID, ICON_PNG, IMAGE_EXTENSIONS};
 
 #[test]
 fn the_icon_comes_in_every_size_and_the_menu_entry_names_the_window_and_the_icon() {
@@ -21,8 +22,37 @@ fn the_icon_comes_in_every_size_and_the_menu_entry_names_the_window_and_the_icon
     let window = eframe::icon_data::from_png_bytes(ICON_PNG).expect("the window's icon decodes as eframe reads it");
     assert_eq!((window.width, window.height), (256, 256));
     let entry = std::fs::read_to_string(format!("assets/{APP_ID}.desktop")).unwrap();
-    for line in [&format!("Icon={APP_ID}"), &format!("StartupWMClass={APP_ID}"), "Exec=neural-style-studio"] {
+    for line in [&format!("Icon={APP_ID}"), &format!("StartupWMClass={APP_ID}"), "Exec=neural-style-studio %F"] {
         assert!(entry.lines().any(|l| l == line), "{line} in the menu entry");
+    }
+    // "Open with" offers the app for every kind of file it opens.
+    let types = entry.lines().find_map(|l| l.strip_prefix("MimeType=")).expect("a MimeType line");
+    let types: Vec<&str> = types.split(';').filter(|t| !t.is_empty()).collect();
+    let opened = IMAGE_EXTENSIONS.iter().chain(CLIP_EXTENSIONS).chain(&["json"]);
+    for ext in opened {
+        let mime = match *ext {
+            "jpg" | "jpeg" => "image/jpeg",
+            "png" => "image/png",
+            "apng" => "image/apng",
+            "webp" => "image/webp",
+            "gif" => "image/gif",
+            "bmp" => "image/bmp",
+            "tif" | "tiff" => "image/tiff",
+            "mp4" | "m4v" => "video/mp4",
+            "mov" => "video/quicktime",
+            "mkv" => "video/x-matroska",
+            "webm" => "video/webm",
+            "avi" => "video/x-msvideo",
+            "mts" | "m2ts" => "video/mp2t",
+            "mpg" | "mpeg" => "video/mpeg",
+            "wmv" => "video/x-ms-wmv",
+            "flv" => "video/x-flv",
+            "ogv" => "video/ogg",
+            "3gp" => "video/3gpp",
+            "json" => "application/json",
+            other => panic!("no MIME type known for .{other}: add it here and to the menu entry"),
+        };
+        assert!(types.contains(&mime), "{mime} (.{ext}) in the menu entry's MimeType");
     }
 }
 

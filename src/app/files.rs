@@ -247,7 +247,7 @@ impl App {
                 let path = file.clone();
                 self.tasks.spawn(
                     "drop",
-                    move || is_clip(&path),
+                    move || crate::video::clip::is_clip(&path),
                     move |app, _, clip| {
                         if clip {
                             app.chosen(Purpose::Clip, file);
@@ -261,24 +261,6 @@ impl App {
                 );
             }
         }
-    }
-}
-
-/// Whether a file is a clip: a video container, or an animated GIF, WebP or PNG (checked by
-/// reading its header: call it off the UI thread).
-pub(super) fn is_clip(path: &Path) -> bool {
-    clip_by_name(path).unwrap_or_else(|| crate::video::clip::ClipReader::is_animation(path))
-}
-
-/// Whether a file is a clip, as far as its name tells (`None`: a GIF, WebP or PNG, which only
-/// its header tells).
-pub(super) fn clip_by_name(path: &Path) -> Option<bool> {
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    match ext.as_str() {
-        "apng" => Some(true),
-        e if crate::video::clip::VIDEO_EXTENSIONS.contains(&e) => Some(true),
-        "gif" | "webp" | "png" => None,
-        _ => Some(false),
     }
 }
 

@@ -26,6 +26,7 @@ pub mod keys;
 mod layers;
 mod masks;
 mod model;
+pub mod open_with;
 mod panels;
 pub mod playback;
 mod presets;
@@ -71,6 +72,9 @@ pub struct Launch {
     /// Where the built-in example pictures are unpacked when the artist tries one (`None`: no
     /// examples are offered). See [`examples_dir`].
     pub examples: Option<PathBuf>,
+    /// The runtime folder in which the window takes files handed over by later starts
+    /// (`None`: it takes none). See [`open_with::runtime_dir`].
+    pub runtime: Option<PathBuf>,
 }
 
 /// The folder the app autosaves into by default.
@@ -128,6 +132,8 @@ pub struct App {
     actions: Vec<Action>,
     /// Undo and redo of the settings.
     pub undo: undo::Undo,
+    /// Files handed over by later starts.
+    listener: Option<open_with::Listener>,
 }
 
 impl App {
@@ -141,6 +147,13 @@ impl App {
         let ctx = cc.egui_ctx.clone();
         let worker = Worker::spawn(move || ctx.request_repaint())?;
         let start = undo::Edit { spec: settings.spec.clone(), print_size: settings.print_size };
+        let wake = cc.egui_ctx.clone();
+        // Without a socket (another window has it, or the folder refuses) every start opens a
+        // window of its own, as before.
+        let listener = launch
+            .runtime
+            .as_deref()
+            .and_then(|dir| open_with::Listener::bind(dir, move || wake.request_repaint()).ok());
         let mut app = App {
             settings,
             live: state::Live::new(worker),
@@ -149,6 +162,7 @@ impl App {
             tasks: Tasks::new(cc.egui_ctx.clone()),
             actions: Vec::new(),
             undo: undo::Undo::new(start),
+            listener,
         };
         let (panels, mut cx) = app.parts();
         panels.models.check(&mut cx);
@@ -160,14 +174,14 @@ impl App {
         // A clip given as the content on the command line opens as a clip. Whether a GIF,
         // WebP or PNG is animated is read from its header on a task; a start waits for it.
         let (content, start) = (app.settings.spec.content.as_ref().map(|c| c.path.clone()), launch.start);
-        match content.map(|path| (files::clip_by_name(&path), path)) {
+        match content.map(|path| (crate::video::clip::clip_by_name(&path), path)) {
             Some((None, path)) => {
                 // Until then nothing is painted: not the instant look of what may be a clip,
                 // nor one that a start would follow.
                 app.live.launching = true;
                 app.tasks.spawn(
                     "launch",
-                    move || files::is_clip(&path).then_some(path),
+                    move || crate::video::clip::is_clip(&path).then_some(path),
                     move |app, _, clip| app.open_launched(clip.as_deref(), start),
                 );
             }
@@ -194,6 +208,32 @@ impl App {
         }
         if start {
             self.start();
+        }
+    }
+
+    /// Opens the files a later start handed over (sorted on the listener's thread) as the
+    /// command line does ([`open_with::Opening`]); the window comes to the front. A file that
+    /// does not open is named; the others still open.
+    fn take_handed_over(&mut self, ctx: &egui::Context) {
+        let Some(listener) = &self.listener else { return };
+        for (given, mut faults) in listener.take() {
+            let opening = open_with::Opening::of(given, false);
+            faults.extend(opening.left_out);
+            if let Some(path) = opening.settings {
+                self.open(Purpose::Settings, path);
+            }
+            match opening.content {
+                Some(open_with::Given::Clip(path)) => self.open(Purpose::Clip, path),
+                Some(open_with::Given::Picture(path)) => self.open(Purpose::Content, path),
+                _ => {}
+            }
+            for path in opening.styles {
+                self.open(Purpose::AddStyle, path);
+            }
+            if let Some(fault) = faults.first() {
+                self.notice = Some(Notice::warning(format!("Not opened: {fault}; the other files are.")));
+            }
+            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
         }
     }
 
@@ -342,6 +382,7 @@ impl eframe::App for App {
         }
         self.panels.film.capture(&self.live, &mut self.tasks);
         self.poll_tasks(&ctx);
+        self.take_handed_over(&ctx);
         self.handle_drops(&ctx);
         let (panels, mut cx) = self.parts();
         panels.keys(&ctx, &mut cx);

@@ -45,6 +45,24 @@ const MP4S: [&str; 3] = ["mp4", "m4v", "mov"];
 pub const VIDEO_EXTENSIONS: &[&str] =
     &["mp4", "m4v", "mov", "mkv", "webm", "avi", "mts", "m2ts", "mpg", "mpeg", "wmv", "flv", "ogv", "3gp"];
 
+/// Whether a file is a clip: a video container, or an animated GIF, WebP or PNG (checked by
+/// reading its header: call it off the UI thread).
+pub fn is_clip(path: &Path) -> bool {
+    clip_by_name(path).unwrap_or_else(|| ClipReader::is_animation(path))
+}
+
+/// Whether a file is a clip, as far as its name tells (`None`: a GIF, WebP or PNG, which only
+/// its header tells).
+pub fn clip_by_name(path: &Path) -> Option<bool> {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "apng" => Some(true),
+        e if VIDEO_EXTENSIONS.contains(&e) => Some(true),
+        "gif" | "webp" | "png" => None,
+        _ => Some(false),
+    }
+}
+
 /// The extensions read as animations.
 const ANIMATIONS: [&str; 4] = ["gif", "png", "apng", "webp"];
 
