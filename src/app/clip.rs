@@ -60,6 +60,7 @@ impl ClipPanel {
         let codec = cx.settings.clip.as_ref().and_then(|c| c.codec.clone());
         cx.settings.clip = Some(ClipSettings { path: path.to_path_buf(), frame: 0, out: None, codec });
         cx.settings.open_dir = path.parent().map(Path::to_path_buf);
+        cx.settings.recent.add(path.to_path_buf(), super::recent::Used::Clip);
         self.playback = None;
         self.reopen(cx);
     }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::browser::Browser;
 use super::farm::FarmView;
+use super::recent::Used;
 use super::tasks::{OpenedSettings, Purpose};
 use super::App;
 use crate::notice::Notice;
@@ -120,6 +121,7 @@ impl App {
         match (result, fallback) {
             (Err(_), Some(purpose)) => self.tasks.decode(&path, Some(purpose)),
             (Ok((stored, faults)), _) => {
+                self.settings.recent.add(path.clone(), Used::Settings);
                 let warning = stored.warning();
                 self.settings.spec = stored.spec;
                 self.notice = Some(match (faults.first(), warning) {
@@ -205,6 +207,11 @@ impl App {
         self.panels.thumbs.0.insert(path.clone(), Some(tex));
         let Some(purpose) = purpose else { return };
         self.settings.open_dir = path.parent().map(Path::to_path_buf);
+        match purpose {
+            Purpose::Content => self.settings.recent.add(path.clone(), Used::Photo),
+            Purpose::AddStyle | Purpose::ReplaceStyle(_) => self.settings.recent.add(path.clone(), Used::Painting),
+            _ => {}
+        }
         let spec = &mut self.settings.spec;
         match purpose {
             Purpose::Content => {

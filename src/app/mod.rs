@@ -32,6 +32,7 @@ pub mod playback;
 mod presets;
 pub mod preview;
 mod print;
+pub mod recent;
 pub mod settings;
 mod state;
 mod status;
@@ -114,6 +115,8 @@ pub enum Action {
     Undo,
     /// Take the last change undone again.
     Redo,
+    /// Open this file for this purpose (a recent file).
+    Open(Purpose, PathBuf),
 }
 
 /// The application state: what the artist set (persisted between sessions), the render under
@@ -187,6 +190,12 @@ impl App {
             }
             Some((Some(true), path)) => app.open_launched(Some(&path), start),
             _ => app.open_launched(None, start),
+        }
+        if app.settings.recent.take_damaged() {
+            app.notice = Some(Notice::warning(
+                "The list of recent files could not be read: it starts anew, and the old one is replaced when the \
+                 settings are next saved.",
+            ));
         }
         if let Some(warning) = launch.warning {
             app.notice = Some(Notice::warning(warning));
@@ -365,6 +374,7 @@ impl App {
                 let (panels, mut cx) = self.parts();
                 trystyles::start(&mut panels.try_styles, panels.try_styles_cells, panels.presets.offered(), &mut cx);
             }
+            Action::Open(purpose, path) => self.open(purpose, path),
             Action::Undo | Action::Redo => {
                 let (_, mut cx) = self.parts();
                 undo::step(action == Action::Redo, &mut cx);

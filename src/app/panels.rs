@@ -89,6 +89,7 @@ impl Panels {
             {
                 cx.ask(Action::Pick(Purpose::Settings));
             }
+            self.recent.ui(ui, cx);
             if ui
                 .button("Open render folder…")
                 .on_hover_text("Follow a render on many machines: a clip's frames folder, or a batch's prints")

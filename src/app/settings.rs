@@ -31,6 +31,8 @@ pub struct Settings {
     pub clip: Option<ClipSettings>,
     /// The ffmpeg program the artist located ("Locate ffmpeg…"); `None`: the PATH's.
     pub ffmpeg: Option<PathBuf>,
+    /// The photos, paintings, clips and settings used lately.
+    pub recent: super::recent::RecentFiles,
 }
 
 /// The clip open in the studio.
@@ -58,6 +60,7 @@ impl Default for Settings {
             print_size: 2048,
             clip: None,
             ffmpeg: None,
+            recent: Default::default(),
         }
     }
 }

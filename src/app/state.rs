@@ -171,6 +171,8 @@ pub struct Panels {
     pub farm: Option<super::farm::FarmView>,
     /// ffmpeg, as found.
     pub ffmpeg: super::ffmpeg::FfmpegPanel,
+    /// The Recent menu.
+    pub recent: super::recent::RecentMenu,
 }
 
 impl Panels {
@@ -201,6 +203,7 @@ impl Panels {
             clip: super::clip::ClipPanel::default(),
             farm: None,
             ffmpeg: super::ffmpeg::FfmpegPanel::default(),
+            recent: super::recent::RecentMenu::default(),
         }
     }
 }
