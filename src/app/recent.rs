@@ -173,7 +173,7 @@ mod tests {
         r.add(PathBuf::from("5.jpg"), Used::Painting);
         assert_eq!(r.list().len(), MAX_RECENT);
         assert_eq!(r.list()[0].path, PathBuf::from("5.jpg"));
-        assert_eq!(r.list().iter().filter(|e| e.path == "5.jpg").count(), 1);
+        assert_eq!(r.list().iter().filter(|e| e.path == std::path::Path::new("5.jpg")).count(), 1);
         // The same file used otherwise is another entry.
         r.add(PathBuf::from("5.jpg"), Used::Photo);
         assert_eq!(r.list()[..2].iter().map(|e| e.used).collect::<Vec<_>>(), [Used::Photo, Used::Painting]);
