@@ -110,6 +110,7 @@ mod window {
                     warning: [warning, left_out].into_iter().flatten().reduce(|a, b| format!("{a}. {b}")),
                     autosave: neural_style_studio::app::autosave_dir(),
                     examples: neural_style_studio::app::examples_dir(),
+                    pasted: neural_style_studio::app::pasted_dir(),
                     runtime,
                 };
                 if !args.spec.is_empty() {

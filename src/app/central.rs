@@ -2,8 +2,12 @@
 //! controls and the preview (the live picture, a snapshot, or the clip's frames playing), on
 //! which masks are painted; or, with nothing loaded, the example pairs.
 
+use std::sync::Arc;
+
+use image::RgbaImage;
+
 use super::ctx::Ctx;
-use super::state::Panels;
+use super::state::{Live, Panels};
 use super::{preview, status};
 
 impl Panels {
@@ -34,6 +38,13 @@ impl Panels {
             }
             _ => self.examples.empty_preview_ui(ui, cx),
         }
+    }
+
+    /// The picture the preview shows: the clip's frame playing, the selected snapshot, or the
+    /// live picture.
+    pub(super) fn shown_picture(&self, live: &Live) -> Option<Arc<RgbaImage>> {
+        let playing = self.clip.playback.as_ref().and_then(|p| p.shown.as_ref());
+        playing.or(self.film.shown()).or(live.result.as_ref()).map(|v| v.image.clone())
     }
 
     /// Before/after, Fit, 100% and the zoom shown.

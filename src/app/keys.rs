@@ -17,6 +17,8 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl+Shift+Z, Ctrl+Y", "Redo"),
     ("Ctrl+S", "Export the picture as PNG"),
     ("Ctrl+O", "Open settings (an exported PNG or JSON)"),
+    ("Ctrl+V", "Paste a picture or file as the photo (over the Style panel: as a style)"),
+    ("Ctrl+Shift+C", "Copy the picture shown"),
     ("Esc", "Cancel the print in progress, or close the open dialog"),
     ("F1, ?", "Show or hide this list"),
     ("Mouse wheel, drag, double-click", "Zoom about the cursor, pan, fit the preview"),
@@ -32,6 +34,8 @@ enum Pressed {
     Open,
     Escape,
     Help,
+    Paste,
+    CopyImage,
 }
 
 /// Takes this frame's shortcuts out of the input, in the order they were pressed.
@@ -52,11 +56,21 @@ fn pressed(ctx: &egui::Context) -> Vec<Pressed> {
         take(Modifiers::COMMAND, Key::Z, Pressed::Undo);
         take(Modifiers::COMMAND, Key::S, Pressed::Export);
         take(Modifiers::COMMAND, Key::O, Pressed::Open);
+        take(Modifiers::COMMAND | Modifiers::SHIFT, Key::C, Pressed::CopyImage);
+        take(Modifiers::COMMAND, Key::V, Pressed::Paste);
+
         take(Modifiers::NONE, Key::Space, Pressed::Space);
         take(Modifiers::NONE, Key::Escape, Pressed::Escape);
         take(Modifiers::NONE, Key::F1, Pressed::Help);
         take(Modifiers::SHIFT, Key::Questionmark, Pressed::Help);
         take(Modifiers::NONE, Key::Questionmark, Pressed::Help);
+        // The window's own Ctrl+V arrives as a paste of what egui could read (text or a
+        // picture); the app reads the clipboard itself, off the UI thread, for files too.
+        let before = i.events.len();
+        i.events.retain(|e| !matches!(e, egui::Event::Paste(_) | egui::Event::PasteImage(_)));
+        if i.events.len() < before {
+            out.push(Pressed::Paste);
+        }
         out
     })
 }
@@ -78,6 +92,13 @@ impl Panels {
                     Status::Idle | Status::Stopped | Status::Failed(_) => cx.ask(Action::Start),
                 },
                 Pressed::Escape => self.escape(cx),
+                Pressed::CopyImage => cx.ask(Action::CopyImage),
+                Pressed::Paste => {
+                    // Over the Style panel a picture is a style; elsewhere the photo.
+                    let pointer = ctx.input(|i| i.pointer.hover_pos());
+                    let on_styles = pointer.zip(self.style_rect).is_some_and(|(p, r)| r.contains(p));
+                    cx.ask(Action::Paste(if on_styles { Purpose::AddStyle } else { Purpose::Content }));
+                }
             }
         }
     }

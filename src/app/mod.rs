@@ -15,6 +15,7 @@ mod browser;
 mod central;
 pub mod clip;
 mod clip_estimate;
+mod clipboard;
 mod ctx;
 mod examples;
 pub mod farm;
@@ -73,6 +74,9 @@ pub struct Launch {
     /// Where the built-in example pictures are unpacked when the artist tries one (`None`: no
     /// examples are offered). See [`examples_dir`].
     pub examples: Option<PathBuf>,
+    /// Where pictures pasted from the clipboard are kept (`None`: only files can be pasted).
+    /// See [`pasted_dir`].
+    pub pasted: Option<PathBuf>,
     /// The runtime folder in which the window takes files handed over by later starts
     /// (`None`: it takes none). See [`open_with::runtime_dir`].
     pub runtime: Option<PathBuf>,
@@ -81,6 +85,11 @@ pub struct Launch {
 /// The folder the app autosaves into by default.
 pub fn autosave_dir() -> Option<PathBuf> {
     autosave::default_dir()
+}
+
+/// The folder pictures pasted from the clipboard are kept in by default.
+pub fn pasted_dir() -> Option<PathBuf> {
+    clipboard::default_dir()
 }
 
 /// The folder the built-in examples are unpacked into by default.
@@ -117,6 +126,10 @@ pub enum Action {
     Redo,
     /// Open this file for this purpose (a recent file).
     Open(Purpose, PathBuf),
+    /// Take the clipboard's picture or file for this purpose (the photo or a style).
+    Paste(Purpose),
+    /// Put the picture shown on the clipboard.
+    CopyImage,
 }
 
 /// The application state: what the artist set (persisted between sessions), the render under
@@ -137,6 +150,8 @@ pub struct App {
     pub undo: undo::Undo,
     /// Files handed over by later starts.
     listener: Option<open_with::Listener>,
+    /// Pictures and files on the clipboard.
+    clipboard: clipboard::Clipboard,
 }
 
 impl App {
@@ -166,6 +181,7 @@ impl App {
             actions: Vec::new(),
             undo: undo::Undo::new(start),
             listener,
+            clipboard: clipboard::Clipboard::new(launch.pasted.clone()),
         };
         let (panels, mut cx) = app.parts();
         panels.models.check(&mut cx);
@@ -375,6 +391,11 @@ impl App {
                 trystyles::start(&mut panels.try_styles, panels.try_styles_cells, panels.presets.offered(), &mut cx);
             }
             Action::Open(purpose, path) => self.open(purpose, path),
+            Action::Paste(purpose) => self.clipboard.paste(purpose, &mut self.tasks),
+            Action::CopyImage => match self.panels.shown_picture(&self.live) {
+                Some(picture) => self.clipboard.copy(picture, &mut self.tasks),
+                None => self.notice = Some(Notice::error("Nothing to copy yet.")),
+            },
             Action::Undo | Action::Redo => {
                 let (_, mut cx) = self.parts();
                 undo::step(action == Action::Redo, &mut cx);

@@ -128,9 +128,14 @@ fn image_slot(thumbs: &mut Thumbs, ui: &mut Ui, path: Option<PathBuf>, cx: &mut 
         } else {
             ui.label(egui::RichText::new("Drop an image here").weak());
         }
-        if ui.button("Choose content…").clicked() {
-            cx.ask(Action::Pick(Purpose::Content));
-        }
+        ui.horizontal(|ui| {
+            if ui.button("Choose content…").clicked() {
+                cx.ask(Action::Pick(Purpose::Content));
+            }
+            if ui.button("Paste").on_hover_text("A picture or a file copied elsewhere (Ctrl+V)").clicked() {
+                cx.ask(Action::Paste(Purpose::Content));
+            }
+        });
     })
     .response
 }
@@ -187,6 +192,10 @@ fn styles_section(thumbs: &mut Thumbs, ui: &mut Ui, cx: &mut Ctx) -> egui::Rect 
     ui.horizontal(|ui| {
         if ui.button("Add style…").clicked() {
             cx.ask(Action::Pick(Purpose::AddStyle));
+        }
+        let hover = "A picture or a file copied elsewhere (Ctrl+V over this panel)";
+        if ui.button("Paste as style").on_hover_text(hover).clicked() {
+            cx.ask(Action::Paste(Purpose::AddStyle));
         }
         let ready = cx.settings.spec.content.is_some() && n > 0;
         let hover = "Each style under each preset, small, side by side; click one to use its look";
@@ -343,9 +352,16 @@ fn run_controls(ui: &mut Ui, cx: &mut Ctx) {
             cx.ask(Action::Reset);
         }
     });
-    if ui.add_enabled(cx.live.frame.is_some(), egui::Button::new("Export PNG…")).on_hover_text("Ctrl+S").clicked() {
-        cx.ask(Action::Pick(Purpose::Export));
-    }
+    ui.horizontal(|ui| {
+        let made = cx.live.frame.is_some();
+        if ui.add_enabled(made, egui::Button::new("Export PNG…")).on_hover_text("Ctrl+S").clicked() {
+            cx.ask(Action::Pick(Purpose::Export));
+        }
+        let hover = "The picture shown, to paste into another program (Ctrl+Shift+C)";
+        if ui.add_enabled(made, egui::Button::new("Copy image")).on_hover_text(hover).clicked() {
+            cx.ask(Action::CopyImage);
+        }
+    });
     if let Some(notice) = &cx.notice {
         let color = match notice.level {
             Level::Info => ui.visuals().weak_text_color(),
