@@ -40,6 +40,10 @@ pub struct AppArgs {
     /// Open a window of its own even when one is open already.
     #[arg(long)]
     pub new_window: bool,
+    /// How much goes into the log (a file a day under the data folder's logs/): error, warn,
+    /// info, debug or trace.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    pub log_level: String,
 }
 
 /// Subcommands.

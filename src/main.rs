@@ -63,6 +63,18 @@ mod window {
                 return Ok(());
             }
         }
+        let level: tracing::Level = args
+            .log_level
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--log-level: {} is not error, warn, info, debug or trace", args.log_level))?;
+        // The guard lives as long as the window: dropping it writes out the log's last lines.
+        let (logs, _guard, no_log) = match neural_style_studio::app::log::default_dir() {
+            Some(dir) => match neural_style_studio::app::log::init(&dir, level) {
+                Ok(guard) => (Some(dir), Some(guard), None),
+                Err(e) => (None, None, Some(e)),
+            },
+            None => (None, None, None),
+        };
         let mut args = args.clone();
         let (given, mut left_out) = open_with::sort(&args.files);
         let opening = Opening::of(given, args.spec.content.is_some());
@@ -107,10 +119,14 @@ mod window {
                 let mut launch = Launch {
                     settings: None,
                     start: args.start,
-                    warning: [warning, left_out].into_iter().flatten().reduce(|a, b| format!("{a}. {b}")),
+                    warning: [warning, left_out, no_log.clone()]
+                        .into_iter()
+                        .flatten()
+                        .reduce(|a, b| format!("{a}. {b}")),
                     autosave: neural_style_studio::app::autosave_dir(),
                     examples: neural_style_studio::app::examples_dir(),
                     pasted: neural_style_studio::app::pasted_dir(),
+                    logs: logs.clone(),
                     runtime,
                 };
                 if !args.spec.is_empty() {

@@ -32,8 +32,10 @@ pub const LEARNED_FROM: &[&str] = &[
     "Magenta's arbitrary image stylisation (the instant look)",
 ];
 
-/// The About box while `open`, with what `ffmpeg` found.
-pub(super) fn about_ui(open: &mut bool, ffmpeg: &FfmpegPanel, ctx: &egui::Context) {
+/// The About box while `open`, with what `ffmpeg` found; true when "Copy diagnostics" was
+/// clicked.
+pub(super) fn about_ui(open: &mut bool, ffmpeg: &FfmpegPanel, ctx: &egui::Context) -> bool {
+    let mut copy = false;
     let mut shown = *open;
     egui::Window::new("About Neural Style Studio").open(&mut shown).collapsible(false).show(ctx, |ui| {
         ui.strong(format!("neural-style-studio {}", env!("CARGO_PKG_VERSION")));
@@ -56,6 +58,10 @@ pub(super) fn about_ui(open: &mut bool, ffmpeg: &FfmpegPanel, ctx: &egui::Contex
         for work in LEARNED_FROM {
             ui.label(*work);
         }
+        ui.add_space(6.0);
+        let hover = "The version, the build, the device and GPU, and the log's last lines, for a bug report";
+        copy = ui.button("Copy diagnostics").on_hover_text(hover).clicked();
     });
     *open &= shown;
+    copy
 }

@@ -25,6 +25,7 @@ mod filmstrip;
 mod instant;
 pub mod keys;
 mod layers;
+pub mod log;
 mod masks;
 mod model;
 pub mod open_with;
@@ -48,7 +49,7 @@ use std::time::{Duration, Instant};
 pub use panels::IMAGE_EXTENSIONS;
 pub use settings::Settings;
 
-use crate::notice::Notice;
+use crate::notice::{self, Notice};
 use crate::worker::{Command, Status, Worker};
 use tasks::{Purpose, Tasks};
 
@@ -74,6 +75,9 @@ pub struct Launch {
     /// Where the built-in example pictures are unpacked when the artist tries one (`None`: no
     /// examples are offered). See [`examples_dir`].
     pub examples: Option<PathBuf>,
+    /// The folder the log is written to (`None`: no log is kept); its last lines go into "Copy
+    /// diagnostics".
+    pub logs: Option<PathBuf>,
     /// Where pictures pasted from the clipboard are kept (`None`: only files can be pasted).
     /// See [`pasted_dir`].
     pub pasted: Option<PathBuf>,
@@ -130,6 +134,8 @@ pub enum Action {
     Paste(Purpose),
     /// Put the picture shown on the clipboard.
     CopyImage,
+    /// Put the diagnostics for a bug report on the clipboard.
+    CopyDiagnostics,
 }
 
 /// The application state: what the artist set (persisted between sessions), the render under
@@ -152,6 +158,10 @@ pub struct App {
     listener: Option<open_with::Listener>,
     /// Pictures and files on the clipboard.
     clipboard: clipboard::Clipboard,
+    /// The log's folder, the notice last written to it, and the GPU adapter drawing the window.
+    logs: Option<PathBuf>,
+    logged: Option<Notice>,
+    adapter: Option<String>,
 }
 
 impl App {
@@ -182,6 +192,9 @@ impl App {
             undo: undo::Undo::new(start),
             listener,
             clipboard: clipboard::Clipboard::new(launch.pasted.clone()),
+            logs: launch.logs.clone(),
+            logged: None,
+            adapter: None,
         };
         let (panels, mut cx) = app.parts();
         panels.models.check(&mut cx);
@@ -262,6 +275,43 @@ impl App {
         }
     }
 
+    /// Writes a new warning or error shown to the artist into the log, with the state it came
+    /// in (information is logged where it is made).
+    fn log_notice(&mut self) {
+        if self.notice == self.logged {
+            return;
+        }
+        self.logged.clone_from(&self.notice);
+        let Some(n) = &self.notice else { return };
+        let (status, run) = (&self.live.status, self.live.frame.as_ref().map(|f| (f.run, f.iteration)));
+        match n.level {
+            notice::Level::Error => tracing::error!(?status, ?run, "{}", n.text),
+            notice::Level::Warning => tracing::warn!(?status, ?run, "{}", n.text),
+            notice::Level::Info => tracing::info!("{}", n.text),
+        }
+    }
+
+    /// Puts the version, build, device, GPU adapter and the log's last lines on the clipboard
+    /// (the log is read on a task).
+    fn copy_diagnostics(&mut self) {
+        let logs = self.logs.clone();
+        let device =
+            self.live.frame.as_ref().map_or_else(|| self.settings.spec.device.to_string(), |f| f.device.into());
+        let adapter = self.adapter.clone().unwrap_or_default();
+        self.tasks.spawn(
+            "diagnostics",
+            move || {
+                let lines = logs.map(|dir| log::last_lines(&dir, log::REPORT_LINES)).unwrap_or_default();
+                log::diagnostics(&device, &adapter, &lines)
+            },
+            |app, ctx, report| {
+                ctx.copy_text(report.clone());
+                app.panels.diagnostics = Some(report);
+                app.notice = Some(Notice::info("Copied the diagnostics: paste them into the bug report."));
+            },
+        );
+    }
+
     /// Makes the stored form of every new mask (a stroke, a fill, a file, a preset) on a task,
     /// so that saving the settings encodes nothing in the frame (but for a mask made in the
     /// last milliseconds). A mask that does not encode is left to saving, which says why.
@@ -289,6 +339,9 @@ impl App {
             return;
         }
         self.panels.film.before_change(false, &self.live, &mut self.tasks);
+        let spec = &self.settings.spec;
+        let content = spec.content.as_ref().map(|c| c.path.display().to_string()).unwrap_or_default();
+        tracing::info!(content, styles = spec.styles.len(), size = spec.size, look = ?spec.objective.look, "start");
         self.live.worker.send(Command::Start(Box::new(self.settings.spec.clone())));
         self.live.run_spec = Some(self.settings.spec.clone());
         self.live.history.clear();
@@ -392,6 +445,7 @@ impl App {
             }
             Action::Open(purpose, path) => self.open(purpose, path),
             Action::Paste(purpose) => self.clipboard.paste(purpose, &mut self.tasks),
+            Action::CopyDiagnostics => self.copy_diagnostics(),
             Action::CopyImage => match self.panels.shown_picture(&self.live) {
                 Some(picture) => self.clipboard.copy(picture, &mut self.tasks),
                 None => self.notice = Some(Notice::error("Nothing to copy yet.")),
@@ -405,8 +459,13 @@ impl App {
 }
 
 impl eframe::App for App {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        if self.adapter.is_none() {
+            let info = frame.wgpu_render_state().map(|r| r.adapter.get_info());
+            let named = info.map(|i| format!("{} ({:?}, driver {} {})", i.name, i.backend, i.driver, i.driver_info));
+            self.adapter = Some(named.unwrap_or_else(|| "none (no wgpu)".into()));
+        }
         self.live.poll(&mut self.notice);
         if let Some(sheet) = &mut self.panels.try_styles {
             sheet.poll(&mut self.live, &ctx);
@@ -428,7 +487,9 @@ impl eframe::App for App {
             sheet.ui(&ctx, &mut cx);
         }
         keys::shortcuts_ui(&mut panels.shortcuts, &ctx);
-        about::about_ui(&mut panels.about, &panels.ffmpeg, &ctx);
+        if about::about_ui(&mut panels.about, &panels.ffmpeg, &ctx) {
+            cx.ask(Action::CopyDiagnostics);
+        }
         farm::farm_ui(&mut panels.farm, &mut panels.clip.playback, &ctx);
         panels.clip.long_clip_ui(&ctx, &mut cx);
         self.encode_masks();
@@ -451,6 +512,7 @@ impl eframe::App for App {
         self.panels.autosave.tick(&self.live, &mut self.tasks);
         let (panels, mut cx) = self.parts();
         panels.autosave.close_ui(&ctx, &mut cx);
+        self.log_notice();
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

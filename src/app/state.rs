@@ -173,6 +173,8 @@ pub struct Panels {
     pub ffmpeg: super::ffmpeg::FfmpegPanel,
     /// The Recent menu.
     pub recent: super::recent::RecentMenu,
+    /// The diagnostics last copied (About's "Copy diagnostics").
+    pub diagnostics: Option<String>,
 }
 
 impl Panels {
@@ -204,6 +206,7 @@ impl Panels {
             farm: None,
             ffmpeg: super::ffmpeg::FfmpegPanel::default(),
             recent: super::recent::RecentMenu::default(),
+            diagnostics: None,
         }
     }
 }
