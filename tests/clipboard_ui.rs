@@ -8,43 +8,14 @@
 mod common;
 
 use std::io::Write;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use common::ui::{step_until, tall_harness};
+use common::xvfb::Xvfb;
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::Queryable;
 use neural_style_studio::app::{Launch, Settings};
 use neural_style_studio::transfer::RenderSpec;
-
-/// An X server on a display of its own, stopped when dropped.
-struct Xvfb(Child);
-
-impl Xvfb {
-    fn start() -> (Xvfb, String) {
-        let display = format!(":{}", 90 + std::process::id() % 400);
-        let child = Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "640x480x24", "-nolisten", "tcp"])
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb is installed (.ci/run installs it)");
-        let socket = format!("/tmp/.X11-unix/X{}", &display[1..]);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !Path::new(&socket).exists() {
-            assert!(Instant::now() < deadline, "Xvfb did not start on {display}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        (Xvfb(child), display)
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Puts `bytes` on the clipboard as `target`, served by xclip in the background.
 fn xclip_in(display: &str, target: &str, bytes: &[u8]) {

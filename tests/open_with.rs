@@ -124,3 +124,70 @@ fn a_second_start_hands_its_files_to_the_window_already_open() {
     drop(h);
     assert!(!runtime.path().join("neural-style-studio.sock").exists());
 }
+
+/// Kills the window when the test ends, whatever happened.
+struct Window(std::process::Child);
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn files_given_on_the_command_line_open_in_the_real_window_and_a_second_start_goes_to_it() {
+    let (_x, display) = common::xvfb::Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    files(dir.path());
+    let home = tempfile::tempdir().unwrap();
+    let (runtime, autosave) = (home.path().join("run"), home.path().join("autosave"));
+    std::fs::create_dir(&runtime).unwrap();
+    let start = |args: &[&str]| {
+        let mut cmd = common::binary();
+        cmd.env("DISPLAY", &display)
+            .env_remove("WAYLAND_DISPLAY")
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("NSS_RUNTIME_DIR", &runtime)
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("NSS_AUTOSAVE_DIR", &autosave)
+            .current_dir(dir.path())
+            .args(args);
+        cmd
+    };
+    // The real program in a real window: a photo, a painting and a missing file, as a file
+    // manager's "Open with" gives them, with render options on top.
+    let window = start(&["photo.png", "painting.jpg", "missing.png", "--size", "64", "--iters", "400", "--start"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut window = Window(window);
+
+    // What it renders is autosaved every few seconds, with its settings in the PNG.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let stored = loop {
+        assert!(window.0.try_wait().unwrap().is_none(), "the window closed");
+        let saved = std::fs::read_dir(&autosave)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "png"));
+        if let Some(stored) = saved.and_then(|p| neural_style_studio::transfer::read_settings(&p).ok()) {
+            break stored.spec;
+        }
+        assert!(Instant::now() < deadline, "nothing was autosaved");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(name(&stored.content.as_ref().unwrap().path), "photo.png");
+    assert_eq!(stored.styles.iter().map(|s| name(&s.path)).collect::<Vec<_>>(), ["painting.jpg"]);
+    assert_eq!(stored.size, 64, "the options apply on top of the files");
+
+    // A second start hands its file to this window and exits without opening another.
+    let out = start(&["painting.jpg"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("window already open"));
+    assert!(window.0.try_wait().unwrap().is_none(), "the first window is still open");
+}

@@ -7,6 +7,7 @@ pub mod scene;
 pub mod slurm;
 #[cfg(feature = "app")]
 pub mod ui;
+pub mod xvfb;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
