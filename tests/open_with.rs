@@ -190,4 +190,14 @@ fn files_given_on_the_command_line_open_in_the_real_window_and_a_second_start_go
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("window already open"));
     assert!(window.0.try_wait().unwrap().is_none(), "the first window is still open");
+
+    // With --new-window it opens a window of its own: it is still running a moment later.
+    let second = start(&["painting.jpg", "--new-window"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut second = Window(second);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(second.0.try_wait().unwrap().is_none(), "--new-window opened its own window");
 }

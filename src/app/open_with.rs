@@ -154,7 +154,9 @@ impl Listener {
         std::thread::Builder::new().name("nss-open-with".into()).spawn(move || {
             for mut stream in listener.incoming().flatten() {
                 let mut message = Vec::new();
-                if stream.read_to_end(&mut message).is_err() {
+                // A caller that never finishes writing does not hold the socket up.
+                let read = stream.set_read_timeout(Some(ANSWER)).and_then(|()| stream.read_to_end(&mut message));
+                if read.is_err() {
                     continue;
                 }
                 let files: Vec<PathBuf> = message
