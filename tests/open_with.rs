@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::ui::{harness, step_until};
+use egui_kittest::kittest::Queryable;
 use image::{DynamicImage, Rgba, RgbaImage};
 use neural_style_studio::app::open_with::{sort, Given, Opening};
 use neural_style_studio::app::{Launch, Settings};
@@ -123,6 +124,52 @@ fn a_second_start_hands_its_files_to_the_window_already_open() {
     // With the window gone, a start opens its own: the socket is removed, not answered.
     drop(h);
     assert!(!runtime.path().join("neural-style-studio.sock").exists());
+}
+
+#[test]
+fn files_dropped_together_open_like_a_command_line_and_the_settings_never_replace_the_photo_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let [photo, painting, _, _, _, notes, ..] = files(dir.path());
+    // Settings whose images take long to check (a large painting is read and hashed), dropped
+    // with a small photo that decodes at once: the photo must win, as on the command line.
+    let (slow_photo, large) = (dir.path().join("their-photo.png"), dir.path().join("large-painting.png"));
+    common::content_image(40, 30).save(&slow_photo).unwrap();
+    // A small painting with a long tail after its end, which decoders ignore.
+    common::style_image(40, 40).save(&large).unwrap();
+    let mut bytes = std::fs::read(&large).unwrap();
+    bytes.resize(256 << 20, 0);
+    std::fs::write(&large, bytes).unwrap();
+    let slow = dir.path().join("slow.json");
+    let spec = RenderSpec::new(&slow_photo, std::slice::from_ref(&large));
+    std::fs::write(&slow, serde_json::to_string(&spec).unwrap()).unwrap();
+
+    let settings = Settings { spec: RenderSpec::default(), ..Settings::default() };
+    let mut h = harness(Launch { settings: Some(settings), ..Launch::default() });
+    h.run_steps(2);
+    let away_from_the_slots = h.get_by_label("Fit").rect().center() + egui::vec2(0.0, 200.0);
+    h.hover_at(away_from_the_slots);
+    for file in [&slow, &photo, &painting, &notes] {
+        h.input_mut().dropped_files.push(std::sync::Arc::new(common::ui::Dropped(file.clone())));
+    }
+    step_until(&mut h, 60, "the dropped files", |a| {
+        a.pending_tasks() == 0 && a.settings.spec.styles.iter().any(|s| s.path == painting)
+    });
+    let spec = &h.state().settings.spec;
+    assert_eq!(spec.content.as_ref().unwrap().path, photo, "the photo dropped, not the settings' photo");
+    let styles: Vec<&Path> = spec.styles.iter().map(|s| s.path.as_path()).collect();
+    assert_eq!(styles, [large.as_path(), painting.as_path()], "the settings' painting, then the one dropped");
+    step_until(&mut h, 60, "the instant look", |a| a.live.frame.is_some());
+    let notice = h.state().notice.clone().expect("the text file is named");
+    assert!(notice.text.starts_with("Loaded the settings of slow.json."), "{}", notice.text);
+    assert!(notice.text.contains("notes.txt") && notice.text.contains("the other files are"), "{}", notice.text);
+
+    // Once there is a photo, a picture dropped away from the slots is a style.
+    let other = dir.path().join("other.png");
+    common::style_image(30, 30).save(&other).unwrap();
+    h.input_mut().dropped_files.push(std::sync::Arc::new(common::ui::Dropped(other.clone())));
+    step_until(&mut h, 30, "the dropped style", |a| a.settings.spec.styles.len() == 3);
+    assert_eq!(h.state().settings.spec.content.as_ref().unwrap().path, photo);
+    assert_eq!(h.state().settings.spec.styles[2].path, other);
 }
 
 /// Kills the window when the test ends, whatever happened.

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use super::browser::Browser;
 use super::farm::FarmView;
+use super::open_with::{self, Given, Opening};
 use super::recent::Used;
 use super::tasks::{OpenedSettings, Purpose};
 use super::App;
-use crate::notice::Notice;
+use crate::notice::{combined, Notice};
 use crate::transfer::ImageRef;
 
 impl App {
@@ -111,16 +112,10 @@ impl App {
     }
 
     /// Stored settings were read from `path` (with the images they name that are missing or
-    /// changed); a file holding none goes where `fallback` says, as an image.
-    pub(super) fn settings_read(
-        &mut self,
-        path: PathBuf,
-        result: Result<OpenedSettings, String>,
-        fallback: Option<Purpose>,
-    ) {
-        match (result, fallback) {
-            (Err(_), Some(purpose)) => self.tasks.decode(&path, Some(purpose)),
-            (Ok((stored, faults)), _) => {
+    /// changed), or why not.
+    pub(super) fn settings_read(&mut self, path: PathBuf, result: Result<OpenedSettings, String>) {
+        match result {
+            Ok((stored, faults)) => {
                 self.settings.recent.add(path.clone(), Used::Settings);
                 let warning = stored.warning();
                 self.settings.spec = stored.spec;
@@ -131,7 +126,42 @@ impl App {
                 });
                 self.panels.to_locate = faults;
             }
-            (Err(e), None) => self.notice = Some(Notice::error(e)),
+            Err(e) => self.notice = Some(Notice::error(e)),
+        }
+    }
+
+    /// Opens files given together (handed over by a later start, or dropped on the window
+    /// away from the slots) as the command line does: the settings first, and only once they
+    /// are applied the photo or clip and the styles, so the photo the settings name does not
+    /// replace the one given with them. `faults` names the files that do not open.
+    pub(super) fn open_given(&mut self, mut opening: Opening, mut faults: Vec<String>) {
+        faults.append(&mut opening.left_out);
+        let warning = not_opened(&faults, &opening);
+        match opening.settings.take() {
+            Some(settings) => self.tasks.read_settings(&settings, move |app| {
+                // The settings' own notice (loaded, or an image to locate) and what was left out.
+                let notes: Vec<Notice> = app.notice.take().into_iter().chain(warning).collect();
+                app.notice = combined(&notes);
+                app.open_rest(opening);
+            }),
+            None => {
+                if warning.is_some() {
+                    self.notice = warning;
+                }
+                self.open_rest(opening);
+            }
+        }
+    }
+
+    /// The photo or clip and the styles of files given together.
+    fn open_rest(&mut self, opening: Opening) {
+        match opening.content {
+            Some(Given::Clip(path)) => self.chosen(Purpose::Clip, path),
+            Some(Given::Picture(path)) => self.chosen(Purpose::Content, path),
+            _ => {}
+        }
+        for path in opening.styles {
+            self.chosen(Purpose::AddStyle, path);
         }
     }
 
@@ -150,7 +180,7 @@ impl App {
             Purpose::Content | Purpose::AddStyle | Purpose::ReplaceStyle(_) | Purpose::InitImage => {
                 self.tasks.decode(&path, Some(purpose));
             }
-            Purpose::Settings => self.tasks.read_settings(&path, None),
+            Purpose::Settings => self.tasks.read_settings(&path, |_| {}),
             Purpose::Clip => {
                 let (panels, mut cx) = self.parts();
                 panels.clip.open(&path, &mut cx);
@@ -231,44 +261,45 @@ impl App {
         }
     }
 
-    /// Files dropped on the window: on the content or style slot they become that; elsewhere a
-    /// settings file (.json, or a PNG this program exported) opens its settings, and an image
-    /// becomes the content (or, once there is one, a style).
+    /// Files dropped on the window: on the content or style slot they become that; elsewhere
+    /// they are sorted on a task (names and headers) and open as files given on the command
+    /// line do, except that once there is a photo every picture is a style.
     pub(super) fn handle_drops(&mut self, ctx: &egui::Context) {
         let (files, pos) = ctx.input(|i| (i.raw.dropped_files.clone(), i.pointer.hover_pos()));
+        let on = |r: Option<egui::Rect>| pos.zip(r).is_some_and(|(p, r)| r.contains(p));
+        let mut elsewhere = Vec::new();
         for file in files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()) {
-            let on = |r: Option<egui::Rect>| pos.zip(r).is_some_and(|(p, r)| r.contains(p));
-            let ext = file.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
             if on(self.panels.style_rect) {
                 self.chosen(Purpose::AddStyle, file);
             } else if on(self.panels.content_rect) {
                 self.chosen(Purpose::Content, file);
-            } else if ext.as_deref() == Some("json") {
-                self.chosen(Purpose::Settings, file);
-            } else if matches!(ext.as_deref(), Some("mp4" | "m4v" | "mov" | "apng")) {
-                self.chosen(Purpose::Clip, file);
             } else {
-                let as_image = if self.settings.spec.content.is_some() { Purpose::AddStyle } else { Purpose::Content };
-                // Whether a GIF, WebP or PNG is an animation is read from its header on a task,
-                // not in the frame.
-                let path = file.clone();
-                self.tasks.spawn(
-                    "drop",
-                    move || crate::video::clip::is_clip(&path),
-                    move |app, _, clip| {
-                        if clip {
-                            app.chosen(Purpose::Clip, file);
-                        } else if ext.as_deref() == Some("png") {
-                            // An exported PNG opens its settings; any other PNG is an image.
-                            app.tasks.read_settings(&file, Some(as_image));
-                        } else {
-                            app.tasks.decode(&file, Some(as_image));
-                        }
-                    },
-                );
+                elsewhere.push(file);
             }
         }
+        if !elsewhere.is_empty() {
+            self.tasks.spawn(
+                "drop",
+                move || open_with::sort(&elsewhere),
+                |app, _, (given, faults)| {
+                    let opening = Opening::of(given, app.settings.spec.content.is_some());
+                    app.open_given(opening, faults);
+                },
+            );
+        }
     }
+}
+
+/// The warning naming the files given that do not open (`None`: all do).
+fn not_opened(faults: &[String], opening: &Opening) -> Option<Notice> {
+    let first = faults.first()?;
+    let more = match faults.len() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    let others = opening.settings.is_some() || opening.content.is_some() || !opening.styles.is_empty();
+    let rest = if others { "; the other files are" } else { "" };
+    Some(Notice::warning(format!("Not opened: {first}{more}{rest}.")))
 }
 
 fn file_name(p: &Path) -> String {

@@ -254,23 +254,8 @@ impl App {
     /// does not open is named; the others still open.
     fn take_handed_over(&mut self, ctx: &egui::Context) {
         let Some(listener) = &self.listener else { return };
-        for (given, mut faults) in listener.take() {
-            let opening = open_with::Opening::of(given, false);
-            faults.extend(opening.left_out);
-            if let Some(path) = opening.settings {
-                self.open(Purpose::Settings, path);
-            }
-            match opening.content {
-                Some(open_with::Given::Clip(path)) => self.open(Purpose::Clip, path),
-                Some(open_with::Given::Picture(path)) => self.open(Purpose::Content, path),
-                _ => {}
-            }
-            for path in opening.styles {
-                self.open(Purpose::AddStyle, path);
-            }
-            if let Some(fault) = faults.first() {
-                self.notice = Some(Notice::warning(format!("Not opened: {fault}; the other files are.")));
-            }
+        for (given, faults) in listener.take() {
+            self.open_given(open_with::Opening::of(given, false), faults);
             ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
         }
     }

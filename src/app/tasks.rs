@@ -208,9 +208,9 @@ impl Tasks {
         );
     }
 
-    /// Reads the settings stored in `path` and checks the images they name; if it holds none
-    /// and `fallback` is given, the file is to be used as an image for that purpose.
-    pub fn read_settings(&mut self, path: &Path, fallback: Option<Purpose>) {
+    /// Reads the settings stored in `path` and checks the images they name; once they are
+    /// applied, `then` runs (files opened together open after the settings they came with).
+    pub fn read_settings(&mut self, path: &Path, then: impl FnOnce(&mut App) + Send + 'static) {
         let path = path.to_path_buf();
         let file = path.clone();
         self.spawn(
@@ -221,7 +221,10 @@ impl Tasks {
                     (Box::new(stored), faults)
                 })
             },
-            move |app, _, result| app.settings_read(path, result, fallback),
+            move |app, _, result| {
+                app.settings_read(path, result);
+                then(app);
+            },
         );
     }
 
