@@ -7,13 +7,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use image::RgbaImage;
 
 use super::tasks::{Purpose, Tasks};
 use crate::imageio::save_png;
 use crate::notice::Notice;
+use crate::transfer::run::sources::sha256_hex;
 
 /// The longest side of a picture taken from the clipboard, in pixels.
 pub const MAX_PASTED_SIDE: usize = 16384;
@@ -130,9 +130,14 @@ fn keep(image: &arboard::ImageData, dir: Option<&Path>) -> Result<PathBuf, Strin
         .and_then(|(w, h)| RgbaImage::from_raw(w, h, image.bytes.to_vec()))
         .ok_or("The clipboard's picture is damaged. Nothing changed.")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("Cannot keep the pasted picture in {}: {e}", dir.display()))?;
-    let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
-    let path = dir.join(format!("pasted-{stamp}.png"));
-    save_png(&image::DynamicImage::ImageRgba8(picture), &path, &[]).map_err(|e| e.to_string())?;
+    // Named by what it holds: the same picture pasted again is the file kept before, so the
+    // folder grows only with new pictures (each may be named by settings and recent files).
+    let mut held = format!("{w}x{h}").into_bytes();
+    held.extend_from_slice(picture.as_raw());
+    let path = dir.join(format!("pasted-{}.png", &sha256_hex(&held)[..16]));
+    if !path.is_file() {
+        save_png(&image::DynamicImage::ImageRgba8(picture), &path, &[]).map_err(|e| e.to_string())?;
+    }
     Ok(path)
 }
 
@@ -155,7 +160,7 @@ mod tests {
     }
 
     #[test]
-    fn a_picture_too_large_is_refused_in_one_line_and_nothing_is_written() {
+    fn a_picture_too_large_is_refused_in_one_line_and_the_same_picture_pasted_twice_is_one_file() {
         let dir = tempfile::tempdir().unwrap();
         let huge = arboard::ImageData { width: MAX_PASTED_SIDE + 1, height: 2, bytes: vec![0; 8].into() };
         let e = keep(&huge, Some(dir.path())).unwrap_err();
@@ -165,6 +170,11 @@ mod tests {
         assert!(keep(&damaged, Some(dir.path())).unwrap_err().contains("damaged"));
         let fine = arboard::ImageData { width: 2, height: 1, bytes: vec![255, 0, 0, 255, 0, 0, 255, 255].into() };
         let path = keep(&fine, Some(dir.path())).unwrap();
-        assert_eq!(image::open(path).unwrap().into_rgba8().as_raw(), &[255, 0, 0, 255, 0, 0, 255, 255]);
+        assert_eq!(image::open(&path).unwrap().into_rgba8().as_raw(), &[255, 0, 0, 255, 0, 0, 255, 255]);
+        // The same picture pasted again is the same file; another is a new one.
+        assert_eq!(keep(&fine, Some(dir.path())).unwrap(), path);
+        let tall = arboard::ImageData { width: 1, height: 2, bytes: fine.bytes.clone() };
+        assert_ne!(keep(&tall, Some(dir.path())).unwrap(), path);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }
