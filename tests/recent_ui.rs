@@ -7,6 +7,7 @@
 mod common;
 
 use common::ui::{harness, step_until, tall_harness};
+use eframe::Storage;
 use egui_kittest::kittest::{NodeT, Queryable};
 use neural_style_studio::app::recent::Used;
 use neural_style_studio::app::tasks::Purpose;
@@ -71,4 +72,44 @@ fn a_damaged_recent_files_list_is_named_and_the_rest_of_the_settings_load() {
     h.run_steps(2);
     let notice = h.state().notice.clone().expect("the damaged list is named");
     assert!(notice.text.contains("recent files could not be read"), "{}", notice.text);
+}
+
+/// The window's store, as eframe keeps it: a string per key, in RON.
+#[derive(Default)]
+struct Store(std::collections::HashMap<String, String>);
+
+impl Storage for Store {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.into(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn recent_files_come_back_from_the_windows_store_and_another_versions_entry_costs_only_itself() {
+    let mut settings = Settings { print_size: 1234, ..Settings::default() };
+    settings.recent.add("/pictures/photo.jpg".into(), Used::Photo);
+    settings.recent.add("/clips/walk.mov".into(), Used::Clip);
+    let mut store = Store::default();
+    eframe::set_value(&mut store, eframe::APP_KEY, &settings);
+    let back: Settings = eframe::get_value(&store, eframe::APP_KEY).expect("the settings come back");
+    assert_eq!(back.recent, settings.recent);
+
+    // A later version's kind of entry, written into the stored text.
+    let stored = store.get_string(eframe::APP_KEY).unwrap();
+    let clip = "used:Clip";
+    let stored = stored.replacen(clip, "used:Hologram", 1);
+    assert!(stored.contains("Hologram"), "the entry is in the store: {stored}");
+    store.set_string(eframe::APP_KEY, stored);
+    let mut back: Settings = eframe::get_value(&store, eframe::APP_KEY).expect("the rest of the settings load");
+    assert_eq!(back.print_size, 1234);
+    let kept: Vec<Used> = back.recent.list().iter().map(|r| r.used).collect();
+    assert_eq!(kept, [Used::Photo]);
+    assert!(back.recent.take_damaged());
 }

@@ -222,8 +222,8 @@ impl App {
         }
         if app.settings.recent.take_damaged() {
             app.notice = Some(Notice::warning(
-                "The list of recent files could not be read: it starts anew, and the old one is replaced when the \
-                 settings are next saved.",
+                "Some recent files could not be read (a damaged list, or another version's): those that could \
+                 are kept, and the list is written anew when the settings are next saved.",
             ));
         }
         if let Some(warning) = launch.warning {

@@ -59,9 +59,9 @@ pub struct Recent {
     pub used: Used,
 }
 
-/// The recent files, newest first. Stored as a plain list; a stored list that cannot be read
-/// (damaged, or from another version) starts the session empty and flagged, and is replaced
-/// when the settings are next saved.
+/// The recent files, newest first. Stored as a plain list; of a stored list that cannot all be
+/// read (damaged, or from another version) the entries that can be are kept, it is flagged, and
+/// it is replaced when the settings are next saved.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecentFiles {
     list: Vec<Recent>,
@@ -95,15 +95,29 @@ impl Serialize for RecentFiles {
 
 impl<'de> Deserialize<'de> for RecentFiles {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// One stored entry, or one that cannot be read (damaged, or another version's).
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Entry {
+            Read(Recent),
+            Unread(serde::de::IgnoredAny),
+        }
         /// Anything at all, so that a damaged list never costs the rest of the settings.
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Stored {
-            List(Vec<Recent>),
+            List(Vec<Entry>),
             Damaged(serde::de::IgnoredAny),
         }
         Ok(match Stored::deserialize(d)? {
-            Stored::List(list) => RecentFiles { list, damaged: false },
+            Stored::List(entries) => {
+                let damaged = entries.iter().any(|e| matches!(e, Entry::Unread(_)));
+                let read = entries.into_iter().filter_map(|e| match e {
+                    Entry::Read(r) => Some(r),
+                    Entry::Unread(_) => None,
+                });
+                RecentFiles { list: read.take(MAX_RECENT).collect(), damaged }
+            }
             Stored::Damaged(_) => RecentFiles { list: Vec::new(), damaged: true },
         })
     }
@@ -180,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_list_is_flagged_and_empty_and_the_rest_of_the_settings_load() {
+    fn a_damaged_list_keeps_the_entries_it_can_read_and_is_flagged_once() {
         let mut good = RecentFiles::default();
         good.add(PathBuf::from("a.jpg"), Used::Photo);
         let json = serde_json::to_string(&good).unwrap();
@@ -191,5 +205,10 @@ mod tests {
             assert!(read.list().is_empty() && read.take_damaged(), "{damaged}");
             assert!(!read.take_damaged(), "said once");
         }
+        // An entry another version wrote costs only itself.
+        let mixed = r#"[{"path": "a.jpg", "used": "Photo"}, {"path": "b.jpg", "used": "Hologram"}, 7]"#;
+        let mut read: RecentFiles = serde_json::from_str(mixed).unwrap();
+        assert_eq!(read.list(), good.list());
+        assert!(read.take_damaged());
     }
 }
