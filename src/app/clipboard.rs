@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use image::RgbaImage;
+use sha2::{Digest, Sha256};
 
 use super::tasks::{Purpose, Tasks};
 use crate::imageio::save_png;
 use crate::notice::Notice;
-use crate::transfer::run::sources::sha256_hex;
 
 /// The longest side of a picture taken from the clipboard, in pixels.
 pub const MAX_PASTED_SIDE: usize = 16384;
@@ -132,9 +132,10 @@ fn keep(image: &arboard::ImageData, dir: Option<&Path>) -> Result<PathBuf, Strin
     std::fs::create_dir_all(dir).map_err(|e| format!("Cannot keep the pasted picture in {}: {e}", dir.display()))?;
     // Named by what it holds: the same picture pasted again is the file kept before, so the
     // folder grows only with new pictures (each may be named by settings and recent files).
-    let mut held = format!("{w}x{h}").into_bytes();
-    held.extend_from_slice(picture.as_raw());
-    let path = dir.join(format!("pasted-{}.png", &sha256_hex(&held)[..16]));
+    // (Hashed in place: a picture may be a gigabyte, and is not copied again for its name.)
+    let digest = Sha256::new().chain_update(format!("{w}x{h}")).chain_update(picture.as_raw()).finalize();
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let path = dir.join(format!("pasted-{name}.png"));
     if !path.is_file() {
         save_png(&image::DynamicImage::ImageRgba8(picture), &path, &[]).map_err(|e| e.to_string())?;
     }
